@@ -1,0 +1,75 @@
+// SDK clients of one agent: its assumed-role credentials, the write gate, and a record of every command sent.
+import { EC2Client } from '@aws-sdk/client-ec2';
+import { ResourceGroupsTaggingAPIClient } from '@aws-sdk/client-resource-groups-tagging-api';
+import { S3Client } from '@aws-sdk/client-s3';
+import type { FinalizeRequestMiddleware, InitializeMiddleware, MiddlewareStack } from '@aws-sdk/types';
+import type { AgentSession } from './session.js';
+import { checkWrite, currentScope, isReadCommand, type ApprovalCheck } from './write-gate.js';
+
+export interface SentCommand {
+  service: string;
+  command: string;
+  mutating: boolean;
+}
+
+/** Called for every command that actually leaves for AWS (after the gate let it through). */
+export type SendObserver = (sent: SentCommand) => void;
+
+/* eslint-disable @typescript-eslint/no-explicit-any -- the middleware sits on clients of every service */
+interface MiddlewareClient {
+  middlewareStack: MiddlewareStack<any, any>;
+}
+
+const TIMEOUTS = { requestHandler: { connectionTimeout: 5_000, requestTimeout: 30_000 } };
+
+/** With an emulator endpoint (AWS_ENDPOINT_URL…), buckets cannot be virtual hosts of it. */
+function pathStyle(): boolean {
+  return Boolean(process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL);
+}
+
+export class AgentAws {
+  readonly ec2: EC2Client;
+  readonly s3: S3Client;
+  readonly tagging: ResourceGroupsTaggingAPIClient;
+
+  constructor(
+    readonly session: AgentSession,
+    private readonly approvals: ApprovalCheck,
+    private readonly observe?: SendObserver,
+  ) {
+    const credentials = session.provider;
+    this.ec2 = this.guarded('ec2', new EC2Client({ credentials, ...TIMEOUTS }));
+    this.s3 = this.guarded('s3', new S3Client({ credentials, forcePathStyle: pathStyle(), ...TIMEOUTS }));
+    this.tagging = this.guarded('tagging', new ResourceGroupsTaggingAPIClient({ credentials, ...TIMEOUTS }));
+  }
+
+  private guarded<C extends MiddlewareClient>(service: string, client: C): C {
+    const approvals = this.approvals;
+    const observe = this.observe;
+    const session = this.session;
+    const gate: InitializeMiddleware<any, any> = (next, context) => async (args) => {
+        const command = (context.commandName ?? 'UnknownCommand').replace(/Command$/, '');
+        checkWrite(command, approvals);
+        try {
+          const out = await next(args);
+          const id = (out.output as { $metadata?: { requestId?: string } } | undefined)?.$metadata?.requestId;
+          if (id) currentScope()?.requestIds.push(id);
+          return out;
+        } catch (e) {
+          if (/Expired/.test((e as Error).name)) session.invalidate();
+          if (e && typeof e === 'object') Object.assign(e, { wardenCommand: `${service}:${command}` });
+          throw e;
+        }
+      };
+    client.middlewareStack.add(gate, { step: 'initialize', name: 'wardenWriteGate', priority: 'high' });
+    if (observe) {
+      const recordSend: FinalizeRequestMiddleware<any, any> = (next, context) => async (args) => {
+        const command = (context.commandName ?? 'UnknownCommand').replace(/Command$/, '');
+        observe({ service, command, mutating: !isReadCommand(command) });
+        return next(args);
+      };
+      client.middlewareStack.add(recordSend, { step: 'finalizeRequest', name: 'wardenSendObserver', priority: 'low' });
+    }
+    return client;
+  }
+}

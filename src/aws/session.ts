@@ -1,0 +1,96 @@
+// The agent's own AWS identity: STS AssumeRole of its role with ProjectId/AgentId session tags, cached until near expiry.
+import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
+import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
+import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@aws-sdk/types';
+
+export interface AgentIdentity {
+  agentId: string;
+  projectId: string;
+  roleArn: string;
+  sessionSeconds: number;
+}
+
+export interface AssumedCredentials extends AwsCredentialIdentity {
+  expiration: Date;
+  /** The assumed-role ARN from the AssumeRole answer: what the audit records the call ran as. */
+  assumedRoleArn: string;
+}
+
+/** Refresh this long before expiry so no call starts with credentials about to lapse. */
+const REFRESH_MARGIN_MS = 5 * 60_000;
+
+export class AssumeRoleError extends Error {
+  override name = 'AssumeRoleError';
+}
+
+/** RoleSessionName allows [\w+=,.@-], 2-64 chars. */
+export function sessionName(agentId: string): string {
+  return `warden-${agentId}`.replace(/[^\w+=,.@-]/g, '-').slice(0, 64);
+}
+
+export class AgentSession {
+  private current?: AssumedCredentials;
+  private pending?: Promise<AssumedCredentials>;
+  private readonly sts: STSClient;
+
+  constructor(
+    readonly identity: AgentIdentity,
+    baseCredentials: AwsCredentialIdentityProvider = fromNodeProviderChain(),
+    private readonly clock: () => number = Date.now,
+  ) {
+    // The base credentials are used for exactly one thing: assuming the agent's role.
+    this.sts = new STSClient({ credentials: baseCredentials, maxAttempts: 2 });
+  }
+
+  /** A credential provider for SDK clients; concurrent callers share one AssumeRole. */
+  readonly provider = (): Promise<AssumedCredentials> => this.credentials();
+
+  async credentials(): Promise<AssumedCredentials> {
+    const c = this.current;
+    if (c && c.expiration.getTime() - REFRESH_MARGIN_MS > this.clock()) return c;
+    this.pending ??= this.assume().finally(() => (this.pending = undefined));
+    return this.pending;
+  }
+
+  get assumedRoleArn(): string | undefined {
+    return this.current?.assumedRoleArn;
+  }
+
+  /** Drop cached credentials (after an ExpiredToken answer) so the next call assumes the role again. */
+  invalidate(): void {
+    this.current = undefined;
+  }
+
+  private async assume(): Promise<AssumedCredentials> {
+    const { agentId, projectId, roleArn, sessionSeconds } = this.identity;
+    let out;
+    try {
+      out = await this.sts.send(
+        new AssumeRoleCommand({
+          RoleArn: roleArn,
+          RoleSessionName: sessionName(agentId),
+          DurationSeconds: sessionSeconds,
+          Tags: [
+            { Key: 'ProjectId', Value: projectId },
+            { Key: 'AgentId', Value: agentId },
+          ],
+          TransitiveTagKeys: ['ProjectId', 'AgentId'],
+        }),
+      );
+    } catch (e) {
+      const err = e as Error & { $metadata?: { httpStatusCode?: number } };
+      throw new AssumeRoleError(`cannot assume ${roleArn}: ${err.name}: ${err.message}`);
+    }
+    const c = out.Credentials;
+    if (!c?.AccessKeyId || !c.SecretAccessKey || !c.Expiration || !out.AssumedRoleUser?.Arn)
+      throw new AssumeRoleError(`cannot assume ${roleArn}: STS answered without credentials`);
+    this.current = {
+      accessKeyId: c.AccessKeyId,
+      secretAccessKey: c.SecretAccessKey,
+      sessionToken: c.SessionToken,
+      expiration: c.Expiration,
+      assumedRoleArn: out.AssumedRoleUser.Arn,
+    };
+    return this.current;
+  }
+}

@@ -1,0 +1,29 @@
+// Renders audit rows as a terminal table (wardenctl audit tail, the demo's closing trail).
+import Table from 'cli-table3';
+import type { AuditRow } from '../store/audit.js';
+
+function brief(row: AuditRow): string {
+  const parse = (s: string | null) => (s ? (JSON.parse(s) as Record<string, unknown>) : null);
+  const d = parse(row.decision);
+  const r = parse(row.result);
+  if (row.kind === 'denied' || row.kind === 'escalated') return `${d?.rule ?? ''}: ${String(d?.reason ?? '')}`;
+  if (row.kind === 'failed') return String(r?.error ?? d?.stage ?? '');
+  if (row.kind === 'approved' || row.kind === 'planned') return row.action ?? `checked ${(d?.checked as string[] | undefined)?.join(',') ?? ''}`;
+  if (row.kind === 'requested') return (row.request ?? '').slice(0, 80);
+  if (row.kind === 'executed') return (row.result ?? '').slice(0, 80);
+  return '';
+}
+
+export function auditTable(rows: AuditRow[], width = process.stdout.columns ?? 140): string {
+  const detail = Math.max(30, Math.min(90, width - 80));
+  const table = new Table({
+    head: ['#', 'time (UTC)', 'agent', 'tool', 'event', 'detail'],
+    colWidths: [7, 21, 13, 16, 11, detail],
+    wordWrap: true,
+    style: { head: [], border: [] },
+    chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' },
+  });
+  for (const row of rows)
+    table.push([row.seq, row.ts.slice(0, 19).replace('T', ' '), row.agent, row.tool, row.kind, brief(row)]);
+  return table.toString();
+}

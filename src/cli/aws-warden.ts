@@ -1,0 +1,80 @@
+#!/usr/bin/env node
+// The aws-warden command: serve (MCP on stdio), check-policy, demo.
+import { resolve } from 'node:path';
+import { loadPolicyFile } from '../policy/load.js';
+import { toolNames } from '../tools/index.js';
+import { serveStdio } from '../server/stdio.js';
+import { parse, runMain, UsageError } from './run-main.js';
+import { describePolicy } from './describe-policy.js';
+
+const HELP = `Usage: aws-warden <command> [options]
+
+Commands:
+  serve          serve MCP on stdio for one agent
+  check-policy   validate a policy file and print what it grants per agent
+  demo           start a local AWS emulator and run a scripted agent session against it
+
+Options (serve):
+  --agent ID     the agent this server acts for (env WARDEN_AGENT)
+  --policy FILE  policy file (env WARDEN_POLICY, default ./policy.yaml)
+  --db FILE      SQLite audit store (env WARDEN_DB, default ./warden.db)
+
+Options (demo):
+  --serve        serve MCP on stdio against the emulator instead of running the script
+  --agent ID     agent for --serve (default web-bot)
+  --keep-db FILE keep the demo's audit store in FILE
+
+AWS: region, credentials and endpoint come from the standard AWS configuration
+(AWS_REGION, AWS_PROFILE, the default credential chain, AWS_ENDPOINT_URL).
+
+Examples:
+  aws-warden serve --agent web-bot --policy ./policy.yaml
+  aws-warden check-policy policy.yaml
+  aws-warden demo
+`;
+
+async function main(argv: string[]): Promise<number | void> {
+  const [command, ...rest] = argv;
+  if (!command || command === '--help' || command === '-h' || command === 'help') {
+    process.stderr.write(HELP);
+    return command ? 0 : 2;
+  }
+  if (command === 'serve') {
+    const { values } = parse(rest, {
+      agent: { type: 'string' },
+      policy: { type: 'string' },
+      db: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    }, HELP);
+    if (values.help) return void process.stderr.write(HELP);
+    await serveStdio({
+      agentId: values.agent ?? process.env.WARDEN_AGENT,
+      policyFile: resolve(values.policy ?? process.env.WARDEN_POLICY ?? 'policy.yaml'),
+      dbFile: resolve(values.db ?? process.env.WARDEN_DB ?? 'warden.db'),
+    });
+    return;
+  }
+  if (command === 'check-policy') {
+    const { values, positionals } = parse(rest, { help: { type: 'boolean', short: 'h' }, json: { type: 'boolean' } }, HELP);
+    if (values.help) return void process.stdout.write(HELP);
+    const file = resolve(positionals[0] ?? process.env.WARDEN_POLICY ?? 'policy.yaml');
+    const policy = loadPolicyFile(file, toolNames);
+    process.stdout.write(values.json ? `${JSON.stringify(policy, null, 2)}\n` : describePolicy(policy, file));
+    return 0;
+  }
+  if (command === 'demo') {
+    const { values } = parse(rest, {
+      serve: { type: 'boolean' },
+      agent: { type: 'string' },
+      'keep-db': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    }, HELP);
+    if (values.help) return void process.stdout.write(HELP);
+    const { runDemo, serveDemo } = await import('../demo/demo.js');
+    if (values.serve) return serveDemo({ agentId: values.agent ?? 'web-bot', dbFile: values['keep-db'] });
+    return runDemo({ dbFile: values['keep-db'] });
+  }
+  throw new UsageError(`unknown command "${command}"\n\n${HELP}`);
+}
+
+runMain(() => main(process.argv.slice(2)));

@@ -1,0 +1,116 @@
+// `aws-warden demo`: a scripted agent session through the real MCP server over stdio, against a local emulator.
+import { EC2Client } from '@aws-sdk/client-ec2';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { auditTable } from '../cli/audit-table.js';
+import { emulatorEnv, packageRoot, startMoto, type Emulator } from '../emulator/moto.js';
+import { loadPolicyFile } from '../policy/load.js';
+import { serveStdio } from '../server/stdio.js';
+import { AuditLog } from '../store/audit.js';
+import { closeDb, openDb } from '../store/db.js';
+import { toolNames } from '../tools/index.js';
+import { ensureRoles } from './provision.js';
+import { anyImageId, launchTagged } from './seed.js';
+
+interface Prepared {
+  emulator: Emulator;
+  policyFile: string;
+  dbFile: string;
+  shopInstance: string;
+  billingInstance: string;
+}
+
+/** Emulator up, roles created from the bundled policy, one instance per project seeded. */
+async function prepare(dbFile: string | undefined, say: (s: string) => void): Promise<Prepared> {
+  say('starting the local AWS emulator (moto) …');
+  const emulator = await startMoto();
+  Object.assign(process.env, emulatorEnv(emulator.endpoint));
+  const policyFile = join(packageRoot(), 'policy.yaml');
+  const policy = loadPolicyFile(policyFile, toolNames);
+  const roles = await ensureRoles(policy);
+  say(`emulator at ${emulator.endpoint}; created ${roles.length} IAM roles from policy.yaml`);
+  const ec2 = new EC2Client({});
+  const image = await anyImageId(ec2);
+  const shopInstance = await launchTagged(ec2, { ProjectId: 'shop', AgentId: 'web-bot', ManagedBy: 'aws-warden', Name: 'shop-web-1' }, image);
+  const billingInstance = await launchTagged(ec2, { ProjectId: 'billing', AgentId: 'billing-bot', ManagedBy: 'aws-warden', Name: 'billing-db' }, image);
+  return {
+    emulator,
+    policyFile,
+    dbFile: dbFile ?? join(mkdtempSync(join(tmpdir(), 'warden-demo-')), 'warden.db'),
+    shopInstance,
+    billingInstance,
+  };
+}
+
+async function connect(agent: string, p: Prepared): Promise<Client> {
+  const transport = new StdioClientTransport({
+    command: process.execPath,
+    args: [join(packageRoot(), 'dist', 'src', 'cli', 'aws-warden.js'), 'serve', '--agent', agent, '--policy', p.policyFile, '--db', p.dbFile],
+    env: { ...(process.env as Record<string, string>) },
+    stderr: 'ignore',
+  });
+  const client = new Client({ name: 'warden-demo', version: '0.1.0' });
+  await client.connect(transport);
+  return client;
+}
+
+type Out = (s: string) => void;
+
+async function call(client: Client, agent: string, tool: string, args: Record<string, unknown>, out: Out): Promise<void> {
+  out(`\n▶ ${agent} calls ${tool}(${JSON.stringify(args)})`);
+  const res = await client.callTool({ name: tool, arguments: args });
+  const text = (res.content as { type: string; text: string }[]).find((c) => c.type === 'text')?.text ?? '';
+  if (res.isError) out(`  ✗ ${text}`);
+  else {
+    const s = res.structuredContent as { status?: string; decision?: { outcome: string } } | undefined;
+    out(`  ✓ ${s?.status === 'dry_run' ? 'guard would allow' : 'guard allowed'} — ${text}`);
+  }
+}
+
+export async function runDemo(opts: { dbFile?: string }, out: Out = (s) => console.log(s)): Promise<number> {
+  const p = await prepare(opts.dbFile, out);
+  try {
+    const bot = await connect('web-bot', p);
+    const tools = await bot.listTools();
+    out(`\nweb-bot (tier operator) sees tools: ${tools.tools.map((t) => t.name).join(', ')}`);
+    await call(bot, 'web-bot', 'get_status', {}, out);
+    await call(bot, 'web-bot', 'list_resources', {}, out);
+    await call(bot, 'web-bot', 'tag_resource', { resource_arn: p.shopInstance, set: { Owner: 'web-team' }, dry_run: true }, out);
+    await call(bot, 'web-bot', 'tag_resource', { resource_arn: p.shopInstance, set: { Owner: 'web-team' } }, out);
+    out('\n— now the agent tries to leave its boundary —');
+    await call(bot, 'web-bot', 'tag_resource', { resource_arn: p.billingInstance, set: { Owner: 'web-team' } }, out);
+    await call(bot, 'web-bot', 'tag_resource', { resource_arn: p.shopInstance, set: { ProjectId: 'billing' } }, out);
+    await call(bot, 'web-bot', 'tag_resource', { resource_arn: p.shopInstance, set: { Criticality: 'critical' } }, out);
+    await bot.close();
+    const auditor = await connect('auditor', p);
+    await call(auditor, 'auditor', 'tag_resource', { resource_arn: p.shopInstance, set: { Owner: 'auditors' } }, out);
+    await auditor.close();
+
+    const db = openDb(p.dbFile);
+    try {
+      const audit = new AuditLog(db);
+      out(`\nAudit trail (${p.dbFile}):`);
+      out(auditTable(audit.tail({ limit: 200 })));
+      const v = audit.verify();
+      out(v.ok ? `chain verified: ${v.count} events, head ${v.head.slice(0, 16)}…` : `CHAIN BROKEN at #${v.seq}: ${v.reason}`);
+      out(`\nInspect it yourself: npx wardenctl audit tail --db ${p.dbFile}`);
+      return v.ok ? 0 : 1;
+    } finally {
+      closeDb(db);
+    }
+  } finally {
+    await p.emulator.stop();
+  }
+}
+
+/** `demo --serve`: the same emulator and roles, then MCP on stdio for an MCP client to drive. */
+export async function serveDemo(opts: { agentId: string; dbFile?: string }): Promise<void> {
+  const p = await prepare(opts.dbFile, (s) => console.error(`[aws-warden demo] ${s}`));
+  console.error(`[aws-warden demo] seeded ${p.shopInstance} (shop) and ${p.billingInstance} (billing); audit in ${p.dbFile}`);
+  const stop = () => void p.emulator.stop().finally(() => process.exit(0));
+  process.stdin.on('end', stop);
+  await serveStdio({ agentId: opts.agentId, policyFile: p.policyFile, dbFile: p.dbFile });
+}

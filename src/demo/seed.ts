@@ -1,0 +1,27 @@
+// Seeds the emulator with what the demo acts on: an instance of each project, created directly as the account admin.
+import { DescribeImagesCommand, EC2Client, RunInstancesCommand } from '@aws-sdk/client-ec2';
+
+export async function anyImageId(ec2: EC2Client): Promise<string> {
+  const images = await ec2.send(new DescribeImagesCommand({ Owners: ['amazon'] }));
+  const id = images.Images?.find((i) => i.ImageId)?.ImageId;
+  if (!id) throw new Error('the emulator offers no AMI to launch');
+  return id;
+}
+
+/** Launches one t3.micro carrying exactly `tags` (nothing added), and returns its ARN. */
+export async function launchTagged(ec2: EC2Client, tags: Record<string, string>, imageId?: string): Promise<string> {
+  const out = await ec2.send(
+    new RunInstancesCommand({
+      ImageId: imageId ?? (await anyImageId(ec2)),
+      InstanceType: 't3.micro',
+      MinCount: 1,
+      MaxCount: 1,
+      TagSpecifications: [{ ResourceType: 'instance', Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) }],
+    }),
+  );
+  const id = out.Instances?.[0]?.InstanceId;
+  if (!id) throw new Error('RunInstances returned no instance');
+  const region = await ec2.config.region();
+  const account = out.OwnerId ?? '123456789012';
+  return `arn:aws:ec2:${region}:${account}:instance/${id}`;
+}

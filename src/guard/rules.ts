@@ -1,0 +1,104 @@
+// The guard's checks, each a pure function of (request, plan, facts) returning allow or a teaching refusal.
+import type { Facts, GuardRequest, Plan, Verdict } from './types.js';
+
+const ALLOW: Verdict = { outcome: 'allow' };
+const usd = (n: number) => `$${n.toFixed(2)}`;
+
+export function tierRule(req: GuardRequest): Verdict {
+  if (req.tier.tools.includes(req.tool)) return ALLOW;
+  return {
+    outcome: 'deny',
+    rule: 'tier',
+    reason: `tool "${req.tool}" is not granted to tier "${req.tierName}" (agent ${req.agent})`,
+    instead: `tools you may call: ${req.tier.tools.join(', ') || '(none)'}; a human can move you to a tier that grants ${req.tool}`,
+  };
+}
+
+export function ownershipRule(req: GuardRequest, plan: Plan): Verdict {
+  const teach = 'act on resources your project owns (list_resources shows them), or ask a human to act on this one';
+  for (const r of plan.resources) {
+    if (r.change === 'create') continue;
+    if (r.tags === null)
+      return {
+        outcome: 'deny',
+        rule: 'ownership',
+        reason: `${r.arn}: its tags cannot be read${r.unreadableWhy ? ` (${r.unreadableWhy})` : ''}, so it is not treated as owned`,
+        instead: teach,
+      };
+    const owner = r.tags.ProjectId;
+    if (owner !== req.projectId)
+      return {
+        outcome: 'deny',
+        rule: 'ownership',
+        reason: `${r.arn}: ProjectId is ${owner === undefined ? 'missing' : `"${owner}"`}, not "${req.projectId}"`,
+        instead: teach,
+      };
+  }
+  for (const [key, want] of [['ProjectId', req.projectId], ['AgentId', req.agent]] as const) {
+    const set = plan.tagsToSet[key];
+    if (set !== undefined && set !== want)
+      return {
+        outcome: 'deny',
+        rule: 'ownership',
+        reason: `the plan would set ${key}="${set}", but this server acts for ${key}="${want}"`,
+        instead: 'ownership tags come from the server identity; leave them out',
+      };
+  }
+  return ALLOW;
+}
+
+export function budgetRule(req: GuardRequest, plan: Plan, facts: Facts): Verdict {
+  if (!plan.mutating) return ALLOW;
+  const delta = plan.costDeltaUsdMonth;
+  if (delta === null)
+    return {
+      outcome: 'deny',
+      rule: 'budget',
+      reason: 'the monthly cost of this change cannot be priced (unknown price), and an unpriced change is never guessed',
+      instead: 'choose a resource type with a known price (see get_status limits), or ask a human',
+    };
+  if (delta <= 0) return ALLOW;
+  const tierMax = req.tier.limits.max_monthly_delta_usd;
+  if (tierMax !== undefined && delta > tierMax)
+    return {
+      outcome: 'deny',
+      rule: 'budget',
+      reason: `this change adds ${usd(delta)}/month; tier "${req.tierName}" allows at most ${usd(tierMax)}/month per change`,
+      instead: 'make a smaller change, or call request_budget',
+    };
+  const b = facts.budget;
+  if (!b)
+    return {
+      outcome: 'deny',
+      rule: 'budget',
+      reason: `this change adds ${usd(delta)}/month and the budget ledger cannot confirm ${req.projectId} can afford it`,
+      instead: 'retry later, or ask a human',
+    };
+  const left = b.capUsd - b.committedUsd - b.reservedUsd;
+  if (delta > left)
+    return {
+      outcome: 'deny',
+      rule: 'budget',
+      reason: `${req.projectId} has ${usd(Math.max(0, left))}/month left; this change costs ${usd(delta)}/month`,
+      instead: 'make a smaller change, or call request_budget',
+    };
+  return ALLOW;
+}
+
+export function escalationRule(req: GuardRequest, plan: Plan): Verdict {
+  const reasons: string[] = [];
+  for (const flag of plan.riskFlags) reasons.push(`risk: ${flag.replace(/_/g, ' ')}`);
+  const critical = Object.entries(req.project.critical_tag ?? {});
+  for (const r of plan.resources)
+    if (r.tags && critical.some(([k, v]) => r.tags?.[k] === v)) reasons.push(`${r.arn} is tagged critical`);
+  const over = req.project.escalate_over_usd_month;
+  if (over !== undefined && (plan.costDeltaUsdMonth ?? 0) > over)
+    reasons.push(`adds $${(plan.costDeltaUsdMonth ?? 0).toFixed(2)}/month, over the $${over.toFixed(2)} a human must approve`);
+  if (reasons.length === 0) return ALLOW;
+  return {
+    outcome: 'escalate',
+    rule: 'escalation',
+    reason: `needs a human: ${[...new Set(reasons)].join('; ')}`,
+    instead: 'a human must approve this change; nothing was executed',
+  };
+}

@@ -1,0 +1,72 @@
+// Reads policy.yaml, validates it, and turns every problem into "file:line:col field.path: message".
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { isMap, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import type { z } from 'zod';
+import { policySchema, type Policy } from './schema.js';
+
+export class PolicyError extends Error {
+  override name = 'PolicyError';
+  constructor(readonly problems: string[]) {
+    super(problems.join('\n'));
+  }
+}
+
+export function loadPolicyFile(file: string, knownTools: readonly string[]): Policy {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new PolicyError([`${file}: cannot read policy: ${(e as Error).message}`]);
+  }
+  return parsePolicy(text, file, knownTools);
+}
+
+export function parsePolicy(text: string, file: string, knownTools: readonly string[]): Policy {
+  const label = basename(file);
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    throw new PolicyError(
+      doc.errors.map((e) => {
+        const at = e.linePos?.[0];
+        return `${label}:${at ? `${at.line}:${at.col}` : '1:1'} ${e.message.split('\n')[0]}`;
+      }),
+    );
+  }
+  const result = policySchema(knownTools).safeParse(doc.toJS());
+  if (result.success) return result.data;
+  throw new PolicyError(result.error.issues.map((issue) => describeIssue(issue, doc, lines, label)));
+}
+
+function describeIssue(issue: z.core.$ZodIssue, doc: Document, lines: LineCounter, label: string): string {
+  let path = issue.path.map(String);
+  // An unknown key is reported on its parent; point at the key itself.
+  if (issue.code === 'unrecognized_keys' && issue.keys.length > 0) path = [...path, issue.keys[0]];
+  const { line, col } = locate(doc, path, lines, issue.code === 'unrecognized_keys');
+  const field = path.length > 0 ? path.join('.') : '(top level)';
+  return `${label}:${line}:${col} ${field}: ${issue.message}`;
+}
+
+/** The position of the deepest node of `path` that exists in the document (a missing key points at its parent). */
+function locate(doc: Document, path: string[], lines: LineCounter, atKey = false): { line: number; col: number } {
+  let node: unknown = doc.contents;
+  let offset = (doc.contents as Node | null)?.range?.[0] ?? 0;
+  for (const [i, key] of path.entries()) {
+    const last = i === path.length - 1;
+    if (isMap(node)) {
+      const pair = node.items.find((p) => String((p.key as { value?: unknown })?.value ?? p.key) === key);
+      if (!pair) break;
+      const keyNode = pair.key as Node | null;
+      const valueNode = pair.value as Node | null;
+      offset = (last && atKey ? keyNode?.range?.[0] : valueNode?.range?.[0]) ?? keyNode?.range?.[0] ?? offset;
+      node = valueNode;
+    } else if (isSeq(node)) {
+      const item = node.items[Number(key)] as Node | undefined;
+      if (!item) break;
+      offset = item.range?.[0] ?? offset;
+      node = item;
+    } else break;
+  }
+  return lines.linePos(offset);
+}

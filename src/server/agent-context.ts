@@ -1,0 +1,32 @@
+// Resolves the server's identity (agent id from flags/env) against the policy: project, tier, role. Never from arguments.
+import type { AgentPolicy, Policy, ProjectPolicy, TierPolicy } from '../policy/schema.js';
+
+export interface AgentContext {
+  id: string;
+  projectId: string;
+  project: ProjectPolicy;
+  tierName: string;
+  tier: TierPolicy;
+  agent: AgentPolicy;
+  policy: Policy;
+}
+
+export class IdentityError extends Error {
+  override name = 'IdentityError';
+}
+
+export function resolveAgent(policy: Policy, agentId: string | undefined): AgentContext {
+  if (!agentId) throw new IdentityError('no agent id: start the server with --agent ID or WARDEN_AGENT');
+  const agent = policy.agents[agentId];
+  if (!agent)
+    throw new IdentityError(`agent "${agentId}" is not in the policy (known: ${Object.keys(policy.agents).join(', ') || '(none)'})`);
+  return {
+    id: agentId,
+    projectId: agent.project,
+    project: policy.projects[agent.project],
+    tierName: agent.tier,
+    tier: policy.tiers[agent.tier],
+    agent,
+    policy,
+  };
+}

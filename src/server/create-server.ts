@@ -1,0 +1,68 @@
+// createServer(deps): an MCP server whose only tool handler is the guarded path; tools/list shows what the tier grants.
+import { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import { CallToolRequestSchema, ListToolsRequestSchema, type Tool } from '@modelcontextprotocol/sdk/types.js';
+import { z } from 'zod';
+import type { AgentAws } from '../aws/clients.js';
+import type { Facts } from '../guard/types.js';
+import type { AuditLog } from '../store/audit.js';
+import { allTools } from '../tools/index.js';
+import type { ToolSpec } from '../tools/tool.js';
+import type { AgentContext } from './agent-context.js';
+import { guardedCall } from './guarded-call.js';
+import { inputSchemaOf, outputSchemaOf } from './tool-io.js';
+
+export const SERVER_INFO = { name: 'aws-warden', version: '0.1.0' };
+
+export interface ServerDeps {
+  agent: AgentContext;
+  audit: AuditLog;
+  aws: AgentAws;
+  /** Store facts the guard reads; until the budget ledger exists, spending is refused (budget: null). */
+  facts?: (agent: AgentContext) => Facts;
+  tools?: readonly ToolSpec[];
+}
+
+const noLedger = (): Facts => ({ budget: null });
+
+function describe(spec: ToolSpec): Tool {
+  return {
+    name: spec.name,
+    title: spec.title,
+    description: spec.description,
+    inputSchema: z.toJSONSchema(inputSchemaOf(spec), { io: 'input' }) as Tool['inputSchema'],
+    outputSchema: z.toJSONSchema(outputSchemaOf(spec), { io: 'output' }) as Tool['outputSchema'],
+    annotations: { title: spec.title, ...spec.annotations },
+  };
+}
+
+export function createServer(deps: ServerDeps): Server {
+  const tools = new Map((deps.tools ?? allTools).map((t) => [t.name, t]));
+  const listing = [...tools.values()].map(describe);
+  const server = new Server(SERVER_INFO, {
+    capabilities: { tools: {} },
+    instructions:
+      'aws-warden: every call passes a guard (trust tier, tag ownership, budget, escalation) and is audited. Call get_status first; refusals say which rule said no and what to do instead.',
+  });
+
+  server.setRequestHandler(ListToolsRequestSchema, async () => ({
+    tools: listing.filter((t) => deps.agent.tier.tools.includes(t.name)),
+  }));
+
+  server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
+    const spec = tools.get(request.params.name);
+    if (!spec)
+      return {
+        isError: true,
+        content: [{ type: 'text', text: `unknown tool "${request.params.name}"; tools you may call: ${deps.agent.tier.tools.join(', ')}` }],
+      };
+    const token = request.params._meta?.progressToken;
+    return guardedCall(spec, request.params.arguments, { ...deps, facts: deps.facts ?? noLedger }, {
+      signal: extra.signal,
+      progress: async (progress, total, message) => {
+        if (token === undefined) return;
+        await extra.sendNotification({ method: 'notifications/progress', params: { progressToken: token, progress, total, message } });
+      },
+    });
+  });
+  return server;
+}

@@ -1,0 +1,52 @@
+// `aws-warden serve`: load policy, resolve the agent, open the store, and serve MCP on stdin/stdout.
+import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
+import { AgentAws, type SendObserver } from '../aws/clients.js';
+import { AgentSession } from '../aws/session.js';
+import { loadPolicyFile } from '../policy/load.js';
+import { AuditLog } from '../store/audit.js';
+import { closeDb, openDb } from '../store/db.js';
+import { allTools, toolNames } from '../tools/index.js';
+import { resolveAgent } from './agent-context.js';
+import { createServer } from './create-server.js';
+import { log } from './log.js';
+
+export interface ServeOptions {
+  agentId: string | undefined;
+  policyFile: string;
+  dbFile: string;
+  observe?: SendObserver;
+}
+
+/** Everything a server process holds; built before any byte of protocol is spoken, so bad config exits early. */
+export function buildServer(opts: ServeOptions) {
+  const policy = loadPolicyFile(opts.policyFile, toolNames);
+  const agent = resolveAgent(policy, opts.agentId);
+  const db = openDb(opts.dbFile);
+  const audit = new AuditLog(db);
+  const session = new AgentSession({
+    agentId: agent.id,
+    projectId: agent.projectId,
+    roleArn: agent.agent.role_arn,
+    sessionSeconds: agent.agent.session_seconds,
+  });
+  const aws = new AgentAws(session, (id, who) => audit.isOpenApproval(id, who), opts.observe);
+  const server = createServer({ agent, audit, aws, tools: allTools });
+  return { server, db, agent };
+}
+
+export async function serveStdio(opts: ServeOptions): Promise<void> {
+  const { server, db, agent } = buildServer(opts);
+  const transport = new StdioServerTransport();
+  let closed = false;
+  const shutdown = () => {
+    if (closed) return;
+    closed = true;
+    closeDb(db);
+  };
+  server.onclose = shutdown;
+  process.stdin.on('end', () => void server.close());
+  process.on('SIGINT', () => void server.close().finally(() => process.exit(0)));
+  process.on('SIGTERM', () => void server.close().finally(() => process.exit(0)));
+  await server.connect(transport);
+  log.info(`serving agent ${agent.id} (project ${agent.projectId}, tier ${agent.tierName}) on stdio; audit in ${opts.dbFile}`);
+}

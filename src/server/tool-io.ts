@@ -1,0 +1,54 @@
+// The schemas a tool shows the client: its input (plus dry_run when it writes) and its output (an envelope when it writes).
+import { z } from 'zod';
+import { isMutating, type ToolSpec } from '../tools/tool.js';
+
+const operation = z.object({ action: z.string(), target: z.string().optional(), params: z.unknown().optional() });
+
+export const planOutput = z.object({
+  tool: z.string(),
+  summary: z.string(),
+  mutating: z.boolean(),
+  operations: z.array(operation),
+  resources: z.array(
+    z.object({
+      arn: z.string(),
+      change: z.enum(['create', 'modify', 'delete', 'read']),
+      tags: z.record(z.string(), z.string()).nullable(),
+      unreadableWhy: z.string().optional(),
+    }),
+  ),
+  tagsToSet: z.record(z.string(), z.string()),
+  costDeltaUsdMonth: z.number().nullable(),
+  riskFlags: z.array(z.string()),
+  rollback: z.array(operation),
+});
+
+export const decisionOutput = z.object({
+  outcome: z.enum(['allow', 'deny', 'escalate']),
+  rule: z.string().optional(),
+  reason: z.string().optional(),
+  instead: z.string().optional(),
+  checked: z.array(z.string()),
+});
+
+/** What a mutating tool answers: the result when it ran, or the plan and decision for dry_run. */
+export function mutatingOutput(result: z.ZodObject) {
+  return z.object({
+    status: z.enum(['executed', 'dry_run']),
+    event_id: z.string().describe('audit event id of the approval (executed) or the plan (dry_run)'),
+    decision: decisionOutput,
+    plan: planOutput,
+    result: result.optional(),
+  });
+}
+
+export function inputSchemaOf(spec: ToolSpec): z.ZodObject {
+  if (!isMutating(spec)) return spec.input;
+  return spec.input.safeExtend({
+    dry_run: z.boolean().default(false).describe('return the plan and the guard decision without executing anything'),
+  }) as unknown as z.ZodObject;
+}
+
+export function outputSchemaOf(spec: ToolSpec): z.ZodObject {
+  return isMutating(spec) ? mutatingOutput(spec.output) : spec.output;
+}

@@ -1,0 +1,165 @@
+// The append-only, hash-chained audit log: every tool call leaves its requested → decision → outcome rows here.
+import { randomUUID } from 'node:crypto';
+import { stmt, type Db } from './db.js';
+import { canonicalJson, sha256 } from './canonical.js';
+
+export const GENESIS_HASH = '0'.repeat(64);
+
+export type EventKind =
+  | 'requested'
+  | 'denied'
+  | 'escalated'
+  | 'planned'
+  | 'approved'
+  | 'executed'
+  | 'failed'
+  | 'rolled_back';
+
+export interface NewEvent {
+  kind: EventKind;
+  agent: string;
+  project: string;
+  tool: string;
+  action?: string | null;
+  request?: unknown;
+  decision?: unknown;
+  result?: unknown;
+  roleArn?: string | null;
+  requestIds?: string[] | null;
+  follows?: string | null;
+}
+
+/** A row as stored: JSON fields are canonical JSON text, so the hash covers exactly these bytes. */
+export interface AuditRow {
+  seq: number;
+  id: string;
+  ts: string;
+  kind: EventKind;
+  agent: string;
+  project: string;
+  tool: string;
+  action: string | null;
+  request: string | null;
+  decision: string | null;
+  result: string | null;
+  role_arn: string | null;
+  request_ids: string | null;
+  follows: string | null;
+  prev_hash: string;
+  hash: string;
+}
+
+const COLUMNS = [
+  'seq', 'id', 'ts', 'kind', 'agent', 'project', 'tool', 'action', 'request',
+  'decision', 'result', 'role_arn', 'request_ids', 'follows',
+] as const;
+
+export function rowHash(prevHash: string, fields: readonly unknown[]): string {
+  return sha256(`${prevHash}\n${JSON.stringify(fields)}`);
+}
+
+const json = (v: unknown) => (v === undefined || v === null ? null : canonicalJson(v));
+
+export class AuditLog {
+  constructor(
+    private readonly db: Db,
+    private readonly clock: () => Date = () => new Date(),
+  ) {}
+
+  /** Appends one event in its own immediate transaction, so concurrent writers keep one linear chain. */
+  append(e: NewEvent): AuditRow {
+    const insert = this.db.transaction((): AuditRow => {
+      const last = stmt(this.db, 'SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1').get() as
+        | { seq: number; hash: string }
+        | undefined;
+      const seq = (last?.seq ?? 0) + 1;
+      const prev = last?.hash ?? GENESIS_HASH;
+      const fields = [
+        seq, randomUUID(), this.clock().toISOString(), e.kind, e.agent, e.project, e.tool, e.action ?? null,
+        json(e.request), json(e.decision), json(e.result), e.roleArn ?? null, json(e.requestIds), e.follows ?? null,
+      ] as const;
+      const hash = rowHash(prev, fields);
+      stmt(
+        this.db,
+        `INSERT INTO audit_events (${COLUMNS.join(', ')}, prev_hash, hash) VALUES (${COLUMNS.map(() => '?').join(', ')}, ?, ?)`,
+      ).run(...fields, prev, hash);
+      const row = Object.fromEntries(COLUMNS.map((c, i) => [c, fields[i]])) as unknown as AuditRow;
+      return { ...row, prev_hash: prev, hash };
+    });
+    return insert.immediate();
+  }
+
+  /**
+   * True when `id` is a committed "approved" event of this agent whose outcome is not yet recorded:
+   * the AWS layer's permit to write. Once executed/failed/rolled_back follows it, it permits nothing.
+   */
+  isOpenApproval(id: string, agent: string): boolean {
+    const row = stmt(
+      this.db,
+      `SELECT e.kind, e.agent,
+              EXISTS (SELECT 1 FROM audit_events o WHERE o.follows = e.id
+                      AND o.kind IN ('executed', 'failed', 'rolled_back')) AS closed
+       FROM audit_events e WHERE e.id = ?`,
+    ).get(id) as { kind: string; agent: string; closed: number } | undefined;
+    return row?.kind === 'approved' && row.agent === agent && row.closed === 0;
+  }
+
+  get(id: string): AuditRow | undefined {
+    return stmt(this.db, 'SELECT * FROM audit_events WHERE id = ?').get(id) as AuditRow | undefined;
+  }
+
+  /** The newest `limit` events (oldest first), optionally of one agent. */
+  tail(opts: { agent?: string; limit?: number } = {}): AuditRow[] {
+    const limit = opts.limit ?? 20;
+    const rows = opts.agent
+      ? stmt(this.db, 'SELECT * FROM audit_events WHERE agent = ? ORDER BY seq DESC LIMIT ?').all(opts.agent, limit)
+      : stmt(this.db, 'SELECT * FROM audit_events ORDER BY seq DESC LIMIT ?').all(limit);
+    return (rows as AuditRow[]).reverse();
+  }
+
+  /** Every event at or after `since` (ISO time), oldest first, streamed. */
+  *since(since?: string): IterableIterator<AuditRow> {
+    const rows = since
+      ? stmt(this.db, 'SELECT * FROM audit_events WHERE ts >= ? ORDER BY seq').iterate(since)
+      : stmt(this.db, 'SELECT * FROM audit_events ORDER BY seq').iterate();
+    yield* rows as IterableIterator<AuditRow>;
+  }
+
+  counts(): { kind: string; agent: string; n: number; last: string }[] {
+    return stmt(
+      this.db,
+      'SELECT agent, kind, COUNT(*) AS n, MAX(ts) AS last FROM audit_events GROUP BY agent, kind ORDER BY agent, kind',
+    ).all() as { kind: string; agent: string; n: number; last: string }[];
+  }
+
+  /**
+   * Recomputes the chain from the first row. Names the first row whose hash, link or sequence is wrong:
+   * an edited row breaks its own hash, a deleted or reordered row breaks the next row's link.
+   */
+  verify(): VerifyResult {
+    const select = this.db
+      .prepare(`SELECT ${COLUMNS.join(', ')}, prev_hash, hash FROM audit_events ORDER BY seq`)
+      .raw(true);
+    let prev = GENESIS_HASH;
+    let expectedSeq = 1;
+    let count = 0;
+    for (const raw of select.iterate() as IterableIterator<unknown[]>) {
+      const fields = raw.slice(0, COLUMNS.length);
+      const [seq, id] = fields as [number, string];
+      const prevHash = raw[COLUMNS.length] as string;
+      const hash = raw[COLUMNS.length + 1] as string;
+      const bad = (reason: string): VerifyResult => ({ ok: false, count, seq, id, reason });
+      if (seq !== expectedSeq) return bad(`sequence jumps from ${expectedSeq - 1} to ${seq} (rows deleted)`);
+      if (prevHash !== prev) return bad('prev_hash does not match the previous row (rows deleted, inserted or reordered)');
+      if (rowHash(prevHash, fields) !== hash) return bad('hash does not match the row (row edited)');
+      prev = hash;
+      expectedSeq++;
+      count++;
+    }
+    return { ok: true, count, head: prev };
+  }
+}
+
+export type VerifyResult =
+  | { ok: true; count: number; head: string }
+  | { ok: false; count: number; seq: number; id: string; reason: string };

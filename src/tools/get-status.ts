@@ -1,0 +1,51 @@
+// get_status: who the agent is, what it may call, its limits and the role its calls run as.
+import { z } from 'zod';
+import { defineTool } from './tool.js';
+import { readPlan } from './read-plan.js';
+
+export const name = 'get_status';
+
+const output = z.object({
+  agent: z.string(),
+  project: z.string(),
+  tier: z.string(),
+  role_arn: z.string(),
+  assumed_role_arn: z.string(),
+  credentials_expire_at: z.string(),
+  tools: z.array(z.string()),
+  limits: z.record(z.string(), z.unknown()),
+  budget_usd_month: z.number(),
+  escalate_over_usd_month: z.number().nullable(),
+  environments: z.array(z.string()),
+});
+
+export const getStatus = defineTool({
+  name,
+  title: 'Who am I and what may I do',
+  description:
+    "Shows this agent's identity (agent, project, trust tier), the IAM role its AWS calls run as, the tools its tier grants and its limits. Call it first.",
+  input: z.object({}).strict(),
+  output,
+  annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
+  async plan() {
+    return readPlan(name, 'read identity', [{ action: 'sts:AssumeRole' }]);
+  },
+  async execute(_plan, _args, { agent, aws }) {
+    const creds = await aws.session.credentials();
+    return {
+      agent: agent.id,
+      project: agent.projectId,
+      tier: agent.tierName,
+      role_arn: agent.agent.role_arn,
+      assumed_role_arn: creds.assumedRoleArn,
+      credentials_expire_at: creds.expiration.toISOString(),
+      tools: agent.tier.tools,
+      limits: agent.tier.limits,
+      budget_usd_month: agent.project.budget_usd_month,
+      escalate_over_usd_month: agent.project.escalate_over_usd_month ?? null,
+      environments: agent.project.environments,
+    };
+  },
+  summarize: (o) =>
+    `${o.agent} (project ${o.project}, tier ${o.tier}) runs as ${o.assumed_role_arn}; may call: ${o.tools.join(', ')}`,
+});

@@ -1,0 +1,9 @@
+// Every tool aws-warden serves. Adding a tool is one file plus one line here; the server wires it through the guard.
+import { getStatus } from './get-status.js';
+import { listResources } from './list-resources.js';
+import { tagResource } from './tag-resource.js';
+import type { ToolSpec } from './tool.js';
+
+export const allTools: readonly ToolSpec[] = [getStatus, listResources, tagResource];
+
+export const toolNames: readonly string[] = allTools.map((t) => t.name);

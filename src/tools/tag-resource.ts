@@ -1,0 +1,122 @@
+// tag_resource: set or remove the agent's own tags on a resource its project owns; ownership tags stay the server's.
+import { CreateTagsCommand, DeleteTagsCommand } from '@aws-sdk/client-ec2';
+import { PutBucketTaggingCommand } from '@aws-sdk/client-s3';
+import { z } from 'zod';
+import { parseArn } from '../aws/arn.js';
+import { readTags } from '../aws/tags.js';
+import { reservedTagKeyProblem } from '../guard/reserved-tags.js';
+import type { PlannedOperation, RiskFlag, Tags } from '../guard/types.js';
+import { defineTool, Refusal } from './tool.js';
+
+export const name = 'tag_resource';
+
+// AWS tag grammar: letters, digits, spaces and _ . : / = + - @
+const TAG_CHARS = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u;
+const CHARS_HINT = 'may hold letters, digits, spaces and _ . : / = + - @';
+const tagValue = z.string().max(256).regex(TAG_CHARS, `tag values ${CHARS_HINT}`);
+
+/** Why a tag key is refused, or null. Checked here rather than in a record key schema so the error names the key. */
+function tagKeyProblem(key: string): string | null {
+  if (key.length < 1 || key.length > 128) return `tag keys are 1-128 characters, got ${key.length}`;
+  if (!TAG_CHARS.test(key)) return `tag keys ${CHARS_HINT}`;
+  return reservedTagKeyProblem(key);
+}
+
+const input = z
+  .object({
+    resource_arn: z.string().min(1).max(2048).describe('ARN of an EC2 resource or S3 bucket your project owns'),
+    set: z.record(z.string(), tagValue).default({}).describe('tags to add or overwrite'),
+    remove: z.array(z.string()).max(50).default([]).describe('tag keys to remove'),
+  })
+  .strict()
+  .superRefine((a, ctx) => {
+    const keys = Object.keys(a.set);
+    if (keys.length === 0 && a.remove.length === 0)
+      ctx.addIssue({ code: 'custom', path: ['set'], message: 'nothing to do: give set and/or remove' });
+    if (keys.length > 50) ctx.addIssue({ code: 'custom', path: ['set'], message: `at most 50 tags per call, got ${keys.length}` });
+    for (const k of keys) {
+      const problem = tagKeyProblem(k);
+      if (problem) ctx.addIssue({ code: 'custom', path: ['set', k], message: problem });
+    }
+    a.remove.forEach((k, i) => {
+      const problem = tagKeyProblem(k) ?? (k in a.set ? `"${k}" is both set and removed` : null);
+      if (problem) ctx.addIssue({ code: 'custom', path: ['remove', i], message: problem });
+    });
+  });
+
+const output = z.object({
+  resource_arn: z.string(),
+  set: z.record(z.string(), z.string()),
+  removed: z.array(z.string()),
+  tags: z.record(z.string(), z.string()),
+});
+
+/** The ops that take the resource from `before` to `after`: EC2 tags change per key, an S3 bucket's set is replaced whole. */
+function tagOps(service: 'ec2' | 's3', id: string, before: Tags, after: Tags): PlannedOperation[] {
+  if (service === 's3')
+    return [{ action: 's3:PutBucketTagging', target: id, params: { tags: after } }];
+  const changed = Object.fromEntries(Object.entries(after).filter(([k, v]) => before[k] !== v));
+  const gone = Object.keys(before).filter((k) => !(k in after));
+  const ops: PlannedOperation[] = [];
+  if (Object.keys(changed).length > 0) ops.push({ action: 'ec2:CreateTags', target: id, params: { tags: changed } });
+  if (gone.length > 0) ops.push({ action: 'ec2:DeleteTags', target: id, params: { keys: gone } });
+  return ops;
+}
+
+export const tagResource = defineTool({
+  name,
+  title: 'Tag a resource my project owns',
+  description:
+    'Sets or removes tags on an EC2 resource or S3 bucket that your project owns. ProjectId, AgentId, ManagedBy, WardenEvent, Service, Site, Environment and aws:* are reserved. Changing the critical tag needs a human.',
+  input,
+  output,
+  annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
+  async plan(args, { aws, agent }) {
+    const arn = parseArn(args.resource_arn);
+    if (!arn) throw new Refusal(`resource_arn "${args.resource_arn}": not an EC2 resource or S3 bucket ARN`);
+    const read = await readTags(aws, args.resource_arn);
+    const before = read.tags ?? {};
+    const after: Tags = { ...before, ...args.set };
+    for (const k of args.remove) delete after[k];
+    const criticalKeys = Object.keys(agent.project.critical_tag ?? {});
+    const riskFlags: RiskFlag[] = [...Object.keys(args.set), ...args.remove].some((k) => criticalKeys.includes(k))
+      ? ['critical_tag']
+      : [];
+    return {
+      tool: name,
+      summary: `tag ${args.resource_arn}: set ${Object.keys(args.set).join(', ') || '-'}; remove ${args.remove.join(', ') || '-'}`,
+      mutating: true,
+      operations: read.tags ? tagOps(arn.service, arn.id, before, after) : [],
+      resources: [{ arn: args.resource_arn, change: 'modify', tags: read.tags, unreadableWhy: read.why }],
+      tagsToSet: args.set,
+      costDeltaUsdMonth: 0,
+      riskFlags,
+      rollback: read.tags ? tagOps(arn.service, arn.id, after, before) : [],
+    };
+  },
+  async execute(plan, args, { aws }) {
+    for (const op of plan.operations) {
+      const target = op.target ?? '';
+      if (op.action === 'ec2:CreateTags') {
+        const tags = (op.params as { tags: Tags }).tags;
+        await aws.ec2.send(
+          new CreateTagsCommand({ Resources: [target], Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) }),
+        );
+      } else if (op.action === 'ec2:DeleteTags') {
+        const keys = (op.params as { keys: string[] }).keys;
+        await aws.ec2.send(new DeleteTagsCommand({ Resources: [target], Tags: keys.map((Key) => ({ Key })) }));
+      } else if (op.action === 's3:PutBucketTagging') {
+        const tags = (op.params as { tags: Tags }).tags;
+        await aws.s3.send(
+          new PutBucketTaggingCommand({
+            Bucket: target,
+            Tagging: { TagSet: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) },
+          }),
+        );
+      } else throw new Error(`tag_resource cannot run ${op.action}`);
+    }
+    const now = await readTags(aws, args.resource_arn);
+    return { resource_arn: args.resource_arn, set: args.set, removed: args.remove, tags: now.tags ?? {} };
+  },
+  summarize: (o) => `tagged ${o.resource_arn}: ${Object.keys(o.tags).length} tag(s) now`,
+});

@@ -1,0 +1,46 @@
+// What a tool is: zod input/output, explicit MCP hints, a planner that only reads, and an executor that runs the plan.
+import type { z } from 'zod';
+import type { AgentAws } from '../aws/clients.js';
+import type { Plan } from '../guard/types.js';
+import type { AgentContext } from '../server/agent-context.js';
+
+export interface Hints {
+  readOnlyHint: boolean;
+  destructiveHint: boolean;
+  idempotentHint: boolean;
+  openWorldHint: boolean;
+}
+
+export interface ToolContext {
+  agent: AgentContext;
+  aws: AgentAws;
+  signal: AbortSignal;
+  /** Sends notifications/progress when the client asked for them; a no-op otherwise. */
+  progress(done: number, total: number | undefined, message: string): Promise<void>;
+}
+
+/** A refusal the planner decides (bad reference, unknown name): audited as denied, told to the agent. */
+export class Refusal extends Error {
+  override name = 'Refusal';
+}
+
+export interface ToolSpec<I extends z.ZodObject = z.ZodObject, O extends z.ZodObject = z.ZodObject> {
+  name: string;
+  title: string;
+  description: string;
+  input: I;
+  output: O;
+  annotations: Hints;
+  /** Reads only: the AWS layer refuses writes here, since no approval exists yet. */
+  plan(args: z.infer<I>, ctx: ToolContext): Promise<Plan>;
+  /** Runs exactly `plan`, inside the scope of its approved audit event. */
+  execute(plan: Plan, args: z.infer<I>, ctx: ToolContext): Promise<z.infer<O>>;
+  /** One line for the text content beside structuredContent. */
+  summarize(out: z.infer<O>): string;
+}
+
+export function defineTool<I extends z.ZodObject, O extends z.ZodObject>(spec: ToolSpec<I, O>): ToolSpec {
+  return spec as unknown as ToolSpec;
+}
+
+export const isMutating = (spec: ToolSpec) => !spec.annotations.readOnlyHint;

@@ -4,8 +4,8 @@ import { migrate } from './migrations.js';
 
 export type Db = Database.Database;
 
-export function openDb(file: string): Db {
-  const db = new Database(file);
+export function openDb(file: string, opts: { mustExist?: boolean } = {}): Db {
+  const db = new Database(file, { fileMustExist: opts.mustExist ?? false });
   try {
     if (file !== ':memory:') db.pragma('journal_mode = WAL');
     // NORMAL in WAL mode: a commit survives a process crash (kill -9); a power loss may roll back

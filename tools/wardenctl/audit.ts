@@ -1,0 +1,111 @@
+// wardenctl audit tail | verify | export.
+import { auditTable } from '../../src/cli/audit-table.js';
+import { parse, UsageError } from '../../src/cli/run-main.js';
+import type { AuditRow } from '../../src/store/audit.js';
+import { closeDb, stmt } from '../../src/store/db.js';
+import { HELP, printHelp } from './help.js';
+import { openStore } from './store.js';
+
+const JSON_FIELDS = ['request', 'decision', 'result', 'request_ids'] as const;
+
+/** A row with its JSON columns parsed, for --json and export. */
+export function rowObject(row: AuditRow): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...row };
+  for (const f of JSON_FIELDS) out[f] = row[f] === null ? null : JSON.parse(row[f] as string);
+  return out;
+}
+
+export async function auditCommand(argv: string[]): Promise<number> {
+  const [verb, ...rest] = argv;
+  if (verb === 'tail') return tail(rest);
+  if (verb === 'verify') return verify(rest);
+  if (verb === 'export') return exportEvents(rest);
+  if (verb === '--help' || verb === '-h') {
+    process.stdout.write(HELP.main);
+    return 0;
+  }
+  throw new UsageError(`wardenctl audit: expected tail, verify or export${verb ? `, got "${verb}"` : ''}\n\n${HELP.main}`);
+}
+
+function tail(argv: string[]): number {
+  const { values } = parse(argv, {
+    agent: { type: 'string' },
+    limit: { type: 'string' },
+    json: { type: 'boolean' },
+    db: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  }, HELP.tail);
+  if (values.help) return printHelp(HELP.tail);
+  const limit = values.limit === undefined ? 20 : Number(values.limit);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 10_000)
+    throw new UsageError(`--limit: expected a whole number from 1 to 10000, got "${values.limit}"`);
+  const { db, audit } = openStore(values.db);
+  try {
+    const rows = audit.tail({ agent: values.agent, limit });
+    process.stdout.write(values.json ? `${JSON.stringify(rows.map(rowObject), null, 2)}\n` : `${auditTable(rows)}\n`);
+    return 0;
+  } finally {
+    closeDb(db);
+  }
+}
+
+function verify(argv: string[]): number {
+  const { values } = parse(argv, {
+    head: { type: 'string' },
+    json: { type: 'boolean' },
+    db: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  }, HELP.verify);
+  if (values.help) return printHelp(HELP.verify);
+  if (values.head !== undefined && !/^[0-9a-f]{64}$/.test(values.head))
+    throw new UsageError(`--head: expected a 64-character hex SHA-256, got "${values.head}"`);
+  const { db, audit, file } = openStore(values.db);
+  try {
+    const started = performance.now();
+    let result: Record<string, unknown> = { ...audit.verify() };
+    if (result.ok && values.head) {
+      const known = stmt(db, 'SELECT seq FROM audit_events WHERE hash = ?').get(values.head) as { seq: number } | undefined;
+      if (!known) result = { ...result, ok: false, reason: `recorded head ${values.head} is no longer in the chain (rows deleted from the end, or the log replaced)` };
+    }
+    const ms = Math.round(performance.now() - started);
+    if (values.json) process.stdout.write(`${JSON.stringify({ db: file, ms, ...result })}\n`);
+    else if (result.ok) process.stdout.write(`ok: ${result.count} events verified in ${ms} ms; head ${result.head}\n`);
+    else
+      process.stdout.write(
+        `BROKEN: ${result.seq !== undefined ? `first bad row #${result.seq} (${result.id}): ` : ''}${result.reason}; ${result.count} rows before it verified\n`,
+      );
+    return result.ok ? 0 : 1;
+  } finally {
+    closeDb(db);
+  }
+}
+
+function exportEvents(argv: string[]): number {
+  const { values } = parse(argv, {
+    since: { type: 'string' },
+    db: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  }, HELP.export);
+  if (values.help) return printHelp(HELP.export);
+  let since: string | undefined;
+  if (values.since !== undefined) {
+    const t = new Date(values.since);
+    if (Number.isNaN(t.getTime())) throw new UsageError(`--since: expected an ISO 8601 time such as 2026-11-01T00:00:00Z, got "${values.since}"`);
+    since = t.toISOString();
+  }
+  const { db, audit } = openStore(values.db);
+  try {
+    let chunk = '';
+    for (const row of audit.since(since)) {
+      chunk += `${JSON.stringify(rowObject(row))}\n`;
+      if (chunk.length > 1 << 16) {
+        process.stdout.write(chunk);
+        chunk = '';
+      }
+    }
+    process.stdout.write(chunk);
+    return 0;
+  } finally {
+    closeDb(db);
+  }
+}

@@ -1,0 +1,28 @@
+#!/usr/bin/env node
+// wardenctl: the human's side of aws-warden. `wardenctl <noun> <verb> [--json]`; exit 0 ok, 1 a finding, 2 usage/environment.
+import { runMain, UsageError } from '../../src/cli/run-main.js';
+import { auditCommand } from './audit.js';
+import { HELP } from './help.js';
+import { statusCommand } from './status.js';
+
+async function main(argv: string[]): Promise<number> {
+  const [noun, ...rest] = argv;
+  switch (noun) {
+    case undefined:
+      process.stderr.write(HELP.main);
+      return 2;
+    case '--help':
+    case '-h':
+    case 'help':
+      process.stdout.write(HELP.main);
+      return 0;
+    case 'audit':
+      return auditCommand(rest);
+    case 'status':
+      return statusCommand(rest);
+    default:
+      throw new UsageError(`unknown command "${noun}"\n\n${HELP.main}`);
+  }
+}
+
+runMain(() => main(process.argv.slice(2)));

@@ -1,7 +1,16 @@
 // Seeds the emulator with what the demo acts on: an instance of each project, created directly as the account admin.
 import { DescribeImagesCommand, EC2Client, RunInstancesCommand } from '@aws-sdk/client-ec2';
 
-export async function anyImageId(ec2: EC2Client): Promise<string> {
+const imageIds = new WeakMap<object, Promise<string>>();
+
+/** Some AMI the emulator (or account) offers; looked up once per client, since the list is long. */
+export function anyImageId(ec2: EC2Client): Promise<string> {
+  let id = imageIds.get(ec2.config);
+  if (!id) imageIds.set(ec2.config, (id = findImageId(ec2)));
+  return id;
+}
+
+async function findImageId(ec2: EC2Client): Promise<string> {
   const images = await ec2.send(new DescribeImagesCommand({ Owners: ['amazon'] }));
   const id = images.Images?.find((i) => i.ImageId)?.ImageId;
   if (!id) throw new Error('the emulator offers no AMI to launch');

@@ -93,6 +93,14 @@ export async function guardedCall(spec: ToolSpec, rawArgs: unknown, deps: CallDe
     return refuse('denied', d, `${spec.name} ${explain(d)}`);
   }
 
+  // Every call, reads too, runs as the agent's own role; not being able to become it is a denial.
+  try {
+    await aws.session.credentials();
+  } catch (e) {
+    const why = e instanceof AssumeRoleError ? e.message : describeFailure(e, aws);
+    return refuse('denied', { outcome: 'deny', rule: 'identity', reason: why }, `${spec.name} denied: ${why} — nothing was done; a human must fix the agent's role`);
+  }
+
   const ctx: ToolContext = { agent, aws, signal: extras.signal, progress: extras.progress };
   const scope = { agent: agent.id, tool: spec.name, requestIds: [] as string[] };
   return inCallScope(scope, async () => {
@@ -101,8 +109,6 @@ export async function guardedCall(spec: ToolSpec, rawArgs: unknown, deps: CallDe
       plan = await spec.plan(args, ctx);
     } catch (e) {
       if (e instanceof Refusal) return refuse('denied', { outcome: 'deny', rule: 'input', reason: e.message }, `${spec.name} refused: ${e.message}`);
-      if (e instanceof AssumeRoleError)
-        return refuse('denied', { outcome: 'deny', rule: 'identity', reason: e.message }, `${spec.name} denied: ${e.message} — a human must fix the agent's role`);
       return refuse('failed', { stage: 'plan' }, `${spec.name} failed while planning: ${describeFailure(e, aws)}`, {
         result: { error: describeFailure(e, aws) },
         requestIds: scope.requestIds,

@@ -1,0 +1,119 @@
+// Builds an in-process aws-warden for a test: a fresh project and agents, a fresh store, an MCP client, a log of sent AWS commands.
+import { EC2Client } from '@aws-sdk/client-ec2';
+import { S3Client } from '@aws-sdk/client-s3';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
+import { randomBytes } from 'node:crypto';
+import { AgentAws, type SentCommand } from '../../src/aws/clients.js';
+import { AgentSession } from '../../src/aws/session.js';
+import { parsePolicy } from '../../src/policy/load.js';
+import type { Policy } from '../../src/policy/schema.js';
+import { resolveAgent } from '../../src/server/agent-context.js';
+import { createServer } from '../../src/server/create-server.js';
+import { AuditLog } from '../../src/store/audit.js';
+import { openDb, type Db } from '../../src/store/db.js';
+import { toolNames } from '../../src/tools/index.js';
+
+export const ACCOUNT = '123456789012';
+
+/** A name no other test uses: projects, agents, buckets. */
+export const fresh = (prefix: string) => `${prefix}-${randomBytes(4).toString('hex')}`;
+
+export interface World {
+  project: string;
+  other: string;
+  agent: string;
+  observer: string;
+  policy: Policy;
+}
+
+/** A policy with a fresh project (agent + observer) and a second project to trespass on. */
+export function world(extraYaml = ''): World {
+  const project = fresh('p');
+  const other = fresh('q');
+  const agent = fresh('bot');
+  const observer = fresh('obs');
+  const yaml = `
+version: 1
+projects:
+  ${project}:
+    budget_usd_month: 100
+    escalate_over_usd_month: 20
+    critical_tag: { Criticality: critical }
+  ${other}:
+    budget_usd_month: 100
+tiers:
+  observer: { tools: [get_status, list_resources] }
+  operator: { tools: [${toolNames.join(', ')}] }
+  nothing: { tools: [] }
+agents:
+  ${agent}: { project: ${project}, tier: operator, role_arn: "arn:aws:iam::${ACCOUNT}:role/${agent}" }
+  ${observer}: { project: ${project}, tier: observer, role_arn: "arn:aws:iam::${ACCOUNT}:role/${observer}" }
+  ${other}-bot: { project: ${other}, tier: operator, role_arn: "arn:aws:iam::${ACCOUNT}:role/${other}-bot" }
+${extraYaml}`;
+  return { project, other, agent, observer, policy: parsePolicy(yaml, 'policy.yaml', toolNames) };
+}
+
+export interface Harness {
+  client: Client;
+  audit: AuditLog;
+  aws: AgentAws;
+  db: Db;
+  sent: SentCommand[];
+  writes(): SentCommand[];
+  close(): Promise<void>;
+}
+
+export async function connect(policy: Policy, agentId: string, opts: { db?: Db } = {}): Promise<Harness> {
+  const agent = resolveAgent(policy, agentId);
+  const db = opts.db ?? openDb(':memory:');
+  const audit = new AuditLog(db);
+  const sent: SentCommand[] = [];
+  const session = new AgentSession({
+    agentId,
+    projectId: agent.projectId,
+    roleArn: agent.agent.role_arn,
+    sessionSeconds: agent.agent.session_seconds,
+  });
+  const aws = new AgentAws(session, (id, who) => audit.isOpenApproval(id, who), (c) => sent.push(c));
+  const server = createServer({ agent, audit, aws });
+  const client = new Client({ name: 'test', version: '0' }, { capabilities: { elicitation: {} } });
+  const [a, b] = InMemoryTransport.createLinkedPair();
+  await Promise.all([client.connect(a), server.connect(b)]);
+  return {
+    client,
+    audit,
+    aws,
+    db,
+    sent,
+    writes: () => sent.filter((c) => c.mutating),
+    close: async () => {
+      await client.close();
+      await server.close();
+    },
+  };
+}
+
+/** The account admin (the base credentials), for arranging the world behind aws-warden's back. */
+let adminEc2: EC2Client | undefined;
+let adminS3: S3Client | undefined;
+export const admin = {
+  ec2: () => (adminEc2 ??= new EC2Client({})),
+  s3: () => (adminS3 ??= new S3Client({ forcePathStyle: true })),
+};
+
+export type ToolAnswer = {
+  isError?: boolean;
+  text: string;
+  structured: Record<string, unknown> | undefined;
+};
+
+export async function call(client: Client, name: string, args: Record<string, unknown>): Promise<ToolAnswer> {
+  const res = await client.callTool({ name, arguments: args });
+  const content = res.content as { type: string; text: string }[];
+  return {
+    isError: res.isError as boolean | undefined,
+    text: content.map((c) => c.text).join('\n'),
+    structured: res.structuredContent as Record<string, unknown> | undefined,
+  };
+}

@@ -1,0 +1,58 @@
+// policy.yaml validation: the shipped file is valid; every bad file names file:line:col and the field.
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { loadPolicyFile, parsePolicy, PolicyError } from '../src/policy/load.js';
+import { toolNames } from '../src/tools/index.js';
+
+const good = readFileSync('policy.yaml', 'utf8');
+
+function problems(text: string): string[] {
+  try {
+    parsePolicy(text, '/etc/warden/policy.yaml', toolNames);
+  } catch (e) {
+    expect(e).toBeInstanceOf(PolicyError);
+    return (e as PolicyError).problems;
+  }
+  throw new Error('policy was accepted');
+}
+
+describe('policy', () => {
+  it('accepts the shipped policy.yaml with defaults filled in', () => {
+    const p = loadPolicyFile('policy.yaml', toolNames);
+    expect(p.agents['web-bot']).toMatchObject({ project: 'shop', tier: 'operator', session_seconds: 3600 });
+    expect(p.projects.billing.environments).toEqual(['staging', 'prod']);
+    expect(p.projects.shop.critical_tag).toEqual({ Criticality: 'critical' });
+  });
+
+  it.each([
+    [
+      'an unknown tier, at the value',
+      good.replace('tier: observer\n    role_arn', 'tier: admin\n    role_arn'),
+      /^policy\.yaml:\d+:11 agents\.auditor\.tier: unknown tier "admin" \(known: observer, operator\)$/,
+    ],
+    ['an unknown project', good.replace('project: billing', 'project: payroll'), /agents\.billing-bot\.project: unknown project "payroll" \(known: shop, billing\)/],
+    ['an unknown tool in a tier', good.replace('[get_status, list_resources]', '[get_status, delete_everything]'), /:\d+:\d+ tiers\.observer\.tools\.1: unknown tool "delete_everything"/],
+    ['a misspelt key', good.replace('budget_usd_month: 80', 'budget_usd_mnth: 80'), /projects\.billing\.budget_usd_mnth: Unrecognized key/],
+    ['a missing budget', good.replace('    budget_usd_month: 80\n', '    {}\n'), /projects\.billing\.budget_usd_month: /],
+    ['a negative budget', good.replace('budget_usd_month: 80', 'budget_usd_month: -5'), /projects\.billing\.budget_usd_month: .*>=0/],
+    ['a role that is not an IAM role ARN', good.replace('role/warden-billing-bot', 'user/mallory'), /agents\.billing-bot\.role_arn: must be an IAM role ARN/],
+    ['a session longer than STS allows', good.replace('tier: operator\n    role_arn: arn:aws:iam::123456789012:role/warden-billing-bot', 'tier: operator\n    session_seconds: 99999\n    role_arn: arn:aws:iam::123456789012:role/warden-billing-bot'), /agents\.billing-bot\.session_seconds/],
+    ['a webhook that is not http(s)', good.replace('notify: []', 'notify: [{ webhook: "file:///etc/passwd" }]'), /projects\.shop\.notify\.0\.webhook/],
+    ['a wrong version', good.replace('version: 1', 'version: 2'), /:\d+:\d+ version: /],
+    ['a YAML syntax error', good.replace('projects:\n', 'projects:\n  - [\n'), /^policy\.yaml:\d+:\d+ /],
+    ['a duplicate key', good.replace('  billing:\n    budget_usd_month: 80', '  billing:\n    budget_usd_month: 80\n    budget_usd_month: 90'), /policy\.yaml:\d+:\d+ .*[Uu]nique|duplicate/],
+  ])('refuses %s, naming file:line:col and the field', (_what, text, pattern) => {
+    const found = problems(text);
+    expect(found.some((p) => pattern.test(p)), found.join('\n')).toBe(true);
+  });
+
+  it('points at the line of the offending value', () => {
+    const text = good.replace('tier: observer\n    role_arn', 'tier: admin\n    role_arn');
+    const line = text.split('\n').findIndex((l) => l.includes('tier: admin')) + 1;
+    expect(problems(text)[0]).toMatch(new RegExp(`^policy\\.yaml:${line}:`));
+  });
+
+  it('reports a file it cannot read', () => {
+    expect(() => loadPolicyFile('/nonexistent/policy.yaml', toolNames)).toThrow(/cannot read policy/);
+  });
+});

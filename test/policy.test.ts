@@ -38,6 +38,7 @@ describe('policy', () => {
     ['a role that is not an IAM role ARN', good.replace('role/warden-billing-bot', 'user/mallory'), /agents\.billing-bot\.role_arn: must be an IAM role ARN/],
     ['a session longer than STS allows', good.replace('tier: operator\n    role_arn: arn:aws:iam::123456789012:role/warden-billing-bot', 'tier: operator\n    session_seconds: 99999\n    role_arn: arn:aws:iam::123456789012:role/warden-billing-bot'), /agents\.billing-bot\.session_seconds/],
     ['a webhook that is not http(s)', good.replace('notify: []', 'notify: [{ webhook: "file:///etc/passwd" }]'), /projects\.shop\.notify\.0\.webhook/],
+    ['an agent name that is not a name', good.replace('  auditor:\n', '  "Auditor Bot":\n'), /:\d+:3 agents\.Auditor Bot: invalid name "Auditor Bot": agent must be 2-40 chars/],
     ['a wrong version', good.replace('version: 1', 'version: 2'), /:\d+:\d+ version: /],
     ['a YAML syntax error', good.replace('projects:\n', 'projects:\n  - [\n'), /^policy\.yaml:\d+:\d+ /],
     ['a duplicate key', good.replace('  billing:\n    budget_usd_month: 80', '  billing:\n    budget_usd_month: 80\n    budget_usd_month: 90'), /policy\.yaml:\d+:\d+ .*[Uu]nique|duplicate/],

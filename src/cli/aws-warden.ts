@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 // The aws-warden command: serve (MCP on stdio), check-policy, demo.
 import { resolve } from 'node:path';
-import { loadPolicyFile } from '../policy/load.js';
+import { loadPolicyFile, PolicyError } from '../policy/load.js';
 import { toolNames } from '../tools/index.js';
 import { serveStdio } from '../server/stdio.js';
-import { parse, runMain, UsageError } from './run-main.js';
+import { ExitError, parse, runMain, UsageError } from './run-main.js';
 import { describePolicy } from './describe-policy.js';
 
 const HELP = `Usage: aws-warden <command> [options]
@@ -58,7 +58,14 @@ async function main(argv: string[]): Promise<number | void> {
     const { values, positionals } = parse(rest, { help: { type: 'boolean', short: 'h' }, json: { type: 'boolean' } }, HELP);
     if (values.help) return void process.stdout.write(HELP);
     const file = resolve(positionals[0] ?? process.env.WARDEN_POLICY ?? 'policy.yaml');
-    const policy = loadPolicyFile(file, toolNames);
+    let policy;
+    try {
+      policy = loadPolicyFile(file, toolNames);
+    } catch (e) {
+      // An invalid policy is what check-policy looks for: a finding, exit 1.
+      if (e instanceof PolicyError) throw new ExitError(1, e.message);
+      throw e;
+    }
     process.stdout.write(values.json ? `${JSON.stringify(policy, null, 2)}\n` : describePolicy(policy, file));
     return 0;
   }

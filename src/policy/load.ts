@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { isMap, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
+import { issueMessage } from '../util/zod-issue.js';
 import { policySchema, type Policy } from './schema.js';
 
 export class PolicyError extends Error {
@@ -43,9 +44,9 @@ function describeIssue(issue: z.core.$ZodIssue, doc: Document, lines: LineCounte
   let path = issue.path.map(String);
   // An unknown key is reported on its parent; point at the key itself.
   if (issue.code === 'unrecognized_keys' && issue.keys.length > 0) path = [...path, issue.keys[0]];
-  const { line, col } = locate(doc, path, lines, issue.code === 'unrecognized_keys');
+  const { line, col } = locate(doc, path, lines, issue.code === 'unrecognized_keys' || issue.code === 'invalid_key');
   const field = path.length > 0 ? path.join('.') : '(top level)';
-  return `${label}:${line}:${col} ${field}: ${issue.message}`;
+  return `${label}:${line}:${col} ${field}: ${issueMessage(issue)}`;
 }
 
 /** The position of the deepest node of `path` that exists in the document (a missing key points at its parent). */

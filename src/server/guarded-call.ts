@@ -12,6 +12,7 @@ import { canonicalJson, sha256 } from '../store/canonical.js';
 import type { AuditLog, AuditRow, NewEvent } from '../store/audit.js';
 import { isMutating, Refusal, type ToolContext, type ToolSpec } from '../tools/tool.js';
 import type { AgentContext } from './agent-context.js';
+import { issueMessage } from '../util/zod-issue.js';
 import { log } from './log.js';
 import { inputSchemaOf } from './tool-io.js';
 
@@ -42,7 +43,7 @@ function okResult(summary: string, out: Record<string, unknown>): CallToolResult
 
 /** Zod's first complaint, naming the field: `set.ProjectId: tag key "ProjectId" is reserved …`. */
 export function describeInputError(tool: string, error: z.ZodError): string {
-  const lines = error.issues.slice(0, 5).map((i) => `${i.path.length ? i.path.join('.') : '(arguments)'}: ${i.message}`);
+  const lines = error.issues.slice(0, 5).map((i) => `${i.path.length ? i.path.join('.') : '(arguments)'}: ${issueMessage(i)}`);
   return `invalid arguments for ${tool}: ${lines.join('; ')}`;
 }
 

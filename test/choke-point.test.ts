@@ -1,0 +1,153 @@
+// One choke point: no registered tool reaches an AWS write without a guard decision and a committed approval.
+import { PutBucketTaggingCommand } from '@aws-sdk/client-s3';
+import { afterEach, describe, expect, it } from 'vitest';
+import { inCallScope, withApproval } from '../src/aws/write-gate.js';
+import { launchTagged } from '../src/demo/seed.js';
+import { parsePolicy } from '../src/policy/load.js';
+import { allTools, toolNames } from '../src/tools/index.js';
+import { admin, call, connect, world, type Harness } from './helpers/harness.js';
+
+/** A valid call of each tool. A new tool without one fails the first test below. */
+const SAMPLES: Record<string, (w: ReturnType<typeof world>, ownedArn: string) => Record<string, unknown>> = {
+  get_status: () => ({}),
+  list_resources: () => ({}),
+  tag_resource: (_w, arn) => ({ resource_arn: arn, set: { Owner: 'x' } }),
+};
+
+const open: Harness[] = [];
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((h) => h.close()));
+});
+
+describe('the choke point', () => {
+  it('has a sample call for every registered tool', () => {
+    expect(Object.keys(SAMPLES).sort()).toEqual([...toolNames].sort());
+  });
+
+  it.each(allTools.map((t) => t.name))('%s: a tier that does not grant it → denied, audited, zero AWS commands', async (tool) => {
+    const w = world();
+    const arn = await launchTagged(admin.ec2(), { ProjectId: w.project });
+    const yaml = `
+version: 1
+projects: { ${w.project}: { budget_usd_month: 10 } }
+tiers: { nothing: { tools: [] } }
+agents: { ${w.agent}: { project: ${w.project}, tier: nothing, role_arn: "arn:aws:iam::123456789012:role/${w.agent}" } }
+`;
+    const h = await connect(parsePolicy(yaml, 'policy.yaml', toolNames), w.agent);
+    open.push(h);
+    expect((await h.client.listTools()).tools).toEqual([]);
+    const r = await call(h.client, tool, SAMPLES[tool](w, arn));
+    expect(r.isError).toBe(true);
+    expect(r.text).toMatch(new RegExp(`denied by the tier rule: tool "${tool}" is not granted to tier "nothing"`));
+    expect(h.sent).toEqual([]);
+    const trail = h.audit.tail({ limit: 5 });
+    expect(trail.map((e) => e.kind)).toEqual(['requested', 'denied']);
+    expect(JSON.parse(trail[1].decision ?? '{}')).toMatchObject({ outcome: 'deny', rule: 'tier' });
+  });
+
+  it.each(allTools.map((t) => t.name))('%s: every AWS write it sends carries an open approval of this agent', async (tool) => {
+    const w = world();
+    const arn = await launchTagged(admin.ec2(), { ProjectId: w.project });
+    const h = await connect(w.policy, w.agent);
+    open.push(h);
+    const r = await call(h.client, tool, SAMPLES[tool](w, arn));
+    expect(r.isError, r.text).toBeFalsy();
+    const trail = h.audit.tail({ limit: 10 });
+    const approved = trail.find((e) => e.kind === 'approved');
+    expect(approved).toBeDefined();
+    expect(trail.at(-1)?.kind).toBe('executed');
+    // The write (if any) happened after the approval was committed, and the approval is now closed.
+    if (h.writes().length > 0) expect(h.audit.isOpenApproval(approved!.id, w.agent)).toBe(false);
+  });
+});
+
+describe('the AWS layer refuses writes on its own', () => {
+  async function setup() {
+    const w = world();
+    const h = await connect(w.policy, w.agent);
+    open.push(h);
+    const bucket = `arn:aws:s3:::b-${w.project}`;
+    const put = () => h.aws.s3.send(new PutBucketTaggingCommand({ Bucket: bucket.slice(13), Tagging: { TagSet: [] } }));
+    return { w, h, put };
+  }
+  const scope = (agent: string) => ({ agent, tool: 'test', requestIds: [] as string[] });
+
+  it('outside any tool call', async () => {
+    const { h, put } = await setup();
+    await expect(put()).rejects.toThrow(/PutBucketTagging refused by the AWS layer: no approved audit event/);
+    expect(h.sent).toEqual([]);
+  });
+
+  it('inside a call that has no approval (a planner trying to write)', async () => {
+    const { w, h, put } = await setup();
+    await expect(inCallScope(scope(w.agent), put)).rejects.toThrow(/no approved audit event/);
+    expect(h.sent).toEqual([]);
+  });
+
+  it.each([
+    ['a forged event id', () => 'not-an-event'],
+    ['a "requested" event id', (h: Harness, a: string) => h.audit.append({ kind: 'requested', agent: a, project: 'p', tool: 't' }).id],
+    ['another agent\'s approval', (h: Harness) => h.audit.append({ kind: 'approved', agent: 'someone-else', project: 'p', tool: 't' }).id],
+    ['an approval already executed (a replay)', (h: Harness, a: string) => {
+      const ok = h.audit.append({ kind: 'approved', agent: a, project: 'p', tool: 't' });
+      h.audit.append({ kind: 'executed', agent: a, project: 'p', tool: 't', follows: ok.id });
+      return ok.id;
+    }],
+  ])('with %s', async (_what, id) => {
+    const { w, h, put } = await setup();
+    const approval = id(h, w.agent);
+    await expect(inCallScope(scope(w.agent), () => withApproval(approval, put))).rejects.toThrow(/is not an open approval/);
+    expect(h.sent).toEqual([]);
+  });
+
+  it('lets reads through without an approval, and lets a write through with an open one', async () => {
+    const { w, h, put } = await setup();
+    await admin.s3().send(new (await import('@aws-sdk/client-s3')).CreateBucketCommand({ Bucket: `b-${w.project}` }));
+    const ok = h.audit.append({ kind: 'approved', agent: w.agent, project: 'p', tool: 't' });
+    await inCallScope(scope(w.agent), () => withApproval(ok.id, put));
+    expect(h.writes().map((c) => c.command)).toEqual(['PutBucketTagging']);
+  });
+});
+
+describe('no log, no action', () => {
+  it('an unwritable store denies the call before any AWS command', async () => {
+    const w = world();
+    const h = await connect(w.policy, w.agent);
+    open.push(h);
+    h.db.pragma('query_only = ON');
+    for (const tool of toolNames) {
+      const r = await call(h.client, tool, SAMPLES[tool](w, 'arn:aws:s3:::whatever-bucket'));
+      expect(r.isError).toBe(true);
+      expect(r.text).toMatch(/the audit store cannot be written .*No log, no action: nothing was done/);
+    }
+    expect(h.sent).toEqual([]);
+  });
+
+  it('a store that fails at the approval write: planned reads happen, the write never does', async () => {
+    const w = world();
+    const arn = await launchTagged(admin.ec2(), { ProjectId: w.project });
+    const h = await connect(w.policy, w.agent);
+    open.push(h);
+    h.db.exec(`CREATE TRIGGER fail_approval BEFORE INSERT ON audit_events WHEN NEW.kind = 'approved'
+               BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END`);
+    const r = await call(h.client, 'tag_resource', { resource_arn: arn, set: { Owner: 'x' } });
+    expect(r.isError).toBe(true);
+    expect(r.text).toMatch(/approval could not be written .*disk I\/O error.*nothing was done/);
+    expect(h.sent.length).toBeGreaterThan(0);
+    expect(h.writes()).toEqual([]);
+  });
+
+  it('a role that cannot be assumed is a denial, with the reason', async () => {
+    const w = world();
+    const h = await connect(w.policy, w.agent);
+    open.push(h);
+    // Fault the emulator cannot produce for one role: STS refusing AssumeRole.
+    (h.aws.session as unknown as { sts: { send: () => Promise<never> } }).sts.send = async () => {
+      throw Object.assign(new Error('User is not authorized to perform: sts:AssumeRole'), { name: 'AccessDenied' });
+    };
+    const r = await call(h.client, 'get_status', {});
+    expect(r.isError).toBe(true);
+    expect(r.text).toMatch(/get_status denied: cannot assume arn:aws:iam::123456789012:role\/bot-[0-9a-f]+: AccessDenied/);
+    expect(h.audit.tail({ limit: 3 }).map((e) => e.kind)).toEqual(['requested', 'denied']);
+  });
+});

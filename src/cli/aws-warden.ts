@@ -48,16 +48,16 @@ async function main(argv: string[]): Promise<number | void> {
     }, HELP);
     if (values.help) return void process.stderr.write(HELP);
     await serveStdio({
-      agentId: values.agent ?? process.env.WARDEN_AGENT,
-      policyFile: resolve(values.policy ?? process.env.WARDEN_POLICY ?? 'policy.yaml'),
-      dbFile: resolve(values.db ?? process.env.WARDEN_DB ?? 'warden.db'),
+      agentId: values.agent ?? (process.env.WARDEN_AGENT || undefined),
+      policyFile: resolve(values.policy ?? (process.env.WARDEN_POLICY || 'policy.yaml')),
+      dbFile: resolve(values.db ?? (process.env.WARDEN_DB || 'warden.db')),
     });
     return;
   }
   if (command === 'check-policy') {
     const { values, positionals } = parse(rest, { help: { type: 'boolean', short: 'h' }, json: { type: 'boolean' } }, HELP);
     if (values.help) return void process.stdout.write(HELP);
-    const file = resolve(positionals[0] ?? process.env.WARDEN_POLICY ?? 'policy.yaml');
+    const file = resolve(positionals[0] ?? (process.env.WARDEN_POLICY || 'policy.yaml'));
     let policy;
     try {
       policy = loadPolicyFile(file, toolNames);

@@ -1,7 +1,7 @@
 // The append-only, hash-chained audit log: every tool call leaves its requested → decision → outcome rows here.
-import { randomUUID } from 'node:crypto';
+import { hash, randomUUID } from 'node:crypto';
 import { stmt, type Db } from './db.js';
-import { canonicalJson, sha256 } from './canonical.js';
+import { canonicalJson } from './canonical.js';
 
 export const GENESIS_HASH = '0'.repeat(64);
 
@@ -54,8 +54,21 @@ const COLUMNS = [
   'decision', 'result', 'role_arn', 'request_ids', 'follows',
 ] as const;
 
-export function rowHash(prevHash: string, fields: readonly unknown[]): string {
-  return sha256(`${prevHash}\n${JSON.stringify(fields)}`);
+/**
+ * The exact bytes each row's hash covers: SQLite's json_array of its columns in this order. Rendered by
+ * SQLite on append and on verify alike, so a verifier needs only SQLite and SHA-256:
+ * hash = sha256(prev_hash + "\n" + json_array(seq, id, ts, kind, agent, project, tool, action, request,
+ *        decision, result, role_arn, request_ids, follows)).
+ */
+const BODY_SQL = `json_array(${COLUMNS.join(', ')})`;
+
+export function chainHash(prevHash: string, body: string): string {
+  return hash('sha256', `${prevHash}\n${body}`);
+}
+
+/** Makes chainHash callable from SQL on this connection (openDb does this for every store). */
+export function registerChainHash(db: Db): void {
+  db.function('warden_chain_hash', { deterministic: true }, (prev: unknown, body: unknown) => chainHash(String(prev), String(body)));
 }
 
 const json = (v: unknown) => (v === undefined || v === null ? null : canonicalJson(v));
@@ -78,11 +91,14 @@ export class AuditLog {
         seq, randomUUID(), this.clock().toISOString(), e.kind, e.agent, e.project, e.tool, e.action ?? null,
         json(e.request), json(e.decision), json(e.result), e.roleArn ?? null, json(e.requestIds), e.follows ?? null,
       ] as const;
-      const hash = rowHash(prev, fields);
-      stmt(
+      // seq is cast because a bound JS number is a REAL, and json_array would render it "1.0".
+      const values = COLUMNS.map((c, i) => (i === 0 ? `CAST(? AS INTEGER) AS ${c}` : `? AS ${c}`)).join(', ');
+      const { hash } = stmt(
         this.db,
-        `INSERT INTO audit_events (${COLUMNS.join(', ')}, prev_hash, hash) VALUES (${COLUMNS.map(() => '?').join(', ')}, ?, ?)`,
-      ).run(...fields, prev, hash);
+        `INSERT INTO audit_events (${COLUMNS.join(', ')}, prev_hash, hash)
+         SELECT ${COLUMNS.join(', ')}, ?, warden_chain_hash(?, ${BODY_SQL}) FROM (SELECT ${values})
+         RETURNING hash`,
+      ).get(prev, prev, ...fields) as { hash: string };
       const row = Object.fromEntries(COLUMNS.map((c, i) => [c, fields[i]])) as unknown as AuditRow;
       return { ...row, prev_hash: prev, hash };
     });
@@ -137,24 +153,26 @@ export class AuditLog {
    * an edited row breaks its own hash, a deleted or reordered row breaks the next row's link.
    */
   verify(): VerifyResult {
-    const select = this.db
-      .prepare(`SELECT ${COLUMNS.join(', ')}, prev_hash, hash FROM audit_events ORDER BY seq`)
-      .raw(true);
+    // Paged rather than one long iterate(): fewer crossings into SQLite per row (about 2 µs a row in all).
+    const page = stmt(
+      this.db,
+      `SELECT seq, id, prev_hash, hash, ${BODY_SQL} FROM audit_events WHERE seq > ? ORDER BY seq LIMIT 5000`,
+    ).raw(true);
     let prev = GENESIS_HASH;
     let expectedSeq = 1;
     let count = 0;
-    for (const raw of select.iterate() as IterableIterator<unknown[]>) {
-      const fields = raw.slice(0, COLUMNS.length);
-      const [seq, id] = fields as [number, string];
-      const prevHash = raw[COLUMNS.length] as string;
-      const hash = raw[COLUMNS.length + 1] as string;
-      const bad = (reason: string): VerifyResult => ({ ok: false, count, seq, id, reason });
-      if (seq !== expectedSeq) return bad(`sequence jumps from ${expectedSeq - 1} to ${seq} (rows deleted)`);
-      if (prevHash !== prev) return bad('prev_hash does not match the previous row (rows deleted, inserted or reordered)');
-      if (rowHash(prevHash, fields) !== hash) return bad('hash does not match the row (row edited)');
-      prev = hash;
-      expectedSeq++;
-      count++;
+    for (;;) {
+      const rows = page.all(expectedSeq - 1) as [number, string, string, string, string][];
+      if (rows.length === 0) break;
+      for (const [seq, id, prevHash, hash, body] of rows) {
+        const bad = (reason: string): VerifyResult => ({ ok: false, count, seq, id, reason });
+        if (seq !== expectedSeq) return bad(`sequence jumps from ${expectedSeq - 1} to ${seq} (rows deleted)`);
+        if (prevHash !== prev) return bad('prev_hash does not match the previous row (rows deleted, inserted or reordered)');
+        if (chainHash(prevHash, body) !== hash) return bad('hash does not match the row (row edited)');
+        prev = hash;
+        expectedSeq++;
+        count++;
+      }
     }
     return { ok: true, count, head: prev };
   }

@@ -1,5 +1,6 @@
 // Opens the SQLite store with the pragmas every process sharing it must agree on, and migrates it.
 import Database from 'better-sqlite3';
+import { registerChainHash } from './audit.js';
 import { migrate } from './migrations.js';
 
 export type Db = Database.Database;
@@ -13,6 +14,7 @@ export function openDb(file: string, opts: { mustExist?: boolean } = {}): Db {
     db.pragma('synchronous = NORMAL');
     db.pragma('busy_timeout = 10000');
     db.pragma('foreign_keys = ON');
+    registerChainHash(db);
     migrate(db);
   } catch (e) {
     db.close();

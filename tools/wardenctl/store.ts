@@ -5,7 +5,7 @@ import { AuditLog } from '../../src/store/audit.js';
 import { openDb, type Db } from '../../src/store/db.js';
 
 export function openStore(dbFlag: string | undefined): { db: Db; audit: AuditLog; file: string } {
-  const file = resolve(dbFlag ?? process.env.WARDEN_DB ?? 'warden.db');
+  const file = resolve(dbFlag ?? (process.env.WARDEN_DB || 'warden.db'));
   let db: Db;
   try {
     db = openDb(file, { mustExist: true });

@@ -1,0 +1,140 @@
+// npm run bench: guard+audit+MCP overhead against the bare SDK on one moto, audit append rate, chain verify time.
+import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
+import { GetResourcesCommand } from '@aws-sdk/client-resource-groups-tagging-api';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { EC2Client } from '@aws-sdk/client-ec2';
+import { AgentAws } from '../src/aws/clients.js';
+import { AgentSession } from '../src/aws/session.js';
+import { launchTagged } from '../src/demo/seed.js';
+import { emulatorEnv, startMoto } from '../src/emulator/moto.js';
+import { parsePolicy } from '../src/policy/load.js';
+import { resolveAgent } from '../src/server/agent-context.js';
+import { createServer } from '../src/server/create-server.js';
+import { AuditLog } from '../src/store/audit.js';
+import { closeDb, openDb } from '../src/store/db.js';
+import { toolNames } from '../src/tools/index.js';
+import { ms, summarize, time } from './stats.js';
+
+const tmp = () => mkdtempSync(join(tmpdir(), 'warden-bench-'));
+const out = (s: string) => console.log(s);
+
+async function overhead(): Promise<void> {
+  const policy = parsePolicy(
+    `version: 1
+projects: { bench: { budget_usd_month: 10 } }
+tiers: { observer: { tools: [get_status, list_resources] } }
+agents: { bench-bot: { project: bench, tier: observer, role_arn: "arn:aws:iam::123456789012:role/bench-bot" } }
+`,
+    'bench.yaml',
+    toolNames,
+  );
+  const ec2 = new EC2Client({});
+  for (let i = 0; i < 10; i++) await launchTagged(ec2, { ProjectId: 'bench', Name: `b${i}` });
+
+  const agent = resolveAgent(policy, 'bench-bot');
+  const db = openDb(join(tmp(), 'warden.db'));
+  const audit = new AuditLog(db);
+  const session = new AgentSession({ agentId: 'bench-bot', projectId: 'bench', roleArn: agent.agent.role_arn, sessionSeconds: 3600 });
+  const aws = new AgentAws(session, (id, who) => audit.isOpenApproval(id, who));
+  const server = createServer({ agent, audit, aws });
+  const client = new Client({ name: 'bench', version: '0' });
+  const [a, b] = InMemoryTransport.createLinkedPair();
+  await Promise.all([client.connect(a), server.connect(b)]);
+
+  // The same read with the bare SDK: same credentials, same two calls, no guard, no audit, no MCP.
+  const bare = new AgentAws(session, () => false);
+  const bareList = async () => {
+    const page = await bare.tagging.send(new GetResourcesCommand({ TagFilters: [{ Key: 'ProjectId', Values: ['bench'] }], ResourceTypeFilters: ['ec2:instance', 'ec2:security-group', 'ec2:volume', 's3'], ResourcesPerPage: 100 }));
+    const ids = (page.ResourceTagMappingList ?? []).map((m) => m.ResourceARN?.split('/').pop() ?? '').filter((x) => x.startsWith('i-'));
+    await bare.ec2.send(new DescribeInstancesCommand({ Filters: [{ Name: 'instance-id', Values: ids }] }));
+  };
+  const guardedList = async () => {
+    const r = await client.callTool({ name: 'list_resources', arguments: {} });
+    if (r.isError) throw new Error(JSON.stringify(r.content));
+  };
+  const guardedStatus = async () => {
+    const r = await client.callTool({ name: 'get_status', arguments: {} });
+    if (r.isError) throw new Error(JSON.stringify(r.content));
+  };
+
+  // Alternate the two, call by call, so drift in moto's speed hits both sides alike.
+  const N = 400;
+  for (let i = 0; i < 20; i++) await Promise.all([guardedList(), bareList()]);
+  const g: number[] = [];
+  const s: number[] = [];
+  for (let i = 0; i < N; i++) {
+    let t = performance.now();
+    await guardedList();
+    g.push(performance.now() - t);
+    t = performance.now();
+    await bareList();
+    s.push(performance.now() - t);
+  }
+  const gs = summarize(g);
+  const ss = summarize(s);
+  const diffs = summarize(g.map((x, i) => x - s[i]));
+  const st = await time(1000, 50, guardedStatus);
+  out(`list_resources over 10 owned instances (moto on loopback), ${N} calls each, alternating:`);
+  out(`  guarded via MCP client   median ${ms(gs.median)}  p99 ${ms(gs.p99)}`);
+  out(`  bare SDK, same reads     median ${ms(ss.median)}  p99 ${ms(ss.p99)}`);
+  out(`  overhead (guard + audit + MCP): difference of medians ${ms(gs.median - ss.median)}; median of paired differences ${ms(diffs.median)}`);
+  out(`get_status (no AWS round trip: guard + 3 audit commits + MCP), 1000 calls: median ${ms(st.median)}  p99 ${ms(st.p99)}`);
+  await client.close();
+  closeDb(db);
+}
+
+function appends(): void {
+  for (const sync of ['NORMAL', 'FULL'] as const) {
+    const db = openDb(join(tmp(), 'warden.db'));
+    db.pragma(`synchronous = ${sync}`);
+    const audit = new AuditLog(db);
+    const n = sync === 'NORMAL' ? 20_000 : 2_000;
+    const t = performance.now();
+    for (let i = 0; i < n; i++) audit.append({ kind: 'requested', agent: 'bench-bot', project: 'bench', tool: 'list_resources', request: { i, max_results: 100 } });
+    const s = (performance.now() - t) / 1000;
+    out(`audit append, one committed transaction each (WAL, synchronous=${sync}): ${Math.round(n / s).toLocaleString('en')} events/s over ${n.toLocaleString('en')}`);
+    closeDb(db);
+  }
+}
+
+function verify(): void {
+  const db = openDb(join(tmp(), 'warden.db'));
+  const audit = new AuditLog(db);
+  const fill = db.transaction((n: number) => {
+    for (let i = 0; i < n; i++)
+      audit.append({ kind: i % 3 === 0 ? 'requested' : i % 3 === 1 ? 'approved' : 'executed', agent: 'bench-bot', project: 'bench', tool: 'list_resources', request: { i }, roleArn: 'arn:aws:sts::123456789012:assumed-role/bench-bot/warden-bench-bot' });
+  });
+  let total = 0;
+  for (const target of [100_000, 1_000_000]) {
+    fill(target - total);
+    total = target;
+    const t = performance.now();
+    const v = audit.verify();
+    const took = performance.now() - t;
+    if (!v.ok || v.count !== target) throw new Error(`verify failed: ${JSON.stringify(v)}`);
+    out(`audit verify ${target.toLocaleString('en')} events: ${(took / 1000).toFixed(2)} s`);
+  }
+  closeDb(db);
+}
+
+async function main(): Promise<void> {
+  const emulator = await startMoto();
+  Object.assign(process.env, emulatorEnv(emulator.endpoint), { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' });
+  out(`aws-warden bench — node ${process.version}, ${new Date().toISOString()}`);
+  try {
+    await overhead();
+    appends();
+    verify();
+  } finally {
+    await emulator.stop();
+  }
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exitCode = 1;
+});

@@ -1,0 +1,109 @@
+// wardenctl as a human runs it: tables by default, --json, --help everywhere, exit 0 ok / 1 finding / 2 usage.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { AuditLog } from '../src/store/audit.js';
+import { closeDb, openDb } from '../src/store/db.js';
+
+const CTL = join(process.cwd(), 'dist', 'tools', 'wardenctl', 'main.js');
+const ctl = (...args: string[]) => spawnSync(process.execPath, [CTL, ...args], { encoding: 'utf8', env: { ...process.env, WARDEN_DB: '' } });
+
+/** A store with 6 events of two agents, the first three a day earlier. */
+function store(): string {
+  const file = join(mkdtempSync(join(tmpdir(), 'warden-ctl-')), 'warden.db');
+  let now = new Date('2026-11-01T10:00:00Z');
+  const db = openDb(file);
+  const audit = new AuditLog(db, () => now);
+  for (const [i, agent] of ['web-bot', 'web-bot', 'auditor', 'web-bot', 'auditor', 'web-bot'].entries()) {
+    if (i === 3) now = new Date('2026-11-02T10:00:00Z');
+    audit.append({ kind: i % 3 === 0 ? 'requested' : i % 3 === 1 ? 'approved' : 'executed', agent, project: 'shop', tool: 'get_status', request: { i } });
+  }
+  closeDb(db);
+  return file;
+}
+
+describe('wardenctl', () => {
+  it('audit tail shows a table, filters by agent, and gives JSON', () => {
+    const db = store();
+    const table = ctl('audit', 'tail', '--db', db);
+    expect(table.status).toBe(0);
+    expect(table.stdout).toMatch(/│ 6 +│ 2026-11-02 10:00:00 │ web-bot/);
+    const json = ctl('audit', 'tail', '--db', db, '--agent', 'auditor', '--json');
+    const rows = JSON.parse(json.stdout) as { seq: number; request: { i: number } }[];
+    expect(rows.map((r) => r.seq)).toEqual([3, 5]);
+    expect(rows[0].request).toEqual({ i: 2 });
+    expect(JSON.parse(ctl('audit', 'tail', '--db', db, '--limit', '2', '--json').stdout).map((r: { seq: number }) => r.seq)).toEqual([5, 6]);
+  });
+
+  it('audit verify: 0 on a sound chain, 1 naming the first bad row, 1 when a recorded head vanished', () => {
+    const db = store();
+    const ok = ctl('audit', 'verify', '--db', db);
+    expect(ok.status).toBe(0);
+    const head = /head ([0-9a-f]{64})/.exec(ok.stdout)?.[1] as string;
+    expect(head).toBeDefined();
+    expect(ctl('audit', 'verify', '--db', db, '--head', head).status).toBe(0);
+
+    const conn = openDb(db);
+    conn.exec("DROP TRIGGER audit_events_no_delete; DELETE FROM audit_events WHERE seq = 6;");
+    closeDb(conn);
+    const truncated = ctl('audit', 'verify', '--db', db, '--head', head);
+    expect(truncated.status).toBe(1);
+    expect(truncated.stdout).toMatch(/no longer in the chain/);
+
+    const conn2 = openDb(db);
+    conn2.exec("DROP TRIGGER audit_events_no_update; UPDATE audit_events SET agent = 'mallory' WHERE seq = 3;");
+    closeDb(conn2);
+    const broken = ctl('audit', 'verify', '--db', db, '--json');
+    expect(broken.status).toBe(1);
+    expect(JSON.parse(broken.stdout)).toMatchObject({ ok: false, seq: 3, count: 2, reason: expect.stringMatching(/row edited/) });
+    expect(ctl('status', '--db', db).status).toBe(1);
+  });
+
+  it('audit export writes JSON lines, all or since a time', () => {
+    const db = store();
+    const all = ctl('audit', 'export', '--db', db).stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(all).toHaveLength(6);
+    expect(all[0]).toMatchObject({ seq: 1, kind: 'requested', request: { i: 0 }, prev_hash: '0'.repeat(64) });
+    const since = ctl('audit', 'export', '--db', db, '--since', '2026-11-02T00:00:00Z').stdout.trim().split('\n');
+    expect(since.map((l) => JSON.parse(l).seq)).toEqual([4, 5, 6]);
+  });
+
+  it('status summarises per agent', () => {
+    const db = store();
+    const s = ctl('status', '--db', db, '--json');
+    expect(s.status).toBe(0);
+    const out = JSON.parse(s.stdout);
+    expect(out.chain).toMatchObject({ ok: true, count: 6 });
+    expect(out.agents.find((a: { agent: string }) => a.agent === 'web-bot').events).toEqual({ requested: 2, approved: 1, executed: 1 });
+    expect(ctl('status', '--db', db).stdout).toMatch(/chain\s+ok, 6 events/);
+  });
+
+  it.each([
+    [['audit', 'tail', '--limit', '0'], /--limit: expected a whole number from 1 to 10000, got "0"/],
+    [['audit', 'export', '--since', 'yesterday'], /--since: expected an ISO 8601 time/],
+    [['audit', 'verify', '--head', 'abc'], /--head: expected a 64-character hex SHA-256/],
+    [['audit', 'frobnicate'], /expected tail, verify or export, got "frobnicate"/],
+    [['audit', 'tail', '--bogus'], /Unknown option '--bogus'/],
+    [['launch', 'missiles'], /unknown command "launch"/],
+    [[], /Usage: wardenctl/],
+  ])('exits 2 on %j with a clear message', (args, msg) => {
+    const db = store();
+    const r = ctl(...args, ...(args.length > 1 ? ['--db', db] : []));
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(msg);
+  });
+
+  it('exits 2 when the store does not exist, and does not create it', () => {
+    const r = ctl('audit', 'verify', '--db', '/tmp/definitely-not-here/warden.db');
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/cannot open audit store \/tmp\/definitely-not-here\/warden\.db/);
+  });
+
+  it.each([['--help'], ['audit', 'tail', '--help'], ['audit', 'verify', '--help'], ['audit', 'export', '--help'], ['status', '--help']])('%s prints usage and exits 0', (...args) => {
+    const r = ctl(...args);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/Usage: wardenctl/);
+  });
+});

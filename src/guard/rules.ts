@@ -47,23 +47,27 @@ export function ownershipRule(req: GuardRequest, plan: Plan): Verdict {
   return ALLOW;
 }
 
+/** Dollars in a plan are whole cents by construction; compare in cents so no float drift decides. */
+export const toCents = (usd: number) => Math.round(usd * 100);
+const cents = (c: number) => `$${(c / 100).toFixed(2)}`;
+
 export function budgetRule(req: GuardRequest, plan: Plan, facts: Facts): Verdict {
   if (!plan.mutating) return ALLOW;
-  const delta = plan.costDeltaUsdMonth;
-  if (delta === null)
+  if (plan.costDeltaUsdMonth === null)
     return {
       outcome: 'deny',
       rule: 'budget',
       reason: 'the monthly cost of this change cannot be priced (unknown price), and an unpriced change is never guessed',
-      instead: 'choose a resource type with a known price (see get_status limits), or ask a human',
+      instead: 'choose a resource type with a known price (wardenctl prices lists them), or ask a human',
     };
+  const delta = toCents(plan.costDeltaUsdMonth);
   if (delta <= 0) return ALLOW;
   const tierMax = req.tier.limits.max_monthly_delta_usd;
-  if (tierMax !== undefined && delta > tierMax)
+  if (tierMax !== undefined && delta > toCents(tierMax))
     return {
       outcome: 'deny',
       rule: 'budget',
-      reason: `this change adds ${usd(delta)}/month; tier "${req.tierName}" allows at most ${usd(tierMax)}/month per change`,
+      reason: `this change adds ${cents(delta)}/month; tier "${req.tierName}" allows at most ${usd(tierMax)}/month per change`,
       instead: 'make a smaller change, or call request_budget',
     };
   const b = facts.budget;
@@ -71,17 +75,21 @@ export function budgetRule(req: GuardRequest, plan: Plan, facts: Facts): Verdict
     return {
       outcome: 'deny',
       rule: 'budget',
-      reason: `this change adds ${usd(delta)}/month and the budget ledger cannot confirm ${req.projectId} can afford it`,
-      instead: 'retry later, or ask a human',
+      reason: `this change adds ${cents(delta)}/month and the budget ledger cannot confirm ${req.projectId} can afford it (a held resource has no known price)`,
+      instead: 'ask a human to run wardenctl budget reconcile and price what is unpriced',
     };
-  const left = b.capUsd - b.committedUsd - b.reservedUsd;
-  if (delta > left)
+  const left = b.capCents - b.committedCents - b.reservedCents;
+  if (delta > left) {
+    const fits = (plan.alternatives ?? [])
+      .filter((a) => toCents(a.costDeltaUsdMonth) <= left)
+      .sort((x, y) => y.costDeltaUsdMonth - x.costDeltaUsdMonth)[0];
     return {
       outcome: 'deny',
       rule: 'budget',
-      reason: `${req.projectId} has ${usd(Math.max(0, left))}/month left; this change costs ${usd(delta)}/month`,
-      instead: 'make a smaller change, or call request_budget',
+      reason: `${req.projectId} has ${cents(Math.max(0, left))}/month left; ${plan.summary} costs ${cents(delta)}/month`,
+      instead: `${fits ? `${fits.description} (${cents(toCents(fits.costDeltaUsdMonth))}) fits — ` : ''}make a smaller change, or call request_budget`,
     };
+  }
   return ALLOW;
 }
 

@@ -25,7 +25,8 @@ export type RiskFlag =
   | 'production_database'
   | 'critical_tag'
   | 'spend'
-  | 'public_exposure';
+  | 'public_exposure'
+  | 'budget_increase';
 
 export interface Plan {
   tool: string;
@@ -40,6 +41,8 @@ export interface Plan {
   riskFlags: RiskFlag[];
   /** Steps that undo the plan, made before it runs. */
   rollback: PlannedOperation[];
+  /** Cheaper variants the planner knows of, so a budget refusal can name one that fits. */
+  alternatives?: { description: string; costDeltaUsdMonth: number }[];
 }
 
 export interface GuardRequest {
@@ -51,14 +54,15 @@ export interface GuardRequest {
   tool: string;
 }
 
+/** Whole cents per month: the cap (policy plus approved increases), what is held, what is reserved. */
 export interface BudgetFacts {
-  capUsd: number;
-  committedUsd: number;
-  reservedUsd: number;
+  capCents: number;
+  committedCents: number;
+  reservedCents: number;
 }
 
 export interface Facts {
-  /** null until a budget ledger can answer: positive spend is then refused (fail closed). */
+  /** null when the ledger cannot answer (e.g. a held resource has no known price): new spending is refused. */
   budget: BudgetFacts | null;
 }
 

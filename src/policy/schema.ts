@@ -16,6 +16,7 @@ const project = z
     critical_tag: z.record(z.string().min(1), z.string()).optional(),
     approver_role_arn: roleArn.optional(),
     environments: z.array(name('environment')).min(1).default(['staging', 'prod']),
+    proposal_ttl_hours: z.number().positive().max(24 * 90).default(72),
     notify: z.array(z.object({ webhook: z.url({ protocol: /^https?$/ }) }).strict()).default([]),
   })
   .strict();

@@ -3,8 +3,7 @@ import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { CallToolRequestSchema, ListToolsRequestSchema, type Tool } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import type { AgentAws } from '../aws/clients.js';
-import type { Facts } from '../guard/types.js';
-import type { AuditLog } from '../store/audit.js';
+import type { Store } from '../store/store.js';
 import { allTools } from '../tools/index.js';
 import type { ToolSpec } from '../tools/tool.js';
 import type { AgentContext } from './agent-context.js';
@@ -15,14 +14,10 @@ export const SERVER_INFO = { name: 'aws-warden', version: '0.1.0' };
 
 export interface ServerDeps {
   agent: AgentContext;
-  audit: AuditLog;
+  store: Store;
   aws: AgentAws;
-  /** Store facts the guard reads; until the budget ledger exists, spending is refused (budget: null). */
-  facts?: (agent: AgentContext) => Facts;
   tools?: readonly ToolSpec[];
 }
-
-const noLedger = (): Facts => ({ budget: null });
 
 function describe(spec: ToolSpec): Tool {
   return {
@@ -56,7 +51,7 @@ export function createServer(deps: ServerDeps): Server {
         content: [{ type: 'text', text: `unknown tool "${request.params.name}"; tools you may call: ${deps.agent.tier.tools.join(', ')}` }],
       };
     const token = request.params._meta?.progressToken;
-    return guardedCall(spec, request.params.arguments, { ...deps, facts: deps.facts ?? noLedger }, {
+    return guardedCall(spec, request.params.arguments, deps, {
       signal: extra.signal,
       progress: async (progress, total, message) => {
         if (token === undefined) return;

@@ -1,4 +1,4 @@
-// The one path every tool call takes: audit → validate → tier → plan → guard → audit → execute → audit.
+// The one path every tool call takes: audit → validate → tier → role → plan → guard+reserve+approve → execute → audit.
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import type { AgentAws } from '../aws/clients.js';
@@ -6,22 +6,21 @@ import { describeAwsError } from '../aws/errors.js';
 import { AssumeRoleError } from '../aws/session.js';
 import { inCallScope, withApproval, WriteRefused } from '../aws/write-gate.js';
 import { decide, explain } from '../guard/decide.js';
-import { tierRule } from '../guard/rules.js';
-import type { Decision, Facts, GuardRequest, Plan } from '../guard/types.js';
-import { canonicalJson, sha256 } from '../store/canonical.js';
-import type { AuditLog, AuditRow, NewEvent } from '../store/audit.js';
+import { tierRule, toCents } from '../guard/rules.js';
+import type { Decision, GuardRequest, Plan } from '../guard/types.js';
+import type { AuditRow, NewEvent } from '../store/audit.js';
+import { planHash } from '../store/proposals.js';
+import type { Store } from '../store/store.js';
 import { isMutating, Refusal, type ToolContext, type ToolSpec } from '../tools/tool.js';
-import type { AgentContext } from './agent-context.js';
 import { issueMessage } from '../util/zod-issue.js';
+import type { AgentContext } from './agent-context.js';
 import { log } from './log.js';
 import { inputSchemaOf } from './tool-io.js';
 
 export interface CallDeps {
   agent: AgentContext;
   aws: AgentAws;
-  audit: AuditLog;
-  /** Store facts the guard reads (budget ledger, …); see Facts. */
-  facts(agent: AgentContext): Facts;
+  store: Store;
 }
 
 export interface CallExtras {
@@ -41,16 +40,22 @@ function okResult(summary: string, out: Record<string, unknown>): CallToolResult
   };
 }
 
-/** Zod's first complaint, naming the field: `set.ProjectId: tag key "ProjectId" is reserved …`. */
+/** Zod's complaints, each naming its field: `set.ProjectId: tag key "ProjectId" is reserved …`. */
 export function describeInputError(tool: string, error: z.ZodError): string {
   const lines = error.issues.slice(0, 5).map((i) => `${i.path.length ? i.path.join('.') : '(arguments)'}: ${issueMessage(i)}`);
   return `invalid arguments for ${tool}: ${lines.join('; ')}`;
 }
 
+type Gate =
+  | { kind: 'refused'; decision: Decision }
+  | { kind: 'planned'; decision: Decision; row: AuditRow }
+  | { kind: 'proposed'; decision: Decision; row: AuditRow; proposalId: string }
+  | { kind: 'approved'; decision: Decision; row: AuditRow };
+
 export async function guardedCall(spec: ToolSpec, rawArgs: unknown, deps: CallDeps, extras: CallExtras): Promise<CallToolResult> {
-  const { agent, audit, aws } = deps;
+  const { agent, store, aws } = deps;
   const base = { agent: agent.id, project: agent.projectId, tool: spec.name };
-  const record = (e: Omit<NewEvent, 'agent' | 'project' | 'tool'>): AuditRow => audit.append({ ...base, ...e });
+  const record = (e: Omit<NewEvent, 'agent' | 'project' | 'tool'>): AuditRow => store.audit.append({ ...base, ...e });
 
   let requested: AuditRow;
   try {
@@ -62,7 +67,7 @@ export async function guardedCall(spec: ToolSpec, rawArgs: unknown, deps: CallDe
     );
   }
 
-  /** Records a refusal and answers the agent with it; if even that row cannot be written, the answer says so. */
+  /** Records a refusal and answers the agent with it; if even that row cannot be written, the answer still goes out. */
   const refuse = (kind: 'denied' | 'escalated' | 'failed', decision: object, message: string, extra: Partial<NewEvent> = {}) => {
     try {
       record({ kind, decision, follows: requested.id, roleArn: aws.session.assumedRoleArn ?? null, ...extra });
@@ -102,7 +107,7 @@ export async function guardedCall(spec: ToolSpec, rawArgs: unknown, deps: CallDe
     return refuse('denied', { outcome: 'deny', rule: 'identity', reason: why }, `${spec.name} denied: ${why} — nothing was done; a human must fix the agent's role`);
   }
 
-  const ctx: ToolContext = { agent, aws, signal: extras.signal, progress: extras.progress };
+  const ctx: ToolContext = { agent, aws, store, signal: extras.signal, progress: extras.progress };
   const scope = { agent: agent.id, tool: spec.name, requestIds: [] as string[] };
   return inCallScope(scope, async () => {
     let plan: Plan;
@@ -110,70 +115,95 @@ export async function guardedCall(spec: ToolSpec, rawArgs: unknown, deps: CallDe
       plan = await spec.plan(args, ctx);
     } catch (e) {
       if (e instanceof Refusal) return refuse('denied', { outcome: 'deny', rule: 'input', reason: e.message }, `${spec.name} refused: ${e.message}`);
-      return refuse('failed', { stage: 'plan' }, `${spec.name} failed while planning: ${describeFailure(e, aws)}`, {
-        result: { error: describeFailure(e, aws) },
-        requestIds: scope.requestIds,
-      });
+      const why = describeFailure(e, aws);
+      return refuse('failed', { stage: 'plan' }, `${spec.name} failed while planning: ${why}`, { result: { error: why }, requestIds: scope.requestIds });
     }
 
-    let decision: Decision;
-    try {
-      decision = decide(req, plan, deps.facts(agent));
-    } catch (e) {
-      return refuse('denied', { outcome: 'deny', rule: 'facts', reason: (e as Error).message }, `${spec.name} denied: the guard could not read its facts (${(e as Error).message}); nothing was done`);
-    }
-    const planHash = sha256(canonicalJson(plan));
-    if (decision.outcome === 'deny') return refuse('denied', { ...decision, plan_hash: planHash }, `${spec.name} ${explain(decision)}`, { request: plan });
-    if (decision.outcome === 'escalate')
-      return refuse('escalated', { ...decision, plan_hash: planHash }, `${spec.name} ${explain(decision)}`, { request: plan });
-
+    const hash = planHash(plan);
     const roleArn = aws.session.assumedRoleArn ?? null;
-    if (dryRun) {
-      let planned: AuditRow;
-      try {
-        planned = record({ kind: 'planned', decision: { ...decision, plan_hash: planHash }, request: plan, follows: requested.id, roleArn });
-      } catch (e) {
-        return errorResult(`${spec.name} dry run refused: the audit store cannot be written (${(e as Error).message})`);
-      }
-      const out = { status: 'dry_run', event_id: planned.id, decision, plan };
-      return okResult(`dry run: ${plan.summary} — would be allowed; cost delta $${(plan.costDeltaUsdMonth ?? 0).toFixed(2)}/month`, out);
-    }
-
-    let approved: AuditRow;
+    const deltaCents = plan.costDeltaUsdMonth === null ? 0 : toCents(plan.costDeltaUsdMonth);
+    let gate: Gate;
     try {
-      approved = record({
-        kind: 'approved',
-        action: plan.operations.map((o) => o.action).join(' ') || null,
-        decision: { ...decision, plan_hash: planHash },
-        request: isMutating(spec) ? plan : args,
-        follows: requested.id,
-        roleArn,
+      // Check and reserve in one immediate transaction: no other process can spend the same remainder,
+      // and the approval, its reservation or the proposal exist together or not at all.
+      gate = store.transaction((): Gate => {
+        const budget = store.ledger.facts(agent.projectId, toCents(agent.project.budget_usd_month));
+        const decision = decide(req, plan, { budget });
+        const decided = { ...decision, plan_hash: hash };
+        if (dryRun) return { kind: 'planned', decision, row: record({ kind: 'planned', decision: decided, request: plan, follows: requested.id, roleArn }) };
+        if (decision.outcome === 'deny') return { kind: 'refused', decision };
+        if (decision.outcome === 'escalate') {
+          if (spec.escalation !== 'proposal') return { kind: 'refused', decision };
+          const row = record({ kind: 'escalated', decision: decided, request: plan, follows: requested.id, roleArn });
+          const proposal = store.proposals.create({
+            kind: spec.name,
+            project: agent.projectId,
+            agent: agent.id,
+            tool: spec.name,
+            reason: spec.reasonOf?.(args) ?? plan.summary,
+            plan,
+            eventId: row.id,
+            ttlHours: agent.project.proposal_ttl_hours,
+          });
+          return { kind: 'proposed', decision, row, proposalId: proposal.id };
+        }
+        const row = record({
+          kind: 'approved',
+          action: plan.operations.map((o) => o.action).join(' ') || null,
+          decision: decided,
+          request: isMutating(spec) ? plan : args,
+          follows: requested.id,
+          roleArn,
+        });
+        if (deltaCents > 0) store.ledger.reserve(row.id, agent.projectId, agent.id, spec.name, deltaCents);
+        return { kind: 'approved', decision, row };
       });
     } catch (e) {
-      log.error(`audit append failed: ${(e as Error).message}`);
-      return errorResult(`${spec.name} refused: the approval could not be written to the audit store (${(e as Error).message}). No log, no action: nothing was done`);
+      log.error(`guard transaction failed: ${(e as Error).message}`);
+      return errorResult(`${spec.name} refused: the decision could not be written to the audit store (${(e as Error).message}). No log, no action: nothing was done`);
     }
-    if (extras.signal.aborted)
-      return refuse('failed', { stage: 'execute' }, `${spec.name} cancelled before execution; nothing was done`, { follows: approved.id });
 
+    const d = gate.decision;
+    if (gate.kind === 'refused') return refuse(d.outcome === 'escalate' ? 'escalated' : 'denied', { ...d, plan_hash: hash }, `${spec.name} ${explain(d)}`, { request: plan });
+    if (gate.kind === 'planned') {
+      const verdict = d.outcome === 'allow' ? 'would be allowed' : `would be ${explain(d)}`;
+      const cost = plan.costDeltaUsdMonth === null ? 'unknown' : `$${plan.costDeltaUsdMonth.toFixed(2)}`;
+      return okResult(`dry run: ${plan.summary} — ${verdict}; cost delta ${cost}/month`, { status: 'dry_run', event_id: gate.row.id, decision: d, plan });
+    }
+    if (gate.kind === 'proposed')
+      return okResult(
+        `pending approval: proposal ${gate.proposalId} — ${d.outcome !== 'allow' ? d.reason : ''}. A human decides with \`wardenctl proposals approve ${gate.proposalId}\`; nothing was executed`,
+        { status: 'pending_approval', event_id: gate.row.id, decision: d, plan, proposal_id: gate.proposalId },
+      );
+
+    const approved = gate.row;
+    if (extras.signal.aborted) {
+      store.ledger.release(approved.id, 'cancelled before execution');
+      return refuse('failed', { stage: 'execute' }, `${spec.name} cancelled before execution; nothing was done`, { follows: approved.id });
+    }
     let out: Record<string, unknown>;
     try {
       out = spec.output.parse(await withApproval(approved.id, () => spec.execute(plan, args, ctx))) as Record<string, unknown>;
     } catch (e) {
       const why = describeFailure(e, aws);
-      return refuse('failed', { stage: 'execute' }, `${spec.name} failed: ${why}`, {
-        follows: approved.id,
-        result: { error: why },
-        requestIds: scope.requestIds,
-      });
+      try {
+        store.ledger.release(approved.id, `failed: ${why}`);
+      } catch (err) {
+        log.error(`ledger release of ${approved.id} failed: ${(err as Error).message}`);
+      }
+      return refuse('failed', { stage: 'execute' }, `${spec.name} failed: ${why}`, { follows: approved.id, result: { error: why }, requestIds: scope.requestIds });
     }
     try {
-      record({ kind: 'executed', follows: approved.id, result: out, roleArn: aws.session.assumedRoleArn ?? roleArn, requestIds: scope.requestIds });
+      store.transaction(() => {
+        const change = spec.ledger?.(plan, out);
+        if (change || deltaCents > 0) store.ledger.settle(deltaCents > 0 ? approved.id : null, agent.projectId, agent.id, change ?? { add: [], remove: [] });
+        record({ kind: 'executed', follows: approved.id, result: out, roleArn: aws.session.assumedRoleArn ?? roleArn, requestIds: scope.requestIds });
+      });
     } catch (e) {
       // The action happened; say so rather than hide it. The approved row already records the intent.
-      log.error(`audit append of executed ${approved.id} failed: ${(e as Error).message}`);
+      log.error(`recording the outcome of ${approved.id} failed: ${(e as Error).message}`);
     }
-    const structured = isMutating(spec) ? { status: 'executed', event_id: approved.id, decision, plan, result: out } : out;
+    const structured = isMutating(spec) ? { status: 'executed', event_id: approved.id, decision: d, plan, result: out } : out;
     return okResult(spec.summarize(out), structured);
   });
 }

@@ -3,8 +3,7 @@ import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js'
 import { AgentAws, type SendObserver } from '../aws/clients.js';
 import { AgentSession } from '../aws/session.js';
 import { loadPolicyFile } from '../policy/load.js';
-import { AuditLog } from '../store/audit.js';
-import { closeDb, openDb } from '../store/db.js';
+import { Store } from '../store/store.js';
 import { allTools, toolNames } from '../tools/index.js';
 import { resolveAgent } from './agent-context.js';
 import { createServer } from './create-server.js';
@@ -21,27 +20,26 @@ export interface ServeOptions {
 export function buildServer(opts: ServeOptions) {
   const policy = loadPolicyFile(opts.policyFile, toolNames);
   const agent = resolveAgent(policy, opts.agentId);
-  const db = openDb(opts.dbFile);
-  const audit = new AuditLog(db);
+  const store = Store.open(opts.dbFile);
   const session = new AgentSession({
     agentId: agent.id,
     projectId: agent.projectId,
     roleArn: agent.agent.role_arn,
     sessionSeconds: agent.agent.session_seconds,
   });
-  const aws = new AgentAws(session, (id, who) => audit.isOpenApproval(id, who), opts.observe);
-  const server = createServer({ agent, audit, aws, tools: allTools });
-  return { server, db, agent };
+  const aws = new AgentAws(session, (id, who) => store.audit.isOpenApproval(id, who), opts.observe);
+  const server = createServer({ agent, store, aws, tools: allTools });
+  return { server, store, agent };
 }
 
 export async function serveStdio(opts: ServeOptions): Promise<void> {
-  const { server, db, agent } = buildServer(opts);
+  const { server, store, agent } = buildServer(opts);
   const transport = new StdioServerTransport();
   let closed = false;
   const shutdown = () => {
     if (closed) return;
     closed = true;
-    closeDb(db);
+    store.close();
   };
   server.onclose = shutdown;
   process.stdin.on('end', () => void server.close());

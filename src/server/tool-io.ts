@@ -21,6 +21,7 @@ export const planOutput = z.object({
   costDeltaUsdMonth: z.number().nullable(),
   riskFlags: z.array(z.string()),
   rollback: z.array(operation),
+  alternatives: z.array(z.object({ description: z.string(), costDeltaUsdMonth: z.number() })).optional(),
 });
 
 export const decisionOutput = z.object({
@@ -34,11 +35,12 @@ export const decisionOutput = z.object({
 /** What a mutating tool answers: the result when it ran, or the plan and decision for dry_run. */
 export function mutatingOutput(result: z.ZodObject) {
   return z.object({
-    status: z.enum(['executed', 'dry_run']),
-    event_id: z.string().describe('audit event id of the approval (executed) or the plan (dry_run)'),
+    status: z.enum(['executed', 'dry_run', 'pending_approval']),
+    event_id: z.string().describe('audit event id of the approval (executed), the plan (dry_run) or the escalation'),
     decision: decisionOutput,
     plan: planOutput,
     result: result.optional(),
+    proposal_id: z.string().optional().describe('pending_approval: what a human decides with wardenctl proposals approve|reject'),
   });
 }
 

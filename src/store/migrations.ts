@@ -41,6 +41,72 @@ export const migrations: Migration[] = [
       `);
     },
   },
+  {
+    version: 2,
+    update(db) {
+      db.exec(`
+        -- A reservation holds a change's monthly cost from the guard's check until it executes or fails.
+        CREATE TABLE budget_reservations (
+          event_id    TEXT PRIMARY KEY,              -- the approved audit event
+          project     TEXT NOT NULL,
+          agent       TEXT NOT NULL,
+          tool        TEXT NOT NULL,
+          cents_month INTEGER NOT NULL,
+          state       TEXT NOT NULL CHECK (state IN ('reserved', 'committed', 'released')),
+          created_at  TEXT NOT NULL,
+          closed_at   TEXT,
+          note        TEXT
+        );
+        CREATE INDEX budget_reservations_open ON budget_reservations (project, state);
+        -- The run-rate of each resource a project holds; released_at ends it.
+        CREATE TABLE budget_resources (
+          id          INTEGER PRIMARY KEY,
+          project     TEXT NOT NULL,
+          agent       TEXT,
+          arn         TEXT NOT NULL,
+          description TEXT NOT NULL,
+          hourly_usd  REAL,                          -- NULL: no known price (blocks new spending)
+          cents_month INTEGER,
+          started_at  TEXT NOT NULL,
+          released_at TEXT,
+          source      TEXT NOT NULL CHECK (source IN ('warden', 'reconcile')),
+          event_id    TEXT
+        );
+        CREATE UNIQUE INDEX budget_resources_live ON budget_resources (arn) WHERE released_at IS NULL;
+        CREATE INDEX budget_resources_project ON budget_resources (project, released_at);
+        -- Cap changes a human approved (request_budget).
+        CREATE TABLE budget_adjustments (
+          id          INTEGER PRIMARY KEY,
+          project     TEXT NOT NULL,
+          cents_month INTEGER NOT NULL,
+          month       TEXT,                          -- 'YYYY-MM' for this_month, NULL for permanent
+          proposal_id TEXT NOT NULL UNIQUE,
+          approved_by TEXT NOT NULL,
+          created_at  TEXT NOT NULL
+        );
+        -- What an agent may only suggest, waiting for a human (wardenctl proposals).
+        CREATE TABLE proposals (
+          id          TEXT PRIMARY KEY,
+          kind        TEXT NOT NULL,
+          project     TEXT NOT NULL,
+          agent       TEXT NOT NULL,
+          tool        TEXT NOT NULL,
+          reason      TEXT NOT NULL,
+          plan        TEXT NOT NULL,
+          plan_hash   TEXT NOT NULL,
+          risk_flags  TEXT NOT NULL,
+          event_id    TEXT NOT NULL,                 -- the escalated audit event
+          state       TEXT NOT NULL CHECK (state IN ('pending', 'approved', 'rejected', 'expired', 'executed', 'failed', 'stale')),
+          created_at  TEXT NOT NULL,
+          expires_at  TEXT NOT NULL,
+          decided_by  TEXT,
+          decided_at  TEXT,
+          decision_note TEXT
+        );
+        CREATE INDEX proposals_state ON proposals (state, created_at);
+      `);
+    },
+  },
 ];
 
 export function migrate(db: Database.Database, list: Migration[] = migrations): void {

@@ -3,6 +3,8 @@ import type { z } from 'zod';
 import type { AgentAws } from '../aws/clients.js';
 import type { Plan } from '../guard/types.js';
 import type { AgentContext } from '../server/agent-context.js';
+import type { LedgerChange } from '../store/ledger.js';
+import type { Store } from '../store/store.js';
 
 export interface Hints {
   readOnlyHint: boolean;
@@ -14,6 +16,8 @@ export interface Hints {
 export interface ToolContext {
   agent: AgentContext;
   aws: AgentAws;
+  /** Read access to the store (budget, proposals) for tools that report on them. */
+  store: Store;
   signal: AbortSignal;
   /** Sends notifications/progress when the client asked for them; a no-op otherwise. */
   progress(done: number, total: number | undefined, message: string): Promise<void>;
@@ -37,6 +41,15 @@ export interface ToolSpec<I extends z.ZodObject = z.ZodObject, O extends z.ZodOb
   execute(plan: Plan, args: z.infer<I>, ctx: ToolContext): Promise<z.infer<O>>;
   /** One line for the text content beside structuredContent. */
   summarize(out: z.infer<O>): string;
+  /** Resources whose run-rate this execution started or ended, for the budget ledger. */
+  ledger?(plan: Plan, out: z.infer<O>): LedgerChange;
+  /**
+   * What an escalation becomes: 'refuse' answers with the reason (nothing stored for a human to run);
+   * 'proposal' stores the plan as a pending proposal for wardenctl and answers pending_approval.
+   */
+  escalation?: 'refuse' | 'proposal';
+  /** For 'proposal' tools: the agent's stated reason, shown to the human. */
+  reasonOf?(args: z.infer<I>): string;
 }
 
 export function defineTool<I extends z.ZodObject, O extends z.ZodObject>(spec: ToolSpec<I, O>): ToolSpec {

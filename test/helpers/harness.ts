@@ -10,8 +10,10 @@ import { parsePolicy } from '../../src/policy/load.js';
 import type { Policy } from '../../src/policy/schema.js';
 import { resolveAgent } from '../../src/server/agent-context.js';
 import { createServer } from '../../src/server/create-server.js';
-import { AuditLog } from '../../src/store/audit.js';
-import { openDb, type Db } from '../../src/store/db.js';
+import type { AuditLog } from '../../src/store/audit.js';
+import type { Db } from '../../src/store/db.js';
+import { Store } from '../../src/store/store.js';
+import type { ToolSpec } from '../../src/tools/tool.js';
 import { toolNames } from '../../src/tools/index.js';
 
 export const ACCOUNT = '123456789012';
@@ -56,6 +58,7 @@ ${extraYaml}`;
 
 export interface Harness {
   client: Client;
+  store: Store;
   audit: AuditLog;
   aws: AgentAws;
   db: Db;
@@ -64,10 +67,14 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function connect(policy: Policy, agentId: string, opts: { db?: Db } = {}): Promise<Harness> {
+export async function connect(
+  policy: Policy,
+  agentId: string,
+  opts: { store?: Store; tools?: readonly ToolSpec[] } = {},
+): Promise<Harness> {
   const agent = resolveAgent(policy, agentId);
-  const db = opts.db ?? openDb(':memory:');
-  const audit = new AuditLog(db);
+  const store = opts.store ?? Store.open(':memory:');
+  const { audit, db } = store;
   const sent: SentCommand[] = [];
   const session = new AgentSession({
     agentId,
@@ -76,12 +83,13 @@ export async function connect(policy: Policy, agentId: string, opts: { db?: Db }
     sessionSeconds: agent.agent.session_seconds,
   });
   const aws = new AgentAws(session, (id, who) => audit.isOpenApproval(id, who), (c) => sent.push(c));
-  const server = createServer({ agent, audit, aws });
+  const server = createServer({ agent, store, aws, tools: opts.tools });
   const client = new Client({ name: 'test', version: '0' }, { capabilities: { elicitation: {} } });
   const [a, b] = InMemoryTransport.createLinkedPair();
   await Promise.all([client.connect(a), server.connect(b)]);
   return {
     client,
+    store,
     audit,
     aws,
     db,

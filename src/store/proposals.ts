@@ -1,0 +1,85 @@
+// Proposals: what an agent may only suggest, stored with the exact plan and its hash until a human decides.
+import { randomBytes } from 'node:crypto';
+import type { Plan } from '../guard/types.js';
+import { canonicalJson, sha256 } from './canonical.js';
+import { stmt, type Db } from './db.js';
+
+export type ProposalState = 'pending' | 'approved' | 'rejected' | 'expired' | 'executed' | 'failed' | 'stale';
+
+export interface ProposalRow {
+  id: string;
+  kind: string;
+  project: string;
+  agent: string;
+  tool: string;
+  reason: string;
+  plan: string;
+  plan_hash: string;
+  risk_flags: string;
+  event_id: string;
+  state: ProposalState;
+  created_at: string;
+  expires_at: string;
+  decided_by: string | null;
+  decided_at: string | null;
+  decision_note: string | null;
+}
+
+export const planHash = (plan: Plan) => sha256(canonicalJson(plan));
+
+export class Proposals {
+  constructor(
+    private readonly db: Db,
+    private readonly clock: () => Date = () => new Date(),
+  ) {}
+
+  create(p: { kind: string; project: string; agent: string; tool: string; reason: string; plan: Plan; eventId: string; ttlHours: number }): ProposalRow {
+    const now = this.clock();
+    const id = `prop_${randomBytes(6).toString('hex')}`;
+    stmt(
+      this.db,
+      `INSERT INTO proposals (id, kind, project, agent, tool, reason, plan, plan_hash, risk_flags, event_id, state, created_at, expires_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)`,
+    ).run(
+      id, p.kind, p.project, p.agent, p.tool, p.reason, canonicalJson(p.plan), planHash(p.plan), JSON.stringify(p.plan.riskFlags),
+      p.eventId, now.toISOString(), new Date(now.getTime() + p.ttlHours * 3_600_000).toISOString(),
+    );
+    return this.get(id)!;
+  }
+
+  get(id: string): ProposalRow | undefined {
+    return stmt(this.db, 'SELECT * FROM proposals WHERE id = ?').get(id) as ProposalRow | undefined;
+  }
+
+  list(filter: { state?: string; project?: string; kind?: string } = {}): ProposalRow[] {
+    this.expireDue();
+    return stmt(
+      this.db,
+      `SELECT * FROM proposals WHERE (?1 IS NULL OR state = ?1) AND (?2 IS NULL OR project = ?2) AND (?3 IS NULL OR kind = ?3)
+       ORDER BY created_at`,
+    ).all(filter.state ?? null, filter.project ?? null, filter.kind ?? null) as ProposalRow[];
+  }
+
+  /** Pending proposals past their TTL become expired; they can no longer be approved. */
+  expireDue(): number {
+    return stmt(this.db, "UPDATE proposals SET state = 'expired' WHERE state = 'pending' AND expires_at <= ?").run(this.clock().toISOString()).changes;
+  }
+
+  /**
+   * Moves a pending, unexpired proposal to `to`, once: of two racing deciders exactly one gets true.
+   * Call inside the transaction that also does the work, so the decision and its effect land together.
+   */
+  decide(id: string, to: 'approved' | 'rejected', by: string, note: string | null): boolean {
+    const now = this.clock().toISOString();
+    return (
+      stmt(
+        this.db,
+        "UPDATE proposals SET state = ?, decided_by = ?, decided_at = ?, decision_note = ? WHERE id = ? AND state = 'pending' AND expires_at > ?",
+      ).run(to, by, now, note, id, now).changes === 1
+    );
+  }
+
+  finish(id: string, to: 'executed' | 'failed'): void {
+    stmt(this.db, "UPDATE proposals SET state = ? WHERE id = ? AND state = 'approved'").run(to, id);
+  }
+}

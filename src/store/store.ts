@@ -1,0 +1,33 @@
+// The store a server or wardenctl holds: one SQLite connection with its audit log, budget ledger and proposals.
+import { AuditLog } from './audit.js';
+import { closeDb, openDb, type Db } from './db.js';
+import { Ledger } from './ledger.js';
+import { Proposals } from './proposals.js';
+
+export class Store {
+  readonly audit: AuditLog;
+  readonly ledger: Ledger;
+  readonly proposals: Proposals;
+
+  constructor(
+    readonly db: Db,
+    readonly clock: () => Date = () => new Date(),
+  ) {
+    this.audit = new AuditLog(db, clock);
+    this.ledger = new Ledger(db, clock);
+    this.proposals = new Proposals(db, clock);
+  }
+
+  static open(file: string, opts: { mustExist?: boolean; clock?: () => Date } = {}): Store {
+    return new Store(openDb(file, opts), opts.clock);
+  }
+
+  /** One BEGIN IMMEDIATE transaction: checks and the writes they justify land together or not at all. */
+  transaction<T>(fn: () => T): T {
+    return this.db.transaction(fn).immediate();
+  }
+
+  close(): void {
+    closeDb(this.db);
+  }
+}

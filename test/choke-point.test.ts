@@ -12,6 +12,8 @@ const SAMPLES: Record<string, (w: ReturnType<typeof world>, ownedArn: string) =>
   get_status: () => ({}),
   list_resources: () => ({}),
   tag_resource: (_w, arn) => ({ resource_arn: arn, set: { Owner: 'x' } }),
+  get_budget: () => ({}),
+  request_budget: () => ({ amount_usd_month: 25, reason: 'a second web node for the sale', duration: 'this_month' }),
 };
 
 const open: Harness[] = [];
@@ -53,6 +55,12 @@ agents: { ${w.agent}: { project: ${w.project}, tier: nothing, role_arn: "arn:aws
     const r = await call(h.client, tool, SAMPLES[tool](w, arn));
     expect(r.isError, r.text).toBeFalsy();
     const trail = h.audit.tail({ limit: 10 });
+    if (r.structured?.status === 'pending_approval') {
+      // Escalated to a human: nothing ran, so nothing may have been written.
+      expect(trail.map((e) => e.kind)).toEqual(['requested', 'escalated']);
+      expect(h.writes()).toEqual([]);
+      return;
+    }
     const approved = trail.find((e) => e.kind === 'approved');
     expect(approved).toBeDefined();
     expect(trail.at(-1)?.kind).toBe('executed');

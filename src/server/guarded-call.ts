@@ -5,16 +5,16 @@ import type { AgentAws } from '../aws/clients.js';
 import { describeAwsError } from '../aws/errors.js';
 import { AssumeRoleError } from '../aws/session.js';
 import { inCallScope, withApproval, WriteRefused } from '../aws/write-gate.js';
-import { decide, explain } from '../guard/decide.js';
-import { tierRule, toCents } from '../guard/rules.js';
+import { explain } from '../guard/decide.js';
+import { tierRule } from '../guard/rules.js';
 import type { Decision, GuardRequest, Plan } from '../guard/types.js';
 import type { AuditRow, NewEvent } from '../store/audit.js';
-import { planHash } from '../store/proposals.js';
 import type { Store } from '../store/store.js';
 import { isMutating, Refusal, type ToolContext, type ToolSpec } from '../tools/tool.js';
 import { issueMessage } from '../util/zod-issue.js';
 import type { AgentContext } from './agent-context.js';
 import { log } from './log.js';
+import { decideAndRecord, type Gate } from './gate.js';
 import { inputSchemaOf } from './tool-io.js';
 
 export interface CallDeps {
@@ -45,12 +45,6 @@ export function describeInputError(tool: string, error: z.ZodError): string {
   const lines = error.issues.slice(0, 5).map((i) => `${i.path.length ? i.path.join('.') : '(arguments)'}: ${issueMessage(i)}`);
   return `invalid arguments for ${tool}: ${lines.join('; ')}`;
 }
-
-type Gate =
-  | { kind: 'refused'; decision: Decision }
-  | { kind: 'planned'; decision: Decision; row: AuditRow }
-  | { kind: 'proposed'; decision: Decision; row: AuditRow; proposalId: string }
-  | { kind: 'approved'; decision: Decision; row: AuditRow };
 
 export async function guardedCall(spec: ToolSpec, rawArgs: unknown, deps: CallDeps, extras: CallExtras): Promise<CallToolResult> {
   const { agent, store, aws } = deps;
@@ -119,49 +113,16 @@ export async function guardedCall(spec: ToolSpec, rawArgs: unknown, deps: CallDe
       return refuse('failed', { stage: 'plan' }, `${spec.name} failed while planning: ${why}`, { result: { error: why }, requestIds: scope.requestIds });
     }
 
-    const hash = planHash(plan);
     const roleArn = aws.session.assumedRoleArn ?? null;
-    const deltaCents = plan.costDeltaUsdMonth === null ? 0 : toCents(plan.costDeltaUsdMonth);
     let gate: Gate;
     try {
-      // Check and reserve in one immediate transaction: no other process can spend the same remainder,
-      // and the approval, its reservation or the proposal exist together or not at all.
-      gate = store.transaction((): Gate => {
-        const budget = store.ledger.facts(agent.projectId, toCents(agent.project.budget_usd_month));
-        const decision = decide(req, plan, { budget });
-        const decided = { ...decision, plan_hash: hash };
-        if (dryRun) return { kind: 'planned', decision, row: record({ kind: 'planned', decision: decided, request: plan, follows: requested.id, roleArn }) };
-        if (decision.outcome === 'deny') return { kind: 'refused', decision };
-        if (decision.outcome === 'escalate') {
-          if (spec.escalation !== 'proposal') return { kind: 'refused', decision };
-          const row = record({ kind: 'escalated', decision: decided, request: plan, follows: requested.id, roleArn });
-          const proposal = store.proposals.create({
-            kind: spec.name,
-            project: agent.projectId,
-            agent: agent.id,
-            tool: spec.name,
-            reason: spec.reasonOf?.(args) ?? plan.summary,
-            plan,
-            eventId: row.id,
-            ttlHours: agent.project.proposal_ttl_hours,
-          });
-          return { kind: 'proposed', decision, row, proposalId: proposal.id };
-        }
-        const row = record({
-          kind: 'approved',
-          action: plan.operations.map((o) => o.action).join(' ') || null,
-          decision: decided,
-          request: isMutating(spec) ? plan : args,
-          follows: requested.id,
-          roleArn,
-        });
-        if (deltaCents > 0) store.ledger.reserve(row.id, agent.projectId, agent.id, spec.name, deltaCents);
-        return { kind: 'approved', decision, row };
-      });
+      gate = decideAndRecord(store, { req, plan, agent, requestedId: requested.id, roleArn, dryRun, asProposal: spec.escalation === 'proposal', reason: spec.reasonOf?.(args), mutating: isMutating(spec), args });
     } catch (e) {
       log.error(`guard transaction failed: ${(e as Error).message}`);
       return errorResult(`${spec.name} refused: the decision could not be written to the audit store (${(e as Error).message}). No log, no action: nothing was done`);
     }
+    const hash = gate.planHash;
+    const deltaCents = gate.deltaCents;
 
     const d = gate.decision;
     if (gate.kind === 'refused') return refuse(d.outcome === 'escalate' ? 'escalated' : 'denied', { ...d, plan_hash: hash }, `${spec.name} ${explain(d)}`, { request: plan });

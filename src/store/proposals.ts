@@ -55,9 +55,9 @@ export class Proposals {
     this.expireDue();
     return stmt(
       this.db,
-      `SELECT * FROM proposals WHERE (?1 IS NULL OR state = ?1) AND (?2 IS NULL OR project = ?2) AND (?3 IS NULL OR kind = ?3)
-       ORDER BY created_at`,
-    ).all(filter.state ?? null, filter.project ?? null, filter.kind ?? null) as ProposalRow[];
+      `SELECT * FROM proposals WHERE (@state IS NULL OR state = @state) AND (@project IS NULL OR project = @project)
+       AND (@kind IS NULL OR kind = @kind) ORDER BY created_at`,
+    ).all({ state: filter.state ?? null, project: filter.project ?? null, kind: filter.kind ?? null }) as ProposalRow[];
   }
 
   /** Pending proposals past their TTL become expired; they can no longer be approved. */

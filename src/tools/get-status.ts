@@ -1,5 +1,6 @@
 // get_status: who the agent is, what it may call, its limits and the role its calls run as.
 import { z } from 'zod';
+import { toCents } from '../guard/rules.js';
 import { defineTool } from './tool.js';
 import { readPlan } from './read-plan.js';
 
@@ -16,6 +17,8 @@ const output = z.object({
   limits: z.record(z.string(), z.unknown()),
   budget_usd_month: z.number(),
   escalate_over_usd_month: z.number().nullable(),
+  budget_remaining_usd_month: z.number().nullable().describe('null while the ledger cannot answer (unpriced resources)'),
+  pending_proposals: z.number().describe('your proposals waiting for a human'),
   environments: z.array(z.string()),
 });
 
@@ -30,8 +33,9 @@ export const getStatus = defineTool({
   async plan() {
     return readPlan(name, 'read identity', [{ action: 'sts:AssumeRole' }]);
   },
-  async execute(_plan, _args, { agent, aws }) {
+  async execute(_plan, _args, { agent, aws, store }) {
     const creds = await aws.session.credentials();
+    const budget = store.ledger.facts(agent.projectId, toCents(agent.project.budget_usd_month));
     return {
       agent: agent.id,
       project: agent.projectId,
@@ -43,6 +47,8 @@ export const getStatus = defineTool({
       limits: agent.tier.limits,
       budget_usd_month: agent.project.budget_usd_month,
       escalate_over_usd_month: agent.project.escalate_over_usd_month ?? null,
+      budget_remaining_usd_month: budget ? (budget.capCents - budget.committedCents - budget.reservedCents) / 100 : null,
+      pending_proposals: store.proposals.list({ state: 'pending', project: agent.projectId }).filter((p) => p.agent === agent.id).length,
       environments: agent.project.environments,
     };
   },

@@ -1,9 +1,11 @@
 // Every tool aws-warden serves. Adding a tool is one file plus one line here; the server wires it through the guard.
+import { getBudget } from './get-budget.js';
 import { getStatus } from './get-status.js';
 import { listResources } from './list-resources.js';
+import { requestBudget } from './request-budget.js';
 import { tagResource } from './tag-resource.js';
 import type { ToolSpec } from './tool.js';
 
-export const allTools: readonly ToolSpec[] = [getStatus, listResources, tagResource];
+export const allTools: readonly ToolSpec[] = [getStatus, listResources, tagResource, getBudget, requestBudget];
 
 export const toolNames: readonly string[] = allTools.map((t) => t.name);

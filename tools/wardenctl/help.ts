@@ -9,6 +9,10 @@ Commands:
   audit verify   recompute the hash chain; exit 1 if any row was edited, deleted or reordered
   audit export   every event as JSON lines, for your own archive or SIEM
   status         what the store holds: events per agent, chain state
+  budget         per project: cap, held, reserved, left, month to date, projection
+  budget reconcile   make the ledger agree with what each project holds in AWS
+  proposals list|show|approve|reject   decide what agents could only suggest
+  prices         what the bundled price table knows
 
 Options:
 ${DB}  --json         machine-readable output
@@ -37,6 +41,35 @@ ${DB}  --json         the result as JSON
 Writes every event (at or after TIME, ISO 8601) as one JSON object per line, with hashes.
 ${DB}
 Example: wardenctl audit export --since 2026-11-01T00:00:00Z > november.jsonl
+`,
+  budget: `Usage: wardenctl budget [--project P] [--policy FILE] [--json] [--db FILE]
+
+Per project: the cap this UTC month (policy plus approved increases), the run-rate held, what in-flight
+changes reserved, what is left, month-to-date spend from resource-hours held, the month-end projection,
+unpriced resources and pending budget requests.
+  --policy FILE  the policy with the caps (env WARDEN_POLICY, default ./policy.yaml)
+${DB}`,
+  reconcile: `Usage: wardenctl budget reconcile [--project P] [--policy FILE] [--json] [--db FILE]
+
+Reads what each project holds in AWS (EC2 instances and EBS volumes tagged ProjectId=<project>) with your
+own AWS credentials, and makes the ledger agree: resources gone from AWS release their cost, owned
+resources missing from the ledger are added (they count; one with no known price blocks new spending),
+reservations with no outcome after an hour are released. Exit 1 when it had to change anything.
+${DB}`,
+  proposals: `Usage: wardenctl proposals <verb> [options]
+
+  list [--state S] [--json]              S: pending, approved, rejected, expired, executed, failed, stale
+  show ID [--json]                       the plan in plain words and as data, with its hash
+  approve ID [--comment TEXT] [--yes]    shows the plan hash and asks unless --yes; applies it once
+  reject ID --reason TEXT
+${DB}
+Your OS user name is recorded as the approver. Exit 1 when a proposal cannot be decided (expired,
+already decided, plan altered since it was proposed).
+`,
+  prices: `Usage: wardenctl prices [--type T] [--region R] [--json]
+
+The bundled price table (EC2 on-demand Linux per region and type; EBS and S3 with --json). Monthly =
+hourly × 730, rounded up to the cent. Exit 1 when it knows no price for what you asked.
 `,
   status: `Usage: wardenctl status [--json] [--db FILE]
 

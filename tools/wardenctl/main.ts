@@ -2,6 +2,9 @@
 // wardenctl: the human's side of aws-warden. `wardenctl <noun> <verb> [--json]`; exit 0 ok, 1 a finding, 2 usage/environment.
 import { runMain, UsageError } from '../../src/cli/run-main.js';
 import { auditCommand } from './audit.js';
+import { budgetCommand } from './budget.js';
+import { pricesCommand } from './prices.js';
+import { proposalsCommand } from './proposals.js';
 import { HELP } from './help.js';
 import { statusCommand } from './status.js';
 
@@ -20,6 +23,12 @@ async function main(argv: string[]): Promise<number> {
       return auditCommand(rest);
     case 'status':
       return statusCommand(rest);
+    case 'budget':
+      return budgetCommand(rest);
+    case 'proposals':
+      return proposalsCommand(rest);
+    case 'prices':
+      return pricesCommand(rest);
     default:
       throw new UsageError(`unknown command "${noun}"\n\n${HELP.main}`);
   }

@@ -1,16 +1,17 @@
 // Opens the audit store for wardenctl: the file must exist (a typo must not create an empty store).
 import { resolve } from 'node:path';
 import { ExitError } from '../../src/cli/run-main.js';
-import { AuditLog } from '../../src/store/audit.js';
-import { openDb, type Db } from '../../src/store/db.js';
+import type { AuditLog } from '../../src/store/audit.js';
+import type { Db } from '../../src/store/db.js';
+import { Store } from '../../src/store/store.js';
 
-export function openStore(dbFlag: string | undefined): { db: Db; audit: AuditLog; file: string } {
+export function openStore(dbFlag: string | undefined): { store: Store; db: Db; audit: AuditLog; file: string } {
   const file = resolve(dbFlag ?? (process.env.WARDEN_DB || 'warden.db'));
-  let db: Db;
+  let store: Store;
   try {
-    db = openDb(file, { mustExist: true });
+    store = Store.open(file, { mustExist: true });
   } catch (e) {
     throw new ExitError(2, `cannot open audit store ${file}: ${(e as Error).message}`);
   }
-  return { db, audit: new AuditLog(db), file };
+  return { store, db: store.db, audit: store.audit, file };
 }

@@ -1,0 +1,66 @@
+// A human's decision on a proposal: checked (pending, unexpired, plan hash intact), applied once, audited in the same chain.
+import type { Plan } from '../guard/types.js';
+import { canonicalJson, sha256 } from '../store/canonical.js';
+import type { ProposalRow } from '../store/proposals.js';
+import type { Store } from '../store/store.js';
+
+export class ProposalRefused extends Error {
+  override name = 'ProposalRefused';
+}
+
+export interface Decided {
+  proposal: ProposalRow;
+  result: Record<string, unknown>;
+}
+
+/** Runs the stored plan's operations that need no AWS call; anything else is refused, never skipped. */
+function apply(store: Store, p: ProposalRow, plan: Plan, approver: string): Record<string, unknown> {
+  const applied: Record<string, unknown>[] = [];
+  for (const op of plan.operations) {
+    if (op.action !== 'warden:RaiseBudget')
+      throw new ProposalRefused(`proposal ${p.id}: this version cannot execute ${op.action} on approval; nothing was done`);
+    const { cents_month: cents, month } = op.params as { cents_month: number; month: string | null };
+    store.ledger.raiseCap(p.project, cents, month, p.id, approver);
+    applied.push({ action: op.action, project: p.project, added_usd_month: cents / 100, month: month ?? 'permanent' });
+  }
+  return { applied };
+}
+
+function load(store: Store, id: string): { p: ProposalRow; plan: Plan } {
+  store.proposals.expireDue();
+  const p = store.proposals.get(id);
+  if (!p) throw new ProposalRefused(`no proposal ${id} (wardenctl proposals list shows them)`);
+  if (p.state !== 'pending') throw new ProposalRefused(`proposal ${id} is ${p.state}${p.decided_by ? ` (by ${p.decided_by} at ${p.decided_at})` : ''}; only a pending proposal can be decided`);
+  if (sha256(p.plan) !== p.plan_hash) throw new ProposalRefused(`proposal ${id}: the stored plan no longer matches its hash ${p.plan_hash}; it was altered after the agent proposed it — refused`);
+  return { p, plan: JSON.parse(p.plan) as Plan };
+}
+
+export function approveProposal(store: Store, id: string, approver: string, comment: string | null): Decided {
+  return store.transaction(() => {
+    const { p, plan } = load(store, id);
+    // Re-hash the parsed plan too: canonical form must round-trip, or the row was hand-edited.
+    if (sha256(canonicalJson(plan)) !== p.plan_hash) throw new ProposalRefused(`proposal ${id}: plan is not in canonical form; refused`);
+    if (!store.proposals.decide(id, 'approved', approver, comment)) throw new ProposalRefused(`proposal ${id} was decided by someone else just now`);
+    const human = `human:${approver}`;
+    const approved = store.audit.append({
+      kind: 'approved', agent: human, project: p.project, tool: p.tool, action: plan.operations.map((o) => o.action).join(' '),
+      decision: { proposal: id, plan_hash: p.plan_hash, proposed_by: p.agent, comment }, follows: p.event_id,
+    });
+    const result = apply(store, p, plan, approver);
+    store.audit.append({ kind: 'executed', agent: human, project: p.project, tool: p.tool, result, follows: approved.id });
+    store.proposals.finish(id, 'executed');
+    return { proposal: store.proposals.get(id)!, result };
+  });
+}
+
+export function rejectProposal(store: Store, id: string, by: string, reason: string): Decided {
+  return store.transaction(() => {
+    const { p } = load(store, id);
+    if (!store.proposals.decide(id, 'rejected', by, reason)) throw new ProposalRefused(`proposal ${id} was decided by someone else just now`);
+    store.audit.append({
+      kind: 'denied', agent: `human:${by}`, project: p.project, tool: p.tool,
+      decision: { outcome: 'deny', rule: 'human', reason, proposal: id, proposed_by: p.agent }, follows: p.event_id,
+    });
+    return { proposal: store.proposals.get(id)!, result: { rejected: true, reason } };
+  });
+}

@@ -1,0 +1,69 @@
+// The guard's decision and what it justifies, in one immediate transaction: the approval row and its budget
+// reservation, or the escalation and its proposal, or the dry run's record. Two processes cannot both pass
+// against the same remaining budget.
+import { decide } from '../guard/decide.js';
+import { toCents } from '../guard/rules.js';
+import type { Decision, GuardRequest, Plan } from '../guard/types.js';
+import type { AuditRow } from '../store/audit.js';
+import { planHash } from '../store/proposals.js';
+import type { Store } from '../store/store.js';
+import type { AgentContext } from './agent-context.js';
+
+export type Gate = { decision: Decision; planHash: string; deltaCents: number } & (
+  | { kind: 'refused' }
+  | { kind: 'planned'; row: AuditRow }
+  | { kind: 'proposed'; row: AuditRow; proposalId: string }
+  | { kind: 'approved'; row: AuditRow }
+);
+
+export interface GateInput {
+  req: GuardRequest;
+  plan: Plan;
+  agent: AgentContext;
+  requestedId: string;
+  roleArn: string | null;
+  dryRun: boolean;
+  /** Escalations become pending proposals (else they are refused). */
+  asProposal: boolean;
+  reason?: string;
+  mutating: boolean;
+  args: unknown;
+}
+
+export function decideAndRecord(store: Store, g: GateInput): Gate {
+  const hash = planHash(g.plan);
+  const deltaCents = g.plan.costDeltaUsdMonth === null ? 0 : toCents(g.plan.costDeltaUsdMonth);
+  const base = { agent: g.agent.id, project: g.agent.projectId, tool: g.req.tool, follows: g.requestedId, roleArn: g.roleArn };
+  return store.transaction((): Gate => {
+    const budget = store.ledger.facts(g.agent.projectId, toCents(g.agent.project.budget_usd_month));
+    const decision = decide(g.req, g.plan, { budget });
+    const common = { decision, planHash: hash, deltaCents };
+    const decided = { ...decision, plan_hash: hash };
+    if (g.dryRun) return { ...common, kind: 'planned', row: store.audit.append({ ...base, kind: 'planned', decision: decided, request: g.plan }) };
+    if (decision.outcome === 'deny') return { ...common, kind: 'refused' };
+    if (decision.outcome === 'escalate') {
+      if (!g.asProposal) return { ...common, kind: 'refused' };
+      const row = store.audit.append({ ...base, kind: 'escalated', decision: decided, request: g.plan });
+      const proposal = store.proposals.create({
+        kind: g.req.tool,
+        project: g.agent.projectId,
+        agent: g.agent.id,
+        tool: g.req.tool,
+        reason: g.reason ?? g.plan.summary,
+        plan: g.plan,
+        eventId: row.id,
+        ttlHours: g.agent.project.proposal_ttl_hours,
+      });
+      return { ...common, kind: 'proposed', row, proposalId: proposal.id };
+    }
+    const row = store.audit.append({
+      ...base,
+      kind: 'approved',
+      action: g.plan.operations.map((o) => o.action).join(' ') || null,
+      decision: decided,
+      request: g.mutating ? g.plan : g.args,
+    });
+    if (deltaCents > 0) store.ledger.reserve(row.id, g.agent.projectId, g.agent.id, g.req.tool, deltaCents);
+    return { ...common, kind: 'approved', row };
+  });
+}

@@ -1,0 +1,23 @@
+// Loads the policy for wardenctl commands that need caps or agents (--policy, WARDEN_POLICY, ./policy.yaml).
+import { resolve } from 'node:path';
+import { ExitError } from '../../src/cli/run-main.js';
+import { loadPolicyFile, PolicyError } from '../../src/policy/load.js';
+import type { Policy } from '../../src/policy/schema.js';
+import { toolNames } from '../../src/tools/index.js';
+
+export function loadPolicy(flag: string | undefined): Policy {
+  const file = resolve(flag ?? (process.env.WARDEN_POLICY || 'policy.yaml'));
+  try {
+    return loadPolicyFile(file, toolNames);
+  } catch (e) {
+    if (e instanceof PolicyError) throw new ExitError(2, e.message);
+    throw e;
+  }
+}
+
+export function projectsOf(policy: Policy, only: string | undefined): string[] {
+  if (only === undefined) return Object.keys(policy.projects);
+  if (!(only in policy.projects))
+    throw new ExitError(2, `--project: unknown project "${only}" (known: ${Object.keys(policy.projects).join(', ')})`);
+  return [only];
+}

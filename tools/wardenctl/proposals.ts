@@ -1,0 +1,135 @@
+// wardenctl proposals list | show | approve | reject: a human decides what agents could only suggest.
+import { userInfo } from 'node:os';
+import { createInterface } from 'node:readline/promises';
+import Table from 'cli-table3';
+import { ExitError, parse, UsageError } from '../../src/cli/run-main.js';
+import { approveProposal, ProposalRefused, rejectProposal } from '../../src/proposals/approve.js';
+import type { ProposalRow } from '../../src/store/proposals.js';
+import { HELP, printHelp } from './help.js';
+import { openStore } from './store.js';
+
+const STATES = ['pending', 'approved', 'rejected', 'expired', 'executed', 'failed', 'stale'];
+
+function view(p: ProposalRow) {
+  return { ...p, plan: JSON.parse(p.plan) as Record<string, unknown>, risk_flags: JSON.parse(p.risk_flags) as string[] };
+}
+
+export async function proposalsCommand(argv: string[]): Promise<number> {
+  const [verb, ...rest] = argv;
+  switch (verb) {
+    case 'list':
+      return list(rest);
+    case 'show':
+      return show(rest);
+    case 'approve':
+      return decide(rest, 'approve');
+    case 'reject':
+      return decide(rest, 'reject');
+    case '--help':
+    case '-h':
+      return printHelp(HELP.proposals);
+    default:
+      throw new UsageError(`wardenctl proposals: expected list, show, approve or reject${verb ? `, got "${verb}"` : ''}\n\n${HELP.proposals}`);
+  }
+}
+
+function list(argv: string[]): number {
+  const { values } = parse(argv, { state: { type: 'string' }, db: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, HELP.proposals);
+  if (values.help) return printHelp(HELP.proposals);
+  if (values.state && !STATES.includes(values.state)) throw new UsageError(`--state: expected one of ${STATES.join(', ')}, got "${values.state}"`);
+  const { store } = openStore(values.db);
+  try {
+    const rows = store.proposals.list({ state: values.state });
+    if (values.json) {
+      process.stdout.write(`${JSON.stringify(rows.map(view), null, 2)}\n`);
+      return 0;
+    }
+    const table = new Table({ head: ['id', 'state', 'project', 'agent', 'what', 'reason', 'expires (UTC)'], style: { head: [], border: [] }, wordWrap: true, colWidths: [20, 10, 10, 12, 40, 30, 18] });
+    for (const p of rows) table.push([p.id, p.state, p.project, p.agent, view(p).plan.summary as string, p.reason, p.expires_at.slice(0, 16).replace('T', ' ')]);
+    process.stdout.write(rows.length ? `${table.toString()}\n` : 'no proposals\n');
+    return 0;
+  } finally {
+    store.close();
+  }
+}
+
+function describe(p: ProposalRow): string {
+  const v = view(p);
+  const plan = v.plan as { summary: string; operations: { action: string; target?: string; params?: unknown }[]; costDeltaUsdMonth: number | null };
+  return [
+    `proposal ${p.id} (${p.state})`,
+    `  from      agent ${p.agent}, project ${p.project}, via ${p.tool}, at ${p.created_at}`,
+    `  reason    ${p.reason}`,
+    `  plan      ${plan.summary}`,
+    ...plan.operations.map((o) => `            - ${o.action}${o.target ? ` on ${o.target}` : ''} ${o.params ? JSON.stringify(o.params) : ''}`),
+    `  cost      ${plan.costDeltaUsdMonth === null ? 'unknown' : `$${plan.costDeltaUsdMonth.toFixed(2)}/month`}`,
+    `  risk      ${v.risk_flags.join(', ') || '-'}`,
+    `  expires   ${p.expires_at}`,
+    `  plan hash ${p.plan_hash}`,
+    ...(p.decided_by ? [`  decided   ${p.state} by ${p.decided_by} at ${p.decided_at}${p.decision_note ? `: ${p.decision_note}` : ''}`] : []),
+  ].join('\n');
+}
+
+function show(argv: string[]): number {
+  const { values, positionals } = parse(argv, { db: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, HELP.proposals);
+  if (values.help) return printHelp(HELP.proposals);
+  const id = positionals[0];
+  if (!id) throw new UsageError(`wardenctl proposals show: which proposal? (an id from wardenctl proposals list)`);
+  const { store } = openStore(values.db);
+  try {
+    const p = store.proposals.get(id);
+    if (!p) throw new ExitError(2, `no proposal ${id} (wardenctl proposals list shows them)`);
+    process.stdout.write(values.json ? `${JSON.stringify(view(p), null, 2)}\n` : `${describe(p)}\n\nplan as data:\n${JSON.stringify(view(p).plan, null, 2)}\n`);
+    return 0;
+  } finally {
+    store.close();
+  }
+}
+
+async function confirm(question: string): Promise<boolean> {
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return /^y(es)?$/i.test((await rl.question(question)).trim());
+  } finally {
+    rl.close();
+  }
+}
+
+async function decide(argv: string[], verb: 'approve' | 'reject'): Promise<number> {
+  const { values, positionals } = parse(argv, {
+    comment: { type: 'string' },
+    reason: { type: 'string' },
+    yes: { type: 'boolean', short: 'y' },
+    db: { type: 'string' },
+    json: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  }, HELP.proposals);
+  if (values.help) return printHelp(HELP.proposals);
+  const id = positionals[0];
+  if (!id) throw new UsageError(`wardenctl proposals ${verb}: which proposal? (an id from wardenctl proposals list)`);
+  if (verb === 'reject' && !values.reason?.trim()) throw new UsageError('wardenctl proposals reject: --reason is required (the agent reads it)');
+  const who = userInfo().username;
+  const { store } = openStore(values.db);
+  try {
+    const p = store.proposals.get(id);
+    if (!p) throw new ExitError(2, `no proposal ${id} (wardenctl proposals list shows them)`);
+    if (verb === 'approve' && !values.yes) {
+      if (!process.stdin.isTTY) throw new UsageError(`wardenctl proposals approve: confirm with --yes when not at a terminal (plan hash ${p.plan_hash})`);
+      process.stderr.write(`${describe(p)}\n`);
+      if (!(await confirm(`Approve exactly this plan (hash ${p.plan_hash.slice(0, 16)}…) as ${who}? [y/N] `))) {
+        process.stderr.write('not approved\n');
+        return 1;
+      }
+    }
+    try {
+      const done = verb === 'approve' ? approveProposal(store, id, who, values.comment ?? null) : rejectProposal(store, id, who, values.reason as string);
+      process.stdout.write(values.json ? `${JSON.stringify({ proposal: view(done.proposal), result: done.result }, null, 2)}\n` : `${id}: ${done.proposal.state} by ${who}\n`);
+      return 0;
+    } catch (e) {
+      if (e instanceof ProposalRefused) throw new ExitError(1, e.message);
+      throw e;
+    }
+  } finally {
+    store.close();
+  }
+}

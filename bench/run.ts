@@ -3,9 +3,11 @@ import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
 import { GetResourcesCommand } from '@aws-sdk/client-resource-groups-tagging-api';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
-import { mkdtempSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { AgentAws } from '../src/aws/clients.js';
 import { AgentSession } from '../src/aws/session.js';
@@ -121,6 +123,39 @@ function verify(): void {
   closeDb(db);
 }
 
+/** 4 processes racing check+reserve against one cap; every approval a committed immediate transaction. */
+async function budgetRace(): Promise<void> {
+  const dir = tmp();
+  const db = join(dir, 'warden.db');
+  const policy = join(dir, 'policy.yaml');
+  const agents = ['r1', 'r2', 'r3', 'r4'];
+  writeFileSync(
+    policy,
+    `version: 1\nprojects: { shop: { budget_usd_month: 1000 } }\ntiers: { operator: { tools: [reserve] } }\nagents:\n${agents.map((a) => `  ${a}: { project: shop, tier: operator, role_arn: "arn:aws:iam::123456789012:role/${a}" }`).join('\n')}\n`,
+  );
+  Store.open(db).close();
+  const worker = join(dirname(fileURLToPath(import.meta.url)), 'reserve-worker.js');
+  const startAt = Date.now() + 1000;
+  // $1.00 each against $1,000: the first 1,000 of 2,000 pass, the rest are refused.
+  const results = await Promise.all(
+    agents.map(
+      (a) =>
+        new Promise<{ approved: number; ms: number[] }>((resolve, reject) => {
+          const child = spawn(process.execPath, [worker, db, policy, a, '500', String(startAt), '100'], { stdio: ['ignore', 'pipe', 'inherit'] });
+          let text = '';
+          child.stdout.on('data', (d) => (text += d));
+          child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(text)) : reject(new Error(`reserve worker exited ${code}`))));
+        }),
+    ),
+  );
+  const store = Store.open(db);
+  const facts = store.ledger.facts('shop', 100_000);
+  store.close();
+  const t = summarize(results.flatMap((r) => r.ms));
+  const overspend = Math.max(0, (facts?.reservedCents ?? 0) + (facts?.committedCents ?? 0) - 100_000);
+  out(`budget check+reserve, 4 processes × 500 racing one $1,000 cap at $1.00 each: median ${ms(t.median)}  p99 ${ms(t.p99)}; approved ${results.reduce((s, r) => s + r.approved, 0)} (cap allows 1000); overspend $${(overspend / 100).toFixed(2)}`);
+}
+
 async function main(): Promise<void> {
   const emulator = await startMoto();
   Object.assign(process.env, emulatorEnv(emulator.endpoint), { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' });
@@ -128,6 +163,7 @@ async function main(): Promise<void> {
   try {
     await overhead();
     appends();
+    await budgetRace();
     verify();
   } finally {
     await emulator.stop();

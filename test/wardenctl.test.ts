@@ -1,14 +1,18 @@
 // wardenctl as a human runs it: tables by default, --json, --help everywhere, exit 0 ok / 1 finding / 2 usage.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { AuditLog } from '../src/store/audit.js';
 import { closeDb, openDb } from '../src/store/db.js';
+import { Store } from '../src/store/store.js';
+import { launchTagged } from '../src/demo/seed.js';
+import { admin } from './helpers/harness.js';
 
 const CTL = join(process.cwd(), 'dist', 'tools', 'wardenctl', 'main.js');
-const ctl = (...args: string[]) => spawnSync(process.execPath, [CTL, ...args], { encoding: 'utf8', env: { ...process.env, WARDEN_DB: '' } });
+const ctl = (...args: string[]) =>
+  spawnSync(process.execPath, [CTL, ...args], { encoding: 'utf8', env: { ...process.env, WARDEN_DB: '', WARDEN_POLICY: '' }, input: '' });
 
 /** A store with 6 events of two agents, the first three a day earlier. */
 function store(): string {
@@ -101,9 +105,75 @@ describe('wardenctl', () => {
     expect(r.stderr).toMatch(/cannot open audit store \/tmp\/definitely-not-here\/warden\.db/);
   });
 
-  it.each([['--help'], ['audit', 'tail', '--help'], ['audit', 'verify', '--help'], ['audit', 'export', '--help'], ['status', '--help']])('%s prints usage and exits 0', (...args) => {
+  it.each([['--help'], ['audit', 'tail', '--help'], ['audit', 'verify', '--help'], ['audit', 'export', '--help'], ['status', '--help'], ['budget', '--help'], ['budget', 'reconcile', '--help'], ['proposals', '--help'], ['proposals', 'list', '--help'], ['prices', '--help']])('%s prints usage and exits 0', (...args) => {
     const r = ctl(...args);
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/Usage: wardenctl/);
+  });
+});
+
+describe('wardenctl budget, proposals, prices', () => {
+  function withPolicy() {
+    const dir = mkdtempSync(join(tmpdir(), 'warden-ctl-b-'));
+    const policy = join(dir, 'policy.yaml');
+    const project = `p-${Math.random().toString(16).slice(2, 10)}`;
+    writeFileSync(policy, `version: 1\nprojects: { ${project}: { budget_usd_month: 50 } }\ntiers: { asker: { tools: [request_budget] } }\nagents: { bot: { project: ${project}, tier: asker, role_arn: "arn:aws:iam::123456789012:role/bot" } }\n`);
+    const db = join(dir, 'warden.db');
+    const store = Store.open(db);
+    const requested = store.audit.append({ kind: 'requested', agent: 'bot', project, tool: 'request_budget' });
+    const plan = { tool: 'request_budget', summary: `raise ${project}'s cap by $20.00/month (permanent)`, mutating: true, operations: [{ action: 'warden:RaiseBudget', target: project, params: { cents_month: 2000, month: null } }], resources: [], tagsToSet: {}, costDeltaUsdMonth: 0, riskFlags: ['budget_increase' as const], rollback: [] };
+    const escalated = store.audit.append({ kind: 'escalated', agent: 'bot', project, tool: 'request_budget', follows: requested.id });
+    const p = store.proposals.create({ kind: 'request_budget', project, agent: 'bot', tool: 'request_budget', reason: 'more nodes', plan, eventId: escalated.id, ttlHours: 72 });
+    store.close();
+    return { policy, db, project, id: p.id };
+  }
+
+  it('lists, shows, and approves a budget request once; the cap rises', () => {
+    const { policy, db, project, id } = withPolicy();
+    expect(ctl('proposals', 'list', '--db', db, '--state', 'pending').stdout).toMatch(new RegExp(id));
+    const show = ctl('proposals', 'show', id, '--db', db);
+    expect(show.stdout).toMatch(/plan hash [0-9a-f]{64}/);
+    expect(show.stdout).toMatch(/warden:RaiseBudget/);
+    const noTty = ctl('proposals', 'approve', id, '--db', db);
+    expect(noTty.status).toBe(2);
+    expect(noTty.stderr).toMatch(/confirm with --yes/);
+    expect(JSON.parse(ctl('budget', '--db', db, '--policy', policy, '--json').stdout)[0]).toMatchObject({ project, capCents: 5000 });
+    const ok = ctl('proposals', 'approve', id, '--yes', '--comment', 'fine', '--db', db);
+    expect(ok.status, ok.stderr).toBe(0);
+    expect(ok.stdout).toMatch(new RegExp(`${id}: executed by `));
+    const again = ctl('proposals', 'approve', id, '--yes', '--db', db);
+    expect(again.status).toBe(1);
+    expect(again.stderr).toMatch(/is executed/);
+    expect(JSON.parse(ctl('budget', '--db', db, '--policy', policy, '--json').stdout)[0]).toMatchObject({ capCents: 7000 });
+    expect(ctl('budget', '--db', db, '--policy', policy).stdout).toMatch(/\$70\.00/);
+    expect(ctl('audit', 'verify', '--db', db).status).toBe(0);
+  });
+
+  it('rejects with a reason, and refuses a reject without one', () => {
+    const { db, id } = withPolicy();
+    expect(ctl('proposals', 'reject', id, '--db', db).status).toBe(2);
+    const r = ctl('proposals', 'reject', id, '--reason', 'not this month', '--db', db);
+    expect(r.status).toBe(0);
+    expect(JSON.parse(ctl('proposals', 'list', '--db', db, '--json').stdout)[0]).toMatchObject({ state: 'rejected', decision_note: 'not this month' });
+  });
+
+  it('budget reconcile adopts what the project holds in AWS: exit 1 when it changed the ledger, 0 when it agreed', async () => {
+    const { policy, db, project } = withPolicy();
+    await launchTagged(admin.ec2(), { ProjectId: project });
+    const first = ctl('budget', 'reconcile', '--db', db, '--policy', policy);
+    expect(first.status, first.stderr).toBe(1);
+    expect(first.stdout).toMatch(/1 adopted \(missing from the ledger\)/);
+    expect(first.stdout).toMatch(/t3\.micro instance, \$7\.60\/month/);
+    const second = ctl('budget', 'reconcile', '--db', db, '--policy', policy);
+    expect(second.status).toBe(0);
+    expect(second.stdout).toMatch(/1 agreed, 0 released/);
+    expect(ctl('budget', '--project', 'nope', '--db', db, '--policy', policy).status).toBe(2);
+  });
+
+  it('prices prints the table and exits 1 for an unknown type', () => {
+    const ok = ctl('prices', '--type', 'm5.xlarge', '--region', 'us-east-1');
+    expect(ok.status).toBe(0);
+    expect(ok.stdout).toMatch(/m5\.xlarge.*0\.192.*140\.16/);
+    expect(ctl('prices', '--type', 'x9.galactic').status).toBe(1);
   });
 });

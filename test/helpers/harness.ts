@@ -30,7 +30,7 @@ export interface World {
 }
 
 /** A policy with a fresh project (agent + observer) and a second project to trespass on. */
-export function world(extraYaml = ''): World {
+export function world(opts: { budget?: number; operatorTools?: string[]; limits?: string } = {}): World {
   const project = fresh('p');
   const other = fresh('q');
   const agent = fresh('bot');
@@ -39,21 +39,21 @@ export function world(extraYaml = ''): World {
 version: 1
 projects:
   ${project}:
-    budget_usd_month: 100
+    budget_usd_month: ${opts.budget ?? 100}
     escalate_over_usd_month: 20
     critical_tag: { Criticality: critical }
   ${other}:
     budget_usd_month: 100
 tiers:
   observer: { tools: [get_status, list_resources] }
-  operator: { tools: [${toolNames.join(', ')}] }
+  operator: { tools: [${[...toolNames, ...(opts.operatorTools ?? [])].join(', ')}]${opts.limits ? `, limits: ${opts.limits}` : ''} }
   nothing: { tools: [] }
 agents:
   ${agent}: { project: ${project}, tier: operator, role_arn: "arn:aws:iam::${ACCOUNT}:role/${agent}" }
   ${observer}: { project: ${project}, tier: observer, role_arn: "arn:aws:iam::${ACCOUNT}:role/${observer}" }
   ${other}-bot: { project: ${other}, tier: operator, role_arn: "arn:aws:iam::${ACCOUNT}:role/${other}-bot" }
-${extraYaml}`;
-  return { project, other, agent, observer, policy: parsePolicy(yaml, 'policy.yaml', toolNames) };
+`;
+  return { project, other, agent, observer, policy: parsePolicy(yaml, 'policy.yaml', [...toolNames, ...(opts.operatorTools ?? [])]) };
 }
 
 export interface Harness {

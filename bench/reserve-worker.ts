@@ -1,0 +1,32 @@
+// One server process racing others for the same budget, for the race test and the bench:
+// node dist/bench/reserve-worker.js DB POLICY_FILE AGENT COUNT START_AT_MS CENTS_EACH
+// Prints one JSON line: approved / denied / other counts and each check+reserve's latency in ms.
+import { readFileSync } from 'node:fs';
+import type { Plan } from '../src/guard/types.js';
+import { parsePolicy } from '../src/policy/load.js';
+import { resolveAgent } from '../src/server/agent-context.js';
+import { decideAndRecord } from '../src/server/gate.js';
+import { Store } from '../src/store/store.js';
+
+const [db, policyFile, agentId, count, startAt, centsEach = '300'] = process.argv.slice(2);
+const policy = parsePolicy(readFileSync(policyFile, 'utf8'), policyFile, ['reserve']);
+const agent = resolveAgent(policy, agentId);
+const store = Store.open(db);
+const req = { agent: agent.id, projectId: agent.projectId, project: agent.project, tierName: agent.tierName, tier: agent.tier, tool: 'reserve' };
+await new Promise((r) => setTimeout(r, Math.max(0, Number(startAt) - Date.now())));
+const out = { approved: 0, denied: 0, other: 0, ms: [] as number[] };
+for (let i = 0; i < Number(count); i++) {
+  const plan: Plan = {
+    tool: 'reserve', summary: `reserve #${i}`, mutating: true, operations: [], resources: [], tagsToSet: {},
+    costDeltaUsdMonth: Number(centsEach) / 100, riskFlags: [], rollback: [],
+  };
+  const t = performance.now();
+  const requested = store.audit.append({ kind: 'requested', agent: agent.id, project: agent.projectId, tool: 'reserve', request: { i } });
+  const gate = decideAndRecord(store, { req, plan, agent, requestedId: requested.id, roleArn: null, dryRun: false, asProposal: false, mutating: true, args: {} });
+  out.ms.push(performance.now() - t);
+  if (gate.kind === 'approved') out.approved++;
+  else if (gate.decision.outcome === 'deny' && gate.decision.rule === 'budget') out.denied++;
+  else out.other++;
+}
+store.close();
+process.stdout.write(`${JSON.stringify(out)}\n`);

@@ -9,7 +9,9 @@ import { auditTable } from '../cli/audit-table.js';
 import { emulatorEnv, packageRoot, startMoto, type Emulator } from '../emulator/moto.js';
 import { loadPolicyFile } from '../policy/load.js';
 import { serveStdio } from '../server/stdio.js';
+import { approveProposal } from '../proposals/approve.js';
 import { AuditLog } from '../store/audit.js';
+import { Store } from '../store/store.js';
 import { closeDb, openDb } from '../store/db.js';
 import { toolNames } from '../tools/index.js';
 import { ensureRoles } from './provision.js';
@@ -84,6 +86,21 @@ export async function runDemo(opts: { dbFile?: string }, out: Out = (s) => conso
     await call(bot, 'web-bot', 'tag_resource', { resource_arn: p.billingInstance, set: { Owner: 'web-team' } }, out);
     await call(bot, 'web-bot', 'tag_resource', { resource_arn: p.shopInstance, set: { ProjectId: 'billing' } }, out);
     await call(bot, 'web-bot', 'tag_resource', { resource_arn: p.shopInstance, set: { Criticality: 'critical' } }, out);
+    out('\n— budget —');
+    await call(bot, 'web-bot', 'get_budget', {}, out);
+    const asked = await bot.callTool({ name: 'request_budget', arguments: { amount_usd_month: 50, reason: 'a second web node for the winter sale', duration: 'this_month' } });
+    const proposalId = (asked.structuredContent as { proposal_id?: string } | undefined)?.proposal_id;
+    out(`\n▶ web-bot calls request_budget({"amount_usd_month":50,…})\n  ⏸ ${(asked.content as { text: string }[])[0].text}`);
+    if (proposalId) {
+      const store = Store.open(p.dbFile);
+      try {
+        approveProposal(store, proposalId, 'demo-human', 'approved in the demo');
+      } finally {
+        store.close();
+      }
+      out(`\n  a human runs: wardenctl proposals approve ${proposalId} --yes`);
+      await call(bot, 'web-bot', 'get_budget', {}, out);
+    }
     await bot.close();
     const auditor = await connect('auditor', p);
     await call(auditor, 'auditor', 'tag_resource', { resource_arn: p.shopInstance, set: { Owner: 'auditors' } }, out);

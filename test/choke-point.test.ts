@@ -2,7 +2,7 @@
 import { PutBucketTaggingCommand } from '@aws-sdk/client-s3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { inCallScope, withApproval } from '../src/aws/write-gate.js';
-import { launchTagged } from '../src/demo/seed.js';
+import { anyImageId, launchTagged } from '../src/demo/seed.js';
 import { parsePolicy } from '../src/policy/load.js';
 import { allTools, toolNames } from '../src/tools/index.js';
 import { admin, call, connect, world, type Harness } from './helpers/harness.js';
@@ -14,7 +14,17 @@ const SAMPLES: Record<string, (w: ReturnType<typeof world>, ownedArn: string) =>
   tag_resource: (_w, arn) => ({ resource_arn: arn, set: { Owner: 'x' } }),
   get_budget: () => ({}),
   request_budget: () => ({ amount_usd_month: 25, reason: 'a second web node for the sale', duration: 'this_month' }),
+  get_service: () => ({ service: 'web' }),
+  scale_service: () => ({ service: 'web', desired_count: 1, instance_type: 't3.micro' }),
 };
+
+/** A world whose project declares the service the samples scale. */
+async function serviceWorld() {
+  const img = await anyImageId(admin.ec2());
+  return world({
+    projectYaml: `    services:\n      web: { image_id: ${img}, instance_types: [t3.micro], max: 2, health: { timeout_seconds: 5, poll_seconds: 0.2 } }`,
+  });
+}
 
 const open: Harness[] = [];
 afterEach(async () => {
@@ -48,7 +58,7 @@ agents: { ${w.agent}: { project: ${w.project}, tier: nothing, role_arn: "arn:aws
   });
 
   it.each(allTools.map((t) => t.name))('%s: every AWS write it sends carries an open approval of this agent', async (tool) => {
-    const w = world();
+    const w = await serviceWorld();
     const arn = await launchTagged(admin.ec2(), { ProjectId: w.project });
     const h = await connect(w.policy, w.agent);
     open.push(h);
@@ -119,7 +129,7 @@ describe('the AWS layer refuses writes on its own', () => {
 
 describe('no log, no action', () => {
   it('an unwritable store denies the call before any AWS command', async () => {
-    const w = world();
+    const w = await serviceWorld();
     const h = await connect(w.policy, w.agent);
     open.push(h);
     h.db.pragma('query_only = ON');

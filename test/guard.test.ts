@@ -57,12 +57,12 @@ describe('decide', () => {
     if (d.outcome !== 'allow') {
       expect(d.rule).toBe(rule);
       if (message) expect(explain(d)).toMatch(message);
-    } else expect(d.checked).toEqual(['tier', 'ownership', 'budget', 'escalation']);
+    } else expect(d.checked).toEqual(['tier', 'limits', 'ownership', 'budget', 'escalation']);
   });
 
   it('checks in the fixed order and stops at the first refusal', () => {
     const d = decide(req(), plan({ costDeltaUsdMonth: null, resources: [{ arn: 'a', change: 'modify', tags: null }] }), ledger);
-    expect(d).toMatchObject({ outcome: 'deny', rule: 'ownership', checked: ['tier', 'ownership'] });
+    expect(d).toMatchObject({ outcome: 'deny', rule: 'ownership', checked: ['tier', 'limits', 'ownership'] });
   });
 });
 

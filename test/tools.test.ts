@@ -230,7 +230,7 @@ describe('tag_resource', () => {
     expect(r.isError, r.text).toBeFalsy();
     expect(r.structured).toMatchObject({
       status: 'dry_run',
-      decision: { outcome: 'allow', checked: ['tier', 'ownership', 'budget', 'escalation'] },
+      decision: { outcome: 'allow', checked: ['tier', 'limits', 'ownership', 'budget', 'escalation'] },
       plan: {
         costDeltaUsdMonth: 0,
         operations: [{ action: 'ec2:CreateTags', params: { tags: { Owner: 'new' } } }],

@@ -1,9 +1,10 @@
-// The one decision: rules in a fixed order (tier, ownership, budget, escalation); the first that does not allow wins.
-import { budgetRule, escalationRule, ownershipRule, tierRule } from './rules.js';
+// The one decision: rules in a fixed order (tier, limits, ownership, budget, escalation); the first that does not allow wins.
+import { budgetRule, escalationRule, limitsRule, ownershipRule, tierRule } from './rules.js';
 import type { Decision, Facts, GuardRequest, Plan, Rule, Verdict } from './types.js';
 
 const ORDER: [Rule, (req: GuardRequest, plan: Plan, facts: Facts) => Verdict][] = [
   ['tier', tierRule],
+  ['limits', limitsRule],
   ['ownership', ownershipRule],
   ['budget', budgetRule],
   ['escalation', escalationRule],

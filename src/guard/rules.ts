@@ -14,6 +14,31 @@ export function tierRule(req: GuardRequest): Verdict {
   };
 }
 
+/** Why a capacity change is past the tier's limits, or null. Shared with planners that check before reading AWS. */
+export function limitViolation(tierName: string, limits: GuardRequest['tier']['limits'], c: NonNullable<Plan['capacity']>): string | null {
+  if (limits.instance_types && !limits.instance_types.includes(c.instanceType))
+    return `instance type ${c.instanceType} is not allowed for tier "${tierName}" (allowed: ${limits.instance_types.join(', ')})`;
+  if (limits.max_instances_per_service !== undefined && c.countAfter > limits.max_instances_per_service)
+    return `${c.service} would have ${c.countAfter} instances; tier "${tierName}" allows at most ${limits.max_instances_per_service} per service`;
+  if (limits.max_change_per_call !== undefined && c.change > limits.max_change_per_call)
+    return `this call changes ${c.change} instances; tier "${tierName}" allows at most ${limits.max_change_per_call} per call`;
+  return null;
+}
+
+export function limitsRule(req: GuardRequest, plan: Plan): Verdict {
+  if (!plan.capacity) return ALLOW;
+  const why = limitViolation(req.tierName, req.tier.limits, plan.capacity);
+  if (!why) return ALLOW;
+  return {
+    outcome: plan.capacity.escalateOverLimits ? 'escalate' : 'deny',
+    rule: 'limits',
+    reason: why,
+    instead: plan.capacity.escalateOverLimits
+      ? 'a human must approve going past the limit; nothing was executed'
+      : 'stay within the limits (get_service shows them), change in smaller steps, or ask a human to move you to a higher tier',
+  };
+}
+
 export function ownershipRule(req: GuardRequest, plan: Plan): Verdict {
   const teach = 'act on resources your project owns (list_resources shows them), or ask a human to act on this one';
   for (const r of plan.resources) {

@@ -41,6 +41,17 @@ export interface Plan {
   riskFlags: RiskFlag[];
   /** Steps that undo the plan, made before it runs. */
   rollback: PlannedOperation[];
+  /** For capacity changes: what the tier's limits are checked against. */
+  capacity?: {
+    service: string;
+    instanceType: string;
+    /** Instances the service will have after the change. */
+    countAfter: number;
+    /** Instances launched plus instances terminated by this call. */
+    change: number;
+    /** The service's policy asks for a human rather than a refusal past a tier limit. */
+    escalateOverLimits: boolean;
+  };
   /** Cheaper variants the planner knows of, so a budget refusal can name one that fits. */
   alternatives?: { description: string; costDeltaUsdMonth: number }[];
 }
@@ -66,7 +77,7 @@ export interface Facts {
   budget: BudgetFacts | null;
 }
 
-export type Rule = 'tier' | 'ownership' | 'budget' | 'escalation';
+export type Rule = 'tier' | 'limits' | 'ownership' | 'budget' | 'escalation';
 
 export type Verdict =
   | { outcome: 'allow' }

@@ -9,6 +9,37 @@ const name = (what: string) =>
 const roleArn = z.string().regex(ROLE_ARN, 'must be an IAM role ARN (arn:aws:iam::<account>:role/<name>)');
 const usd = z.number().finite().nonnegative();
 
+const INSTANCE_TYPE = /^[a-z0-9]+\.[a-z0-9]+$/;
+
+/** A named set of EC2 instances a human declared; the agent may change only its count and type within these bounds. */
+const service = z
+  .object({
+    image_id: z.string().regex(/^ami-[0-9a-f]{8,17}$/, 'must be an AMI id (ami-…)'),
+    instance_types: z.array(z.string().regex(INSTANCE_TYPE)).min(1),
+    min: z.number().int().nonnegative().default(0),
+    max: z.number().int().positive(),
+    subnet_ids: z.array(z.string().regex(/^subnet-[0-9a-f]+$/)).default([]),
+    security_group_ids: z.array(z.string().regex(/^sg-[0-9a-f]+$/)).default([]),
+    key_name: z.string().min(1).optional(),
+    user_data_file: z.string().min(1).optional(),
+    instance_profile_arn: z.string().regex(/^arn:aws[a-z-]*:iam::\d{12}:instance-profile\/.+$/).optional(),
+    health: z
+      .object({
+        /** e.g. http://{private_ip}:80/healthz; {instance_id}, {private_ip}, {public_ip} are filled in. */
+        http_url: z.string().regex(/^https?:\/\//, 'must start with http:// or https://').optional(),
+        timeout_seconds: z.number().int().positive().max(3600).default(300),
+        poll_seconds: z.number().positive().max(60).default(5),
+      })
+      .strict()
+      .default({ timeout_seconds: 300, poll_seconds: 5 }),
+    /** Past a tier bound: escalate to a human instead of denying. */
+    escalate_over_limits: z.boolean().default(false),
+  })
+  .strict()
+  .superRefine((s, ctx) => {
+    if (s.min > s.max) ctx.addIssue({ code: 'custom', path: ['min'], message: `min ${s.min} is above max ${s.max}` });
+  });
+
 const project = z
   .object({
     budget_usd_month: usd,
@@ -17,6 +48,7 @@ const project = z
     approver_role_arn: roleArn.optional(),
     environments: z.array(name('environment')).min(1).default(['staging', 'prod']),
     proposal_ttl_hours: z.number().positive().max(24 * 90).default(72),
+    services: z.record(name('service'), service).default({}),
     notify: z.array(z.object({ webhook: z.url({ protocol: /^https?$/ }) }).strict()).default([]),
   })
   .strict();
@@ -26,7 +58,7 @@ const limits = z
     max_monthly_delta_usd: usd.optional(),
     max_instances_per_service: z.number().int().nonnegative().optional(),
     max_change_per_call: z.number().int().nonnegative().optional(),
-    instance_types: z.array(z.string().regex(/^[a-z0-9]+\.[a-z0-9]+$/)).optional(),
+    instance_types: z.array(z.string().regex(INSTANCE_TYPE)).optional(),
   })
   .strict();
 
@@ -88,3 +120,4 @@ export type Policy = z.infer<ReturnType<typeof policySchema>>;
 export type ProjectPolicy = Policy['projects'][string];
 export type TierPolicy = Policy['tiers'][string];
 export type AgentPolicy = Policy['agents'][string];
+export type ServicePolicy = ProjectPolicy['services'][string];

@@ -10,7 +10,8 @@ import { tierRule } from '../guard/rules.js';
 import type { Decision, GuardRequest, Plan } from '../guard/types.js';
 import type { AuditRow, NewEvent } from '../store/audit.js';
 import type { Store } from '../store/store.js';
-import { isMutating, Refusal, type ToolContext, type ToolSpec } from '../tools/tool.js';
+import { notify, type Notice } from '../notify/notify.js';
+import { isMutating, Refusal, RolledBack, type ToolContext, type ToolSpec } from '../tools/tool.js';
 import { issueMessage } from '../util/zod-issue.js';
 import type { AgentContext } from './agent-context.js';
 import { log } from './log.js';
@@ -27,6 +28,10 @@ export interface CallExtras {
   signal: AbortSignal;
   progress: ToolContext['progress'];
 }
+
+/** A lock outlives no call by much: a crashed holder frees it after this. */
+const LOCK_TTL_MS = 30 * 60_000;
+const LOCK_WAIT_MS = 60_000;
 
 const errorResult = (text: string): CallToolResult => ({ isError: true, content: [{ type: 'text', text }] });
 
@@ -61,8 +66,17 @@ export async function guardedCall(spec: ToolSpec, rawArgs: unknown, deps: CallDe
     );
   }
 
+  /** Humans hear of rollbacks and escalations; a failure to record the notice never blocks the answer. */
+  const tell = (n: Omit<Notice, 'project'>) => {
+    try {
+      notify(store, agent.project, { ...n, project: agent.projectId });
+    } catch (e) {
+      log.error(`notification failed: ${(e as Error).message}`);
+    }
+  };
+
   /** Records a refusal and answers the agent with it; if even that row cannot be written, the answer still goes out. */
-  const refuse = (kind: 'denied' | 'escalated' | 'failed', decision: object, message: string, extra: Partial<NewEvent> = {}) => {
+  const refuse = (kind: 'denied' | 'escalated' | 'failed' | 'rolled_back', decision: object, message: string, extra: Partial<NewEvent> = {}) => {
     try {
       record({ kind, decision, follows: requested.id, roleArn: aws.session.assumedRoleArn ?? null, ...extra });
     } catch (e) {
@@ -103,12 +117,30 @@ export async function guardedCall(spec: ToolSpec, rawArgs: unknown, deps: CallDe
 
   const ctx: ToolContext = { agent, aws, store, signal: extras.signal, progress: extras.progress };
   const scope = { agent: agent.id, tool: spec.name, requestIds: [] as string[] };
-  return inCallScope(scope, async () => {
+  const lockKey = spec.lockKey?.(args, agent);
+  let holder: string | null = null;
+  if (lockKey) {
+    try {
+      holder = await store.locks.acquire(lockKey, LOCK_TTL_MS, LOCK_WAIT_MS);
+    } catch (e) {
+      return refuse('denied', { outcome: 'deny', rule: 'concurrency', reason: (e as Error).message }, `${spec.name} refused: cannot take the ${lockKey} lock (${(e as Error).message}); nothing was done`);
+    }
+    if (!holder)
+      return refuse('denied', { outcome: 'deny', rule: 'concurrency', reason: `${lockKey} is busy` }, `${spec.name} refused: another change to ${lockKey} is still running after ${LOCK_WAIT_MS / 1000}s; retry when it finishes`);
+  }
+  try {
+    return await inCallScope(scope, () => planAndRun());
+  } finally {
+    if (lockKey && holder) store.locks.release(lockKey, holder);
+  }
+
+  async function planAndRun(): Promise<CallToolResult> {
     let plan: Plan;
     try {
       plan = await spec.plan(args, ctx);
     } catch (e) {
-      if (e instanceof Refusal) return refuse('denied', { outcome: 'deny', rule: 'input', reason: e.message }, `${spec.name} refused: ${e.message}`);
+      if (e instanceof Refusal)
+        return refuse('denied', { outcome: 'deny', rule: e.rule, reason: e.message }, `${spec.name} ${e.rule === 'input' ? 'refused' : `denied by the ${e.rule} rule`}: ${e.message}`);
       const why = describeFailure(e, aws);
       return refuse('failed', { stage: 'plan' }, `${spec.name} failed while planning: ${why}`, { result: { error: why }, requestIds: scope.requestIds });
     }
@@ -125,17 +157,22 @@ export async function guardedCall(spec: ToolSpec, rawArgs: unknown, deps: CallDe
     const deltaCents = gate.deltaCents;
 
     const d = gate.decision;
-    if (gate.kind === 'refused') return refuse(d.outcome === 'escalate' ? 'escalated' : 'denied', { ...d, plan_hash: hash }, `${spec.name} ${explain(d)}`, { request: plan });
+    if (gate.kind === 'refused') {
+      if (d.outcome === 'escalate') tell({ kind: 'escalated', subject: `${spec.name} by ${agent.id} needs a human`, body: { reason: d.reason, plan } });
+      return refuse(d.outcome === 'escalate' ? 'escalated' : 'denied', { ...d, plan_hash: hash }, `${spec.name} ${explain(d)}`, { request: plan });
+    }
     if (gate.kind === 'planned') {
       const verdict = d.outcome === 'allow' ? 'would be allowed' : `would be ${explain(d)}`;
       const cost = plan.costDeltaUsdMonth === null ? 'unknown' : `$${plan.costDeltaUsdMonth.toFixed(2)}`;
       return okResult(`dry run: ${plan.summary} — ${verdict}; cost delta ${cost}/month`, { status: 'dry_run', event_id: gate.row.id, decision: d, plan });
     }
-    if (gate.kind === 'proposed')
+    if (gate.kind === 'proposed') {
+      tell({ kind: 'proposal', subject: `${agent.id} proposes: ${plan.summary}`, body: { proposal_id: gate.proposalId, reason: d.outcome !== 'allow' ? d.reason : '', plan }, eventId: gate.row.id });
       return okResult(
         `pending approval: proposal ${gate.proposalId} — ${d.outcome !== 'allow' ? d.reason : ''}. A human decides with \`wardenctl proposals approve ${gate.proposalId}\`; nothing was executed`,
         { status: 'pending_approval', event_id: gate.row.id, decision: d, plan, proposal_id: gate.proposalId },
       );
+    }
 
     const approved = gate.row;
     if (extras.signal.aborted) {
@@ -147,10 +184,17 @@ export async function guardedCall(spec: ToolSpec, rawArgs: unknown, deps: CallDe
       out = spec.output.parse(await withApproval(approved.id, () => spec.execute(plan, args, ctx))) as Record<string, unknown>;
     } catch (e) {
       const why = describeFailure(e, aws);
+      const rolledBack = e instanceof RolledBack;
       try {
-        store.ledger.release(approved.id, `failed: ${why}`);
+        store.ledger.release(approved.id, `${rolledBack ? 'rolled back' : 'failed'}: ${why}`);
       } catch (err) {
         log.error(`ledger release of ${approved.id} failed: ${(err as Error).message}`);
+      }
+      if (rolledBack) {
+        const result = { error: why, ...e.detail };
+        const answer = refuse('rolled_back', { stage: 'health' }, `${spec.name} ${why}`, { follows: approved.id, result, requestIds: scope.requestIds });
+        tell({ kind: 'rolled_back', subject: `${spec.name} by ${agent.id} was rolled back`, body: result, eventId: approved.id });
+        return answer;
       }
       return refuse('failed', { stage: 'execute' }, `${spec.name} failed: ${why}`, { follows: approved.id, result: { error: why }, requestIds: scope.requestIds });
     }
@@ -166,11 +210,11 @@ export async function guardedCall(spec: ToolSpec, rawArgs: unknown, deps: CallDe
     }
     const structured = isMutating(spec) ? { status: 'executed', event_id: approved.id, decision: d, plan, result: out } : out;
     return okResult(spec.summarize(out), structured);
-  });
+  }
 }
 
 function describeFailure(e: unknown, aws: AgentAws): string {
-  if (e instanceof WriteRefused || e instanceof AssumeRoleError || e instanceof Refusal) return e.message;
+  if (e instanceof WriteRefused || e instanceof AssumeRoleError || e instanceof Refusal || e instanceof RolledBack) return e.message;
   if (e instanceof z.ZodError) return `internal error: result did not match the output schema (${e.issues[0]?.message})`;
   const command = (e as { wardenCommand?: string }).wardenCommand ?? 'an AWS call';
   return describeAwsError(e, command, aws.session.assumedRoleArn);

@@ -107,6 +107,31 @@ export const migrations: Migration[] = [
       `);
     },
   },
+  {
+    version: 3,
+    update(db) {
+      db.exec(`
+        -- What humans were told: rollbacks, escalations, proposals. Webhook results are filled in later.
+        CREATE TABLE notifications (
+          id        INTEGER PRIMARY KEY,
+          ts        TEXT NOT NULL,
+          project   TEXT NOT NULL,
+          kind      TEXT NOT NULL,
+          subject   TEXT NOT NULL,
+          body      TEXT NOT NULL,
+          event_id  TEXT,
+          deliveries TEXT NOT NULL DEFAULT '[]'
+        );
+        -- One change at a time per key (e.g. a service): held from planning to the outcome.
+        CREATE TABLE locks (
+          key        TEXT PRIMARY KEY,
+          holder     TEXT NOT NULL,
+          acquired_at TEXT NOT NULL,
+          expires_at TEXT NOT NULL
+        );
+      `);
+    },
+  },
 ];
 
 export function migrate(db: Database.Database, list: Migration[] = migrations): void {

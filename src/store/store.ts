@@ -2,12 +2,14 @@
 import { AuditLog } from './audit.js';
 import { closeDb, openDb, type Db } from './db.js';
 import { Ledger } from './ledger.js';
+import { Locks } from './locks.js';
 import { Proposals } from './proposals.js';
 
 export class Store {
   readonly audit: AuditLog;
   readonly ledger: Ledger;
   readonly proposals: Proposals;
+  readonly locks: Locks;
 
   constructor(
     readonly db: Db,
@@ -16,6 +18,7 @@ export class Store {
     this.audit = new AuditLog(db, clock);
     this.ledger = new Ledger(db, clock);
     this.proposals = new Proposals(db, clock);
+    this.locks = new Locks(db, clock);
   }
 
   static open(file: string, opts: { mustExist?: boolean; clock?: () => Date } = {}): Store {

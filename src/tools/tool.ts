@@ -26,6 +26,24 @@ export interface ToolContext {
 /** A refusal the planner decides (bad reference, unknown name): audited as denied, told to the agent. */
 export class Refusal extends Error {
   override name = 'Refusal';
+  constructor(
+    message: string,
+    /** The guard rule the refusal belongs to, for the audit (input by default). */
+    readonly rule: string = 'input',
+  ) {
+    super(message);
+  }
+}
+
+/** The executor ran its rollback plan after a failed health check: audited as rolled_back, humans notified. */
+export class RolledBack extends Error {
+  override name = 'RolledBack';
+  constructor(
+    message: string,
+    readonly detail: Record<string, unknown>,
+  ) {
+    super(message);
+  }
 }
 
 export interface ToolSpec<I extends z.ZodObject = z.ZodObject, O extends z.ZodObject = z.ZodObject> {
@@ -50,6 +68,8 @@ export interface ToolSpec<I extends z.ZodObject = z.ZodObject, O extends z.ZodOb
   escalation?: 'refuse' | 'proposal';
   /** For 'proposal' tools: the agent's stated reason, shown to the human. */
   reasonOf?(args: z.infer<I>): string;
+  /** A store-wide lock key held from planning to the outcome, so concurrent calls on one thing serialize. */
+  lockKey?(args: z.infer<I>, agent: AgentContext): string;
 }
 
 export function defineTool<I extends z.ZodObject, O extends z.ZodObject>(spec: ToolSpec<I, O>): ToolSpec {

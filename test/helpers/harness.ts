@@ -30,7 +30,7 @@ export interface World {
 }
 
 /** A policy with a fresh project (agent + observer) and a second project to trespass on. */
-export function world(opts: { budget?: number; operatorTools?: string[]; limits?: string } = {}): World {
+export function world(opts: { budget?: number; operatorTools?: string[]; limits?: string; projectYaml?: string } = {}): World {
   const project = fresh('p');
   const other = fresh('q');
   const agent = fresh('bot');
@@ -42,6 +42,7 @@ projects:
     budget_usd_month: ${opts.budget ?? 100}
     escalate_over_usd_month: 20
     critical_tag: { Criticality: critical }
+${opts.projectYaml ?? ''}
   ${other}:
     budget_usd_month: 100
 tiers:

@@ -1,0 +1,76 @@
+// Tells humans: a notifications row always, and a JSON POST to each of the project's webhooks (bounded, never blocking).
+import { stmt } from '../store/db.js';
+import type { Store } from '../store/store.js';
+import type { ProjectPolicy } from '../policy/schema.js';
+import { log } from '../server/log.js';
+
+export interface Notice {
+  project: string;
+  kind: 'rolled_back' | 'escalated' | 'proposal' | 'approved' | 'rejected' | 'failed' | 'promoted';
+  subject: string;
+  body: Record<string, unknown>;
+  eventId?: string;
+}
+
+interface Delivery {
+  webhook: string;
+  ok: boolean;
+  status?: number;
+  error?: string;
+  attempts: number;
+}
+
+const TIMEOUT_MS = 5_000;
+const ATTEMPTS = 3;
+
+async function post(url: string, payload: string): Promise<Delivery> {
+  let last: Delivery = { webhook: url, ok: false, attempts: 0 };
+  for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
+    try {
+      const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: payload, signal: AbortSignal.timeout(TIMEOUT_MS) });
+      last = { webhook: url, ok: res.ok, status: res.status, attempts: attempt };
+      if (res.ok || res.status < 500) return last;
+    } catch (e) {
+      last = { webhook: url, ok: false, error: (e as Error).message, attempts: attempt };
+    }
+    await new Promise((r) => setTimeout(r, 250 * attempt));
+  }
+  return last;
+}
+
+/**
+ * Records the notice and starts the webhook deliveries. The returned promise settles when every delivery
+ * has been recorded; callers on the action's path do not await it.
+ */
+export function notify(store: Store, project: ProjectPolicy, n: Notice): { id: number; delivered: Promise<void> } {
+  const ts = store.clock().toISOString();
+  const body = { ...n.body, project: n.project, kind: n.kind, subject: n.subject, ts, event_id: n.eventId ?? null };
+  const id = Number(
+    stmt(store.db, 'INSERT INTO notifications (ts, project, kind, subject, body, event_id) VALUES (?, ?, ?, ?, ?, ?)').run(
+      ts, n.project, n.kind, n.subject, JSON.stringify(body), n.eventId ?? null,
+    ).lastInsertRowid,
+  );
+  const payload = JSON.stringify(body);
+  const delivered = Promise.all(project.notify.map((t) => post(t.webhook, payload)))
+    .then((results) => {
+      if (results.length && store.db.open) stmt(store.db, 'UPDATE notifications SET deliveries = ? WHERE id = ?').run(JSON.stringify(results), id);
+      for (const r of results) if (!r.ok) log.warn(`webhook ${r.webhook} failed after ${r.attempts} attempt(s): ${r.error ?? r.status}`);
+    })
+    .catch((e) => log.error(`recording webhook results failed: ${(e as Error).message}`));
+  return { id, delivered };
+}
+
+export interface NotificationRow {
+  id: number;
+  ts: string;
+  project: string;
+  kind: string;
+  subject: string;
+  body: string;
+  event_id: string | null;
+  deliveries: string;
+}
+
+export function listNotifications(store: Store, limit = 50): NotificationRow[] {
+  return (stmt(store.db, 'SELECT * FROM notifications ORDER BY id DESC LIMIT ?').all(limit) as NotificationRow[]).reverse();
+}

@@ -1,0 +1,127 @@
+// Reads a service's instances (by ProjectId + Service tags) and waits for new ones to be healthy.
+import { DescribeInstancesCommand, DescribeInstanceStatusCommand, type Instance } from '@aws-sdk/client-ec2';
+import type { AgentAws } from '../aws/clients.js';
+import type { ServicePolicy } from '../policy/schema.js';
+
+export interface ServiceInstance {
+  id: string;
+  arn: string;
+  type: string;
+  state: string;
+  launchedAt: string;
+  privateIp: string | null;
+  publicIp: string | null;
+  tags: Record<string, string>;
+}
+
+const LIVE = ['pending', 'running', 'stopping', 'stopped'];
+
+function toServiceInstance(i: Instance, region: string, account: string): ServiceInstance {
+  return {
+    id: i.InstanceId ?? '',
+    arn: `arn:aws:ec2:${region}:${account}:instance/${i.InstanceId}`,
+    type: i.InstanceType ?? 'unknown',
+    state: i.State?.Name ?? 'unknown',
+    launchedAt: i.LaunchTime?.toISOString() ?? '',
+    privateIp: i.PrivateIpAddress ?? null,
+    publicIp: i.PublicIpAddress ?? null,
+    tags: Object.fromEntries((i.Tags ?? []).map((t) => [t.Key ?? '', t.Value ?? ''])),
+  };
+}
+
+/** Instances not yet terminated that match all `tags`; paginated, newest first. */
+export async function findInstances(aws: AgentAws, tags: Record<string, string>): Promise<ServiceInstance[]> {
+  const region = await aws.ec2.config.region();
+  const found: ServiceInstance[] = [];
+  let token: string | undefined;
+  do {
+    const out = await aws.ec2.send(
+      new DescribeInstancesCommand({
+        Filters: [...Object.entries(tags).map(([k, v]) => ({ Name: `tag:${k}`, Values: [v] })), { Name: 'instance-state-name', Values: LIVE }],
+        NextToken: token,
+        MaxResults: 1000,
+      }),
+    );
+    for (const r of out.Reservations ?? [])
+      for (const i of r.Instances ?? []) found.push(toServiceInstance(i, region, r.OwnerId ?? ''));
+    token = out.NextToken;
+  } while (token);
+  // The filter ran on the AWS side; check the tags again rather than trust it.
+  return found.filter((i) => Object.entries(tags).every(([k, v]) => i.tags[k] === v)).sort((a, b) => b.launchedAt.localeCompare(a.launchedAt));
+}
+
+/** Which instances a scale-in removes: unhealthy first, then the newest (the longest-proven stay). */
+export function pickForScaleIn(instances: ServiceInstance[], n: number): ServiceInstance[] {
+  const rank = (i: ServiceInstance) => (i.state === 'running' ? 1 : 0);
+  return [...instances].sort((a, b) => rank(a) - rank(b) || b.launchedAt.localeCompare(a.launchedAt)).slice(0, n);
+}
+
+export interface HealthResult {
+  instance: string;
+  ok: boolean;
+  detail: string;
+}
+
+export function healthUrl(template: string, i: ServiceInstance): string {
+  return template
+    .replaceAll('{instance_id}', i.id)
+    .replaceAll('{private_ip}', i.privateIp ?? '')
+    .replaceAll('{public_ip}', i.publicIp ?? '');
+}
+
+/**
+ * Waits until every instance is running with both EC2 status checks ok, then (if configured) answers 2xx on
+ * its health URL, all within the service's timeout. Returns per-instance results; all ok means healthy.
+ */
+export async function waitHealthy(
+  aws: AgentAws,
+  instances: ServiceInstance[],
+  health: ServicePolicy['health'],
+  progress: (done: number, total: number, message: string) => Promise<void>,
+  signal: AbortSignal,
+): Promise<HealthResult[]> {
+  const deadline = Date.now() + health.timeout_seconds * 1000;
+  const pending = new Map(instances.map((i) => [i.id, i]));
+  const results = new Map<string, HealthResult>();
+  const sleep = () => new Promise((r) => setTimeout(r, health.poll_seconds * 1000));
+  while (pending.size > 0) {
+    if (signal.aborted) break;
+    const ids = [...pending.keys()];
+    const status = await aws.ec2.send(new DescribeInstanceStatusCommand({ InstanceIds: ids, IncludeAllInstances: true }));
+    const fresh = await findInstancesById(aws, ids);
+    for (const s of status.InstanceStatuses ?? []) {
+      const id = s.InstanceId ?? '';
+      const inst = fresh.get(id) ?? pending.get(id);
+      if (!inst || s.InstanceState?.Name !== 'running' || s.InstanceStatus?.Status !== 'ok' || s.SystemStatus?.Status !== 'ok') {
+        results.set(id, { instance: id, ok: false, detail: `state ${s.InstanceState?.Name}, instance status ${s.InstanceStatus?.Status}, system status ${s.SystemStatus?.Status}` });
+        continue;
+      }
+      if (!health.http_url) {
+        results.set(id, { instance: id, ok: true, detail: 'running, status checks ok' });
+        pending.delete(id);
+        continue;
+      }
+      const url = healthUrl(health.http_url, inst);
+      try {
+        const res = await fetch(url, { signal: AbortSignal.timeout(Math.min(10_000, health.timeout_seconds * 1000)) });
+        const ok = res.status >= 200 && res.status < 300;
+        results.set(id, { instance: id, ok, detail: `GET ${url} → ${res.status}` });
+        if (ok) pending.delete(id);
+      } catch (e) {
+        results.set(id, { instance: id, ok: false, detail: `GET ${url} → ${(e as Error).message}` });
+      }
+    }
+    await progress(instances.length - pending.size, instances.length, `${instances.length - pending.size}/${instances.length} instances healthy`);
+    if (pending.size === 0 || Date.now() + health.poll_seconds * 1000 > deadline) break;
+    await sleep();
+  }
+  return instances.map((i) => results.get(i.id) ?? { instance: i.id, ok: false, detail: 'no status reported' });
+}
+
+async function findInstancesById(aws: AgentAws, ids: string[]): Promise<Map<string, ServiceInstance>> {
+  const region = await aws.ec2.config.region();
+  const out = await aws.ec2.send(new DescribeInstancesCommand({ Filters: [{ Name: 'instance-id', Values: ids }] }));
+  const map = new Map<string, ServiceInstance>();
+  for (const r of out.Reservations ?? []) for (const i of r.Instances ?? []) map.set(i.InstanceId ?? '', toServiceInstance(i, region, r.OwnerId ?? ''));
+  return map;
+}

@@ -1,0 +1,37 @@
+// Named locks across processes sharing the store: one scale of a service at a time. Expire so a crash cannot wedge them.
+import { randomUUID } from 'node:crypto';
+import { stmt, type Db } from './db.js';
+
+export class Locks {
+  constructor(
+    private readonly db: Db,
+    private readonly clock: () => Date = () => new Date(),
+  ) {}
+
+  /** Takes `key` if free or expired; returns a holder token, or null when someone else holds it. */
+  tryAcquire(key: string, ttlMs: number): string | null {
+    const holder = randomUUID();
+    const now = this.clock();
+    const take = this.db.transaction(() => {
+      stmt(this.db, 'DELETE FROM locks WHERE key = ? AND expires_at <= ?').run(key, now.toISOString());
+      return stmt(this.db, 'INSERT OR IGNORE INTO locks (key, holder, acquired_at, expires_at) VALUES (?, ?, ?, ?)').run(
+        key, holder, now.toISOString(), new Date(now.getTime() + ttlMs).toISOString(),
+      ).changes === 1;
+    });
+    return take.immediate() ? holder : null;
+  }
+
+  /** Waits (polling) up to `waitMs` for the lock. */
+  async acquire(key: string, ttlMs: number, waitMs: number): Promise<string | null> {
+    const deadline = Date.now() + waitMs;
+    for (;;) {
+      const token = this.tryAcquire(key, ttlMs);
+      if (token || Date.now() >= deadline) return token;
+      await new Promise((r) => setTimeout(r, 50 + Math.random() * 100));
+    }
+  }
+
+  release(key: string, holder: string): void {
+    stmt(this.db, 'DELETE FROM locks WHERE key = ? AND holder = ?').run(key, holder);
+  }
+}

@@ -1,0 +1,208 @@
+// scale_service: change a declared service's instance count or type within its bounds; priced, idempotent, health-gated.
+import { RunInstancesCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { currentScope } from '../aws/write-gate.js';
+import { limitViolation } from '../guard/rules.js';
+import { accountOf } from '../aws/arn.js';
+import type { TouchedResource } from '../guard/types.js';
+import type { ServicePolicy } from '../policy/schema.js';
+import { ec2Hourly, monthlyCentsFromHourly } from '../prices/prices.js';
+import type { AgentContext } from '../server/agent-context.js';
+import { findInstances, pickForScaleIn, waitHealthy, type HealthResult, type ServiceInstance } from '../services/instances.js';
+import { defineTool, Refusal, RolledBack } from './tool.js';
+
+export const name = 'scale_service';
+
+const input = z
+  .object({
+    service: z.string().regex(/^[a-z][a-z0-9-]{1,39}$/, 'a service name from the policy (get_service lists bounds)'),
+    desired_count: z.number().int().min(0).max(10_000).describe('how many instances the service should have'),
+    instance_type: z.string().regex(/^[a-z0-9]+\.[a-z0-9]+$/, 'an EC2 instance type such as t3.micro').optional().describe('change the type (a rolling replacement)'),
+    reason: z.string().max(2000).optional().describe('why; kept verbatim in the audit'),
+  })
+  .strict();
+
+const output = z.object({
+  service: z.string(),
+  instance_type: z.string(),
+  launched: z.array(z.string()),
+  terminated: z.array(z.string()),
+  count: z.number(),
+  health: z.array(z.object({ instance: z.string(), ok: z.boolean(), detail: z.string() })),
+});
+
+/** What a plan's params carry: enough to run it again exactly (replay) and to undo it. */
+interface ScaleParams {
+  region: string;
+  account: string;
+  service: string;
+  instanceType: string;
+  launch: number;
+  terminate: { id: string; arn: string; type: string }[];
+  before: number;
+}
+
+export function serviceOf(agent: AgentContext, service: string): ServicePolicy {
+  const svc = agent.project.services[service];
+  if (!svc) {
+    const known = Object.keys(agent.project.services);
+    throw new Refusal(`service "${service}" is not declared for project ${agent.projectId} (declared: ${known.join(', ') || 'none'})`);
+  }
+  return svc;
+}
+
+const centsOf = (region: string, type: string) => {
+  const h = ec2Hourly(region, type);
+  return h === null ? null : monthlyCentsFromHourly(h);
+};
+
+function costDelta(region: string, type: string, launch: number, terminate: { type: string }[]): number | null {
+  const each = centsOf(region, type);
+  if (each === null && launch > 0) return null;
+  // A terminated instance of an unpriced type saves nothing we can count (never overstate savings).
+  const saved = terminate.reduce((s, i) => s + (centsOf(region, i.type) ?? 0), 0);
+  return ((each ?? 0) * launch - saved) / 100;
+}
+
+export const scaleService = defineTool({
+  name,
+  title: 'Scale a service',
+  description:
+    "Sets how many instances a service declared in the policy runs, or changes their instance type (a rolling replacement), within the service's and your tier's bounds. Priced before launch, safe to retry, and rolled back automatically if the new instances fail their health check.",
+  input,
+  output,
+  annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
+  lockKey: (args, agent) => `service:${agent.projectId}:${args.service}`,
+  async plan(args, { aws, agent }) {
+    const svc = serviceOf(agent, args.service);
+    const type = args.instance_type;
+    // Bounds that need no AWS read are checked before any: a thousand-instance request never reaches AWS.
+    if (args.desired_count > svc.max || args.desired_count < svc.min)
+      throw new Refusal(`desired_count ${args.desired_count} is outside service ${args.service}'s bounds ${svc.min}..${svc.max}`, 'limits');
+    if (type && !svc.instance_types.includes(type))
+      throw new Refusal(`instance_type ${type} is not allowed for service ${args.service} (allowed: ${svc.instance_types.join(', ')})`, 'limits');
+    if (!svc.escalate_over_limits) {
+      const early = limitViolation(agent.tierName, agent.tier.limits, { service: args.service, instanceType: type ?? svc.instance_types[0], countAfter: args.desired_count, change: 0, escalateOverLimits: false });
+      if (early && (type || !/instance type/.test(early))) throw new Refusal(early, 'limits');
+    }
+
+    const region = await aws.ec2.config.region();
+    const current = await findInstances(aws, { ProjectId: agent.projectId, Service: args.service });
+    const instanceType = type ?? current[0]?.type ?? svc.instance_types[0];
+    if (!svc.instance_types.includes(instanceType))
+      throw new Refusal(`the service runs ${instanceType}, which its policy no longer allows; pass instance_type (allowed: ${svc.instance_types.join(', ')})`, 'limits');
+    const typeChange = args.desired_count > 0 && current.some((i) => i.type !== instanceType);
+    const launch = typeChange ? args.desired_count : Math.max(0, args.desired_count - current.length);
+    const terminate = typeChange ? current : pickForScaleIn(current, Math.max(0, current.length - args.desired_count));
+    const params: ScaleParams = {
+      region,
+      account: accountOf(aws.session.assumedRoleArn) ?? '',
+      service: args.service,
+      instanceType,
+      launch,
+      terminate: terminate.map((i) => ({ id: i.id, arn: i.arn, type: i.type })),
+      before: current.length,
+    };
+    const gone = new Set(terminate.map((i) => i.id));
+    const resources: TouchedResource[] = current.map((i) => ({ arn: i.arn, change: gone.has(i.id) ? 'delete' : 'read', tags: i.tags }));
+    const allowed = svc.instance_types.filter((t) => !agent.tier.limits.instance_types || agent.tier.limits.instance_types.includes(t));
+    const summary = [
+      launch ? `launch ${launch} × ${instanceType}` : '',
+      terminate.length ? `terminate ${terminate.length} (${terminate.map((i) => i.id).join(', ')})` : '',
+    ].filter(Boolean).join(', then ') || 'no change';
+    return {
+      tool: name,
+      summary: `${args.service}: ${current.length} → ${args.desired_count}: ${summary}`,
+      mutating: true,
+      operations: [
+        ...(launch ? [{ action: 'ec2:RunInstances', target: args.service, params }] : []),
+        ...(terminate.length ? [{ action: 'ec2:TerminateInstances', target: args.service, params: { ids: terminate.map((i) => i.id) } }] : []),
+      ],
+      resources,
+      tagsToSet: { ProjectId: agent.projectId, AgentId: agent.id, ManagedBy: 'aws-warden', Service: args.service },
+      costDeltaUsdMonth: costDelta(region, instanceType, launch, terminate),
+      riskFlags: [],
+      rollback: [
+        ...(launch ? [{ action: 'ec2:TerminateInstances', target: args.service, params: { launchedByThisCall: true } }] : []),
+        ...(terminate.length && !typeChange ? [{ action: 'ec2:RunInstances', target: args.service, params: { replace: terminate.map((i) => i.type) } }] : []),
+      ],
+      // A type change replaces instances one for one: its size is the larger side, not launches plus terminations.
+      capacity: { service: args.service, instanceType, countAfter: args.desired_count, change: typeChange ? Math.max(launch, terminate.length) : launch + terminate.length, escalateOverLimits: svc.escalate_over_limits },
+      alternatives: allowed
+        .filter((t) => t !== instanceType && launch > 0)
+        .map((t) => ({ description: `${launch} × ${t}`, costDeltaUsdMonth: costDelta(region, t, launch, terminate) }))
+        .filter((a): a is { description: string; costDeltaUsdMonth: number } => a.costDeltaUsdMonth !== null),
+    };
+  },
+  async execute(plan, args, { aws, agent, progress, signal }) {
+    const svc = serviceOf(agent, args.service);
+    const run = plan.operations.find((o) => o.action === 'ec2:RunInstances')?.params as ScaleParams | undefined;
+    const terminateIds = (plan.operations.find((o) => o.action === 'ec2:TerminateInstances')?.params as { ids: string[] } | undefined)?.ids ?? [];
+    const instanceType = (run?.instanceType ?? plan.capacity?.instanceType) as string;
+    let launched: ServiceInstance[] = [];
+    let health: HealthResult[] = [];
+    if (run && run.launch > 0) {
+      const eventId = currentScope()?.approvalId as string;
+      // Idempotency is ours: moto ignores ClientToken, and a crash can fall between "sent" and "recorded".
+      // Whatever this approval already launched counts; only the rest is launched.
+      const already = await findInstances(aws, { ProjectId: agent.projectId, Service: args.service, WardenEvent: eventId });
+      const missing = run.launch - already.length;
+      if (missing > 0) {
+        const tags = Object.entries({ ...plan.tagsToSet, WardenEvent: eventId, Name: `${args.service}` }).map(([Key, Value]) => ({ Key, Value }));
+        await aws.ec2.send(
+          new RunInstancesCommand({
+            ImageId: svc.image_id,
+            InstanceType: instanceType as 't3.micro',
+            MinCount: missing,
+            MaxCount: missing,
+            ClientToken: `warden-${eventId}`.slice(0, 64),
+            SubnetId: svc.subnet_ids[0],
+            SecurityGroupIds: svc.security_group_ids.length ? svc.security_group_ids : undefined,
+            KeyName: svc.key_name,
+            UserData: svc.user_data_file ? readFileSync(svc.user_data_file).toString('base64') : undefined,
+            IamInstanceProfile: svc.instance_profile_arn ? { Arn: svc.instance_profile_arn } : undefined,
+            TagSpecifications: [
+              { ResourceType: 'instance', Tags: tags },
+              { ResourceType: 'volume', Tags: tags },
+            ],
+          }),
+        );
+      }
+      launched = await findInstances(aws, { ProjectId: agent.projectId, Service: args.service, WardenEvent: eventId });
+      await progress(0, launched.length, `launched ${launched.length} × ${instanceType}; waiting for health`);
+      health = await waitHealthy(aws, launched, svc.health, progress, signal);
+      const failed = health.filter((h) => !h.ok);
+      if (failed.length > 0) {
+        // The rollback plan made before execution: terminate exactly what this call launched.
+        const ids = launched.map((i) => i.id);
+        await aws.ec2.send(new TerminateInstancesCommand({ InstanceIds: ids }));
+        throw new RolledBack(
+          `failed its health check (${failed.map((f) => `${f.instance}: ${f.detail}`).join('; ')}); rolled back: terminated ${ids.join(', ')} — ${args.service} is as it was`,
+          { launched: ids, terminated: ids, health },
+        );
+      }
+    }
+    if (terminateIds.length > 0) {
+      await aws.ec2.send(new TerminateInstancesCommand({ InstanceIds: terminateIds }));
+      await progress(1, 1, `terminated ${terminateIds.length}`);
+    }
+    const now = await findInstances(aws, { ProjectId: agent.projectId, Service: args.service });
+    return { service: args.service, instance_type: instanceType, launched: launched.map((i) => i.id), terminated: terminateIds, count: now.length, health };
+  },
+  ledger(plan, out) {
+    const run = plan.operations.find((o) => o.action === 'ec2:RunInstances')?.params as ScaleParams | undefined;
+    const hourly = run ? ec2Hourly(run.region, out.instance_type) : null;
+    return {
+      add: out.launched.map((id) => ({
+        arn: `arn:aws:ec2:${run?.region}:${run?.account}:instance/${id}`,
+        description: `${out.instance_type} instance of ${out.service}`,
+        hourlyUsd: hourly,
+        centsMonth: hourly === null ? null : monthlyCentsFromHourly(hourly),
+      })),
+      remove: plan.resources.filter((r) => r.change === 'delete').map((r) => r.arn),
+    };
+  },
+  summarize: (o) => `${o.service}: ${o.count} instance(s) of ${o.instance_type} now; launched ${o.launched.length}, terminated ${o.terminated.length}`,
+});
+

@@ -28,13 +28,13 @@ async function imageId() {
   return (image ??= await anyImageId(admin.ec2()));
 }
 
-async function serviceWorld(opts: { healthUrl?: string; escalate?: boolean; limits?: string } = {}) {
-  const img = await imageId();
+async function serviceWorld(opts: { healthUrl?: string; escalate?: boolean; limits?: string; ssm?: string } = {}) {
+  const img = opts.ssm ? undefined : await imageId();
   const w = world({
     limits: opts.limits ?? '{ instance_types: [t3.micro, t3.small], max_instances_per_service: 4, max_change_per_call: 3 }',
     projectYaml: `    services:
       web:
-        image_id: ${img}
+        ${opts.ssm ? `image_ssm_parameter: ${opts.ssm}` : `image_id: ${img}`}
         instance_types: [t3.micro, t3.small, m5.large]
         min: 0
         max: 6
@@ -165,6 +165,48 @@ describe('scale_service', () => {
     expect(down.isError, down.text).toBeFalsy();
     expect(await instancesOf(w.project)).toHaveLength(0);
     expect((await instancesOf(w.other)).map((i) => i.InstanceId).sort()).toEqual(theirs.map((a) => a.split('/').pop()).sort());
+  });
+
+  it('changes the instance type as a rolling replacement: new ones healthy first, then the old ones go', async () => {
+    const { w, h } = await serviceWorld();
+    await call(h.client, 'scale_service', { service: 'web', desired_count: 2, instance_type: 't3.micro' });
+    const before = (await instancesOf(w.project)).map((i) => i.InstanceId);
+    const r = await call(h.client, 'scale_service', { service: 'web', desired_count: 2, instance_type: 't3.small' });
+    expect(r.isError, r.text).toBeFalsy();
+    expect(r.structured?.plan).toMatchObject({ operations: [{ action: 'ec2:RunInstances' }, { action: 'ec2:TerminateInstances', params: { ids: expect.arrayContaining(before) } }] });
+    const after = await instancesOf(w.project);
+    expect(after.map((i) => i.InstanceType)).toEqual(['t3.small', 't3.small']);
+    expect(after.some((i) => before.includes(i.InstanceId))).toBe(false);
+    expect(h.writes().map((c) => c.command)).toEqual(['RunInstances', 'RunInstances', 'TerminateInstances']);
+    expect(h.store.ledger.facts(w.project, 10000)).toMatchObject({ committedCents: 2 * 1519 });
+  });
+
+  it('resolves the image from an SSM parameter when the plan is made, and launches exactly that AMI', async () => {
+    const { w, h } = await serviceWorld({ ssm: '/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64' });
+    const r = await call(h.client, 'scale_service', { service: 'web', desired_count: 1, instance_type: 't3.micro' });
+    expect(r.isError, r.text).toBeFalsy();
+    const ami = (r.structured?.plan as { operations: { params: { imageId: string } }[] }).operations[0].params.imageId;
+    expect(ami).toMatch(/^ami-/);
+    expect((await instancesOf(w.project))[0].ImageId).toBe(ami);
+  });
+
+  it('escalates scaling a service whose instances are tagged critical', async () => {
+    const { w, h } = await serviceWorld();
+    await launchTagged(admin.ec2(), { ProjectId: w.project, Service: 'web', Criticality: 'critical' });
+    const r = await call(h.client, 'scale_service', { service: 'web', desired_count: 2, instance_type: 't3.micro' });
+    expect(r.text).toMatch(/escalated by the escalation rule: needs a human: arn:aws:ec2:.*instance\/i-[0-9a-f]+ is tagged critical/);
+    expect(h.writes()).toEqual([]);
+  });
+
+  it('sends progress notifications while it waits for health, when the client asked', async () => {
+    const { h } = await serviceWorld();
+    const seen: string[] = [];
+    const res = await h.client.callTool({ name: 'scale_service', arguments: { service: 'web', desired_count: 1, instance_type: 't3.micro' } }, undefined, {
+      onprogress: (p) => void seen.push(p.message ?? ''),
+    });
+    expect(res.isError).toBeFalsy();
+    expect(seen).toContain('launched 1 × t3.micro; waiting for health');
+    expect(seen).toContain('1/1 instances healthy');
   });
 
   it('keeps a reason with injection strings verbatim and harmless', async () => {

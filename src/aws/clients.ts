@@ -2,6 +2,7 @@
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { ResourceGroupsTaggingAPIClient } from '@aws-sdk/client-resource-groups-tagging-api';
 import { S3Client } from '@aws-sdk/client-s3';
+import { SSMClient } from '@aws-sdk/client-ssm';
 import type { FinalizeRequestMiddleware, InitializeMiddleware, MiddlewareStack } from '@aws-sdk/types';
 import type { AgentSession } from './session.js';
 import { checkWrite, currentScope, isReadCommand, type ApprovalCheck } from './write-gate.js';
@@ -31,6 +32,7 @@ export class AgentAws {
   readonly ec2: EC2Client;
   readonly s3: S3Client;
   readonly tagging: ResourceGroupsTaggingAPIClient;
+  readonly ssm: SSMClient;
 
   constructor(
     readonly session: AgentSession,
@@ -41,6 +43,7 @@ export class AgentAws {
     this.ec2 = this.guarded('ec2', new EC2Client({ credentials, ...TIMEOUTS }));
     this.s3 = this.guarded('s3', new S3Client({ credentials, forcePathStyle: pathStyle(), ...TIMEOUTS }));
     this.tagging = this.guarded('tagging', new ResourceGroupsTaggingAPIClient({ credentials, ...TIMEOUTS }));
+    this.ssm = this.guarded('ssm', new SSMClient({ credentials, ...TIMEOUTS }));
   }
 
   private guarded<C extends MiddlewareClient>(service: string, client: C): C {

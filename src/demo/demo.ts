@@ -3,6 +3,7 @@ import { EC2Client } from '@aws-sdk/client-ec2';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { mkdtempSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { auditTable } from '../cli/audit-table.js';
@@ -74,8 +75,10 @@ async function call(client: Client, agent: string, tool: string, args: Record<st
 
 export async function runDemo(opts: { dbFile?: string }, out: Out = (s) => console.log(s)): Promise<number> {
   const p = await prepare(opts.dbFile, out);
+  const clients: Client[] = [];
   try {
     const bot = await connect('web-bot', p);
+    clients.push(bot);
     const tools = await bot.listTools();
     out(`\nweb-bot (tier operator) sees tools: ${tools.tools.map((t) => t.name).join(', ')}`);
     await call(bot, 'web-bot', 'get_status', {}, out);
@@ -86,6 +89,22 @@ export async function runDemo(opts: { dbFile?: string }, out: Out = (s) => conso
     await call(bot, 'web-bot', 'tag_resource', { resource_arn: p.billingInstance, set: { Owner: 'web-team' } }, out);
     await call(bot, 'web-bot', 'tag_resource', { resource_arn: p.shopInstance, set: { ProjectId: 'billing' } }, out);
     await call(bot, 'web-bot', 'tag_resource', { resource_arn: p.shopInstance, set: { Criticality: 'critical' } }, out);
+    out('\n— capacity —');
+    await call(bot, 'web-bot', 'scale_service', { service: 'web', desired_count: 2, instance_type: 't3.micro', reason: 'evening traffic' }, out);
+    await call(bot, 'web-bot', 'get_service', { service: 'web' }, out);
+    await call(bot, 'web-bot', 'scale_service', { service: 'web', desired_count: 1000, reason: 'just in case' }, out);
+    await call(bot, 'web-bot', 'scale_service', { service: 'web', desired_count: 2, instance_type: 'm5.large' }, out);
+    const unhealthy = createServer((_req, res) => {
+      res.statusCode = 503;
+      res.end('not ready');
+    });
+    await new Promise<void>((r) => unhealthy.listen(47831, '127.0.0.1', r));
+    try {
+      await call(bot, 'web-bot', 'scale_service', { service: 'canary', desired_count: 1, instance_type: 't3.micro' }, out);
+    } finally {
+      unhealthy.close();
+    }
+
     out('\n— budget —');
     await call(bot, 'web-bot', 'get_budget', {}, out);
     const asked = await bot.callTool({ name: 'request_budget', arguments: { amount_usd_month: 50, reason: 'a second web node for the winter sale', duration: 'this_month' } });
@@ -103,6 +122,7 @@ export async function runDemo(opts: { dbFile?: string }, out: Out = (s) => conso
     }
     await bot.close();
     const auditor = await connect('auditor', p);
+    clients.push(auditor);
     await call(auditor, 'auditor', 'tag_resource', { resource_arn: p.shopInstance, set: { Owner: 'auditors' } }, out);
     await auditor.close();
 
@@ -119,6 +139,7 @@ export async function runDemo(opts: { dbFile?: string }, out: Out = (s) => conso
       closeDb(db);
     }
   } finally {
+    await Promise.allSettled(clients.map((c) => c.close()));
     await p.emulator.stop();
   }
 }

@@ -14,7 +14,9 @@ const INSTANCE_TYPE = /^[a-z0-9]+\.[a-z0-9]+$/;
 /** A named set of EC2 instances a human declared; the agent may change only its count and type within these bounds. */
 const service = z
   .object({
-    image_id: z.string().regex(/^ami-[0-9a-f]{8,17}$/, 'must be an AMI id (ami-…)'),
+    image_id: z.string().regex(/^ami-[0-9a-f]{8,17}$/, 'must be an AMI id (ami-…)').optional(),
+    /** e.g. /aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64, resolved when a scale is planned. */
+    image_ssm_parameter: z.string().regex(/^\/[\w./-]+$/, 'must be an SSM parameter path (/aws/service/…)').optional(),
     instance_types: z.array(z.string().regex(INSTANCE_TYPE)).min(1),
     min: z.number().int().nonnegative().default(0),
     max: z.number().int().positive(),
@@ -38,6 +40,8 @@ const service = z
   .strict()
   .superRefine((s, ctx) => {
     if (s.min > s.max) ctx.addIssue({ code: 'custom', path: ['min'], message: `min ${s.min} is above max ${s.max}` });
+    if (!s.image_id === !s.image_ssm_parameter)
+      ctx.addIssue({ code: 'custom', path: ['image_id'], message: 'give exactly one of image_id and image_ssm_parameter' });
   });
 
 const project = z

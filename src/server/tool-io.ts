@@ -21,6 +21,9 @@ export const planOutput = z.object({
   costDeltaUsdMonth: z.number().nullable(),
   riskFlags: z.array(z.string()),
   rollback: z.array(operation),
+  capacity: z
+    .object({ service: z.string(), instanceType: z.string(), countAfter: z.number(), change: z.number(), escalateOverLimits: z.boolean() })
+    .optional(),
   alternatives: z.array(z.object({ description: z.string(), costDeltaUsdMonth: z.number() })).optional(),
 });
 

@@ -1,10 +1,12 @@
 // scale_service: change a declared service's instance count or type within its bounds; priced, idempotent, health-gated.
 import { RunInstancesCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
+import { GetParameterCommand } from '@aws-sdk/client-ssm';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { currentScope } from '../aws/write-gate.js';
 import { limitViolation } from '../guard/rules.js';
 import { accountOf } from '../aws/arn.js';
+import type { AgentAws } from '../aws/clients.js';
 import type { TouchedResource } from '../guard/types.js';
 import type { ServicePolicy } from '../policy/schema.js';
 import { ec2Hourly, monthlyCentsFromHourly } from '../prices/prices.js';
@@ -35,6 +37,8 @@ const output = z.object({
 /** What a plan's params carry: enough to run it again exactly (replay) and to undo it. */
 interface ScaleParams {
   region: string;
+  /** The AMI resolved at planning time: an approved plan launches exactly this image. */
+  imageId: string;
   account: string;
   service: string;
   instanceType: string;
@@ -63,6 +67,14 @@ function costDelta(region: string, type: string, launch: number, terminate: { ty
   // A terminated instance of an unpriced type saves nothing we can count (never overstate savings).
   const saved = terminate.reduce((s, i) => s + (centsOf(region, i.type) ?? 0), 0);
   return ((each ?? 0) * launch - saved) / 100;
+}
+
+async function resolveImage(aws: AgentAws, svc: ServicePolicy): Promise<string> {
+  if (svc.image_id) return svc.image_id;
+  const out = await aws.ssm.send(new GetParameterCommand({ Name: svc.image_ssm_parameter }));
+  const ami = out.Parameter?.Value ?? '';
+  if (!/^ami-[0-9a-f]{8,17}$/.test(ami)) throw new Refusal(`SSM parameter ${svc.image_ssm_parameter} does not hold an AMI id (got "${ami.slice(0, 40)}")`);
+  return ami;
 }
 
 export const scaleService = defineTool({
@@ -97,6 +109,7 @@ export const scaleService = defineTool({
     const terminate = typeChange ? current : pickForScaleIn(current, Math.max(0, current.length - args.desired_count));
     const params: ScaleParams = {
       region,
+      imageId: launch > 0 ? await resolveImage(aws, svc) : '',
       account: accountOf(aws.session.assumedRoleArn) ?? '',
       service: args.service,
       instanceType,
@@ -152,7 +165,7 @@ export const scaleService = defineTool({
         const tags = Object.entries({ ...plan.tagsToSet, WardenEvent: eventId, Name: `${args.service}` }).map(([Key, Value]) => ({ Key, Value }));
         await aws.ec2.send(
           new RunInstancesCommand({
-            ImageId: svc.image_id,
+            ImageId: run.imageId,
             InstanceType: instanceType as 't3.micro',
             MinCount: missing,
             MaxCount: missing,

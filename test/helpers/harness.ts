@@ -88,6 +88,8 @@ export async function connect(
   const client = new Client({ name: 'test', version: '0' }, { capabilities: { elicitation: {} } });
   const [a, b] = InMemoryTransport.createLinkedPair();
   await Promise.all([client.connect(a), server.connect(b)]);
+  // Like a real client: having listed the tools, it checks every structuredContent against its outputSchema.
+  await client.listTools();
   return {
     client,
     store,

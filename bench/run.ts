@@ -1,5 +1,5 @@
 // npm run bench: guard+audit+MCP overhead against the bare SDK on one moto, audit append rate, chain verify time.
-import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
+import { DescribeInstancesCommand, RunInstancesCommand } from '@aws-sdk/client-ec2';
 import { GetResourcesCommand } from '@aws-sdk/client-resource-groups-tagging-api';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { AgentAws } from '../src/aws/clients.js';
 import { AgentSession } from '../src/aws/session.js';
-import { launchTagged } from '../src/demo/seed.js';
+import { anyImageId, launchTagged } from '../src/demo/seed.js';
 import { emulatorEnv, startMoto } from '../src/emulator/moto.js';
 import { parsePolicy } from '../src/policy/load.js';
 import { resolveAgent } from '../src/server/agent-context.js';
@@ -156,6 +156,69 @@ async function budgetRace(): Promise<void> {
   out(`budget check+reserve, 4 processes × 500 racing one $1,000 cap at $1.00 each: median ${ms(t.median)}  p99 ${ms(t.p99)}; approved ${results.reduce((s, r) => s + r.approved, 0)} (cap allows 1000); overspend $${(overspend / 100).toFixed(2)}`);
 }
 
+/** get_service and list_resources over many owned instances, against the raw paginated DescribeInstances. */
+async function manyInstances(n: number): Promise<void> {
+  const ec2 = new EC2Client({});
+  const image = await anyImageId(ec2);
+  const t0 = performance.now();
+  for (let done = 0; done < n; done += 500) {
+    const count = Math.min(500, n - done);
+    await ec2.send(
+      new RunInstancesCommand({
+        ImageId: image, InstanceType: 't3.micro', MinCount: count, MaxCount: count,
+        TagSpecifications: [{ ResourceType: 'instance', Tags: [{ Key: 'ProjectId', Value: 'fleet' }, { Key: 'Service', Value: 'web' }, { Key: 'AgentId', Value: 'fleet-bot' }] }],
+      }),
+    );
+  }
+  out(`seeded ${n.toLocaleString('en')} instances in moto in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  const policy = parsePolicy(
+    `version: 1
+projects: { fleet: { budget_usd_month: 100000, services: { web: { image_id: ${image}, instance_types: [t3.micro], max: ${n} } } } }
+tiers: { observer: { tools: [get_service, list_resources] } }
+agents: { fleet-bot: { project: fleet, tier: observer, role_arn: "arn:aws:iam::123456789012:role/fleet-bot" } }
+`,
+    'bench.yaml',
+    toolNames,
+  );
+  const agent = resolveAgent(policy, 'fleet-bot');
+  const store = Store.open(join(tmp(), 'warden.db'));
+  const session = new AgentSession({ agentId: 'fleet-bot', projectId: 'fleet', roleArn: agent.agent.role_arn, sessionSeconds: 3600 });
+  const aws = new AgentAws(session, (id, who) => store.audit.isOpenApproval(id, who));
+  const server = createServer({ agent, store, aws });
+  const client = new Client({ name: 'bench', version: '0' });
+  const [a, b] = InMemoryTransport.createLinkedPair();
+  await Promise.all([client.connect(a), server.connect(b)]);
+  await client.listTools();
+  const raw = async () => {
+    let token: string | undefined;
+    let count = 0;
+    do {
+      const page = await aws.ec2.send(new DescribeInstancesCommand({ Filters: [{ Name: 'tag:ProjectId', Values: ['fleet'] }, { Name: 'tag:Service', Values: ['web'] }, { Name: 'instance-state-name', Values: ['pending', 'running', 'stopping', 'stopped'] }], MaxResults: 1000, NextToken: token }));
+      count += (page.Reservations ?? []).reduce((s, r) => s + (r.Instances?.length ?? 0), 0);
+      token = page.NextToken;
+    } while (token);
+    if (count !== n) throw new Error(`raw saw ${count}`);
+  };
+  const guarded = (tool: string, args: Record<string, unknown>, check: (o: Record<string, unknown>) => boolean) => async () => {
+    const r = await client.callTool({ name: tool, arguments: args });
+    if (r.isError || !check(r.structuredContent as Record<string, unknown>)) throw new Error(`${tool}: ${JSON.stringify(r.content).slice(0, 300)}`);
+  };
+  const rss = () => process.memoryUsage().rss / 2 ** 20;
+  const rssBefore = rss();
+  const runs = 3;
+  const r = await time(runs, 1, raw);
+  const g = await time(runs, 1, guarded('get_service', { service: 'web' }, (o) => o.count === n));
+  const rssAfter = rss();
+  out(`over ${n.toLocaleString('en')} owned instances (${runs} runs each, medians):`);
+  out(`  raw paginated DescribeInstances   ${(r.median / 1000).toFixed(2)} s`);
+  out(`  get_service (guarded, MCP, + status checks in batches of 100)  ${(g.median / 1000).toFixed(2)} s   ratio ${(g.median / r.median).toFixed(2)}×`);
+  const l = await time(runs, 1, guarded('list_resources', { resource_types: ['ec2:instance'], max_results: 500 }, (o) => (o.resources as unknown[]).length === Math.min(500, n)));
+  out(`  list_resources, first page of 500 (tagging API + states)    ${(l.median / 1000).toFixed(2)} s`);
+  out(`  process RSS ${rssBefore.toFixed(0)} MiB before, ${rssAfter.toFixed(0)} MiB after the get_service runs`);
+  await client.close();
+  store.close();
+}
+
 async function main(): Promise<void> {
   const emulator = await startMoto();
   Object.assign(process.env, emulatorEnv(emulator.endpoint), { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' });
@@ -165,6 +228,7 @@ async function main(): Promise<void> {
     appends();
     await budgetRace();
     verify();
+    await manyInstances(Number(process.env.BENCH_INSTANCES ?? 10_000));
   } finally {
     await emulator.stop();
   }

@@ -13,6 +13,7 @@ Commands:
   budget reconcile   make the ledger agree with what each project holds in AWS
   proposals list|show|approve|reject   decide what agents could only suggest
   prices         what the bundled price table knows
+  notifications  what humans were told (rollbacks, escalations, proposals) and webhook delivery
 
 Options:
 ${DB}  --json         machine-readable output
@@ -71,6 +72,11 @@ already decided, plan altered since it was proposed).
 The bundled price table (EC2 on-demand Linux per region and type; EBS and S3 with --json). Monthly =
 hourly × 730, rounded up to the cent. Exit 1 when it knows no price for what you asked.
 `,
+  notifications: `Usage: wardenctl notifications [--limit N] [--json] [--db FILE]
+
+The newest notices (rollbacks, escalations, proposals), oldest first, and how many of the project's
+webhooks took each one (POSTed with a 5 s timeout, up to 3 tries; a failure never blocks the action).
+${DB}`,
   status: `Usage: wardenctl status [--json] [--db FILE]
 
 Events per agent and kind, the last activity, and whether the chain verifies.

@@ -3,6 +3,7 @@
 import { runMain, UsageError } from '../../src/cli/run-main.js';
 import { auditCommand } from './audit.js';
 import { budgetCommand } from './budget.js';
+import { notificationsCommand } from './notifications.js';
 import { pricesCommand } from './prices.js';
 import { proposalsCommand } from './proposals.js';
 import { HELP } from './help.js';
@@ -29,6 +30,8 @@ async function main(argv: string[]): Promise<number> {
       return proposalsCommand(rest);
     case 'prices':
       return pricesCommand(rest);
+    case 'notifications':
+      return notificationsCommand(rest);
     default:
       throw new UsageError(`unknown command "${noun}"\n\n${HELP.main}`);
   }

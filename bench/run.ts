@@ -14,6 +14,7 @@ import { AgentSession } from '../src/aws/session.js';
 import { anyImageId, launchTagged } from '../src/demo/seed.js';
 import { emulatorEnv, startMoto } from '../src/emulator/moto.js';
 import { parsePolicy } from '../src/policy/load.js';
+import type { Policy } from '../src/policy/schema.js';
 import { resolveAgent } from '../src/server/agent-context.js';
 import { createServer } from '../src/server/create-server.js';
 import { AuditLog } from '../src/store/audit.js';
@@ -24,6 +25,20 @@ import { ms, summarize, time } from './stats.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'warden-bench-'));
 const out = (s: string) => console.log(s);
+
+/** A guarded server on a file store and an MCP client that, like a real one, has listed the tools (and so validates output). */
+async function inProcess(policy: Policy, agentId: string) {
+  const agent = resolveAgent(policy, agentId);
+  const store = Store.open(join(tmp(), 'warden.db'));
+  const session = new AgentSession({ agentId, projectId: agent.projectId, roleArn: agent.agent.role_arn, sessionSeconds: 3600 });
+  const aws = new AgentAws(session, (id, who) => store.audit.isOpenApproval(id, who));
+  const server = createServer({ agent, store, aws });
+  const client = new Client({ name: 'bench', version: '0' });
+  const [a, b] = InMemoryTransport.createLinkedPair();
+  await Promise.all([client.connect(a), server.connect(b)]);
+  await client.listTools();
+  return { client, store, aws, session };
+}
 
 async function overhead(): Promise<void> {
   const policy = parsePolicy(
@@ -38,14 +53,7 @@ agents: { bench-bot: { project: bench, tier: observer, role_arn: "arn:aws:iam::1
   const ec2 = new EC2Client({});
   for (let i = 0; i < 10; i++) await launchTagged(ec2, { ProjectId: 'bench', Name: `b${i}` });
 
-  const agent = resolveAgent(policy, 'bench-bot');
-  const store = Store.open(join(tmp(), 'warden.db'));
-  const session = new AgentSession({ agentId: 'bench-bot', projectId: 'bench', roleArn: agent.agent.role_arn, sessionSeconds: 3600 });
-  const aws = new AgentAws(session, (id, who) => store.audit.isOpenApproval(id, who));
-  const server = createServer({ agent, store, aws });
-  const client = new Client({ name: 'bench', version: '0' });
-  const [a, b] = InMemoryTransport.createLinkedPair();
-  await Promise.all([client.connect(a), server.connect(b)]);
+  const { client, store, session } = await inProcess(policy, 'bench-bot');
 
   // The same read with the bare SDK: same credentials, same two calls, no guard, no audit, no MCP.
   const bare = new AgentAws(session, () => false);
@@ -180,15 +188,7 @@ agents: { fleet-bot: { project: fleet, tier: observer, role_arn: "arn:aws:iam::1
     'bench.yaml',
     toolNames,
   );
-  const agent = resolveAgent(policy, 'fleet-bot');
-  const store = Store.open(join(tmp(), 'warden.db'));
-  const session = new AgentSession({ agentId: 'fleet-bot', projectId: 'fleet', roleArn: agent.agent.role_arn, sessionSeconds: 3600 });
-  const aws = new AgentAws(session, (id, who) => store.audit.isOpenApproval(id, who));
-  const server = createServer({ agent, store, aws });
-  const client = new Client({ name: 'bench', version: '0' });
-  const [a, b] = InMemoryTransport.createLinkedPair();
-  await Promise.all([client.connect(a), server.connect(b)]);
-  await client.listTools();
+  const { client, store, aws } = await inProcess(policy, 'fleet-bot');
   const raw = async () => {
     let token: string | undefined;
     let count = 0;
@@ -228,7 +228,9 @@ async function main(): Promise<void> {
     appends();
     await budgetRace();
     verify();
-    await manyInstances(Number(process.env.BENCH_INSTANCES ?? 10_000));
+    // 10,000 is the issue's figure, but moto's tag-filtered DescribeInstances takes > 30 s a page at that size;
+    // BENCH_INSTANCES=10000 npm run bench runs it all the same.
+    await manyInstances(Number(process.env.BENCH_INSTANCES ?? 2_000));
   } finally {
     await emulator.stop();
   }

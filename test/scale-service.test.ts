@@ -28,9 +28,10 @@ async function imageId() {
   return (image ??= await anyImageId(admin.ec2()));
 }
 
-async function serviceWorld(opts: { healthUrl?: string; escalate?: boolean; limits?: string; ssm?: string } = {}) {
+async function serviceWorld(opts: { healthUrl?: string; escalate?: boolean; limits?: string; ssm?: string; budget?: number } = {}) {
   const img = opts.ssm ? undefined : await imageId();
   const w = world({
+    budget: opts.budget,
     limits: opts.limits ?? '{ instance_types: [t3.micro, t3.small], max_instances_per_service: 4, max_change_per_call: 3 }',
     projectYaml: `    services:
       web:
@@ -102,6 +103,22 @@ describe('scale_service', () => {
     expect(r.text).toMatch(msg);
     expect(h.sent).toEqual([]);
     expect(h.audit.tail({ limit: 3 }).map((e) => e.kind)).toEqual(['requested', 'denied']);
+  });
+
+  it('over the budget: denied with what is left and what fits, and nothing launched', async () => {
+    const { w, h } = await serviceWorld({ budget: 10 });
+    const r = await call(h.client, 'scale_service', { service: 'web', desired_count: 2, instance_type: 't3.small' });
+    expect(r.text).toBe(
+      `scale_service denied by the budget rule: ${w.project} has $10.00/month left; web: 0 → 2: launch 2 × t3.small costs $30.38/month — make a smaller change, or call request_budget`,
+    );
+    expect(h.writes()).toEqual([]);
+    expect(await instancesOf(w.project)).toHaveLength(0);
+  });
+
+  it('names a cheaper type that fits the budget', async () => {
+    const { h } = await serviceWorld({ budget: 20 });
+    const r = await call(h.client, 'scale_service', { service: 'web', desired_count: 2, instance_type: 't3.small' });
+    expect(r.text).toMatch(/has \$20\.00\/month left; web: 0 → 2: launch 2 × t3\.small costs \$30\.38\/month — 2 × t3\.micro \(\$15\.20\) fits — make a smaller change, or call request_budget$/);
   });
 
   it('past a tier limit escalates instead when the service says so', async () => {

@@ -35,7 +35,8 @@ export function decideAndRecord(store: Store, g: GateInput): Gate {
   const deltaCents = g.plan.costDeltaUsdMonth === null ? 0 : toCents(g.plan.costDeltaUsdMonth);
   const base = { agent: g.agent.id, project: g.agent.projectId, tool: g.req.tool, follows: g.requestedId, roleArn: g.roleArn };
   return store.transaction((): Gate => {
-    const budget = store.ledger.facts(g.agent.projectId, toCents(g.agent.project.budget_usd_month));
+    // Reads never spend: only a mutating plan needs the ledger's answer.
+    const budget = g.plan.mutating ? store.ledger.facts(g.agent.projectId, toCents(g.agent.project.budget_usd_month)) : null;
     const decision = decide(g.req, g.plan, { budget });
     const common = { decision, planHash: hash, deltaCents };
     const decided = { ...decision, plan_hash: hash };

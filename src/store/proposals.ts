@@ -51,13 +51,20 @@ export class Proposals {
     return stmt(this.db, 'SELECT * FROM proposals WHERE id = ?').get(id) as ProposalRow | undefined;
   }
 
+  /** Read-only: a pending proposal past its TTL is reported as expired without writing (expireDue records it). */
   list(filter: { state?: string; project?: string; kind?: string } = {}): ProposalRow[] {
-    this.expireDue();
     return stmt(
       this.db,
-      `SELECT * FROM proposals WHERE (@state IS NULL OR state = @state) AND (@project IS NULL OR project = @project)
-       AND (@kind IS NULL OR kind = @kind) ORDER BY created_at`,
-    ).all({ state: filter.state ?? null, project: filter.project ?? null, kind: filter.kind ?? null }) as ProposalRow[];
+      `SELECT * FROM (
+         SELECT *, CASE WHEN state = 'pending' AND expires_at <= @now THEN 'expired' ELSE state END AS effective FROM proposals
+       ) WHERE (@state IS NULL OR effective = @state) AND (@project IS NULL OR project = @project)
+         AND (@kind IS NULL OR kind = @kind) ORDER BY created_at`,
+    )
+      .all({ now: this.clock().toISOString(), state: filter.state ?? null, project: filter.project ?? null, kind: filter.kind ?? null })
+      .map((r) => {
+        const { effective, ...row } = r as ProposalRow & { effective: ProposalState };
+        return { ...row, state: effective };
+      });
   }
 
   /** Pending proposals past their TTL become expired; they can no longer be approved. */

@@ -22,7 +22,7 @@ for (let i = 0; i < Number(count); i++) {
   };
   const t = performance.now();
   const requested = store.audit.append({ kind: 'requested', agent: agent.id, project: agent.projectId, tool: 'reserve', request: { i } });
-  const gate = decideAndRecord(store, { req, plan, agent, requestedId: requested.id, roleArn: null, dryRun: false, asProposal: false, mutating: true, args: {} });
+  const gate = decideAndRecord(store, { req, plan, agent, requestedId: requested.id, roleArn: null, dryRun: false, mutating: true, args: {} });
   out.ms.push(performance.now() - t);
   if (gate.kind === 'approved') out.approved++;
   else if (gate.decision.outcome === 'deny' && gate.decision.rule === 'budget') out.denied++;

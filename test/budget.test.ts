@@ -96,7 +96,8 @@ describe('the budget step, against moto', () => {
   it('escalates a change over the threshold even when the cap allows it', async () => {
     const { h } = await pricedWorld(1000);
     const r = await call(h.client, 'test_launch', { instance_type: 't3.medium' }); // $30.37 > $20 threshold
-    expect(r.text).toMatch(/escalated by the escalation rule: needs a human: adds \$30\.37\/month, over the \$20\.00/);
+    expect(r.text).toMatch(/^pending approval: proposal prop_[0-9a-f]{12} — needs a human: adds \$30\.37\/month, over the \$20\.00/);
+    expect(r.structured).toMatchObject({ status: 'pending_approval', decision: { outcome: 'escalate', rule: 'escalation' } });
     expect(h.writes()).toEqual([]);
   });
 

@@ -1,4 +1,5 @@
 // One choke point: no registered tool reaches an AWS write without a guard decision and a committed approval.
+import { CreateSecurityGroupCommand } from '@aws-sdk/client-ec2';
 import { PutBucketTaggingCommand } from '@aws-sdk/client-s3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { inCallScope, withApproval } from '../src/aws/write-gate.js';
@@ -8,7 +9,7 @@ import { allTools, toolNames } from '../src/tools/index.js';
 import { admin, call, connect, world, type Harness } from './helpers/harness.js';
 
 /** A valid call of each tool. A new tool without one fails the first test below. */
-const SAMPLES: Record<string, (w: ReturnType<typeof world>, ownedArn: string) => Record<string, unknown>> = {
+const SAMPLES: Record<string, (w: ReturnType<typeof world>, ownedArn: string, h?: Harness) => Record<string, unknown> | Promise<Record<string, unknown>>> = {
   get_status: () => ({}),
   list_resources: () => ({}),
   tag_resource: (_w, arn) => ({ resource_arn: arn, set: { Owner: 'x' } }),
@@ -16,6 +17,17 @@ const SAMPLES: Record<string, (w: ReturnType<typeof world>, ownedArn: string) =>
   request_budget: () => ({ amount_usd_month: 25, reason: 'a second web node for the sale', duration: 'this_month' }),
   get_service: () => ({ service: 'web' }),
   scale_service: () => ({ service: 'web', desired_count: 1, instance_type: 't3.micro' }),
+  get_proposal: async (_w, _arn, h) => {
+    if (!h) return { proposal_id: 'prop_000000000000' };
+    const asked = await call(h.client, 'request_budget', { amount_usd_month: 5, reason: 'to have something to poll', duration: 'this_month' });
+    return { proposal_id: asked.structured?.proposal_id };
+  },
+  propose_security_change: async (w) => {
+    const sg = await admin.ec2().send(
+      new CreateSecurityGroupCommand({ GroupName: `sg-${w.project}-${Math.random().toString(16).slice(2, 8)}`, Description: 'test', TagSpecifications: [{ ResourceType: 'security-group', Tags: [{ Key: 'ProjectId', Value: w.project }] }] }),
+    );
+    return { security_group: sg.GroupId, add: [{ protocol: 'tcp', from_port: 443, to_port: 443, cidr: '0.0.0.0/0' }], reason: 'serve https to everyone' };
+  },
 };
 
 /** A world whose project declares the service the samples scale. */
@@ -48,7 +60,7 @@ agents: { ${w.agent}: { project: ${w.project}, tier: nothing, role_arn: "arn:aws
     const h = await connect(parsePolicy(yaml, 'policy.yaml', toolNames), w.agent);
     open.push(h);
     expect((await h.client.listTools()).tools).toEqual([]);
-    const r = await call(h.client, tool, SAMPLES[tool](w, arn));
+    const r = await call(h.client, tool, await SAMPLES[tool](w, arn));
     expect(r.isError).toBe(true);
     expect(r.text).toMatch(new RegExp(`denied by the tier rule: tool "${tool}" is not granted to tier "nothing"`));
     expect(h.sent).toEqual([]);
@@ -62,9 +74,12 @@ agents: { ${w.agent}: { project: ${w.project}, tier: nothing, role_arn: "arn:aws
     const arn = await launchTagged(admin.ec2(), { ProjectId: w.project });
     const h = await connect(w.policy, w.agent);
     open.push(h);
-    const r = await call(h.client, tool, SAMPLES[tool](w, arn));
+    const args = await SAMPLES[tool](w, arn, h); // its own setup (e.g. a proposal to poll) is not under test
+    h.sent.length = 0;
+    const before = h.audit.tail({ limit: 1 })[0]?.seq ?? 0;
+    const r = await call(h.client, tool, args);
     expect(r.isError, r.text).toBeFalsy();
-    const trail = h.audit.tail({ limit: 10 });
+    const trail = h.audit.tail({ limit: 10 }).filter((e) => e.seq > before);
     if (r.structured?.status === 'pending_approval') {
       // Escalated to a human: nothing ran, so nothing may have been written.
       expect(trail.map((e) => e.kind)).toEqual(['requested', 'escalated']);
@@ -134,7 +149,7 @@ describe('no log, no action', () => {
     open.push(h);
     h.db.pragma('query_only = ON');
     for (const tool of toolNames) {
-      const r = await call(h.client, tool, SAMPLES[tool](w, 'arn:aws:s3:::whatever-bucket'));
+      const r = await call(h.client, tool, await SAMPLES[tool](w, 'arn:aws:s3:::whatever-bucket'));
       expect(r.isError).toBe(true);
       expect(r.text).toMatch(/the audit store cannot be written .*No log, no action: nothing was done/);
     }

@@ -124,9 +124,10 @@ describe('scale_service', () => {
   it('past a tier limit escalates instead when the service says so', async () => {
     const { h } = await serviceWorld({ escalate: true });
     const r = await call(h.client, 'scale_service', { service: 'web', desired_count: 5, instance_type: 't3.micro' });
-    expect(r.text).toMatch(/escalated by the limits rule: web would have 5 instances/);
+    expect(r.text).toMatch(/^pending approval: proposal prop_[0-9a-f]{12} — web would have 5 instances; tier "operator" allows at most 4/);
+    expect(r.structured).toMatchObject({ decision: { rule: 'limits', outcome: 'escalate' } });
     expect(h.writes()).toEqual([]);
-    expect(listNotifications(h.store).map((n) => n.kind)).toEqual(['escalated']);
+    expect(listNotifications(h.store).map((n) => n.kind)).toEqual(['proposal']);
   });
 
   it('a replay of the same approved event (a crash after RunInstances returned) launches nothing new', async () => {
@@ -211,7 +212,7 @@ describe('scale_service', () => {
     const { w, h } = await serviceWorld();
     await launchTagged(admin.ec2(), { ProjectId: w.project, Service: 'web', Criticality: 'critical' });
     const r = await call(h.client, 'scale_service', { service: 'web', desired_count: 2, instance_type: 't3.micro' });
-    expect(r.text).toMatch(/escalated by the escalation rule: needs a human: arn:aws:ec2:.*instance\/i-[0-9a-f]+ is tagged critical/);
+    expect(r.text).toMatch(/^pending approval: proposal prop_[0-9a-f]{12} — needs a human: arn:aws:ec2:.*instance\/i-[0-9a-f]+ is tagged critical/);
     expect(h.writes()).toEqual([]);
   });
 

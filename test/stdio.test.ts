@@ -88,7 +88,7 @@ describe('aws-warden serve (stdio)', () => {
     const ok = spawnSync(process.execPath, [CLI, 'check-policy', 'policy.yaml'], { encoding: 'utf8' });
     expect(ok.status).toBe(0);
     expect(ok.stdout).toMatch(/agent web-bot\n\s+project\s+shop/);
-    expect(ok.stdout).toMatch(/tools\s+get_status, list_resources, get_budget, request_budget, tag_resource/);
+    expect(ok.stdout).toMatch(/tools\s+get_status, list_resources, get_budget, request_budget, get_proposal, tag_resource, get_service, scale_service, propose_security_change/);
     const file = policyFile('p-x', 'bot-x').replace(/policy\.yaml$/, 'bad.yaml');
     writeFileSync(file, 'version: 1\nprojects: {}\ntiers: {}\nagents: { web: { project: shop, tier: t, role_arn: "arn:aws:iam::123456789012:role/a" } }\n');
     const bad = spawnSync(process.execPath, [CLI, 'check-policy', file], { encoding: 'utf8' });

@@ -216,10 +216,11 @@ describe('tag_resource', () => {
     const h = await harness(w.policy, w.agent);
     const a = await call(h.client, 'tag_resource', { resource_arn: plain, set: { Criticality: 'low' } });
     const b = await call(h.client, 'tag_resource', { resource_arn: critical, set: { Owner: 'x' } });
-    expect(a.text).toMatch(/escalated by the escalation rule: needs a human: risk: critical tag/);
+    expect(a.text).toMatch(/^pending approval: proposal prop_[0-9a-f]{12} — needs a human: risk: critical tag/);
     expect(b.text).toMatch(/tagged critical/);
     expect(h.writes()).toEqual([]);
     expect(h.audit.tail({ limit: 10 }).filter((e) => e.kind === 'escalated')).toHaveLength(2);
+    expect(h.store.proposals.list({ state: 'pending' }).map((p) => p.tool)).toEqual(['tag_resource', 'tag_resource']);
   });
 
   it('dry_run returns the plan, the decision and the rollback, and writes nothing', async () => {

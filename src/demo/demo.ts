@@ -66,11 +66,10 @@ async function call(client: Client, agent: string, tool: string, args: Record<st
   out(`\n▶ ${agent} calls ${tool}(${JSON.stringify(args)})`);
   const res = await client.callTool({ name: tool, arguments: args });
   const text = (res.content as { type: string; text: string }[]).find((c) => c.type === 'text')?.text ?? '';
+  const status = (res.structuredContent as { status?: string } | undefined)?.status;
   if (res.isError) out(`  ✗ ${text}`);
-  else {
-    const s = res.structuredContent as { status?: string; decision?: { outcome: string } } | undefined;
-    out(`  ✓ ${s?.status === 'dry_run' ? 'guard would allow' : 'guard allowed'} — ${text}`);
-  }
+  else if (status === 'pending_approval') out(`  ⏸ ${text}`);
+  else out(`  ✓ ${status === 'dry_run' ? 'guard would allow' : 'guard allowed'} — ${text}`);
 }
 
 export async function runDemo(opts: { dbFile?: string }, out: Out = (s) => console.log(s)): Promise<number> {

@@ -41,6 +41,8 @@ export interface Plan {
   riskFlags: RiskFlag[];
   /** Steps that undo the plan, made before it runs. */
   rollback: PlannedOperation[];
+  /** What the plan assumed about the world (e.g. a security group's current rules); approval re-checks it. */
+  preconditions?: Record<string, unknown>;
   /** For capacity changes: what the tier's limits are checked against. */
   capacity?: {
     service: string;

@@ -26,20 +26,22 @@ function apply(store: Store, p: ProposalRow, plan: Plan, approver: string): Reco
   return { applied };
 }
 
-function load(store: Store, id: string): { p: ProposalRow; plan: Plan } {
+/** A proposal that may be decided now: pending, unexpired, its stored plan still matching its hash. */
+export function loadPending(store: Store, id: string): { p: ProposalRow; plan: Plan } {
   store.proposals.expireDue();
   const p = store.proposals.get(id);
   if (!p) throw new ProposalRefused(`no proposal ${id} (wardenctl proposals list shows them)`);
   if (p.state !== 'pending') throw new ProposalRefused(`proposal ${id} is ${p.state}${p.decided_by ? ` (by ${p.decided_by} at ${p.decided_at})` : ''}; only a pending proposal can be decided`);
   if (sha256(p.plan) !== p.plan_hash) throw new ProposalRefused(`proposal ${id}: the stored plan no longer matches its hash ${p.plan_hash}; it was altered after the agent proposed it — refused`);
-  return { p, plan: JSON.parse(p.plan) as Plan };
+  const plan = JSON.parse(p.plan) as Plan;
+  // Canonical form must round-trip too, or the row was hand-edited into an equivalent-looking plan.
+  if (sha256(canonicalJson(plan)) !== p.plan_hash) throw new ProposalRefused(`proposal ${id}: plan is not in canonical form; refused`);
+  return { p, plan };
 }
 
 export function approveProposal(store: Store, id: string, approver: string, comment: string | null): Decided {
   return store.transaction(() => {
-    const { p, plan } = load(store, id);
-    // Re-hash the parsed plan too: canonical form must round-trip, or the row was hand-edited.
-    if (sha256(canonicalJson(plan)) !== p.plan_hash) throw new ProposalRefused(`proposal ${id}: plan is not in canonical form; refused`);
+    const { p, plan } = loadPending(store, id);
     if (!store.proposals.decide(id, 'approved', approver, comment)) throw new ProposalRefused(`proposal ${id} was decided by someone else just now`);
     const human = `human:${approver}`;
     const approved = store.audit.append({
@@ -48,14 +50,14 @@ export function approveProposal(store: Store, id: string, approver: string, comm
     });
     const result = apply(store, p, plan, approver);
     store.audit.append({ kind: 'executed', agent: human, project: p.project, tool: p.tool, result, follows: approved.id });
-    store.proposals.finish(id, 'executed');
+    store.proposals.finish(id, 'executed', result);
     return { proposal: store.proposals.get(id)!, result };
   });
 }
 
 export function rejectProposal(store: Store, id: string, by: string, reason: string): Decided {
   return store.transaction(() => {
-    const { p } = load(store, id);
+    const { p } = loadPending(store, id);
     if (!store.proposals.decide(id, 'rejected', by, reason)) throw new ProposalRefused(`proposal ${id} was decided by someone else just now`);
     store.audit.append({
       kind: 'denied', agent: `human:${by}`, project: p.project, tool: p.tool,

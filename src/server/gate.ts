@@ -1,5 +1,5 @@
 // The guard's decision and what it justifies, in one immediate transaction: the approval row and its budget
-// reservation, or the escalation and its proposal, or the dry run's record. Two processes cannot both pass
+// reservation, or the escalation and the proposal a human decides, or the dry run's record. Two processes cannot both pass
 // against the same remaining budget.
 import { decide } from '../guard/decide.js';
 import { toCents } from '../guard/rules.js';
@@ -23,8 +23,6 @@ export interface GateInput {
   requestedId: string;
   roleArn: string | null;
   dryRun: boolean;
-  /** Escalations become pending proposals (else they are refused). */
-  asProposal: boolean;
   reason?: string;
   mutating: boolean;
   args: unknown;
@@ -43,7 +41,6 @@ export function decideAndRecord(store: Store, g: GateInput): Gate {
     if (g.dryRun) return { ...common, kind: 'planned', row: store.audit.append({ ...base, kind: 'planned', decision: decided, request: g.plan }) };
     if (decision.outcome === 'deny') return { ...common, kind: 'refused' };
     if (decision.outcome === 'escalate') {
-      if (!g.asProposal) return { ...common, kind: 'refused' };
       const row = store.audit.append({ ...base, kind: 'escalated', decision: decided, request: g.plan });
       const proposal = store.proposals.create({
         kind: g.req.tool,
@@ -52,6 +49,7 @@ export function decideAndRecord(store: Store, g: GateInput): Gate {
         tool: g.req.tool,
         reason: g.reason ?? g.plan.summary,
         plan: g.plan,
+        args: g.args,
         eventId: row.id,
         ttlHours: g.agent.project.proposal_ttl_hours,
       });

@@ -76,7 +76,7 @@ export async function guardedCall(spec: ToolSpec, rawArgs: unknown, deps: CallDe
   };
 
   /** Records a refusal and answers the agent with it; if even that row cannot be written, the answer still goes out. */
-  const refuse = (kind: 'denied' | 'escalated' | 'failed' | 'rolled_back', decision: object, message: string, extra: Partial<NewEvent> = {}) => {
+  const refuse = (kind: 'denied' | 'failed' | 'rolled_back', decision: object, message: string, extra: Partial<NewEvent> = {}) => {
     try {
       record({ kind, decision, follows: requested.id, roleArn: aws.session.assumedRoleArn ?? null, ...extra });
     } catch (e) {
@@ -148,7 +148,7 @@ export async function guardedCall(spec: ToolSpec, rawArgs: unknown, deps: CallDe
     const roleArn = aws.session.assumedRoleArn ?? null;
     let gate: Gate;
     try {
-      gate = decideAndRecord(store, { req, plan, agent, requestedId: requested.id, roleArn, dryRun, asProposal: spec.escalation === 'proposal', reason: spec.reasonOf?.(args), mutating: isMutating(spec), args });
+      gate = decideAndRecord(store, { req, plan, agent, requestedId: requested.id, roleArn, dryRun, reason: spec.reasonOf?.(args), mutating: isMutating(spec), args });
     } catch (e) {
       log.error(`guard transaction failed: ${(e as Error).message}`);
       return errorResult(`${spec.name} refused: the decision could not be written to the audit store (${(e as Error).message}). No log, no action: nothing was done`);
@@ -157,10 +157,7 @@ export async function guardedCall(spec: ToolSpec, rawArgs: unknown, deps: CallDe
     const deltaCents = gate.deltaCents;
 
     const d = gate.decision;
-    if (gate.kind === 'refused') {
-      if (d.outcome === 'escalate') tell({ kind: 'escalated', subject: `${spec.name} by ${agent.id} needs a human`, body: { reason: d.reason, plan } });
-      return refuse(d.outcome === 'escalate' ? 'escalated' : 'denied', { ...d, plan_hash: hash }, `${spec.name} ${explain(d)}`, { request: plan });
-    }
+    if (gate.kind === 'refused') return refuse('denied', { ...d, plan_hash: hash }, `${spec.name} ${explain(d)}`, { request: plan });
     if (gate.kind === 'planned') {
       const verdict = d.outcome === 'allow' ? 'would be allowed' : `would be ${explain(d)}`;
       const cost = plan.costDeltaUsdMonth === null ? 'unknown' : `$${plan.costDeltaUsdMonth.toFixed(2)}`;
@@ -169,7 +166,7 @@ export async function guardedCall(spec: ToolSpec, rawArgs: unknown, deps: CallDe
     if (gate.kind === 'proposed') {
       tell({ kind: 'proposal', subject: `${agent.id} proposes: ${plan.summary}`, body: { proposal_id: gate.proposalId, reason: d.outcome !== 'allow' ? d.reason : '', plan }, eventId: gate.row.id });
       return okResult(
-        `pending approval: proposal ${gate.proposalId} — ${d.outcome !== 'allow' ? d.reason : ''}. A human decides with \`wardenctl proposals approve ${gate.proposalId}\`; nothing was executed`,
+        `pending approval: proposal ${gate.proposalId} — ${d.outcome !== 'allow' ? d.reason : ''}. A human decides with \`wardenctl proposals approve ${gate.proposalId}\`; nothing was executed yet — check back with get_proposal`,
         { status: 'pending_approval', event_id: gate.row.id, decision: d, plan, proposal_id: gate.proposalId },
       );
     }

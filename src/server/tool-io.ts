@@ -21,6 +21,7 @@ export const planOutput = z.object({
   costDeltaUsdMonth: z.number().nullable(),
   riskFlags: z.array(z.string()),
   rollback: z.array(operation),
+  preconditions: z.record(z.string(), z.unknown()).optional(),
   capacity: z
     .object({ service: z.string(), instanceType: z.string(), countAfter: z.number(), change: z.number(), escalateOverLimits: z.boolean() })
     .optional(),

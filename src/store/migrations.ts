@@ -132,6 +132,16 @@ export const migrations: Migration[] = [
       `);
     },
   },
+  {
+    version: 4,
+    update(db) {
+      db.exec(`
+        -- What approval needs to run the stored plan again: the tool's validated arguments, and the outcome.
+        ALTER TABLE proposals ADD COLUMN args TEXT NOT NULL DEFAULT '{}';
+        ALTER TABLE proposals ADD COLUMN result TEXT;
+      `);
+    },
+  },
 ];
 
 export function migrate(db: Database.Database, list: Migration[] = migrations): void {

@@ -23,6 +23,8 @@ export interface ProposalRow {
   decided_by: string | null;
   decided_at: string | null;
   decision_note: string | null;
+  args: string;
+  result: string | null;
 }
 
 export const planHash = (plan: Plan) => sha256(canonicalJson(plan));
@@ -33,16 +35,16 @@ export class Proposals {
     private readonly clock: () => Date = () => new Date(),
   ) {}
 
-  create(p: { kind: string; project: string; agent: string; tool: string; reason: string; plan: Plan; eventId: string; ttlHours: number }): ProposalRow {
+  create(p: { kind: string; project: string; agent: string; tool: string; reason: string; plan: Plan; args: unknown; eventId: string; ttlHours: number }): ProposalRow {
     const now = this.clock();
     const id = `prop_${randomBytes(6).toString('hex')}`;
     stmt(
       this.db,
-      `INSERT INTO proposals (id, kind, project, agent, tool, reason, plan, plan_hash, risk_flags, event_id, state, created_at, expires_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)`,
+      `INSERT INTO proposals (id, kind, project, agent, tool, reason, plan, plan_hash, risk_flags, event_id, state, created_at, expires_at, args)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)`,
     ).run(
       id, p.kind, p.project, p.agent, p.tool, p.reason, canonicalJson(p.plan), planHash(p.plan), JSON.stringify(p.plan.riskFlags),
-      p.eventId, now.toISOString(), new Date(now.getTime() + p.ttlHours * 3_600_000).toISOString(),
+      p.eventId, now.toISOString(), new Date(now.getTime() + p.ttlHours * 3_600_000).toISOString(), canonicalJson(p.args ?? {}),
     );
     return this.get(id)!;
   }
@@ -86,7 +88,16 @@ export class Proposals {
     );
   }
 
-  finish(id: string, to: 'executed' | 'failed'): void {
-    stmt(this.db, "UPDATE proposals SET state = ? WHERE id = ? AND state = 'approved'").run(to, id);
+  finish(id: string, to: 'executed' | 'failed', result: unknown = null): void {
+    stmt(this.db, "UPDATE proposals SET state = ?, result = ? WHERE id = ? AND state = 'approved'").run(to, result === null ? null : JSON.stringify(result), id);
+  }
+
+  /** The world moved since the plan was made: the proposal can no longer be approved. */
+  markStale(id: string, by: string, what: string): boolean {
+    return (
+      stmt(this.db, "UPDATE proposals SET state = 'stale', decided_by = ?, decided_at = ?, decision_note = ? WHERE id = ? AND state = 'pending'").run(
+        by, this.clock().toISOString(), what, id,
+      ).changes === 1
+    );
   }
 }

@@ -1,13 +1,15 @@
 // Every tool aws-warden serves. Adding a tool is one file plus one line here; the server wires it through the guard.
 import { getBudget } from './get-budget.js';
+import { getProposal } from './get-proposal.js';
 import { getService } from './get-service.js';
 import { getStatus } from './get-status.js';
 import { listResources } from './list-resources.js';
+import { proposeSecurityChange } from './propose-security-change.js';
 import { requestBudget } from './request-budget.js';
 import { scaleService } from './scale-service.js';
 import { tagResource } from './tag-resource.js';
 import type { ToolSpec } from './tool.js';
 
-export const allTools: readonly ToolSpec[] = [getStatus, listResources, tagResource, getBudget, requestBudget, getService, scaleService];
+export const allTools: readonly ToolSpec[] = [getStatus, listResources, tagResource, getBudget, requestBudget, getService, scaleService, getProposal, proposeSecurityChange];
 
 export const toolNames: readonly string[] = allTools.map((t) => t.name);

@@ -28,7 +28,6 @@ export const requestBudget = defineTool({
   input,
   output,
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
-  escalation: 'proposal',
   reasonOf: (args) => args.reason,
   async plan(args, { agent, store }) {
     const cents = Math.round(args.amount_usd_month * 100);

@@ -86,6 +86,7 @@ export const scaleService = defineTool({
   output,
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
   lockKey: (args, agent) => `service:${agent.projectId}:${args.service}`,
+  reasonOf: (args) => args.reason ?? `scale ${args.service} to ${args.desired_count}`,
   async plan(args, { aws, agent }) {
     const svc = serviceOf(agent, args.service);
     const type = args.instance_type;

@@ -61,12 +61,7 @@ export interface ToolSpec<I extends z.ZodObject = z.ZodObject, O extends z.ZodOb
   summarize(out: z.infer<O>): string;
   /** Resources whose run-rate this execution started or ended, for the budget ledger. */
   ledger?(plan: Plan, out: z.infer<O>): LedgerChange;
-  /**
-   * What an escalation becomes: 'refuse' answers with the reason (nothing stored for a human to run);
-   * 'proposal' stores the plan as a pending proposal for wardenctl and answers pending_approval.
-   */
-  escalation?: 'refuse' | 'proposal';
-  /** For 'proposal' tools: the agent's stated reason, shown to the human. */
+  /** The agent's stated reason for a proposal, shown to the human (default: the plan's summary). */
   reasonOf?(args: z.infer<I>): string;
   /** A store-wide lock key held from planning to the outcome, so concurrent calls on one thing serialize. */
   lockKey?(args: z.infer<I>, agent: AgentContext): string;

@@ -3,7 +3,9 @@ import { userInfo } from 'node:os';
 import { createInterface } from 'node:readline/promises';
 import Table from 'cli-table3';
 import { ExitError, parse, UsageError } from '../../src/cli/run-main.js';
-import { approveProposal, ProposalRefused, rejectProposal } from '../../src/proposals/approve.js';
+import { ProposalRefused, rejectProposal } from '../../src/proposals/approve.js';
+import { approveAndRun } from '../../src/proposals/run-approved.js';
+import { loadPolicy } from './policy.js';
 import type { ProposalRow } from '../../src/store/proposals.js';
 import { HELP, printHelp } from './help.js';
 import { openStore } from './store.js';
@@ -100,6 +102,7 @@ async function decide(argv: string[], verb: 'approve' | 'reject'): Promise<numbe
     comment: { type: 'string' },
     reason: { type: 'string' },
     yes: { type: 'boolean', short: 'y' },
+    policy: { type: 'string' },
     db: { type: 'string' },
     json: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
@@ -122,7 +125,10 @@ async function decide(argv: string[], verb: 'approve' | 'reject'): Promise<numbe
       }
     }
     try {
-      const done = verb === 'approve' ? approveProposal(store, id, who, values.comment ?? null) : rejectProposal(store, id, who, values.reason as string);
+      const done =
+        verb === 'approve'
+          ? await approveAndRun(store, loadPolicy(values.policy), id, who, values.comment ?? null)
+          : rejectProposal(store, id, who, values.reason as string);
       process.stdout.write(values.json ? `${JSON.stringify({ proposal: view(done.proposal), result: done.result }, null, 2)}\n` : `${id}: ${done.proposal.state} by ${who}\n`);
       return 0;
     } catch (e) {

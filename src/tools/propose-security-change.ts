@@ -1,0 +1,145 @@
+// propose_security_change: the agent may only suggest security-group rule changes; a human approves the exact diff.
+import { AuthorizeSecurityGroupEgressCommand, AuthorizeSecurityGroupIngressCommand, DescribeSecurityGroupsCommand, RevokeSecurityGroupEgressCommand, RevokeSecurityGroupIngressCommand } from '@aws-sdk/client-ec2';
+import { isIPv6 } from 'node:net';
+import { z } from 'zod';
+import { accountOf } from '../aws/arn.js';
+import type { AgentAws } from '../aws/clients.js';
+import type { PlannedOperation } from '../guard/types.js';
+import { analyse, ruleKey, rulesOf, toIpPermission, type SgRule } from '../security/rules.js';
+import { defineTool, Refusal } from './tool.js';
+
+export const name = 'propose_security_change';
+
+const IPV4_CIDR = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/;
+const validIpv4Cidr = (c: string) => {
+  const m = IPV4_CIDR.exec(c);
+  return Boolean(m && m.slice(1, 5).every((o) => Number(o) <= 255) && Number(m[5]) <= 32);
+};
+const validIpv6Cidr = (c: string) => {
+  const [addr, prefix, extra] = c.split('/');
+  return extra === undefined && isIPv6(addr ?? '') && /^\d{1,3}$/.test(prefix ?? '') && Number(prefix) <= 128;
+};
+
+const rule = z
+  .object({
+    direction: z.enum(['ingress', 'egress']).default('ingress'),
+    protocol: z.enum(['tcp', 'udp', 'icmp', 'all']).describe('all = every protocol and port'),
+    from_port: z.number().int().min(-1).max(65535),
+    to_port: z.number().int().min(-1).max(65535),
+    cidr: z.string().refine(validIpv4Cidr, 'an IPv4 CIDR such as 203.0.113.0/24').optional(),
+    ipv6_cidr: z.string().refine(validIpv6Cidr, 'an IPv6 CIDR such as 2001:db8::/32').optional(),
+    source_group: z.string().regex(/^sg-[0-9a-f]{8,17}$/, 'a security group id (sg-…)').optional(),
+    description: z
+      .string()
+      .max(255)
+      .regex(/^[a-zA-Z0-9. _\-:/()#,@[\]+=&;{}!$*]*$/, 'AWS allows letters, digits, spaces and . _ - : / ( ) # , @ [ ] + = & ; { } ! $ * in descriptions')
+      .optional(),
+  })
+  .strict()
+  .superRefine((r, ctx) => {
+    if ([r.cidr, r.ipv6_cidr, r.source_group].filter(Boolean).length !== 1)
+      ctx.addIssue({ code: 'custom', path: ['cidr'], message: 'give exactly one source: cidr, ipv6_cidr or source_group' });
+    if (r.protocol !== 'icmp' && r.protocol !== 'all' && (r.from_port < 0 || r.to_port < 0))
+      ctx.addIssue({ code: 'custom', path: ['from_port'], message: `${r.protocol} ports are 0-65535` });
+    if (r.from_port > r.to_port) ctx.addIssue({ code: 'custom', path: ['to_port'], message: `to_port ${r.to_port} is below from_port ${r.from_port}` });
+  });
+
+const input = z
+  .object({
+    security_group: z.string().regex(/^sg-[0-9a-f]{8,17}$/, 'a security group id (sg-…) your project owns'),
+    add: z.array(rule).max(20).default([]),
+    remove: z.array(rule).max(20).default([]),
+    reason: z.string().trim().min(10, 'say why in at least 10 characters').max(2000),
+  })
+  .strict()
+  .superRefine((a, ctx) => {
+    if (a.add.length + a.remove.length === 0) ctx.addIssue({ code: 'custom', path: ['add'], message: 'nothing to change: give add and/or remove' });
+  });
+
+const output = z.object({ security_group: z.string(), added: z.number(), removed: z.number(), rules: z.array(z.record(z.string(), z.unknown())) });
+
+async function readGroup(aws: AgentAws, id: string) {
+  try {
+    const out = await aws.ec2.send(new DescribeSecurityGroupsCommand({ GroupIds: [id] }));
+    const sg = out.SecurityGroups?.[0];
+    if (!sg) throw new Refusal(`security_group ${id}: not found`);
+    return sg;
+  } catch (e) {
+    if ((e as Error).name === 'InvalidGroup.NotFound') throw new Refusal(`security_group ${id}: not found in this account and region`);
+    throw e;
+  }
+}
+
+const OPS: Record<string, new (input: never) => object> = {
+  'ec2:AuthorizeSecurityGroupIngress': AuthorizeSecurityGroupIngressCommand as never,
+  'ec2:AuthorizeSecurityGroupEgress': AuthorizeSecurityGroupEgressCommand as never,
+  'ec2:RevokeSecurityGroupIngress': RevokeSecurityGroupIngressCommand as never,
+  'ec2:RevokeSecurityGroupEgress': RevokeSecurityGroupEgressCommand as never,
+};
+
+function ops(sg: string, add: SgRule[], remove: SgRule[]): PlannedOperation[] {
+  const out: PlannedOperation[] = [];
+  for (const [verb, list] of [['Revoke', remove], ['Authorize', add]] as const)
+    for (const dir of ['ingress', 'egress'] as const) {
+      const rules = list.filter((r) => r.direction === dir);
+      if (rules.length) out.push({ action: `ec2:${verb}SecurityGroup${dir === 'ingress' ? 'Ingress' : 'Egress'}`, target: sg, params: { rules } });
+    }
+  return out;
+}
+
+export const proposeSecurityChange = defineTool({
+  name,
+  title: 'Propose a security-group change',
+  description:
+    'Proposes adding or removing rules on a security group your project owns. Never runs by itself: a human sees the current rules, the exact diff and a risk analysis (world-open admin or database ports, wide ranges) and approves or rejects it. Poll with get_proposal.',
+  input,
+  output,
+  annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
+  reasonOf: (args) => args.reason,
+  async plan(args, { aws }) {
+    const sg = await readGroup(aws, args.security_group);
+    const region = await aws.ec2.config.region();
+    const current = rulesOf(sg);
+    const have = new Set(current.map(ruleKey));
+    const add = (args.add as SgRule[]).filter((r) => !have.has(ruleKey(r)));
+    const remove = (args.remove as SgRule[]).filter((r) => have.has(ruleKey(r)));
+    const already = (args.add as SgRule[]).filter((r) => have.has(ruleKey(r))).map(ruleKey);
+    const absent = (args.remove as SgRule[]).filter((r) => !have.has(ruleKey(r))).map(ruleKey);
+    if (add.length + remove.length === 0)
+      throw new Refusal(`nothing to change on ${args.security_group}: ${[...already.map((k) => `already present: ${k}`), ...absent.map((k) => `not present: ${k}`)].join('; ')}`);
+    const analysis = add.flatMap((r) => analyse(r).map((note) => `${ruleKey(r)}: ${note}`));
+    return {
+      tool: name,
+      summary: `security group ${args.security_group} (${sg.GroupName}): add ${add.length}, remove ${remove.length} rule(s)${analysis.some((a) => a.includes('DANGER')) ? ' — DANGER flagged' : ''}`,
+      mutating: true,
+      operations: ops(args.security_group, add, remove),
+      resources: [
+        {
+          arn: `arn:aws:ec2:${region}:${sg.OwnerId ?? accountOf(aws.session.assumedRoleArn)}:security-group/${sg.GroupId}`,
+          change: 'modify',
+          tags: Object.fromEntries((sg.Tags ?? []).map((t) => [t.Key ?? '', t.Value ?? ''])),
+        },
+      ],
+      tagsToSet: {},
+      costDeltaUsdMonth: 0,
+      riskFlags: ['security_group'],
+      rollback: ops(args.security_group, remove, add),
+      preconditions: { current_rules: current.map((r) => ({ ...r })), analysis, already_present: already, not_present: absent },
+    };
+  },
+  async execute(plan, args, { aws }) {
+    let added = 0;
+    let removed = 0;
+    for (const op of plan.operations) {
+      const Command = OPS[op.action];
+      if (!Command) throw new Error(`propose_security_change cannot run ${op.action}`);
+      const rules = (op.params as { rules: SgRule[] }).rules;
+      await aws.ec2.send(new Command({ GroupId: op.target, IpPermissions: rules.map(toIpPermission) } as never) as never);
+      if (op.action.includes('Authorize')) added += rules.length;
+      else removed += rules.length;
+    }
+    const now = await readGroup(aws, args.security_group);
+    return { security_group: args.security_group, added, removed, rules: rulesOf(now).map((r) => ({ ...r })) };
+  },
+  summarize: (o) => `${o.security_group}: added ${o.added}, removed ${o.removed}; ${o.rules.length} rule(s) now`,
+});

@@ -1,5 +1,5 @@
 // `aws-warden demo`: a scripted agent session through the real MCP server over stdio, against a local emulator.
-import { EC2Client } from '@aws-sdk/client-ec2';
+import { CreateSecurityGroupCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { mkdtempSync } from 'node:fs';
@@ -10,7 +10,8 @@ import { auditTable } from '../cli/audit-table.js';
 import { emulatorEnv, packageRoot, startMoto, type Emulator } from '../emulator/moto.js';
 import { loadPolicyFile } from '../policy/load.js';
 import { serveStdio } from '../server/stdio.js';
-import { approveProposal } from '../proposals/approve.js';
+import { approveProposal, rejectProposal } from '../proposals/approve.js';
+import { approveAndRun } from '../proposals/run-approved.js';
 import { AuditLog } from '../store/audit.js';
 import { Store } from '../store/store.js';
 import { closeDb, openDb } from '../store/db.js';
@@ -24,6 +25,7 @@ interface Prepared {
   dbFile: string;
   shopInstance: string;
   billingInstance: string;
+  shopGroup: string;
 }
 
 /** Emulator up, roles created from the bundled policy, one instance per project seeded. */
@@ -39,9 +41,13 @@ async function prepare(dbFile: string | undefined, say: (s: string) => void): Pr
   const image = await anyImageId(ec2);
   const shopInstance = await launchTagged(ec2, { ProjectId: 'shop', AgentId: 'web-bot', ManagedBy: 'aws-warden', Name: 'shop-web-1' }, image);
   const billingInstance = await launchTagged(ec2, { ProjectId: 'billing', AgentId: 'billing-bot', ManagedBy: 'aws-warden', Name: 'billing-db' }, image);
+  const group = await ec2.send(
+    new CreateSecurityGroupCommand({ GroupName: 'shop-web', Description: 'shop web servers', TagSpecifications: [{ ResourceType: 'security-group', Tags: [{ Key: 'ProjectId', Value: 'shop' }, { Key: 'ManagedBy', Value: 'aws-warden' }] }] }),
+  );
   return {
     emulator,
     policyFile,
+    shopGroup: group.GroupId as string,
     dbFile: dbFile ?? join(mkdtempSync(join(tmpdir(), 'warden-demo-')), 'warden.db'),
     shopInstance,
     billingInstance,
@@ -103,6 +109,28 @@ export async function runDemo(opts: { dbFile?: string }, out: Out = (s) => conso
     } finally {
       unhealthy.close();
     }
+
+    out('\n— security groups: the agent may only suggest —');
+    const https = await bot.callTool({ name: 'propose_security_change', arguments: { security_group: p.shopGroup, add: [{ protocol: 'tcp', from_port: 443, to_port: 443, cidr: '0.0.0.0/0', description: 'public https' }], reason: 'the shop must serve https' } });
+    out(`\n▶ web-bot proposes opening 443 to the world\n  ⏸ ${(https.content as { text: string }[])[0].text}`);
+    const ssh = await bot.callTool({ name: 'propose_security_change', arguments: { security_group: p.shopGroup, add: [{ protocol: 'tcp', from_port: 22, to_port: 22, cidr: '0.0.0.0/0' }], reason: 'I want to debug over ssh' } });
+    out(`\n▶ web-bot proposes opening 22 to the world\n  ⏸ ${(ssh.content as { text: string }[])[0].text}`);
+    {
+      const store = Store.open(p.dbFile);
+      try {
+        const httpsId = (https.structuredContent as { proposal_id: string }).proposal_id;
+        const sshId = (ssh.structuredContent as { proposal_id: string }).proposal_id;
+        const sshPlan = JSON.parse(store.proposals.get(sshId)?.plan ?? '{}') as { preconditions?: { analysis?: string[] } };
+        out(`\n  a human reads \`wardenctl proposals show ${sshId}\`: ${sshPlan.preconditions?.analysis?.join('; ')}`);
+        const done = await approveAndRun(store, loadPolicyFile(p.policyFile, toolNames), httpsId, 'demo-human', 'https is fine');
+        out(`  a human runs: wardenctl proposals approve ${httpsId} --yes → ${done.proposal.state} under the approver role`);
+        rejectProposal(store, sshId, 'demo-human', 'never open ssh to the world; use SSM Session Manager');
+        out(`  a human runs: wardenctl proposals reject ${sshId} --reason "never open ssh to the world; use SSM Session Manager"`);
+      } finally {
+        store.close();
+      }
+    }
+    await call(bot, 'web-bot', 'get_proposal', { proposal_id: (ssh.structuredContent as { proposal_id: string }).proposal_id }, out);
 
     out('\n— budget —');
     await call(bot, 'web-bot', 'get_budget', {}, out);

@@ -1,5 +1,7 @@
 // A human's decision on a proposal: checked (pending, unexpired, plan hash intact), applied once, audited in the same chain.
 import type { Plan } from '../guard/types.js';
+import { notify } from '../notify/notify.js';
+import type { Policy } from '../policy/schema.js';
 import { canonicalJson, sha256 } from '../store/canonical.js';
 import type { ProposalRow } from '../store/proposals.js';
 import type { Store } from '../store/store.js';
@@ -55,8 +57,9 @@ export function approveProposal(store: Store, id: string, approver: string, comm
   });
 }
 
-export function rejectProposal(store: Store, id: string, by: string, reason: string): Decided {
-  return store.transaction(() => {
+/** Rejects; with the policy at hand, the project's humans and webhooks hear of it too. */
+export function rejectProposal(store: Store, id: string, by: string, reason: string, policy?: Policy): Decided {
+  const decided = store.transaction(() => {
     const { p } = loadPending(store, id);
     if (!store.proposals.decide(id, 'rejected', by, reason)) throw new ProposalRefused(`proposal ${id} was decided by someone else just now`);
     store.audit.append({
@@ -65,4 +68,7 @@ export function rejectProposal(store: Store, id: string, by: string, reason: str
     });
     return { proposal: store.proposals.get(id)!, result: { rejected: true, reason } };
   });
+  const project = policy?.projects[decided.proposal.project];
+  if (project) notify(store, project, { project: decided.proposal.project, kind: 'rejected', subject: `proposal ${id} rejected by ${by}`, body: { proposal_id: id, reason, proposed_by: decided.proposal.agent } });
+  return decided;
 }

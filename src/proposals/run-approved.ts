@@ -12,29 +12,49 @@ import { resolveAgent } from '../server/agent-context.js';
 import { canonicalJson } from '../store/canonical.js';
 import type { Store } from '../store/store.js';
 import { allTools } from '../tools/index.js';
-import type { ToolContext } from '../tools/tool.js';
+import { Refusal, type ToolContext, type ToolSpec } from '../tools/tool.js';
 import { approveProposal, loadPending, ProposalRefused, type Decided } from './approve.js';
 
 export interface RunDeps {
   /** Observes the commands the approver's clients send (tests count them). */
   observe?: SendObserver;
+  /** The tools a proposal may name (default: every registered tool). */
+  tools?: readonly ToolSpec[];
+}
+
+const clip = (s: string) => (s.length > 200 ? `${s.slice(0, 200)}…` : s);
+
+/** Readable differences between two values: what appeared, what went, what changed, by path. */
+function differences(path: string, a: unknown, b: unknown, out: string[]): void {
+  if (canonicalJson(a ?? null) === canonicalJson(b ?? null)) return;
+  if (Array.isArray(a) && Array.isArray(b)) {
+    const as = new Set(a.map((x) => canonicalJson(x)));
+    const bs = new Set(b.map((x) => canonicalJson(x)));
+    const before = out.length;
+    for (const x of bs) if (!as.has(x)) out.push(`${path}: now also ${clip(x)}`);
+    for (const x of as) if (!bs.has(x)) out.push(`${path}: no longer ${clip(x)}`);
+    if (out.length === before) out.push(`${path}: order or count changed`);
+    return;
+  }
+  if (a && b && typeof a === 'object' && typeof b === 'object') {
+    for (const key of new Set([...Object.keys(a), ...Object.keys(b)]))
+      differences(`${path}.${key}`, (a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key], out);
+    return;
+  }
+  out.push(`${path}: was ${clip(canonicalJson(a ?? null))}, now ${clip(canonicalJson(b ?? null))}`);
 }
 
 /** What moved between the plan the agent proposed and the plan the world gives now; null when nothing did. */
 export function planDrift(proposed: Plan, now: Plan): string | null {
   const parts: string[] = [];
-  for (const key of ['preconditions', 'resources', 'operations', 'costDeltaUsdMonth', 'capacity'] as const) {
-    const a = canonicalJson(proposed[key] ?? null);
-    const b = canonicalJson(now[key] ?? null);
-    if (a !== b) parts.push(`${key} changed (proposed ${a.slice(0, 160)}; now ${b.slice(0, 160)})`);
-  }
-  return parts.length ? parts.join('; ') : null;
+  for (const key of ['preconditions', 'resources', 'operations', 'costDeltaUsdMonth', 'capacity'] as const) differences(key, proposed[key], now[key], parts);
+  return parts.length ? parts.slice(0, 8).join('; ') : null;
 }
 
 export async function approveAndRun(store: Store, policy: Policy, id: string, approver: string, comment: string | null, deps: RunDeps = {}): Promise<Decided> {
   const { p, plan } = loadPending(store, id);
   if (plan.operations.every((o) => o.action.startsWith('warden:'))) return approveProposal(store, id, approver, comment);
-  const spec = allTools.find((t) => t.name === p.tool);
+  const spec = (deps.tools ?? allTools).find((t) => t.name === p.tool);
   if (!spec) throw new ProposalRefused(`proposal ${id}: tool ${p.tool} is not in this version of aws-warden`);
   const agent = resolveAgent(policy, p.agent);
   if (agent.projectId !== p.project) throw new ProposalRefused(`proposal ${id}: agent ${p.agent} now belongs to project ${agent.projectId}, not ${p.project}`);
@@ -55,8 +75,15 @@ export async function approveAndRun(store: Store, policy: Policy, id: string, ap
       throw new ProposalRefused(`proposal ${id}: ${e instanceof AssumeRoleError ? e.message : (e as Error).message}; nothing was done`);
     }
     // The world may have moved since the agent proposed: plan again and compare.
-    const fresh = await spec.plan(args, ctx);
-    const drift = planDrift(plan, fresh);
+    let drift: string | null;
+    try {
+      drift = planDrift(plan, await spec.plan(args, ctx));
+    } catch (e) {
+      const now = store.proposals.get(id);
+      if (now?.state !== 'pending') throw new ProposalRefused(`proposal ${id} was decided by ${now?.decided_by ?? 'someone else'} just now (${now?.state})`);
+      if (!(e instanceof Refusal)) throw new ProposalRefused(`proposal ${id}: planning it again failed (${(e as Error).message}); nothing was done`);
+      drift = `planning it again is refused now: ${e.message}`;
+    }
     if (drift) {
       store.transaction(() => {
         if (!store.proposals.markStale(id, approver, drift)) throw new ProposalRefused(`proposal ${id} was decided by someone else just now`);

@@ -57,7 +57,13 @@ function list(argv: string[]): number {
 
 function describe(p: ProposalRow): string {
   const v = view(p);
-  const plan = v.plan as { summary: string; operations: { action: string; target?: string; params?: unknown }[]; costDeltaUsdMonth: number | null };
+  const plan = v.plan as {
+    summary: string;
+    operations: { action: string; target?: string; params?: unknown }[];
+    costDeltaUsdMonth: number | null;
+    preconditions?: { analysis?: string[]; current_rules?: unknown[]; already_present?: string[] };
+  };
+  const pre = plan.preconditions;
   return [
     `proposal ${p.id} (${p.state})`,
     `  from      agent ${p.agent}, project ${p.project}, via ${p.tool}, at ${p.created_at}`,
@@ -66,6 +72,9 @@ function describe(p: ProposalRow): string {
     ...plan.operations.map((o) => `            - ${o.action}${o.target ? ` on ${o.target}` : ''} ${o.params ? JSON.stringify(o.params) : ''}`),
     `  cost      ${plan.costDeltaUsdMonth === null ? 'unknown' : `$${plan.costDeltaUsdMonth.toFixed(2)}/month`}`,
     `  risk      ${v.risk_flags.join(', ') || '-'}`,
+    ...(pre?.analysis?.length ? pre.analysis.map((a) => `  ANALYSIS  ${a}`) : []),
+    ...(pre?.current_rules ? [`  assumes   ${pre.current_rules.length} current rule(s); approval refuses if they changed`] : []),
+    ...(pre?.already_present?.length ? [`  skipped   already present: ${pre.already_present.join('; ')}`] : []),
     `  expires   ${p.expires_at}`,
     `  plan hash ${p.plan_hash}`,
     ...(p.decided_by ? [`  decided   ${p.state} by ${p.decided_by} at ${p.decided_at}${p.decision_note ? `: ${p.decision_note}` : ''}`] : []),
@@ -85,6 +94,16 @@ function show(argv: string[]): number {
     return 0;
   } finally {
     store.close();
+  }
+}
+
+/** A rejection needs no policy; with one, the project's webhooks hear of it. */
+function policyForNotices(flag: string | undefined) {
+  try {
+    return loadPolicy(flag);
+  } catch (e) {
+    if (flag) throw e;
+    return undefined;
   }
 }
 
@@ -128,7 +147,7 @@ async function decide(argv: string[], verb: 'approve' | 'reject'): Promise<numbe
       const done =
         verb === 'approve'
           ? await approveAndRun(store, loadPolicy(values.policy), id, who, values.comment ?? null)
-          : rejectProposal(store, id, who, values.reason as string);
+          : rejectProposal(store, id, who, values.reason as string, policyForNotices(values.policy));
       process.stdout.write(values.json ? `${JSON.stringify({ proposal: view(done.proposal), result: done.result }, null, 2)}\n` : `${id}: ${done.proposal.state} by ${who}\n`);
       return 0;
     } catch (e) {

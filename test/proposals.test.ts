@@ -1,6 +1,8 @@
 // Human escalation: every escalation class becomes a proposal and writes nothing; a human's approval runs exactly
 // the stored plan once under the approver role; stale, expired, rejected or altered proposals never run.
-import { AuthorizeSecurityGroupIngressCommand, CreateSecurityGroupCommand, DescribeSecurityGroupsCommand } from '@aws-sdk/client-ec2';
+import { AuthorizeSecurityGroupIngressCommand, CreateSecurityGroupCommand, CreateTagsCommand, DescribeSecurityGroupsCommand } from '@aws-sdk/client-ec2';
+import { z } from 'zod';
+import { defineTool } from '../src/tools/tool.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { SentCommand } from '../src/aws/clients.js';
 import { launchTagged } from '../src/demo/seed.js';
@@ -68,6 +70,36 @@ describe('escalation classes', () => {
     const polled = await call(h.client, 'get_proposal', { proposal_id: p.id });
     expect(polled.structured).toMatchObject({ state: 'pending', proposed_by: w.agent });
     expect(store.db.prepare("SELECT kind FROM notifications").all()).toEqual([{ kind: 'proposal' }]);
+  });
+});
+
+describe('every risk class', () => {
+  // A tool whose plan declares one risk flag and would write if run: the guard must stop each at a proposal.
+  const risky = defineTool({
+    name: 'test_risky',
+    title: 'risky (test fixture)',
+    description: 'test only',
+    input: z.object({ flag: z.enum(['security_group', 'nacl', 'iam', 'production_database', 'critical_tag', 'spend', 'public_exposure', 'budget_increase']) }).strict(),
+    output: z.object({ ran: z.boolean() }),
+    annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
+    async plan(args) {
+      return { tool: 'test_risky', summary: `a ${args.flag} change`, mutating: true, operations: [{ action: 'ec2:CreateTags' }], resources: [], tagsToSet: {}, costDeltaUsdMonth: 0, riskFlags: [args.flag], rollback: [] };
+    },
+    async execute(_plan, _args, { aws }) {
+      await aws.ec2.send(new CreateTagsCommand({ Resources: ['i-00000000'], Tags: [{ Key: 'x', Value: 'y' }] }));
+      return { ran: true };
+    },
+    summarize: () => 'ran',
+  });
+
+  it.each(['security_group', 'nacl', 'iam', 'production_database', 'critical_tag', 'spend', 'public_exposure', 'budget_increase'])('%s → proposal, no AWS write', async (flag) => {
+    const w = world({ operatorTools: ['test_risky'] });
+    const h = await connect(w.policy, w.agent, { tools: [...allTools, risky] });
+    open.push(h);
+    const r = await call(h.client, 'test_risky', { flag });
+    expect(r.structured).toMatchObject({ status: 'pending_approval', decision: { outcome: 'escalate', classes: [flag] } });
+    expect(h.sent).toEqual([]);
+    expect(h.store.proposals.list({ state: 'pending' })).toHaveLength(1);
   });
 });
 

@@ -1,5 +1,5 @@
 // The guard's checks, each a pure function of (request, plan, facts) returning allow or a teaching refusal.
-import type { Facts, GuardRequest, Plan, Verdict } from './types.js';
+import type { EscalationClass, Facts, GuardRequest, Plan, Verdict } from './types.js';
 
 const ALLOW: Verdict = { outcome: 'allow' };
 const usd = (n: number) => `$${n.toFixed(2)}`;
@@ -32,6 +32,7 @@ export function limitsRule(req: GuardRequest, plan: Plan): Verdict {
   return {
     outcome: plan.capacity.escalateOverLimits ? 'escalate' : 'deny',
     rule: 'limits',
+    classes: ['limits'],
     reason: why,
     instead: plan.capacity.escalateOverLimits
       ? 'a human must approve going past the limit; nothing was executed'
@@ -120,17 +121,24 @@ export function budgetRule(req: GuardRequest, plan: Plan, facts: Facts): Verdict
 
 export function escalationRule(req: GuardRequest, plan: Plan): Verdict {
   const reasons: string[] = [];
+  const classes = new Set<EscalationClass>(plan.riskFlags);
   for (const flag of plan.riskFlags) reasons.push(`risk: ${flag.replace(/_/g, ' ')}`);
   const critical = Object.entries(req.project.critical_tag ?? {});
   for (const r of plan.resources)
-    if (r.tags && critical.some(([k, v]) => r.tags?.[k] === v)) reasons.push(`${r.arn} is tagged critical`);
+    if (r.tags && critical.some(([k, v]) => r.tags?.[k] === v)) {
+      reasons.push(`${r.arn} is tagged critical`);
+      classes.add('critical_tag');
+    }
   const over = req.project.escalate_over_usd_month;
-  if (over !== undefined && (plan.costDeltaUsdMonth ?? 0) > over)
+  if (over !== undefined && (plan.costDeltaUsdMonth ?? 0) > over) {
     reasons.push(`adds $${(plan.costDeltaUsdMonth ?? 0).toFixed(2)}/month, over the $${over.toFixed(2)} a human must approve`);
+    classes.add('spend');
+  }
   if (reasons.length === 0) return ALLOW;
   return {
     outcome: 'escalate',
     rule: 'escalation',
+    classes: [...classes].sort(),
     reason: `needs a human: ${[...new Set(reasons)].join('; ')}`,
     instead: 'a human must approve this change; nothing was executed',
   };

@@ -81,8 +81,11 @@ export interface Facts {
 
 export type Rule = 'tier' | 'limits' | 'ownership' | 'budget' | 'escalation';
 
+/** What kind of thing a human is asked about; the policy may allow in-client consent for some. */
+export type EscalationClass = RiskFlag | 'limits';
+
 export type Verdict =
   | { outcome: 'allow' }
-  | { outcome: 'deny' | 'escalate'; rule: Rule; reason: string; instead: string };
+  | { outcome: 'deny' | 'escalate'; rule: Rule; reason: string; instead: string; classes?: EscalationClass[] };
 
 export type Decision = Verdict & { checked: Rule[] };

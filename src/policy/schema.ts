@@ -53,6 +53,11 @@ const project = z
     environments: z.array(name('environment')).min(1).default(['staging', 'prod']),
     proposal_ttl_hours: z.number().positive().max(24 * 90).default(72),
     services: z.record(name('service'), service).default({}),
+    /**
+     * Escalation classes a person at the MCP client may approve in the client (elicitation) instead of
+     * wardenctl. Security groups, NACLs and IAM are never among them.
+     */
+    in_client_consent: z.array(z.enum(['critical_tag', 'spend', 'limits', 'budget_increase', 'production_database', 'public_exposure'])).default([]),
     notify: z.array(z.object({ webhook: z.url({ protocol: /^https?$/ }) }).strict()).default([]),
   })
   .strict();

@@ -51,8 +51,30 @@ export function createServer(deps: ServerDeps): Server {
         content: [{ type: 'text', text: `unknown tool "${request.params.name}"; tools you may call: ${deps.agent.tier.tools.join(', ')}` }],
       };
     const token = request.params._meta?.progressToken;
+    const canElicit = Boolean(server.getClientCapabilities()?.elicitation);
     return guardedCall(spec, request.params.arguments, deps, {
       signal: extra.signal,
+      tools: [...tools.values()],
+      consent: canElicit
+        ? async (message, planHash) => {
+            try {
+              const answer = await server.elicitInput({
+                mode: 'form',
+                message,
+                requestedSchema: {
+                  type: 'object',
+                  properties: { approve: { type: 'boolean', title: 'Approve exactly this plan', description: `plan hash ${planHash}` } },
+                  required: ['approve'],
+                },
+              });
+              const who = `in-client:${server.getClientVersion()?.name ?? 'unknown-client'}`;
+              return { approved: answer.action === 'accept' && answer.content?.approve === true, who };
+            } catch {
+              // A client that cannot answer leaves the proposal for wardenctl.
+              return { approved: false, who: '' };
+            }
+          }
+        : undefined,
       progress: async (progress, total, message) => {
         if (token === undefined) return;
         await extra.sendNotification({ method: 'notifications/progress', params: { progressToken: token, progress, total, message } });

@@ -11,6 +11,7 @@ import type { Decision, GuardRequest, Plan } from '../guard/types.js';
 import type { AuditRow, NewEvent } from '../store/audit.js';
 import type { Store } from '../store/store.js';
 import { notify, type Notice } from '../notify/notify.js';
+import { approveAndRun } from '../proposals/run-approved.js';
 import { isMutating, Refusal, RolledBack, type ToolContext, type ToolSpec } from '../tools/tool.js';
 import { issueMessage } from '../util/zod-issue.js';
 import type { AgentContext } from './agent-context.js';
@@ -27,6 +28,13 @@ export interface CallDeps {
 export interface CallExtras {
   signal: AbortSignal;
   progress: ToolContext['progress'];
+  /**
+   * Asks the person at the MCP client to approve (elicitation), when the client can; true only for an
+   * explicit approval. Absent when the client cannot elicit: then escalations wait for wardenctl.
+   */
+  consent?: (message: string, planHash: string) => Promise<{ approved: boolean; who: string }>;
+  /** The tools this server serves (an approved proposal runs with the same set). */
+  tools?: readonly ToolSpec[];
 }
 
 /** A lock outlives no call by much: a crashed holder frees it after this. */
@@ -165,6 +173,25 @@ export async function guardedCall(spec: ToolSpec, rawArgs: unknown, deps: CallDe
     }
     if (gate.kind === 'proposed') {
       tell({ kind: 'proposal', subject: `${agent.id} proposes: ${plan.summary}`, body: { proposal_id: gate.proposalId, reason: d.outcome !== 'allow' ? d.reason : '', plan }, eventId: gate.row.id });
+      const classes = d.outcome === 'escalate' ? (d.classes ?? []) : [];
+      const consentable = classes.length > 0 && classes.every((c) => (agent.project.in_client_consent as string[]).includes(c));
+      if (consentable && extras.consent) {
+        const answer = await extras.consent(
+          `${agent.id} asks to run: ${plan.summary}\nA human must approve because: ${d.outcome !== 'allow' ? d.reason : ''}\nPlan hash: ${hash}\nApprove exactly this plan?`,
+          hash,
+        );
+        if (answer.approved) {
+          try {
+            const done = await approveAndRun(store, agent.policy, gate.proposalId, answer.who, 'approved in the MCP client', { tools: extras.tools });
+            const result = spec.output.safeParse(done.result).success ? done.result : undefined;
+            return okResult(`approved in the client by ${answer.who} and executed: ${plan.summary}`, {
+              status: 'executed', event_id: gate.row.id, decision: d, plan, proposal_id: gate.proposalId, ...(result ? { result } : {}),
+            });
+          } catch (e) {
+            return errorResult(`${spec.name}: approved in the client, but ${(e as Error).message}`);
+          }
+        }
+      }
       return okResult(
         `pending approval: proposal ${gate.proposalId} — ${d.outcome !== 'allow' ? d.reason : ''}. A human decides with \`wardenctl proposals approve ${gate.proposalId}\`; nothing was executed yet — check back with get_proposal`,
         { status: 'pending_approval', event_id: gate.row.id, decision: d, plan, proposal_id: gate.proposalId },

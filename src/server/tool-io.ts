@@ -33,6 +33,7 @@ export const decisionOutput = z.object({
   rule: z.string().optional(),
   reason: z.string().optional(),
   instead: z.string().optional(),
+  classes: z.array(z.string()).optional(),
   checked: z.array(z.string()),
 });
 

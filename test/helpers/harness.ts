@@ -3,6 +3,7 @@ import { EC2Client } from '@aws-sdk/client-ec2';
 import { S3Client } from '@aws-sdk/client-s3';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
+import { ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { randomBytes } from 'node:crypto';
 import { AgentAws, type SentCommand } from '../../src/aws/clients.js';
 import { AgentSession } from '../../src/aws/session.js';
@@ -71,7 +72,7 @@ export interface Harness {
 export async function connect(
   policy: Policy,
   agentId: string,
-  opts: { store?: Store; tools?: readonly ToolSpec[] } = {},
+  opts: { store?: Store; tools?: readonly ToolSpec[]; onElicit?: (message: string) => { action: 'accept' | 'decline' | 'cancel'; content?: Record<string, unknown> } } = {},
 ): Promise<Harness> {
   const agent = resolveAgent(policy, agentId);
   const store = opts.store ?? Store.open(':memory:');
@@ -86,6 +87,8 @@ export async function connect(
   const aws = new AgentAws(session, (id, who) => audit.isOpenApproval(id, who), (c) => sent.push(c));
   const server = createServer({ agent, store, aws, tools: opts.tools });
   const client = new Client({ name: 'test', version: '0' }, { capabilities: { elicitation: {} } });
+  const onElicit = opts.onElicit;
+  if (onElicit) client.setRequestHandler(ElicitRequestSchema, async (req) => onElicit(req.params.message));
   const [a, b] = InMemoryTransport.createLinkedPair();
   await Promise.all([client.connect(a), server.connect(b)]);
   // Like a real client: having listed the tools, it checks every structuredContent against its outputSchema.

@@ -9,7 +9,7 @@ const req = (over: Partial<GuardRequest> = {}): GuardRequest => ({
   projectId: 'shop',
   project: { budget_usd_month: 100, escalate_over_usd_month: 20, critical_tag: { Criticality: 'critical' }, environments: ['prod'], notify: [] },
   tierName: 'operator',
-  tier: { tools: ['tag_resource'], limits: { max_monthly_delta_usd: 30 } },
+  tier: { tools: ['tag_resource'], limits: { max_monthly_delta_usd: 30 }, escalate_tools: [] },
   tool: 'tag_resource',
   ...over,
 });
@@ -50,6 +50,7 @@ describe('decide', () => {
     ['a read-only plan with unknown price', req(), plan({ mutating: false, costDeltaUsdMonth: null }), ledger, 'allow', undefined, undefined],
     ['a critical resource', req(), plan({ resources: [{ arn: 'arn:aws:s3:::own', change: 'modify', tags: { ProjectId: 'shop', Criticality: 'critical' } }] }), ledger, 'escalate', 'escalation', /tagged critical/],
     ['a security-group change', req(), plan({ riskFlags: ['security_group'] }), ledger, 'escalate', 'escalation', /risk: security group/],
+    ['a tool the tier may call only with a human', req({ tier: { tools: ['tag_resource'], limits: {}, escalate_tools: ['tag_resource'] } }), plan(), ledger, 'escalate', 'escalation', /tier "operator" calls tag_resource only with a human's approval/],
     ['deny outranks escalate', req(), plan({ riskFlags: ['iam'], resources: [{ arn: 'arn:aws:s3:::b', change: 'modify', tags: { ProjectId: 'billing' } }] }), ledger, 'deny', 'ownership', undefined],
   ])('%s', (_what, r, p, f, outcome, rule, message) => {
     const d = decide(r, p, f);

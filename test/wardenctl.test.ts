@@ -113,13 +113,13 @@ describe('wardenctl', () => {
 });
 
 describe('wardenctl budget, proposals, prices', () => {
-  function withPolicy() {
+  function withPolicy(opts: { clock?: () => Date } = {}) {
     const dir = mkdtempSync(join(tmpdir(), 'warden-ctl-b-'));
     const policy = join(dir, 'policy.yaml');
     const project = `p-${Math.random().toString(16).slice(2, 10)}`;
-    writeFileSync(policy, `version: 1\nprojects: { ${project}: { budget_usd_month: 50 } }\ntiers: { asker: { tools: [request_budget] } }\nagents: { bot: { project: ${project}, tier: asker, role_arn: "arn:aws:iam::123456789012:role/bot" } }\n`);
+    writeFileSync(policy, `version: 1\nprojects: { ${project}: { budget_usd_month: 50 } }\ntiers: { asker: { tools: [request_budget] } }\nagents: { bot: { project: ${project}, tier: asker, role_arn: "arn:aws:iam::123456789012:role/bot" } }\napproval: { allow_as: [ops-team] }\n`);
     const db = join(dir, 'warden.db');
-    const store = Store.open(db);
+    const store = Store.open(db, { clock: opts.clock });
     const requested = store.audit.append({ kind: 'requested', agent: 'bot', project, tool: 'request_budget' });
     const plan = { tool: 'request_budget', summary: `raise ${project}'s cap by $20.00/month (permanent)`, mutating: true, operations: [{ action: 'warden:RaiseBudget', target: project, params: { cents_month: 2000, month: null } }], resources: [], tagsToSet: {}, costDeltaUsdMonth: 0, riskFlags: ['budget_increase' as const], rollback: [] };
     const escalated = store.audit.append({ kind: 'escalated', agent: 'bot', project, tool: 'request_budget', follows: requested.id });
@@ -147,6 +147,25 @@ describe('wardenctl budget, proposals, prices', () => {
     expect(JSON.parse(ctl('budget', '--db', db, '--policy', policy, '--json').stdout)[0]).toMatchObject({ capCents: 7000 });
     expect(ctl('budget', '--db', db, '--policy', policy).stdout).toMatch(/\$70\.00/);
     expect(ctl('audit', 'verify', '--db', db).status).toBe(0);
+  });
+
+  it('--as only for a name the policy allows; the name is recorded', () => {
+    const { policy, db, id } = withPolicy();
+    const no = ctl('proposals', 'approve', id, '--yes', '--as', 'mallory', '--db', db, '--policy', policy);
+    expect(no.status).toBe(2);
+    expect(no.stderr).toMatch(/--as mallory: the policy's approval\.allow_as does not name it \(names: ops-team\)/);
+    const ok = ctl('proposals', 'approve', id, '--yes', '--as', 'ops-team', '--db', db, '--policy', policy);
+    expect(ok.status, ok.stderr).toBe(0);
+    expect(JSON.parse(ctl('proposals', 'show', id, '--db', db, '--json').stdout)).toMatchObject({ decided_by: 'ops-team', decision_note: expect.stringMatching(/as ops-team, OS user /) });
+  });
+
+  it('list records proposals past their TTL as expired, with an audit row', () => {
+    const { db, id } = withPolicy({ clock: () => new Date('2020-01-01T00:00:00Z') });
+    const listed = JSON.parse(ctl('proposals', 'list', '--db', db, '--json').stdout);
+    expect(listed[0]).toMatchObject({ id, state: 'expired' });
+    const trail = JSON.parse(ctl('audit', 'tail', '--db', db, '--json').stdout) as { kind: string; decision: { rule?: string } }[];
+    expect(trail.at(-1)).toMatchObject({ kind: 'denied', decision: { rule: 'expired' } });
+    expect(ctl('proposals', 'approve', id, '--yes', '--db', db).status).toBe(1);
   });
 
   it('rejects with a reason, and refuses a reject without one', () => {

@@ -129,6 +129,10 @@ export function escalationRule(req: GuardRequest, plan: Plan): Verdict {
       reasons.push(`${r.arn} is tagged critical`);
       classes.add('critical_tag');
     }
+  if (req.tier.escalate_tools.includes(req.tool)) {
+    reasons.push(`tier "${req.tierName}" calls ${req.tool} only with a human's approval`);
+    classes.add('tier_policy');
+  }
   const over = req.project.escalate_over_usd_month;
   if (over !== undefined && (plan.costDeltaUsdMonth ?? 0) > over) {
     reasons.push(`adds $${(plan.costDeltaUsdMonth ?? 0).toFixed(2)}/month, over the $${over.toFixed(2)} a human must approve`);

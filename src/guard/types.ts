@@ -82,7 +82,7 @@ export interface Facts {
 export type Rule = 'tier' | 'limits' | 'ownership' | 'budget' | 'escalation';
 
 /** What kind of thing a human is asked about; the policy may allow in-client consent for some. */
-export type EscalationClass = RiskFlag | 'limits';
+export type EscalationClass = RiskFlag | 'limits' | 'tier_policy';
 
 export type Verdict =
   | { outcome: 'allow' }

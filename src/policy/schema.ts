@@ -76,6 +76,8 @@ const tier = z
     description: z.string().optional(),
     tools: z.array(z.string()).default([]),
     limits: limits.default({}),
+    /** Tools this tier may call only with a human's approval: every call becomes a proposal. */
+    escalate_tools: z.array(z.string()).default([]),
   })
   .strict();
 
@@ -95,6 +97,8 @@ export function policySchema(knownTools: readonly string[]) {
       projects: z.record(name('project'), project),
       tiers: z.record(name('tier'), tier),
       agents: z.record(name('agent'), agent),
+      /** Who decides proposals: `wardenctl proposals approve --as NAME` is allowed only for these names. */
+      approval: z.object({ allow_as: z.array(z.string().regex(/^[a-z][a-z0-9._-]{1,39}$/)).default([]) }).strict().default({ allow_as: [] }),
     })
     .strict()
     .superRefine((p, ctx) => {
@@ -113,6 +117,11 @@ export function policySchema(knownTools: readonly string[]) {
             message: `unknown tier "${a.tier}" (known: ${known(Object.keys(p.tiers))})`,
           });
       }
+      for (const [id, t] of Object.entries(p.tiers))
+        t.escalate_tools.forEach((tool, i) => {
+          if (!t.tools.includes(tool))
+            ctx.addIssue({ code: 'custom', path: ['tiers', id, 'escalate_tools', i], message: `"${tool}" is not among the tier's tools` });
+        });
       for (const [id, t] of Object.entries(p.tiers))
         t.tools.forEach((tool, i) => {
           if (!knownTools.includes(tool))

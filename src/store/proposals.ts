@@ -69,9 +69,9 @@ export class Proposals {
       });
   }
 
-  /** Pending proposals past their TTL become expired; they can no longer be approved. */
-  expireDue(): number {
-    return stmt(this.db, "UPDATE proposals SET state = 'expired' WHERE state = 'pending' AND expires_at <= ?").run(this.clock().toISOString()).changes;
+  /** Pending proposals past their TTL become expired (they can no longer be approved); returns those it expired. */
+  expireDue(): ProposalRow[] {
+    return stmt(this.db, "UPDATE proposals SET state = 'expired' WHERE state = 'pending' AND expires_at <= ? RETURNING *").all(this.clock().toISOString()) as ProposalRow[];
   }
 
   /**

@@ -61,13 +61,14 @@ ${DB}`,
 
   list [--state S] [--json]              S: pending, approved, rejected, expired, executed, failed, stale
   show ID [--json]                       the plan in plain words and as data, with its hash
-  approve ID [--comment TEXT] [--yes] [--policy FILE]
+  approve ID [--comment TEXT] [--yes] [--as NAME] [--policy FILE]
                                          shows the plan hash and asks unless --yes; re-plans now under the
                                          project's approver_role_arn, refuses a stale plan, then runs exactly
                                          the stored plan once
   reject ID --reason TEXT
 ${DB}
-Your OS user name is recorded as the approver. Exit 1 when a proposal cannot be decided (expired,
+Your OS user name is recorded as the approver (or --as NAME, if the policy's approval.allow_as names it).
+list also records proposals whose TTL passed as expired (an audit row and a notice each). Exit 1 when a proposal cannot be decided (expired,
 already decided, stale, plan altered since it was proposed, or it failed when run).
 `,
   prices: `Usage: wardenctl prices [--type T] [--region R] [--json]

@@ -5,6 +5,9 @@ import Table from 'cli-table3';
 import { ExitError, parse, UsageError } from '../../src/cli/run-main.js';
 import { ProposalRefused, rejectProposal } from '../../src/proposals/approve.js';
 import { approveAndRun } from '../../src/proposals/run-approved.js';
+import { notify } from '../../src/notify/notify.js';
+import type { Policy } from '../../src/policy/schema.js';
+import type { Store } from '../../src/store/store.js';
 import { loadPolicy } from './policy.js';
 import type { ProposalRow } from '../../src/store/proposals.js';
 import { HELP, printHelp } from './help.js';
@@ -35,12 +38,22 @@ export async function proposalsCommand(argv: string[]): Promise<number> {
   }
 }
 
+/** Records the expiry of proposals whose TTL passed: an audit row each, and a notice to the project's humans. */
+function expire(store: Store, policy: Policy | undefined): void {
+  for (const p of store.proposals.expireDue()) {
+    store.audit.append({ kind: 'denied', agent: 'warden', project: p.project, tool: p.tool, follows: p.event_id, decision: { outcome: 'deny', rule: 'expired', proposal: p.id, expires_at: p.expires_at } });
+    const project = policy?.projects[p.project];
+    if (project) notify(store, project, { project: p.project, kind: 'expired', subject: `proposal ${p.id} expired undecided`, body: { proposal_id: p.id, proposed_by: p.agent } });
+  }
+}
+
 function list(argv: string[]): number {
-  const { values } = parse(argv, { state: { type: 'string' }, db: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, HELP.proposals);
+  const { values } = parse(argv, { state: { type: 'string' }, policy: { type: 'string' }, db: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, HELP.proposals);
   if (values.help) return printHelp(HELP.proposals);
   if (values.state && !STATES.includes(values.state)) throw new UsageError(`--state: expected one of ${STATES.join(', ')}, got "${values.state}"`);
   const { store } = openStore(values.db);
   try {
+    expire(store, policyForNotices(values.policy));
     const rows = store.proposals.list({ state: values.state });
     if (values.json) {
       process.stdout.write(`${JSON.stringify(rows.map(view), null, 2)}\n`);
@@ -121,6 +134,7 @@ async function decide(argv: string[], verb: 'approve' | 'reject'): Promise<numbe
     comment: { type: 'string' },
     reason: { type: 'string' },
     yes: { type: 'boolean', short: 'y' },
+    as: { type: 'string' },
     policy: { type: 'string' },
     db: { type: 'string' },
     json: { type: 'boolean' },
@@ -130,7 +144,14 @@ async function decide(argv: string[], verb: 'approve' | 'reject'): Promise<numbe
   const id = positionals[0];
   if (!id) throw new UsageError(`wardenctl proposals ${verb}: which proposal? (an id from wardenctl proposals list)`);
   if (verb === 'reject' && !values.reason?.trim()) throw new UsageError('wardenctl proposals reject: --reason is required (the agent reads it)');
-  const who = userInfo().username;
+  const osUser = userInfo().username;
+  let who = osUser;
+  if (values.as !== undefined) {
+    const allowed = loadPolicy(values.policy).approval.allow_as;
+    if (!allowed.includes(values.as))
+      throw new UsageError(`--as ${values.as}: the policy's approval.allow_as does not name it (names: ${allowed.join(', ') || 'none'}); you act as ${osUser}`);
+    who = values.as;
+  }
   const { store } = openStore(values.db);
   try {
     const p = store.proposals.get(id);
@@ -146,7 +167,7 @@ async function decide(argv: string[], verb: 'approve' | 'reject'): Promise<numbe
     try {
       const done =
         verb === 'approve'
-          ? await approveAndRun(store, loadPolicy(values.policy), id, who, values.comment ?? null)
+          ? await approveAndRun(store, loadPolicy(values.policy), id, who, who === osUser ? (values.comment ?? null) : `${values.comment ?? ''} (as ${who}, OS user ${osUser})`.trim())
           : rejectProposal(store, id, who, values.reason as string, policyForNotices(values.policy));
       process.stdout.write(values.json ? `${JSON.stringify({ proposal: view(done.proposal), result: done.result }, null, 2)}\n` : `${id}: ${done.proposal.state} by ${who}\n`);
       return 0;

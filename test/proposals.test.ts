@@ -170,6 +170,19 @@ describe('wardenctl approve: the approved plan is the plan that runs', () => {
     await expect(approveAndRun(store, w.policy, id, 'bob', null)).rejects.toThrow(/is executed \(by ann/);
   });
 
+  it('revokes exactly the rules the approved plan removes', async () => {
+    const { w, h, store } = await setup();
+    const group = await ownedGroup(w.project);
+    await admin.ec2().send(new AuthorizeSecurityGroupIngressCommand({ GroupId: group, IpPermissions: [
+      { IpProtocol: 'tcp', FromPort: 22, ToPort: 22, IpRanges: [{ CidrIp: '0.0.0.0/0' }] },
+      { IpProtocol: 'tcp', FromPort: 443, ToPort: 443, IpRanges: [{ CidrIp: '0.0.0.0/0' }] },
+    ] }));
+    const r = await call(h.client, 'propose_security_change', { security_group: group, remove: [ssh], reason: 'close ssh to the world' });
+    const done = await approveAndRun(store, w.policy, r.structured?.proposal_id as string, 'ann', null);
+    expect(done.result).toMatchObject({ added: 0, removed: 1 });
+    expect((await ingress(group)).map((x) => x.from_port)).toEqual([443]);
+  });
+
   it('two approvers racing run it once', async () => {
     const { w, h, store } = await setup();
     const group = await ownedGroup(w.project);

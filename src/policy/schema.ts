@@ -44,6 +44,24 @@ const service = z
       ctx.addIssue({ code: 'custom', path: ['image_id'], message: 'give exactly one of image_id and image_ssm_parameter' });
   });
 
+/** Static sites: where agents may deploy from, limits, and how a deploy is judged healthy. */
+const sites = z
+  .object({
+    roots: z.array(z.string().min(1)).default([]),
+    max_files: z.number().int().positive().default(5000),
+    max_total_mb: z.number().positive().default(500),
+    allow_dotfiles: z.boolean().default(false),
+    /** Make site content public (a bucket policy for reads, public access block off): always a human's call. */
+    public: z.boolean().default(false),
+    cache_control: z.string().max(200).default('public, max-age=300'),
+    /** e.g. https://{bucket}.s3-website-{region}.amazonaws.com/ — {site}, {environment}, {bucket}, {region} are filled in. */
+    health_url: z.string().regex(/^https?:\/\//, 'must start with http:// or https://').optional(),
+    health_timeout_seconds: z.number().positive().max(600).default(30),
+    soak_minutes: z.number().nonnegative().default(30),
+    prod_requires_approval: z.boolean().default(false),
+  })
+  .strict();
+
 const project = z
   .object({
     budget_usd_month: usd,
@@ -53,6 +71,7 @@ const project = z
     environments: z.array(name('environment')).min(1).default(['staging', 'prod']),
     proposal_ttl_hours: z.number().positive().max(24 * 90).default(72),
     services: z.record(name('service'), service).default({}),
+    sites: sites.default({ roots: [], max_files: 5000, max_total_mb: 500, allow_dotfiles: false, public: false, cache_control: 'public, max-age=300', health_timeout_seconds: 30, soak_minutes: 30, prod_requires_approval: false }),
     /**
      * Escalation classes a person at the MCP client may approve in the client (elicitation) instead of
      * wardenctl. Security groups, NACLs and IAM are never among them.
@@ -139,3 +158,4 @@ export type ProjectPolicy = Policy['projects'][string];
 export type TierPolicy = Policy['tiers'][string];
 export type AgentPolicy = Policy['agents'][string];
 export type ServicePolicy = ProjectPolicy['services'][string];
+export type SitesPolicy = ProjectPolicy['sites'];

@@ -142,6 +142,29 @@ export const migrations: Migration[] = [
       `);
     },
   },
+  {
+    version: 5,
+    update(db) {
+      db.exec(`
+        -- Each deploy of a site to an environment: the exact object versions it made live, and how it went.
+        CREATE TABLE deployments (
+          id          TEXT PRIMARY KEY,               -- the approved audit event
+          project     TEXT NOT NULL,
+          site        TEXT NOT NULL,
+          environment TEXT NOT NULL,
+          bucket      TEXT NOT NULL,
+          versions    TEXT NOT NULL,                  -- {"key": "versionId", ...} live after the deploy
+          created     TEXT NOT NULL DEFAULT '[]',     -- versions this deploy wrote (what a rollback deletes)
+          health      TEXT NOT NULL DEFAULT '[]',
+          state       TEXT NOT NULL CHECK (state IN ('in_progress', 'live', 'rolled_back', 'superseded', 'failed')),
+          source      TEXT,                           -- a directory, or the deployment promoted
+          started_at  TEXT NOT NULL,
+          finished_at TEXT
+        );
+        CREATE INDEX deployments_site ON deployments (project, site, environment, started_at);
+      `);
+    },
+  },
 ];
 
 export function migrate(db: Database.Database, list: Migration[] = migrations): void {

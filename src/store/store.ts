@@ -1,6 +1,7 @@
 // The store a server or wardenctl holds: one SQLite connection with its audit log, budget ledger and proposals.
 import { AuditLog } from './audit.js';
 import { closeDb, openDb, type Db } from './db.js';
+import { Deployments } from './deployments.js';
 import { Ledger } from './ledger.js';
 import { Locks } from './locks.js';
 import { Proposals } from './proposals.js';
@@ -10,6 +11,7 @@ export class Store {
   readonly ledger: Ledger;
   readonly proposals: Proposals;
   readonly locks: Locks;
+  readonly deployments: Deployments;
 
   constructor(
     readonly db: Db,
@@ -19,6 +21,7 @@ export class Store {
     this.ledger = new Ledger(db, clock);
     this.proposals = new Proposals(db, clock);
     this.locks = new Locks(db, clock);
+    this.deployments = new Deployments(db, clock);
   }
 
   static open(file: string, opts: { mustExist?: boolean; clock?: () => Date } = {}): Store {

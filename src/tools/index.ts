@@ -1,4 +1,5 @@
 // Every tool aws-warden serves. Adding a tool is one file plus one line here; the server wires it through the guard.
+import { deployStaticSite } from './deploy-static-site.js';
 import { getBudget } from './get-budget.js';
 import { getProposal } from './get-proposal.js';
 import { getService } from './get-service.js';
@@ -10,6 +11,6 @@ import { scaleService } from './scale-service.js';
 import { tagResource } from './tag-resource.js';
 import type { ToolSpec } from './tool.js';
 
-export const allTools: readonly ToolSpec[] = [getStatus, listResources, tagResource, getBudget, requestBudget, getService, scaleService, getProposal, proposeSecurityChange];
+export const allTools: readonly ToolSpec[] = [getStatus, listResources, tagResource, getBudget, requestBudget, getService, scaleService, getProposal, proposeSecurityChange, deployStaticSite];
 
 export const toolNames: readonly string[] = allTools.map((t) => t.name);

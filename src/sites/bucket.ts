@@ -1,0 +1,45 @@
+// A site's bucket: its name (derived, never chosen by an agent), and what is live in it now, version by version.
+import { ListObjectVersionsCommand } from '@aws-sdk/client-s3';
+import type { AgentAws } from '../aws/clients.js';
+import { sha256 } from '../store/canonical.js';
+
+/** Derived from account, project, site and environment; unique per account, readable, at most 63 chars. */
+export function bucketName(account: string, project: string, site: string, environment: string): string {
+  const base = `${project}-${site}-${environment}`.slice(0, 50).replace(/-+$/, '');
+  return `${base}-${sha256(`${account}/${project}/${site}/${environment}`).slice(0, 8)}`;
+}
+
+export function websiteUrl(bucket: string, region: string): string {
+  return `http://${bucket}.s3-website-${region}.amazonaws.com/`;
+}
+
+export interface LiveObject {
+  versionId: string;
+  etag: string;
+  size: number;
+}
+
+export interface BucketContents {
+  /** The latest, non-deleted version of each key. */
+  live: Map<string, LiveObject>;
+  /** Bytes of every version kept (what storage bills with versioning on). */
+  allVersionBytes: number;
+}
+
+export async function readContents(aws: AgentAws, bucket: string): Promise<BucketContents> {
+  const live = new Map<string, LiveObject>();
+  let allVersionBytes = 0;
+  let keyMarker: string | undefined;
+  let versionMarker: string | undefined;
+  for (;;) {
+    const out = await aws.s3.send(new ListObjectVersionsCommand({ Bucket: bucket, KeyMarker: keyMarker, VersionIdMarker: versionMarker }));
+    for (const v of out.Versions ?? []) {
+      allVersionBytes += v.Size ?? 0;
+      if (v.IsLatest && v.Key) live.set(v.Key, { versionId: v.VersionId ?? 'null', etag: (v.ETag ?? '').replaceAll('"', ''), size: v.Size ?? 0 });
+    }
+    if (!out.IsTruncated) break;
+    keyMarker = out.NextKeyMarker;
+    versionMarker = out.NextVersionIdMarker;
+  }
+  return { live, allVersionBytes };
+}

@@ -1,0 +1,251 @@
+// deploy_static_site: sync an allowed directory into the site's own bucket, health-check it, and roll back by itself.
+import {
+  CreateBucketCommand, DeleteObjectCommand, PutBucketPolicyCommand, PutBucketTaggingCommand, PutBucketVersioningCommand,
+  PutBucketWebsiteCommand, PutObjectCommand, PutPublicAccessBlockCommand, type BucketLocationConstraint,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { z } from 'zod';
+import { accountOf } from '../aws/arn.js';
+import { readTags } from '../aws/tags.js';
+import { currentScope } from '../aws/write-gate.js';
+import { reservedTagKeyProblem } from '../guard/reserved-tags.js';
+import type { PlannedOperation, RiskFlag } from '../guard/types.js';
+import { monthlyCentsFromGbMonth, s3Prices } from '../prices/prices.js';
+import { bucketName, readContents, websiteUrl, type BucketContents } from '../sites/bucket.js';
+import { probeUrl, readBack, type SiteHealth } from '../sites/health.js';
+import { scanSource } from '../sites/source.js';
+import { defineTool, Refusal, RolledBack } from './tool.js';
+
+export const name = 'deploy_static_site';
+
+/** Above this a file goes up in parts (lib-storage); below, one PutObject with its hash checked in memory. */
+const MULTIPART_BYTES = 16 * 2 ** 20;
+const GB = 2 ** 30;
+
+const input = z
+  .object({
+    site: z.string().regex(/^[a-z0-9-]{3,40}$/, 'a short name: 3-40 of a-z, 0-9 and -'),
+    source_dir: z.string().min(1).max(4096).describe('a directory under one of the policy\'s sites.roots'),
+    environment: z.string().regex(/^[a-z][a-z0-9-]{1,39}$/, "one of the project's environments (get_status lists them)"),
+    index_document: z.string().min(1).max(200).regex(/^[^/][\w./-]*$/, 'a relative file name such as index.html').default('index.html'),
+    error_document: z.string().min(1).max(200).regex(/^[^/][\w./-]*$/, 'a relative file name such as 404.html').optional(),
+    tags: z.record(z.string(), z.string().max(256)).default({}).describe('extra tags for the bucket; ownership keys are the server\'s'),
+  })
+  .strict()
+  .superRefine((a, ctx) => {
+    for (const k of Object.keys(a.tags)) {
+      const problem = reservedTagKeyProblem(k) ?? (k.length > 128 ? 'tag keys are at most 128 characters' : null);
+      if (problem) ctx.addIssue({ code: 'custom', path: ['tags', k], message: problem });
+    }
+  });
+
+const output = z.object({
+  bucket: z.string(),
+  website_url: z.string(),
+  deployment_id: z.string(),
+  put: z.number(),
+  deleted: z.number(),
+  unchanged: z.number(),
+  bytes_uploaded: z.number(),
+  skipped: z.array(z.object({ path: z.string(), why: z.string() })),
+  health: z.array(z.object({ check: z.string(), ok: z.boolean(), detail: z.string() })),
+});
+
+interface PutParams { key: string; path: string; size: number; sha256: string; contentType: string; previous: string | null }
+interface DeleteParams { key: string; previous: string }
+
+export const deployStaticSite = defineTool({
+  name,
+  title: 'Deploy a static site',
+  description:
+    "Syncs a directory (under the policy's sites.roots) into the site's own bucket for an environment: uploads new and changed files, removes files that are gone, checks every object reads back with the right hash and that the site URL answers, and restores every key to its previous version by itself if not. The bucket name is derived by the server.",
+  input,
+  output,
+  annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
+  lockKey: (args, agent) => `site:${agent.projectId}:${args.site}:${args.environment}`,
+  async plan(args, { aws, agent }) {
+    const sites = agent.project.sites;
+    if (!agent.project.environments.includes(args.environment))
+      throw new Refusal(`environment "${args.environment}" is not one of project ${agent.projectId}'s (${agent.project.environments.join(', ')})`);
+    const source = await scanSource(args.source_dir, sites);
+    if (!source.files.some((f) => f.key === args.index_document))
+      throw new Refusal(`source_dir ${args.source_dir} has no ${args.index_document} (index_document)`);
+    const region = await aws.s3.config.region();
+    const account = accountOf(aws.session.assumedRoleArn) ?? '';
+    const bucket = bucketName(account, agent.projectId, args.site, args.environment);
+    const arn = `arn:aws:s3:::${bucket}`;
+    const tagRead = await readTags(aws, arn);
+    const exists = !(tagRead.tags === null && /NoSuchBucket/.test(tagRead.why ?? ''));
+    // Contents are read only from a bucket the guard can own; another project's is denied before it matters.
+    let contents: BucketContents = { live: new Map(), allVersionBytes: 0 };
+    if (exists && tagRead.tags?.ProjectId === agent.projectId) contents = await readContents(aws, bucket);
+
+    const puts: PutParams[] = source.files
+      .filter((f) => contents.live.get(f.key)?.etag !== f.md5)
+      .map((f) => ({ key: f.key, path: f.path, size: f.size, sha256: f.sha256, contentType: f.contentType, previous: contents.live.get(f.key)?.versionId ?? null }));
+    const keep = new Set(source.files.map((f) => f.key));
+    const deletes: DeleteParams[] = [...contents.live].filter(([k]) => !keep.has(k)).map(([key, v]) => ({ key, previous: v.versionId }));
+    const tags = { ProjectId: agent.projectId, AgentId: agent.id, ManagedBy: 'aws-warden', Site: args.site, Environment: args.environment, ...args.tags };
+    const setup: PlannedOperation[] = exists
+      ? [{ action: 's3:PutBucketVersioning', target: bucket }]
+      : [
+          { action: 's3:CreateBucket', target: bucket, params: { region } },
+          { action: 's3:PutBucketTagging', target: bucket, params: { tags } },
+          { action: 's3:PutBucketVersioning', target: bucket },
+          { action: 's3:PutPublicAccessBlock', target: bucket, params: { blockAll: !sites.public } },
+          { action: 's3:PutBucketWebsite', target: bucket, params: { index: args.index_document, error: args.error_document ?? null } },
+          ...(sites.public ? [{ action: 's3:PutBucketPolicy', target: bucket, params: { publicRead: true } }] : []),
+        ];
+    const price = s3Prices(region);
+    const putBytes = puts.reduce((s, p) => s + p.size, 0);
+    const riskFlags: RiskFlag[] = sites.public && !exists ? ['public_exposure'] : [];
+    return {
+      tool: name,
+      summary: `${args.site} → ${args.environment} (${bucket}): put ${puts.length}, delete ${deletes.length}, unchanged ${source.files.length - puts.length}`,
+      mutating: true,
+      operations: [
+        ...setup,
+        ...puts.map((p) => ({ action: 's3:PutObject', target: bucket, params: p })),
+        ...deletes.map((d) => ({ action: 's3:DeleteObject', target: bucket, params: d })),
+      ],
+      resources: [{ arn, change: exists ? 'modify' : 'create', tags: exists ? tagRead.tags : null, unreadableWhy: tagRead.why }],
+      tagsToSet: tags,
+      // Versioning keeps old versions, so storage grows by every byte put; requests are counted once, rounded up.
+      costDeltaUsdMonth: price === null ? null : (monthlyCentsFromGbMonth(putBytes / GB, price.standard_gb_month) + Math.ceil((puts.length / 1000) * price.put_per_1000 * 100)) / 100,
+      riskFlags,
+      rollback: [
+        ...puts.map((p) => ({ action: 's3:RestoreVersion', target: bucket, params: { key: p.key, to: p.previous } })),
+        ...deletes.map((d) => ({ action: 's3:RestoreVersion', target: bucket, params: { key: d.key, to: d.previous } })),
+      ],
+      preconditions: {
+        live_versions: Object.fromEntries([...contents.live].map(([k, v]) => [k, v.versionId])),
+        all_version_bytes: contents.allVersionBytes,
+        skipped: source.skipped,
+        unchanged: source.files.length - puts.length,
+        website_url: websiteUrl(bucket, region),
+      },
+    };
+  },
+  async execute(plan, args, { aws, agent, store, progress }) {
+    const eventId = currentScope()?.approvalId as string;
+    const sites = agent.project.sites;
+    const bucket = plan.resources[0].arn.slice('arn:aws:s3:::'.length);
+    const pre = plan.preconditions as { live_versions: Record<string, string>; skipped: { path: string; why: string }[]; unchanged: number; website_url: string };
+    store.deployments.start({ id: eventId, project: agent.projectId, site: args.site, environment: args.environment, bucket, source: args.source_dir });
+    for (const op of plan.operations.filter((o) => !['s3:PutObject', 's3:DeleteObject'].includes(o.action))) await setupBucket(aws, bucket, op, args);
+
+    const created: { key: string; versionId: string }[] = [];
+    const puts = plan.operations.filter((o) => o.action === 's3:PutObject').map((o) => o.params as PutParams);
+    const deletes = plan.operations.filter((o) => o.action === 's3:DeleteObject').map((o) => o.params as DeleteParams);
+    const uploaded: { key: string; versionId: string; sha256: string }[] = [];
+    let health: SiteHealth[] = [];
+    try {
+      for (let i = 0; i < puts.length; i += 8) {
+        const batch = await Promise.all(puts.slice(i, i + 8).map((p) => upload(aws, bucket, p, sites.cache_control)));
+        for (const [j, versionId] of batch.entries()) {
+          created.push({ key: puts[i + j].key, versionId });
+          uploaded.push({ key: puts[i + j].key, versionId, sha256: puts[i + j].sha256 });
+        }
+        store.deployments.noteCreated(eventId, created);
+        await progress(Math.min(i + 8, puts.length), puts.length + deletes.length, `uploaded ${Math.min(i + 8, puts.length)}/${puts.length}`);
+      }
+      for (const d of deletes) {
+        const out = await aws.s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: d.key }));
+        if (out.VersionId) created.push({ key: d.key, versionId: out.VersionId });
+      }
+      store.deployments.noteCreated(eventId, created);
+      health = await readBack(aws, bucket, uploaded);
+      if (sites.health_url) {
+        const region = await aws.s3.config.region();
+        const url = sites.health_url.replaceAll('{site}', args.site).replaceAll('{environment}', args.environment).replaceAll('{bucket}', bucket).replaceAll('{region}', region);
+        health.push(await probeUrl(url, sites.health_timeout_seconds));
+      }
+    } catch (e) {
+      health.push({ check: 'deploy', ok: false, detail: (e as Error).message.split('\n')[0] });
+    }
+    const failed = health.filter((h) => !h.ok);
+    if (failed.length > 0) {
+      await restore(aws, bucket, created);
+      store.deployments.finish(eventId, 'rolled_back', pre.live_versions, health);
+      throw new RolledBack(
+        `failed its health check (${failed.slice(0, 3).map((f) => `${f.check}: ${f.detail}`).join('; ')}); rolled back: every key is at its previous version and new keys are removed — nothing changed`,
+        { bucket, restored: created.length, health },
+      );
+    }
+    const versions: Record<string, string> = { ...pre.live_versions };
+    for (const d of deletes) delete versions[d.key];
+    for (const u of uploaded) versions[u.key] = u.versionId;
+    store.deployments.finish(eventId, 'live', versions, health);
+    return {
+      bucket, website_url: pre.website_url, deployment_id: eventId, put: puts.length, deleted: deletes.length, unchanged: pre.unchanged,
+      bytes_uploaded: puts.reduce((s, p) => s + p.size, 0), skipped: pre.skipped, health,
+    };
+  },
+  ledger(plan) {
+    const region = plan.operations.find((o) => o.action === 's3:CreateBucket')?.params as { region?: string } | undefined;
+    const price = s3Prices(region?.region ?? 'us-east-1');
+    const pre = plan.preconditions as { all_version_bytes: number };
+    const bytes = pre.all_version_bytes + plan.operations.filter((o) => o.action === 's3:PutObject').reduce((s, o) => s + (o.params as PutParams).size, 0);
+    const cents = price ? monthlyCentsFromGbMonth(bytes / GB, price.standard_gb_month) : null;
+    const arn = plan.resources[0].arn;
+    // The bucket's run-rate is its whole stored size: replace the row rather than add to it.
+    return { remove: [arn], add: [{ arn, description: `site bucket, ${(bytes / 2 ** 20).toFixed(1)} MiB stored`, hourlyUsd: cents === null ? null : cents / 100 / 730, centsMonth: cents }] };
+  },
+  summarize: (o) => `deployed to ${o.bucket}: put ${o.put}, deleted ${o.deleted}, unchanged ${o.unchanged}; ${o.website_url}`,
+});
+
+async function setupBucket(aws: import('../aws/clients.js').AgentAws, bucket: string, op: PlannedOperation, args: z.infer<typeof input>) {
+  const p = (op.params ?? {}) as Record<string, unknown>;
+  switch (op.action) {
+    case 's3:CreateBucket': {
+      const region = p.region as string;
+      await aws.s3.send(new CreateBucketCommand({ Bucket: bucket, ...(region === 'us-east-1' ? {} : { CreateBucketConfiguration: { LocationConstraint: region as BucketLocationConstraint } }) }));
+      return;
+    }
+    case 's3:PutBucketTagging':
+      await aws.s3.send(new PutBucketTaggingCommand({ Bucket: bucket, Tagging: { TagSet: Object.entries(p.tags as Record<string, string>).map(([Key, Value]) => ({ Key, Value })) } }));
+      return;
+    case 's3:PutBucketVersioning':
+      await aws.s3.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: 'Enabled' } }));
+      return;
+    case 's3:PutPublicAccessBlock': {
+      const block = p.blockAll as boolean;
+      await aws.s3.send(new PutPublicAccessBlockCommand({ Bucket: bucket, PublicAccessBlockConfiguration: { BlockPublicAcls: block, IgnorePublicAcls: block, BlockPublicPolicy: block, RestrictPublicBuckets: block } }));
+      return;
+    }
+    case 's3:PutBucketWebsite':
+      await aws.s3.send(
+        new PutBucketWebsiteCommand({ Bucket: bucket, WebsiteConfiguration: { IndexDocument: { Suffix: args.index_document }, ...(args.error_document ? { ErrorDocument: { Key: args.error_document } } : {}) } }),
+      );
+      return;
+    case 's3:PutBucketPolicy':
+      await aws.s3.send(
+        new PutBucketPolicyCommand({ Bucket: bucket, Policy: JSON.stringify({ Version: '2012-10-17', Statement: [{ Sid: 'PublicRead', Effect: 'Allow', Principal: '*', Action: 's3:GetObject', Resource: `arn:aws:s3:::${bucket}/*` }] }) }),
+      );
+      return;
+    default:
+      throw new Error(`deploy_static_site cannot run ${op.action}`);
+  }
+}
+
+/** Uploads one file; the bytes sent must be the bytes planned (a file changed since planning fails the deploy). */
+async function upload(aws: import('../aws/clients.js').AgentAws, bucket: string, p: PutParams, cacheControl: string): Promise<string> {
+  const common = { Bucket: bucket, Key: p.key, ContentType: p.contentType, CacheControl: cacheControl, Metadata: { sha256: p.sha256 } };
+  if (p.size > MULTIPART_BYTES) {
+    // Large files go up in parts; the read-back health check verifies their hash.
+    const out = await new Upload({ client: aws.s3, params: { ...common, Body: createReadStream(p.path) }, queueSize: 4, partSize: 8 * 2 ** 20 }).done();
+    return (out as { VersionId?: string }).VersionId ?? 'null';
+  }
+  const body = await readFile(p.path);
+  if (createHash('sha256').update(body).digest('hex') !== p.sha256) throw new Error(`${p.key} changed since the deploy was planned`);
+  const out = await aws.s3.send(new PutObjectCommand({ ...common, Body: body }));
+  return out.VersionId ?? 'null';
+}
+
+/** Deleting exactly the versions this deploy wrote puts every key back at the version that was live before. */
+async function restore(aws: import('../aws/clients.js').AgentAws, bucket: string, created: { key: string; versionId: string }[]) {
+  for (const c of [...created].reverse()) await aws.s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: c.key, VersionId: c.versionId }));
+}

@@ -1,6 +1,9 @@
 // One choke point: no registered tool reaches an AWS write without a guard decision and a committed approval.
 import { CreateSecurityGroupCommand } from '@aws-sdk/client-ec2';
 import { PutBucketTaggingCommand } from '@aws-sdk/client-s3';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { inCallScope, withApproval } from '../src/aws/write-gate.js';
 import { anyImageId, launchTagged } from '../src/demo/seed.js';
@@ -17,6 +20,8 @@ const SAMPLES: Record<string, (w: ReturnType<typeof world>, ownedArn: string, h?
   request_budget: () => ({ amount_usd_month: 25, reason: 'a second web node for the sale', duration: 'this_month' }),
   get_service: () => ({ service: 'web' }),
   scale_service: () => ({ service: 'web', desired_count: 1, instance_type: 't3.micro' }),
+  get_site_status: () => ({ site: 'shop' }),
+  deploy_static_site: () => ({ site: 'shop', source_dir: SITE, environment: 'staging' }),
   get_proposal: async (_w, _arn, h) => {
     if (!h) return { proposal_id: 'prop_000000000000' };
     const asked = await call(h.client, 'request_budget', { amount_usd_month: 5, reason: 'to have something to poll', duration: 'this_month' });
@@ -30,11 +35,17 @@ const SAMPLES: Record<string, (w: ReturnType<typeof world>, ownedArn: string, h?
   },
 };
 
-/** A world whose project declares the service the samples scale. */
+/** A site directory under the root the sample world allows. */
+const ROOT = mkdtempSync(join(tmpdir(), 'warden-choke-'));
+const SITE = join(ROOT, 'site');
+mkdirSync(SITE);
+writeFileSync(join(SITE, 'index.html'), '<h1>hi</h1>');
+
+/** A world whose project declares the service the samples scale and the site root they deploy from. */
 async function serviceWorld() {
   const img = await anyImageId(admin.ec2());
   return world({
-    projectYaml: `    services:\n      web: { image_id: ${img}, instance_types: [t3.micro], max: 2, health: { timeout_seconds: 5, poll_seconds: 0.2 } }`,
+    projectYaml: `    services:\n      web: { image_id: ${img}, instance_types: [t3.micro], max: 2, health: { timeout_seconds: 5, poll_seconds: 0.2 } }\n    sites: { roots: ["${ROOT}"] }`,
   });
 }
 

@@ -3,6 +3,7 @@ import { deployStaticSite } from './deploy-static-site.js';
 import { getBudget } from './get-budget.js';
 import { getProposal } from './get-proposal.js';
 import { getService } from './get-service.js';
+import { getSiteStatus } from './get-site-status.js';
 import { getStatus } from './get-status.js';
 import { listResources } from './list-resources.js';
 import { proposeSecurityChange } from './propose-security-change.js';
@@ -11,6 +12,6 @@ import { scaleService } from './scale-service.js';
 import { tagResource } from './tag-resource.js';
 import type { ToolSpec } from './tool.js';
 
-export const allTools: readonly ToolSpec[] = [getStatus, listResources, tagResource, getBudget, requestBudget, getService, scaleService, getProposal, proposeSecurityChange, deployStaticSite];
+export const allTools: readonly ToolSpec[] = [getStatus, listResources, tagResource, getBudget, requestBudget, getService, scaleService, getProposal, proposeSecurityChange, deployStaticSite, getSiteStatus];
 
 export const toolNames: readonly string[] = allTools.map((t) => t.name);

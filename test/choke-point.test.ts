@@ -22,6 +22,10 @@ const SAMPLES: Record<string, (w: ReturnType<typeof world>, ownedArn: string, h?
   scale_service: () => ({ service: 'web', desired_count: 1, instance_type: 't3.micro' }),
   get_site_status: () => ({ site: 'shop' }),
   deploy_static_site: () => ({ site: 'shop', source_dir: SITE, environment: 'staging' }),
+  promote_site: async (_w, _arn, h) => {
+    if (h) await call(h.client, 'deploy_static_site', { site: 'shop', source_dir: SITE, environment: 'staging' });
+    return { site: 'shop' };
+  },
   get_proposal: async (_w, _arn, h) => {
     if (!h) return { proposal_id: 'prop_000000000000' };
     const asked = await call(h.client, 'request_budget', { amount_usd_month: 5, reason: 'to have something to poll', duration: 'this_month' });
@@ -45,7 +49,7 @@ writeFileSync(join(SITE, 'index.html'), '<h1>hi</h1>');
 async function serviceWorld() {
   const img = await anyImageId(admin.ec2());
   return world({
-    projectYaml: `    services:\n      web: { image_id: ${img}, instance_types: [t3.micro], max: 2, health: { timeout_seconds: 5, poll_seconds: 0.2 } }\n    sites: { roots: ["${ROOT}"] }`,
+    projectYaml: `    services:\n      web: { image_id: ${img}, instance_types: [t3.micro], max: 2, health: { timeout_seconds: 5, poll_seconds: 0.2 } }\n    sites: { roots: ["${ROOT}"], soak_minutes: 0 }`,
   });
 }
 

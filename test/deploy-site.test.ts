@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { listNotifications } from '../src/notify/notify.js';
 import { bucketName } from '../src/sites/bucket.js';
+import { Store } from '../src/store/store.js';
 import { ACCOUNT, admin, call, connect, world, type Harness } from './helpers/harness.js';
 
 const open: Harness[] = [];
@@ -27,12 +28,12 @@ function siteDir(root: string, files: Record<string, string>): string {
   return dir;
 }
 
-async function setup(opts: { healthUrl?: string; maxFiles?: number } = {}) {
+async function setup(opts: { healthUrl?: string; maxFiles?: number; clock?: () => Date; prodApproval?: boolean } = {}) {
   const root = mkdtempSync(join(tmpdir(), 'warden-sites-'));
   const w = world({
-    projectYaml: `    sites: { roots: ["${root}"], max_files: ${opts.maxFiles ?? 100}, cache_control: "public, max-age=60", health_timeout_seconds: 2${opts.healthUrl ? `, health_url: "${opts.healthUrl}"` : ''} }`,
+    projectYaml: `    sites: { roots: ["${root}"], max_files: ${opts.maxFiles ?? 100}, cache_control: "public, max-age=60", health_timeout_seconds: 2, soak_minutes: 30, prod_requires_approval: ${opts.prodApproval ?? false}${opts.healthUrl ? `, health_url: "${opts.healthUrl}"` : ''} }`,
   });
-  const h = await connect(w.policy, w.agent);
+  const h = await connect(w.policy, w.agent, { store: Store.open(':memory:', { clock: opts.clock }) });
   open.push(h);
   const bucket = bucketName(ACCOUNT, w.project, 'shop', 'staging');
   return { w, h, root, bucket };
@@ -177,5 +178,48 @@ describe('deploy_static_site', () => {
     expect(r.isError).toBe(true);
     expect(r.text).toMatch(msg);
     expect(h.writes()).toEqual([]);
+  });
+});
+
+describe('promote_site', () => {
+  it('is denied before staging has soaked, with the time left; afterwards prod holds exactly the staged bytes', async () => {
+    let now = new Date();
+    const { w, h, root } = await setup({ clock: () => now });
+    const dir = siteDir(root, { 'index.html': 'staged v1', 'app.js': 'staged js' });
+    expect((await deploy(h, dir)).isError).toBeFalsy();
+    h.sent.length = 0;
+    const early = await call(h.client, 'promote_site', { site: 'shop' });
+    expect(early.text).toMatch(/denied by the soak rule: staging of shop has soaked 0 of 30 minutes; promote again in 30 minute\(s\)/);
+    expect(h.writes()).toEqual([]);
+
+    // The working directory moves on; promotion must not pick that up.
+    siteDir(root, { 'index.html': 'NOT STAGED', 'app.js': 'staged js' });
+    now = new Date(now.getTime() + 31 * 60_000);
+    const r = await call(h.client, 'promote_site', { site: 'shop' });
+    expect(r.isError, r.text).toBeFalsy();
+    expect(r.structured?.result).toMatchObject({ copied: 2, deleted: 0 });
+    const prod = bucketName(ACCOUNT, w.project, 'shop', 'prod');
+    expect(await keys(prod)).toEqual(['app.js', 'index.html']);
+    expect(await body(prod, 'index.html')).toBe('staged v1');
+    expect(listNotifications(h.store).map((n) => n.kind)).toEqual(['promoted']);
+    const again = await call(h.client, 'promote_site', { site: 'shop' });
+    expect(again.structured?.result).toMatchObject({ copied: 0, unchanged: 2 });
+  });
+
+  it('becomes a proposal when the policy wants a human for every prod deploy', async () => {
+    let now = new Date();
+    const { h, root } = await setup({ clock: () => now, prodApproval: true });
+    await deploy(h, siteDir(root, { 'index.html': 'v1' }));
+    now = new Date(now.getTime() + 31 * 60_000);
+    h.sent.length = 0;
+    const r = await call(h.client, 'promote_site', { site: 'shop' });
+    expect(r.structured).toMatchObject({ status: 'pending_approval', decision: { classes: ['production_deploy'] } });
+    expect(h.writes()).toEqual([]);
+  });
+
+  it('refuses a site with no staging deployment', async () => {
+    const { h } = await setup();
+    const r = await call(h.client, 'promote_site', { site: 'ghost' });
+    expect(r.text).toMatch(/site ghost has no live staging deployment; deploy_static_site to staging first/);
   });
 });

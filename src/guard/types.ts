@@ -26,7 +26,8 @@ export type RiskFlag =
   | 'critical_tag'
   | 'spend'
   | 'public_exposure'
-  | 'budget_increase';
+  | 'budget_increase'
+  | 'production_deploy';
 
 export interface Plan {
   tool: string;

@@ -76,7 +76,7 @@ const project = z
      * Escalation classes a person at the MCP client may approve in the client (elicitation) instead of
      * wardenctl. Security groups, NACLs and IAM are never among them.
      */
-    in_client_consent: z.array(z.enum(['critical_tag', 'spend', 'limits', 'budget_increase', 'production_database', 'public_exposure'])).default([]),
+    in_client_consent: z.array(z.enum(['critical_tag', 'spend', 'limits', 'budget_increase', 'production_database', 'public_exposure', 'production_deploy'])).default([]),
     notify: z.array(z.object({ webhook: z.url({ protocol: /^https?$/ }) }).strict()).default([]),
   })
   .strict();

@@ -41,3 +41,27 @@ export async function probeUrl(url: string, timeoutSeconds: number): Promise<Sit
   }
   return { check: `GET ${url}`, ok: false, detail: `no 2xx within ${timeoutSeconds}s (last: ${last})` };
 }
+
+/** Reads every version back and compares it with the sha256 recorded on the object when it was uploaded. */
+export async function verifyRecorded(aws: AgentAws, bucket: string, versions: Record<string, string>): Promise<SiteHealth[]> {
+  const entries = Object.entries(versions);
+  const results: SiteHealth[] = [];
+  for (let i = 0; i < entries.length; i += 16)
+    results.push(
+      ...(await Promise.all(
+        entries.slice(i, i + 16).map(async ([key, versionId]) => {
+          try {
+            const out = await aws.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, VersionId: versionId }));
+            const hash = createHash('sha256');
+            for await (const chunk of out.Body as AsyncIterable<Uint8Array>) hash.update(chunk);
+            const want = out.Metadata?.sha256;
+            const got = hash.digest('hex');
+            return { check: `verify ${key}`, ok: Boolean(want) && got === want, detail: want ? (got === want ? 'hash ok' : `sha256 ${got.slice(0, 12)}…, recorded ${want.slice(0, 12)}…`) : 'no recorded sha256' };
+          } catch (e) {
+            return { check: `verify ${key}`, ok: false, detail: `${(e as Error).name}: ${(e as Error).message.split('\n')[0]}` };
+          }
+        }),
+      )),
+    );
+  return results;
+}

@@ -1,8 +1,5 @@
 // deploy_static_site: sync an allowed directory into the site's own bucket, health-check it, and roll back by itself.
-import {
-  CreateBucketCommand, DeleteObjectCommand, PutBucketPolicyCommand, PutBucketTaggingCommand, PutBucketVersioningCommand,
-  PutBucketWebsiteCommand, PutObjectCommand, PutPublicAccessBlockCommand, type BucketLocationConstraint,
-} from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
@@ -12,9 +9,10 @@ import { accountOf } from '../aws/arn.js';
 import { readTags } from '../aws/tags.js';
 import { currentScope } from '../aws/write-gate.js';
 import { reservedTagKeyProblem } from '../guard/reserved-tags.js';
-import type { PlannedOperation, RiskFlag } from '../guard/types.js';
+import type { RiskFlag } from '../guard/types.js';
 import { monthlyCentsFromGbMonth, s3Prices } from '../prices/prices.js';
 import { bucketName, readContents, websiteUrl, type BucketContents } from '../sites/bucket.js';
+import { restore, setupBucket, setupOps, siteHealthUrl } from '../sites/ops.js';
 import { probeUrl, readBack, type SiteHealth } from '../sites/health.js';
 import { scanSource } from '../sites/source.js';
 import { defineTool, Refusal, RolledBack } from './tool.js';
@@ -89,16 +87,7 @@ export const deployStaticSite = defineTool({
     const keep = new Set(source.files.map((f) => f.key));
     const deletes: DeleteParams[] = [...contents.live].filter(([k]) => !keep.has(k)).map(([key, v]) => ({ key, previous: v.versionId }));
     const tags = { ProjectId: agent.projectId, AgentId: agent.id, ManagedBy: 'aws-warden', Site: args.site, Environment: args.environment, ...args.tags };
-    const setup: PlannedOperation[] = exists
-      ? [{ action: 's3:PutBucketVersioning', target: bucket }]
-      : [
-          { action: 's3:CreateBucket', target: bucket, params: { region } },
-          { action: 's3:PutBucketTagging', target: bucket, params: { tags } },
-          { action: 's3:PutBucketVersioning', target: bucket },
-          { action: 's3:PutPublicAccessBlock', target: bucket, params: { blockAll: !sites.public } },
-          { action: 's3:PutBucketWebsite', target: bucket, params: { index: args.index_document, error: args.error_document ?? null } },
-          ...(sites.public ? [{ action: 's3:PutBucketPolicy', target: bucket, params: { publicRead: true } }] : []),
-        ];
+    const setup = setupOps(bucket, exists, { region, tags, public: sites.public, index: args.index_document, error: args.error_document ?? null });
     const price = s3Prices(region);
     const putBytes = puts.reduce((s, p) => s + p.size, 0);
     const riskFlags: RiskFlag[] = sites.public && !exists ? ['public_exposure'] : [];
@@ -135,7 +124,7 @@ export const deployStaticSite = defineTool({
     const bucket = plan.resources[0].arn.slice('arn:aws:s3:::'.length);
     const pre = plan.preconditions as { live_versions: Record<string, string>; skipped: { path: string; why: string }[]; unchanged: number; website_url: string };
     store.deployments.start({ id: eventId, project: agent.projectId, site: args.site, environment: args.environment, bucket, source: args.source_dir });
-    for (const op of plan.operations.filter((o) => !['s3:PutObject', 's3:DeleteObject'].includes(o.action))) await setupBucket(aws, bucket, op, args);
+    for (const op of plan.operations.filter((o) => !['s3:PutObject', 's3:DeleteObject'].includes(o.action))) await setupBucket(aws, bucket, op);
 
     const created: { key: string; versionId: string }[] = [];
     const puts = plan.operations.filter((o) => o.action === 's3:PutObject').map((o) => o.params as PutParams);
@@ -158,11 +147,7 @@ export const deployStaticSite = defineTool({
       }
       store.deployments.noteCreated(eventId, created);
       health = await readBack(aws, bucket, uploaded);
-      if (sites.health_url) {
-        const region = await aws.s3.config.region();
-        const url = sites.health_url.replaceAll('{site}', args.site).replaceAll('{environment}', args.environment).replaceAll('{bucket}', bucket).replaceAll('{region}', region);
-        health.push(await probeUrl(url, sites.health_timeout_seconds));
-      }
+      if (sites.health_url) health.push(await probeUrl(siteHealthUrl(sites.health_url, args.site, args.environment, bucket, await aws.s3.config.region()), sites.health_timeout_seconds));
     } catch (e) {
       health.push({ check: 'deploy', ok: false, detail: (e as Error).message.split('\n')[0] });
     }
@@ -197,40 +182,6 @@ export const deployStaticSite = defineTool({
   summarize: (o) => `deployed to ${o.bucket}: put ${o.put}, deleted ${o.deleted}, unchanged ${o.unchanged}; ${o.website_url}`,
 });
 
-async function setupBucket(aws: import('../aws/clients.js').AgentAws, bucket: string, op: PlannedOperation, args: z.infer<typeof input>) {
-  const p = (op.params ?? {}) as Record<string, unknown>;
-  switch (op.action) {
-    case 's3:CreateBucket': {
-      const region = p.region as string;
-      await aws.s3.send(new CreateBucketCommand({ Bucket: bucket, ...(region === 'us-east-1' ? {} : { CreateBucketConfiguration: { LocationConstraint: region as BucketLocationConstraint } }) }));
-      return;
-    }
-    case 's3:PutBucketTagging':
-      await aws.s3.send(new PutBucketTaggingCommand({ Bucket: bucket, Tagging: { TagSet: Object.entries(p.tags as Record<string, string>).map(([Key, Value]) => ({ Key, Value })) } }));
-      return;
-    case 's3:PutBucketVersioning':
-      await aws.s3.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: 'Enabled' } }));
-      return;
-    case 's3:PutPublicAccessBlock': {
-      const block = p.blockAll as boolean;
-      await aws.s3.send(new PutPublicAccessBlockCommand({ Bucket: bucket, PublicAccessBlockConfiguration: { BlockPublicAcls: block, IgnorePublicAcls: block, BlockPublicPolicy: block, RestrictPublicBuckets: block } }));
-      return;
-    }
-    case 's3:PutBucketWebsite':
-      await aws.s3.send(
-        new PutBucketWebsiteCommand({ Bucket: bucket, WebsiteConfiguration: { IndexDocument: { Suffix: args.index_document }, ...(args.error_document ? { ErrorDocument: { Key: args.error_document } } : {}) } }),
-      );
-      return;
-    case 's3:PutBucketPolicy':
-      await aws.s3.send(
-        new PutBucketPolicyCommand({ Bucket: bucket, Policy: JSON.stringify({ Version: '2012-10-17', Statement: [{ Sid: 'PublicRead', Effect: 'Allow', Principal: '*', Action: 's3:GetObject', Resource: `arn:aws:s3:::${bucket}/*` }] }) }),
-      );
-      return;
-    default:
-      throw new Error(`deploy_static_site cannot run ${op.action}`);
-  }
-}
-
 /** Uploads one file; the bytes sent must be the bytes planned (a file changed since planning fails the deploy). */
 async function upload(aws: import('../aws/clients.js').AgentAws, bucket: string, p: PutParams, cacheControl: string): Promise<string> {
   const common = { Bucket: bucket, Key: p.key, ContentType: p.contentType, CacheControl: cacheControl, Metadata: { sha256: p.sha256 } };
@@ -245,7 +196,3 @@ async function upload(aws: import('../aws/clients.js').AgentAws, bucket: string,
   return out.VersionId ?? 'null';
 }
 
-/** Deleting exactly the versions this deploy wrote puts every key back at the version that was live before. */
-async function restore(aws: import('../aws/clients.js').AgentAws, bucket: string, created: { key: string; versionId: string }[]) {
-  for (const c of [...created].reverse()) await aws.s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: c.key, VersionId: c.versionId }));
-}

@@ -6,12 +6,13 @@ import { getService } from './get-service.js';
 import { getSiteStatus } from './get-site-status.js';
 import { getStatus } from './get-status.js';
 import { listResources } from './list-resources.js';
+import { promoteSite } from './promote-site.js';
 import { proposeSecurityChange } from './propose-security-change.js';
 import { requestBudget } from './request-budget.js';
 import { scaleService } from './scale-service.js';
 import { tagResource } from './tag-resource.js';
 import type { ToolSpec } from './tool.js';
 
-export const allTools: readonly ToolSpec[] = [getStatus, listResources, tagResource, getBudget, requestBudget, getService, scaleService, getProposal, proposeSecurityChange, deployStaticSite, getSiteStatus];
+export const allTools: readonly ToolSpec[] = [getStatus, listResources, tagResource, getBudget, requestBudget, getService, scaleService, getProposal, proposeSecurityChange, deployStaticSite, getSiteStatus, promoteSite];
 
 export const toolNames: readonly string[] = allTools.map((t) => t.name);

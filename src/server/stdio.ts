@@ -7,6 +7,7 @@ import { Store } from '../store/store.js';
 import { allTools, toolNames } from '../tools/index.js';
 import { resolveAgent } from './agent-context.js';
 import { createServer } from './create-server.js';
+import { recoverDeployments } from '../sites/recover.js';
 import { log } from './log.js';
 
 export interface ServeOptions {
@@ -29,11 +30,11 @@ export function buildServer(opts: ServeOptions) {
   });
   const aws = new AgentAws(session, (id, who) => store.audit.isOpenApproval(id, who), opts.observe);
   const server = createServer({ agent, store, aws, tools: allTools });
-  return { server, store, agent };
+  return { server, store, agent, aws };
 }
 
 export async function serveStdio(opts: ServeOptions): Promise<void> {
-  const { server, store, agent } = buildServer(opts);
+  const { server, store, agent, aws } = buildServer(opts);
   const transport = new StdioServerTransport();
   let closed = false;
   const shutdown = () => {
@@ -46,5 +47,9 @@ export async function serveStdio(opts: ServeOptions): Promise<void> {
   process.on('SIGINT', () => void server.close().finally(() => process.exit(0)));
   process.on('SIGTERM', () => void server.close().finally(() => process.exit(0)));
   await server.connect(transport);
+  // A deploy a crashed process left half done is finished or rolled back now, without holding up the protocol.
+  void recoverDeployments(store, agent, aws)
+    .then((r) => r.forEach((x) => log.info(`recovered deployment ${x.deployment}: ${x.outcome} (${x.why})`)))
+    .catch((e) => log.error(`recovering unfinished deployments failed: ${(e as Error).message}`));
   log.info(`serving agent ${agent.id} (project ${agent.projectId}, tier ${agent.tierName}) on stdio; audit in ${opts.dbFile}`);
 }

@@ -2,7 +2,7 @@
 import { CreateSecurityGroupCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,6 +26,8 @@ interface Prepared {
   shopInstance: string;
   billingInstance: string;
   shopGroup: string;
+  siteDir: string;
+  brokenSiteDir: string;
 }
 
 /** Emulator up, roles created from the bundled policy, one instance per project seeded. */
@@ -33,7 +35,19 @@ async function prepare(dbFile: string | undefined, say: (s: string) => void): Pr
   say('starting the local AWS emulator (moto) …');
   const emulator = await startMoto();
   Object.assign(process.env, emulatorEnv(emulator.endpoint));
-  const policyFile = join(packageRoot(), 'policy.yaml');
+  // The bundled policy, with two demo-only edits said out loud: no staging soak, and a second site root.
+  const work = mkdtempSync(join(tmpdir(), 'warden-demo-'));
+  const broken = join(work, 'site-v2');
+  mkdirSync(broken);
+  writeFileSync(join(broken, 'index.html'), '<h1>The shop, v2 (its health check will fail)</h1>');
+  const policyFile = join(work, 'policy.yaml');
+  writeFileSync(
+    policyFile,
+    readFileSync(join(packageRoot(), 'policy.yaml'), 'utf8')
+      .replace('soak_minutes: 30', 'soak_minutes: 0')
+      .replace('roots: [./examples/site]', `roots: ["${join(packageRoot(), 'examples', 'site')}", "${broken}"]`),
+  );
+  say('the demo uses policy.yaml with the staging soak cut to 0 minutes and a second site root for a broken v2');
   const policy = loadPolicyFile(policyFile, toolNames);
   const roles = await ensureRoles(policy);
   say(`emulator at ${emulator.endpoint}; created ${roles.length} IAM roles from policy.yaml`);
@@ -48,7 +62,9 @@ async function prepare(dbFile: string | undefined, say: (s: string) => void): Pr
     emulator,
     policyFile,
     shopGroup: group.GroupId as string,
-    dbFile: dbFile ?? join(mkdtempSync(join(tmpdir(), 'warden-demo-')), 'warden.db'),
+    dbFile: dbFile ?? join(work, 'warden.db'),
+    siteDir: join(packageRoot(), 'examples', 'site'),
+    brokenSiteDir: broken,
     shopInstance,
     billingInstance,
   };
@@ -94,6 +110,24 @@ export async function runDemo(opts: { dbFile?: string }, out: Out = (s) => conso
     await call(bot, 'web-bot', 'tag_resource', { resource_arn: p.billingInstance, set: { Owner: 'web-team' } }, out);
     await call(bot, 'web-bot', 'tag_resource', { resource_arn: p.shopInstance, set: { ProjectId: 'billing' } }, out);
     await call(bot, 'web-bot', 'tag_resource', { resource_arn: p.shopInstance, set: { Criticality: 'critical' } }, out);
+    out('\n— a static site: staging, a bad deploy rolled back by itself, promotion —');
+    let siteHealthy = true;
+    const siteHealth = createServer((_req, res) => {
+      res.statusCode = siteHealthy ? 200 : 503;
+      res.end();
+    });
+    await new Promise<void>((r) => siteHealth.listen(47832, '127.0.0.1', r));
+    try {
+      await call(bot, 'web-bot', 'deploy_static_site', { site: 'shop', source_dir: p.siteDir, environment: 'staging', error_document: '404.html' }, out);
+      siteHealthy = false;
+      await call(bot, 'web-bot', 'deploy_static_site', { site: 'shop', source_dir: p.brokenSiteDir, environment: 'staging' }, out);
+      siteHealthy = true;
+      await call(bot, 'web-bot', 'promote_site', { site: 'shop' }, out);
+      await call(bot, 'web-bot', 'get_site_status', { site: 'shop' }, out);
+    } finally {
+      siteHealth.close();
+    }
+
     out('\n— capacity —');
     await call(bot, 'web-bot', 'scale_service', { service: 'web', desired_count: 2, instance_type: 't3.micro', reason: 'evening traffic' }, out);
     await call(bot, 'web-bot', 'get_service', { service: 'web' }, out);

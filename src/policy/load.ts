@@ -1,6 +1,6 @@
 // Reads policy.yaml, validates it, and turns every problem into "file:line:col field.path: message".
 import { readFileSync } from 'node:fs';
-import { basename } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 import { isMap, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
 import { issueMessage } from '../util/zod-issue.js';
@@ -20,7 +20,10 @@ export function loadPolicyFile(file: string, knownTools: readonly string[]): Pol
   } catch (e) {
     throw new PolicyError([`${file}: cannot read policy: ${(e as Error).message}`]);
   }
-  return parsePolicy(text, file, knownTools);
+  const policy = parsePolicy(text, file, knownTools);
+  // Relative site roots mean "next to the policy file", whatever directory the server was started from.
+  for (const p of Object.values(policy.projects)) p.sites.roots = p.sites.roots.map((r) => resolve(dirname(resolve(file)), r));
+  return policy;
 }
 
 export function parsePolicy(text: string, file: string, knownTools: readonly string[]): Policy {

@@ -3,14 +3,18 @@ import { DescribeInstancesCommand, RunInstancesCommand } from '@aws-sdk/client-e
 import { GetResourcesCommand } from '@aws-sdk/client-resource-groups-tagging-api';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
+import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createReadStream, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { AgentAws } from '../src/aws/clients.js';
 import { AgentSession } from '../src/aws/session.js';
+import { inCallScope, withApproval } from '../src/aws/write-gate.js';
 import { anyImageId, launchTagged } from '../src/demo/seed.js';
 import { emulatorEnv, startMoto } from '../src/emulator/moto.js';
 import { parsePolicy } from '../src/policy/load.js';
@@ -219,6 +223,47 @@ agents: { fleet-bot: { project: fleet, tier: observer, role_arn: "arn:aws:iam::1
   store.close();
 }
 
+/** deploy_static_site of 1,000 small files and one 50 MB file, through MCP, against the same uploads with the bare SDK. */
+async function deployBench(): Promise<void> {
+  const root = tmp();
+  const site = join(root, 'site');
+  mkdirSync(join(site, 'assets'), { recursive: true });
+  writeFileSync(join(site, 'index.html'), '<h1>bench</h1>');
+  for (let i = 0; i < 1000; i++) writeFileSync(join(site, 'assets', `f${i}.js`), `// file ${i}\n${'x'.repeat(1000)}`);
+  writeFileSync(join(site, 'big.bin'), Buffer.alloc(50 * 2 ** 20, 7));
+  const policy = parsePolicy(
+    `version: 1
+projects: { sitebench: { budget_usd_month: 1000, sites: { roots: ["${root}"], max_files: 2000 } } }
+tiers: { operator: { tools: [deploy_static_site] } }
+agents: { site-bot: { project: sitebench, tier: operator, role_arn: "arn:aws:iam::123456789012:role/site-bot" } }
+`,
+    'bench.yaml',
+    toolNames,
+  );
+  const { client, store, aws } = await inProcess(policy, 'site-bot');
+  let t = performance.now();
+  const r = await client.callTool({ name: 'deploy_static_site', arguments: { site: 'bench', source_dir: site, environment: 'staging' } });
+  const guarded = performance.now() - t;
+  if (r.isError) throw new Error(JSON.stringify(r.content).slice(0, 400));
+  // The bare SDK: the same 1,001 small puts, 8 at a time, and the 50 MB file in 8 MB parts, into a fresh bucket.
+  const bucket = `bare-${Date.now()}`;
+  const files = readdirSync(join(site, 'assets')).map((f) => join(site, 'assets', f)).concat(join(site, 'index.html'));
+  t = performance.now();
+  await inCallScope({ agent: 'site-bot', tool: 'bench', requestIds: [] }, async () => {
+    const ok = store.audit.append({ kind: 'approved', agent: 'site-bot', project: 'sitebench', tool: 'bench' });
+    await withApproval(ok.id, async () => {
+      await aws.s3.send(new CreateBucketCommand({ Bucket: bucket }));
+      for (let i = 0; i < files.length; i += 8)
+        await Promise.all(files.slice(i, i + 8).map(async (f) => aws.s3.send(new PutObjectCommand({ Bucket: bucket, Key: f.slice(site.length + 1), Body: await readFile(f) }))));
+      await new Upload({ client: aws.s3, params: { Bucket: bucket, Key: 'big.bin', Body: createReadStream(join(site, 'big.bin')) }, queueSize: 4, partSize: 8 * 2 ** 20 }).done();
+    });
+  });
+  const bare = performance.now() - t;
+  out(`deploy of 1,000 small files + one 50 MB file (moto): deploy_static_site via MCP ${(guarded / 1000).toFixed(2)} s (includes reading every object back to check its hash), bare SDK uploads ${(bare / 1000).toFixed(2)} s, ratio ${(guarded / bare).toFixed(2)}×`);
+  await client.close();
+  store.close();
+}
+
 async function main(): Promise<void> {
   const emulator = await startMoto();
   Object.assign(process.env, emulatorEnv(emulator.endpoint), { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' });
@@ -228,6 +273,7 @@ async function main(): Promise<void> {
     appends();
     await budgetRace();
     verify();
+    await deployBench();
     // 10,000 is the issue's figure, but moto's tag-filtered DescribeInstances takes > 30 s a page at that size;
     // BENCH_INSTANCES=10000 npm run bench runs it all the same.
     await manyInstances(Number(process.env.BENCH_INSTANCES ?? 2_000));

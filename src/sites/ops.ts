@@ -5,6 +5,9 @@ import {
 } from '@aws-sdk/client-s3';
 import type { AgentAws } from '../aws/clients.js';
 import type { PlannedOperation } from '../guard/types.js';
+import type { Store } from '../store/store.js';
+import { RolledBack } from '../tools/tool.js';
+import type { SiteHealth } from './health.js';
 
 export interface BucketSetup {
   region: string;
@@ -68,4 +71,24 @@ export async function setupBucket(aws: AgentAws, bucket: string, op: PlannedOper
 /** Deleting exactly the versions this deploy wrote puts every key back at the version that was live before. */
 export async function restore(aws: AgentAws, bucket: string, created: { key: string; versionId: string }[]) {
   for (const c of [...created].reverse()) await aws.s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: c.key, VersionId: c.versionId }));
+}
+
+/**
+ * The end of a deploy or promotion: if any health result failed, put every key back (deleting exactly the versions
+ * written), record the deployment rolled back and throw RolledBack with `what` failed; otherwise do nothing.
+ */
+export async function rollBackIfUnhealthy(
+  aws: AgentAws,
+  store: Store,
+  d: { eventId: string; bucket: string; created: { key: string; versionId: string }[]; previous: Record<string, string>; health: SiteHealth[] },
+  what: string,
+): Promise<void> {
+  const failed = d.health.filter((h) => !h.ok);
+  if (failed.length === 0) return;
+  await restore(aws, d.bucket, d.created);
+  store.deployments.finish(d.eventId, 'rolled_back', d.previous, d.health);
+  throw new RolledBack(
+    `${what} (${failed.slice(0, 3).map((f) => `${f.check}: ${f.detail}`).join('; ')}); rolled back: every key is at its previous version and new keys are removed — nothing changed`,
+    { bucket: d.bucket, restored: d.created.length, health: d.health },
+  );
 }

@@ -12,10 +12,10 @@ import { reservedTagKeyProblem } from '../guard/reserved-tags.js';
 import type { RiskFlag } from '../guard/types.js';
 import { monthlyCentsFromGbMonth, s3Prices } from '../prices/prices.js';
 import { bucketName, readContents, websiteUrl, type BucketContents } from '../sites/bucket.js';
-import { restore, setupBucket, setupOps, siteHealthUrl } from '../sites/ops.js';
+import { rollBackIfUnhealthy, setupBucket, setupOps, siteHealthUrl } from '../sites/ops.js';
 import { probeUrl, readBack, type SiteHealth } from '../sites/health.js';
 import { scanSource } from '../sites/source.js';
-import { defineTool, Refusal, RolledBack } from './tool.js';
+import { defineTool, Refusal } from './tool.js';
 
 export const name = 'deploy_static_site';
 
@@ -151,15 +151,7 @@ export const deployStaticSite = defineTool({
     } catch (e) {
       health.push({ check: 'deploy', ok: false, detail: (e as Error).message.split('\n')[0] });
     }
-    const failed = health.filter((h) => !h.ok);
-    if (failed.length > 0) {
-      await restore(aws, bucket, created);
-      store.deployments.finish(eventId, 'rolled_back', pre.live_versions, health);
-      throw new RolledBack(
-        `failed its health check (${failed.slice(0, 3).map((f) => `${f.check}: ${f.detail}`).join('; ')}); rolled back: every key is at its previous version and new keys are removed — nothing changed`,
-        { bucket, restored: created.length, health },
-      );
-    }
+    await rollBackIfUnhealthy(aws, store, { eventId, bucket, created, previous: pre.live_versions, health }, 'failed its health check');
     const versions: Record<string, string> = { ...pre.live_versions };
     for (const d of deletes) delete versions[d.key];
     for (const u of uploaded) versions[u.key] = u.versionId;

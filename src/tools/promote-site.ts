@@ -9,8 +9,8 @@ import { notify } from '../notify/notify.js';
 import { s3Prices } from '../prices/prices.js';
 import { bucketName, readContents, websiteUrl, type BucketContents } from '../sites/bucket.js';
 import { probeUrl, verifyRecorded, type SiteHealth } from '../sites/health.js';
-import { restore, setupBucket, setupOps, siteHealthUrl } from '../sites/ops.js';
-import { defineTool, Refusal, RolledBack } from './tool.js';
+import { rollBackIfUnhealthy, setupBucket, setupOps, siteHealthUrl } from '../sites/ops.js';
+import { defineTool, Refusal } from './tool.js';
 
 export const name = 'promote_site';
 const FROM = 'staging';
@@ -127,15 +127,7 @@ export const promoteSite = defineTool({
     } catch (e) {
       health.push({ check: 'promote', ok: false, detail: (e as Error).message.split('\n')[0] });
     }
-    const failed = health.filter((h) => !h.ok);
-    if (failed.length > 0) {
-      await restore(aws, bucket, created);
-      store.deployments.finish(eventId, 'rolled_back', pre.live_versions, health);
-      throw new RolledBack(
-        `promotion failed its health check in ${TO} (${failed.slice(0, 3).map((f) => `${f.check}: ${f.detail}`).join('; ')}); rolled back: ${TO} is at its previous versions — nothing changed`,
-        { bucket, restored: created.length, health },
-      );
-    }
+    await rollBackIfUnhealthy(aws, store, { eventId, bucket, created, previous: pre.live_versions, health }, `promotion failed its health check in ${TO}`);
     store.deployments.finish(eventId, 'live', live, health);
     notify(store, agent.project, { project: agent.projectId, kind: 'promoted', subject: `${args.site} promoted from ${FROM} to ${TO}`, body: { deployment_id: eventId, promoted_from: pre.staged_deployment, bucket }, eventId });
     return {

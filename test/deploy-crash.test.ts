@@ -91,7 +91,7 @@ describe('a deploy interrupted by kill -9', () => {
     const { store, recovered, bucket } = await crashMidHealthCheck('fail');
     expect(recovered).toEqual([expect.objectContaining({ outcome: 'rolled_back' })]);
     expect(store.db.prepare('SELECT state FROM deployments').pluck().get()).toBe('rolled_back');
-    expect(store.audit.tail({ limit: 3 }).map((e) => e.kind)).toEqual(['requested', 'approved', 'rolled_back']);
+    expect(store.audit.tail({ limit: 4 }).map((e) => e.kind)).toEqual(['requested', 'approved', 'executed', 'rolled_back']);
     expect((await admin.s3().send(new ListObjectsV2Command({ Bucket: bucket }))).Contents ?? []).toEqual([]);
     store.close();
   });

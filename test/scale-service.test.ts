@@ -167,7 +167,7 @@ describe('scale_service', () => {
     const live = await instancesOf(w.project);
     expect(live.map((i) => `arn:aws:ec2:us-east-1:123456789012:instance/${i.InstanceId}`)).toEqual([old]);
     expect(hits.length).toBeGreaterThan(0);
-    expect(h.audit.tail({ limit: 5 }).map((e) => e.kind)).toEqual(['requested', 'approved', 'rolled_back']);
+    expect(h.audit.tail({ limit: 5 }).map((e) => e.kind)).toEqual(['requested', 'approved', 'executed', 'rolled_back']);
     expect(h.store.ledger.facts(w.project, 10000)).toMatchObject({ reservedCents: 0, committedCents: 0 });
     const notes = listNotifications(h.store);
     expect(notes.map((n) => n.kind)).toEqual(['rolled_back']);
@@ -294,5 +294,5 @@ agents:
     } finally {
       await Promise.all(clients.map((c) => c.close()));
     }
-  });
+  }, 90_000);
 });

@@ -12,7 +12,7 @@ import { resolveAgent } from '../server/agent-context.js';
 import { canonicalJson } from '../store/canonical.js';
 import type { Store } from '../store/store.js';
 import { allTools } from '../tools/index.js';
-import { Refusal, type ToolContext, type ToolSpec } from '../tools/tool.js';
+import { Refusal, RolledBack, type ToolContext, type ToolSpec } from '../tools/tool.js';
 import { approveProposal, loadPending, ProposalRefused, type Decided } from './approve.js';
 
 export interface RunDeps {
@@ -114,7 +114,9 @@ export async function approveAndRun(store: Store, policy: Policy, id: string, ap
       const why = (e as Error).message;
       store.transaction(() => {
         store.ledger.release(approved.id, `approved plan failed: ${why}`);
-        store.audit.append({ kind: (e as Error).name === 'RolledBack' ? 'rolled_back' : 'failed', agent: human, project: p.project, tool: p.tool, follows: approved.id, result: { error: why } });
+        const base = { agent: human, project: p.project, tool: p.tool, result: { error: why } };
+        if (e instanceof RolledBack) store.audit.appendRolledBack({ ...base, approvalId: approved.id, ran: { operations: plan.operations.length, then: 'health check failed' } });
+        else store.audit.append({ ...base, kind: 'failed', follows: approved.id });
         store.proposals.finish(id, 'failed', { error: why });
       });
       tell('failed', `approved proposal ${id} failed`, { error: why }, approved.id);

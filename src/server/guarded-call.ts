@@ -84,7 +84,7 @@ export async function guardedCall(spec: ToolSpec, rawArgs: unknown, deps: CallDe
   };
 
   /** Records a refusal and answers the agent with it; if even that row cannot be written, the answer still goes out. */
-  const refuse = (kind: 'denied' | 'failed' | 'rolled_back', decision: object, message: string, extra: Partial<NewEvent> = {}) => {
+  const refuse = (kind: 'denied' | 'failed', decision: object, message: string, extra: Partial<NewEvent> = {}) => {
     try {
       record({ kind, decision, follows: requested.id, roleArn: aws.session.assumedRoleArn ?? null, ...extra });
     } catch (e) {
@@ -216,7 +216,12 @@ export async function guardedCall(spec: ToolSpec, rawArgs: unknown, deps: CallDe
       }
       if (rolledBack) {
         const result = { error: why, ...e.detail };
-        const answer = refuse('rolled_back', { stage: 'health' }, `${spec.name} ${why}`, { follows: approved.id, result, requestIds: scope.requestIds });
+        try {
+          store.audit.appendRolledBack({ ...base, approvalId: approved.id, ran: { operations: plan.operations.length, then: 'health check failed' }, decision: { stage: 'health' }, result, roleArn: aws.session.assumedRoleArn ?? null, requestIds: scope.requestIds });
+        } catch (err) {
+          log.error(`audit append failed: ${(err as Error).message}`);
+        }
+        const answer = errorResult(`${spec.name} ${why}`);
         tell({ kind: 'rolled_back', subject: `${spec.name} by ${agent.id} was rolled back`, body: result, eventId: approved.id });
         return answer;
       }

@@ -55,7 +55,7 @@ export async function recoverDeployments(store: Store, agent: AgentContext, aws:
         await restore(aws, d.bucket, created);
         store.transaction(() => {
           store.deployments.finish(d.id, 'rolled_back', pre.live_versions ?? {}, health);
-          store.audit.append({ kind: 'rolled_back', agent: agent.id, project: agent.projectId, tool: approved.tool, follows: d.id, result: { recovered: true, error: why } });
+          store.audit.appendRolledBack({ agent: agent.id, project: agent.projectId, tool: approved.tool, approvalId: d.id, ran: { recovered: true, wrote: created.length }, result: { recovered: true, error: why } });
         });
         notify(store, agent.project, { project: agent.projectId, kind: 'rolled_back', subject: `unfinished deploy ${d.id} of ${d.site} rolled back after a restart`, body: { reason: why }, eventId: d.id });
         return { deployment: d.id, outcome: 'rolled_back', why };

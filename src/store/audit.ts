@@ -106,6 +106,18 @@ export class AuditLog {
   }
 
   /**
+   * The outcome of a change that ran and was undone by its rollback plan: `executed` (what ran, following the
+   * approval, which closes it) then `rolled_back` (why, following the execution), in one transaction.
+   */
+  appendRolledBack(e: Omit<NewEvent, 'kind' | 'follows'> & { approvalId: string; ran: unknown }): AuditRow {
+    return this.db.transaction(() => {
+      const { approvalId, ran, ...base } = e;
+      const executed = this.append({ ...base, kind: 'executed', follows: approvalId, result: ran });
+      return this.append({ ...base, kind: 'rolled_back', follows: executed.id });
+    }).immediate();
+  }
+
+  /**
    * True when `id` is a committed "approved" event of this agent whose outcome is not yet recorded:
    * the AWS layer's permit to write. Once executed/failed/rolled_back follows it, it permits nothing.
    */

@@ -1,5 +1,5 @@
 // deploy_static_site: sync an allowed directory into the site's own bucket, health-check it, and roll back by itself.
-import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
@@ -81,8 +81,17 @@ export const deployStaticSite = defineTool({
     let contents: BucketContents = { live: new Map(), allVersionBytes: 0 };
     if (exists && tagRead.tags?.ProjectId === agent.projectId) contents = await readContents(aws, bucket);
 
+    // A single-part object's ETag is its MD5; a multipart one's is not, so its recorded sha256 decides.
+    const multipartSame = new Set<string>();
+    for (const f of source.files) {
+      const live = contents.live.get(f.key);
+      if (live?.etag.includes('-')) {
+        const head = await aws.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: f.key, VersionId: live.versionId }));
+        if (head.Metadata?.sha256 === f.sha256) multipartSame.add(f.key);
+      }
+    }
     const puts: PutParams[] = source.files
-      .filter((f) => contents.live.get(f.key)?.etag !== f.md5)
+      .filter((f) => contents.live.get(f.key)?.etag !== f.md5 && !multipartSame.has(f.key))
       .map((f) => ({ key: f.key, path: f.path, size: f.size, sha256: f.sha256, contentType: f.contentType, previous: contents.live.get(f.key)?.versionId ?? null }));
     const keep = new Set(source.files.map((f) => f.key));
     const deletes: DeleteParams[] = [...contents.live].filter(([k]) => !keep.has(k)).map(([key, v]) => ({ key, previous: v.versionId }));

@@ -7,7 +7,7 @@ import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { auditTable } from '../cli/audit-table.js';
-import { emulatorEnv, packageRoot, startMoto, type Emulator } from '../emulator/moto.js';
+import { emulatorEnv, ensureMotoInstalled, packageRoot, startMoto, type Emulator } from '../emulator/moto.js';
 import { loadPolicyFile } from '../policy/load.js';
 import { serveStdio } from '../server/stdio.js';
 import { approveProposal, rejectProposal } from '../proposals/approve.js';
@@ -33,6 +33,7 @@ interface Prepared {
 /** Emulator up, roles created from the bundled policy, one instance per project seeded. */
 async function prepare(dbFile: string | undefined, say: (s: string) => void): Promise<Prepared> {
   say('starting the local AWS emulator (moto) …');
+  ensureMotoInstalled();
   const emulator = await startMoto();
   Object.assign(process.env, emulatorEnv(emulator.endpoint));
   // The bundled policy, with two demo-only edits said out loud: no staging soak, and a second site root.

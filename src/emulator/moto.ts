@@ -29,6 +29,18 @@ export function findMotoServer(): string {
   throw new Error('moto_server not found: run `npm run setup:emulator` (it installs moto[server] into .venv)');
 }
 
+/** For the demo: install moto into .venv with the project's own script when it is not there yet. */
+export function ensureMotoInstalled(): void {
+  try {
+    findMotoServer();
+    return;
+  } catch {
+    const script = join(packageRoot(), 'scripts', 'setup-emulator.sh');
+    const run = spawnSync('bash', [script], { stdio: ['ignore', 'inherit', 'inherit'] });
+    if (run.status !== 0) throw new Error(`installing the emulator failed (${script} exited ${run.status}); Python 3 with venv and PyPI access are needed`);
+  }
+}
+
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();

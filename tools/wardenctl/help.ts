@@ -14,6 +14,7 @@ Commands:
   proposals list|show|approve|reject   decide what agents could only suggest
   prices         what the bundled price table knows
   notifications  what humans were told (rollbacks, escalations, proposals) and webhook delivery
+  iam render     the IAM roles the policy implies (trust + permissions), JSON or CloudFormation
 
 Options:
 ${DB}  --json         machine-readable output
@@ -75,6 +76,16 @@ already decided, stale, plan altered since it was proposed, or it failed when ru
 
 The bundled price table (EC2 on-demand Linux per region and type; EBS and S3 with --json). Monthly =
 hourly × 730, rounded up to the cent. Exit 1 when it knows no price for what you asked.
+`,
+  iam: `Usage: wardenctl iam render (--agent A | --project P) [--format json|cloudformation] [--principal ARN] [--policy FILE]
+
+Renders, from the policy, each agent's role: a trust policy that only the warden's base principal may use
+(with sts:TagSession and the agent's ProjectId/AgentId session tags required), exactly the actions its tier's
+tools need — existing resources only where aws:ResourceTag/ProjectId equals the caller's ProjectId tag,
+creates only with aws:RequestTag/ProjectId and allowed aws:TagKeys, site buckets by the project's name prefix —
+and explicit denies (security-group / NACL / IAM writes, bucket deletion and policies, other projects'
+instances, re-tagging ownership). --project adds the approver role and prints the project's roles.
+  --principal ARN  what the warden's base credentials are (default: the role's account root)
 `,
   notifications: `Usage: wardenctl notifications [--limit N] [--json] [--db FILE]
 

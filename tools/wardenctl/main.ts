@@ -3,6 +3,7 @@
 import { runMain, UsageError } from '../../src/cli/run-main.js';
 import { auditCommand } from './audit.js';
 import { budgetCommand } from './budget.js';
+import { iamCommand } from './iam.js';
 import { notificationsCommand } from './notifications.js';
 import { pricesCommand } from './prices.js';
 import { proposalsCommand } from './proposals.js';
@@ -32,6 +33,8 @@ async function main(argv: string[]): Promise<number> {
       return pricesCommand(rest);
     case 'notifications':
       return notificationsCommand(rest);
+    case 'iam':
+      return iamCommand(rest);
     default:
       throw new UsageError(`unknown command "${noun}"\n\n${HELP.main}`);
   }

@@ -1,0 +1,140 @@
+// Renders each agent's IAM role from the policy: a trust policy only the warden may use, exactly the actions its
+// tier's tools need, scoped by the ProjectId tag, and explicit denies for what an agent must never do itself.
+import type { Policy } from '../policy/schema.js';
+import { policyDocument, type PolicyDocument, type Statement } from './grammar.js';
+
+/** What each tool needs: reads (no resource scope in EC2), actions on existing owned resources, creates, S3 by site prefix. */
+const NEEDS: Record<string, { read?: string[]; owned?: string[]; create?: string[]; s3?: string[]; ssm?: string[] }> = {
+  get_status: {},
+  get_budget: {},
+  request_budget: {},
+  get_proposal: {},
+  list_resources: { read: ['tag:GetResources', 'ec2:DescribeInstances'] },
+  tag_resource: { read: ['ec2:DescribeTags'], owned: ['ec2:CreateTags', 'ec2:DeleteTags'], s3: ['s3:GetBucketTagging', 's3:PutBucketTagging'] },
+  get_service: { read: ['ec2:DescribeInstances', 'ec2:DescribeInstanceStatus'] },
+  scale_service: { read: ['ec2:DescribeInstances', 'ec2:DescribeInstanceStatus', 'ec2:DescribeImages'], owned: ['ec2:TerminateInstances'], create: ['ec2:RunInstances', 'ec2:CreateTags'], ssm: ['ssm:GetParameter'] },
+  propose_security_change: { read: ['ec2:DescribeSecurityGroups'] },
+  get_site_status: {},
+  deploy_static_site: {
+    s3: ['s3:CreateBucket', 's3:GetBucketTagging', 's3:PutBucketTagging', 's3:PutBucketVersioning', 's3:PutBucketWebsite', 's3:PutBucketPublicAccessBlock', 's3:ListBucketVersions', 's3:GetObject', 's3:GetObjectVersion', 's3:PutObject', 's3:DeleteObject', 's3:DeleteObjectVersion'],
+  },
+  promote_site: { s3: ['s3:CreateBucket', 's3:GetBucketTagging', 's3:PutBucketTagging', 's3:PutBucketVersioning', 's3:PutBucketWebsite', 's3:PutBucketPublicAccessBlock', 's3:ListBucketVersions', 's3:GetObject', 's3:GetObjectVersion', 's3:PutObject', 's3:DeleteObject', 's3:DeleteObjectVersion'] },
+};
+
+/** What only a human-approved plan may do (the approver role); agents are denied them outright. */
+const HUMAN_ONLY = ['ec2:AuthorizeSecurityGroupIngress', 'ec2:AuthorizeSecurityGroupEgress', 'ec2:RevokeSecurityGroupIngress', 'ec2:RevokeSecurityGroupEgress'];
+const NEVER_FOR_AGENTS = [...HUMAN_ONLY, 'ec2:CreateNetworkAcl*', 'ec2:DeleteNetworkAcl*', 'ec2:ReplaceNetworkAcl*', 'iam:*', 's3:DeleteBucket', 's3:PutBucketPolicy', 's3:DeleteBucketPolicy'];
+const OWNERSHIP_KEYS = ['ProjectId', 'AgentId', 'ManagedBy'];
+
+const tagOwned = { StringEquals: { 'aws:ResourceTag/ProjectId': '${aws:PrincipalTag/ProjectId}' } };
+
+export interface RenderedRole {
+  roleName: string;
+  roleArn: string;
+  trust: PolicyDocument;
+  permissions: PolicyDocument;
+}
+
+function uniq(xs: string[]): string[] {
+  return [...new Set(xs)].sort();
+}
+
+function permissionStatements(tools: string[], project: string, extra: string[] = []): Statement[] {
+  const need = (k: 'read' | 'owned' | 'create' | 's3' | 'ssm') => uniq(tools.flatMap((t) => NEEDS[t]?.[k] ?? []));
+  const out: Statement[] = [];
+  if (need('read').length) out.push({ Sid: 'Reads', Effect: 'Allow', Action: need('read'), Resource: '*' });
+  const owned = uniq([...need('owned'), ...extra]);
+  if (owned.length) out.push({ Sid: 'ActOnOwnedResources', Effect: 'Allow', Action: owned, Resource: '*', Condition: tagOwned });
+  if (need('create').length) {
+    // RunInstances also touches the image, subnet, groups and key it launches with; those carry no request tags.
+    out.push({
+      Sid: 'LaunchInputs',
+      Effect: 'Allow',
+      Action: ['ec2:RunInstances'],
+      Resource: ['arn:aws:ec2:*::image/*', 'arn:aws:ec2:*:*:subnet/*', 'arn:aws:ec2:*:*:security-group/*', 'arn:aws:ec2:*:*:network-interface/*', 'arn:aws:ec2:*:*:key-pair/*'],
+    });
+    out.push({
+      Sid: 'CreateOnlyTaggedForThisProject',
+      Effect: 'Allow',
+      Action: need('create'),
+      Resource: ['arn:aws:ec2:*:*:instance/*', 'arn:aws:ec2:*:*:volume/*'],
+      Condition: {
+        StringEquals: { 'aws:RequestTag/ProjectId': '${aws:PrincipalTag/ProjectId}', 'aws:RequestTag/AgentId': '${aws:PrincipalTag/AgentId}' },
+        'ForAllValues:StringLike': { 'aws:TagKeys': ['ProjectId', 'AgentId', 'ManagedBy', 'Service', 'WardenEvent', 'Name'] },
+      },
+    });
+  }
+  if (need('s3').length) out.push({ Sid: 'SiteBucketsOfThisProject', Effect: 'Allow', Action: need('s3'), Resource: [`arn:aws:s3:::${project}-*`, `arn:aws:s3:::${project}-*/*`] });
+  if (need('ssm').length) out.push({ Sid: 'PublicAmiParameters', Effect: 'Allow', Action: need('ssm'), Resource: 'arn:aws:ssm:*::parameter/aws/service/*' });
+  return out;
+}
+
+function trustPolicy(basePrincipal: string, project: string, agentTag: string): PolicyDocument {
+  return policyDocument.parse({
+    Version: '2012-10-17',
+    Statement: [
+      {
+        Sid: 'OnlyTheWardenWithSessionTags',
+        Effect: 'Allow',
+        Principal: { AWS: basePrincipal },
+        Action: ['sts:AssumeRole', 'sts:TagSession'],
+        Condition: { StringEquals: { 'aws:RequestTag/ProjectId': project, 'aws:RequestTag/AgentId': agentTag } },
+      },
+    ],
+  });
+}
+
+export function renderAgentRole(policy: Policy, agentId: string, basePrincipal: string): RenderedRole {
+  const agent = policy.agents[agentId];
+  if (!agent) throw new Error(`agent "${agentId}" is not in the policy`);
+  const tools = policy.tiers[agent.tier].tools;
+  const statements: Statement[] = [
+    ...permissionStatements(tools, agent.project),
+    { Sid: 'NeverWithoutAHuman', Effect: 'Deny', Action: NEVER_FOR_AGENTS, Resource: '*' },
+    { Sid: 'NeverOtherProjects', Effect: 'Deny', Action: ['ec2:TerminateInstances', 'ec2:StopInstances', 'ec2:DeleteTags', 'ec2:CreateTags'], Resource: '*', Condition: { StringNotEquals: { 'aws:ResourceTag/ProjectId': '${aws:PrincipalTag/ProjectId}' }, Null: { 'aws:ResourceTag/ProjectId': 'false' } } },
+    { Sid: 'NeverRetagOwnership', Effect: 'Deny', Action: ['ec2:DeleteTags', 'ec2:CreateTags'], Resource: '*', Condition: { 'ForAnyValue:StringEquals': { 'aws:TagKeys': OWNERSHIP_KEYS }, StringNotEquals: { 'ec2:CreateAction': 'RunInstances' } } },
+  ];
+  return {
+    roleName: agent.role_arn.split('/').pop() as string,
+    roleArn: agent.role_arn,
+    trust: trustPolicy(basePrincipal, agent.project, agentId),
+    permissions: policyDocument.parse({ Version: '2012-10-17', Statement: statements }),
+  };
+}
+
+/** The role approved proposals run under: every agent write of its project's tiers, plus security-group changes. */
+export function renderApproverRole(policy: Policy, project: string, basePrincipal: string): RenderedRole | null {
+  const arn = policy.projects[project]?.approver_role_arn;
+  if (!arn) return null;
+  const tools = uniq(Object.values(policy.agents).filter((a) => a.project === project).flatMap((a) => policy.tiers[a.tier].tools));
+  return {
+    roleName: arn.split('/').pop() as string,
+    roleArn: arn,
+    trust: policyDocument.parse({
+      Version: '2012-10-17',
+      Statement: [{ Sid: 'OnlyTheWarden', Effect: 'Allow', Principal: { AWS: basePrincipal }, Action: ['sts:AssumeRole', 'sts:TagSession'], Condition: { StringEquals: { 'aws:RequestTag/ProjectId': project } } }],
+    }),
+    permissions: policyDocument.parse({
+      Version: '2012-10-17',
+      Statement: [...permissionStatements(tools, project, [...HUMAN_ONLY, 'ec2:DescribeSecurityGroups']), { Sid: 'NeverIam', Effect: 'Deny', Action: ['iam:*', 's3:DeleteBucket'], Resource: '*' }],
+    }),
+  };
+}
+
+/** One reviewable CloudFormation template (JSON) for a project's agent roles and approver role. */
+export function cloudFormation(roles: RenderedRole[]): Record<string, unknown> {
+  const resources: Record<string, unknown> = {};
+  for (const r of roles) {
+    const id = r.roleName.replace(/[^A-Za-z0-9]/g, ' ').replace(/(^| )(\w)/g, (_m, _s, c: string) => c.toUpperCase()).replace(/ /g, '');
+    resources[id] = {
+      Type: 'AWS::IAM::Role',
+      Properties: {
+        RoleName: r.roleName,
+        AssumeRolePolicyDocument: r.trust,
+        Policies: [{ PolicyName: 'aws-warden', PolicyDocument: r.permissions }],
+        Tags: [{ Key: 'ManagedBy', Value: 'aws-warden' }],
+      },
+    };
+  }
+  return { AWSTemplateFormatVersion: '2010-09-09', Description: 'aws-warden roles (generated by wardenctl iam render; review before deploying)', Resources: resources };
+}

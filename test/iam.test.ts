@@ -1,0 +1,87 @@
+// Rendered IAM: valid grammar, the tag conditions on every write, the explicit denies, and a reviewed golden file.
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { policyDocument } from '../src/iam/grammar.js';
+import { renderAgentRole, renderApproverRole } from '../src/iam/render.js';
+import { loadPolicyFile } from '../src/policy/load.js';
+import { toolNames } from '../src/tools/index.js';
+
+const policy = loadPolicyFile('policy.yaml', toolNames);
+const BASE = 'arn:aws:iam::123456789012:role/aws-warden-server';
+const CTL = join(process.cwd(), 'dist', 'tools', 'wardenctl', 'main.js');
+const asList = (x: string | string[] | undefined) => (x === undefined ? [] : Array.isArray(x) ? x : [x]);
+
+describe('IAM rendering', () => {
+  it('matches the reviewed golden file for web-bot (UPDATE: npx vitest run -u, then review the diff)', async () => {
+    await expect(JSON.stringify(renderAgentRole(policy, 'web-bot', BASE), null, 2)).toMatchFileSnapshot('golden/iam-web-bot.json');
+  });
+
+  it.each(Object.keys(policy.agents))('%s: every allowed write is scoped by the ProjectId tag or the project\'s bucket prefix', (agent) => {
+    const role = renderAgentRole(policy, agent, BASE);
+    expect(() => policyDocument.parse(role.permissions)).not.toThrow();
+    for (const s of role.permissions.Statement.filter((x) => x.Effect === 'Allow')) {
+      const writes = asList(s.Action).filter((a) => !/^(ec2:Describe|tag:Get|ssm:GetParameter)/.test(a));
+      if (writes.length === 0 || s.Sid === 'LaunchInputs') continue; // images, subnets, groups a launch reads
+      const scoped =
+        JSON.stringify(s.Condition ?? {}).includes('${aws:PrincipalTag/ProjectId}') ||
+        asList(s.Resource).every((r) => r.startsWith(`arn:aws:s3:::${policy.agents[agent].project}-`));
+      expect(scoped, `${agent} ${s.Sid}`).toBe(true);
+    }
+    expect(role.trust.Statement[0]).toMatchObject({
+      Principal: { AWS: BASE },
+      Action: ['sts:AssumeRole', 'sts:TagSession'],
+      Condition: { StringEquals: { 'aws:RequestTag/ProjectId': policy.agents[agent].project, 'aws:RequestTag/AgentId': agent } },
+    });
+  });
+
+  it('denies agents security-group, NACL and IAM writes, bucket deletion, other projects and re-tagging ownership', () => {
+    const denies = renderAgentRole(policy, 'web-bot', BASE).permissions.Statement.filter((s) => s.Effect === 'Deny');
+    const denied = denies.flatMap((s) => asList(s.Action));
+    for (const a of ['ec2:AuthorizeSecurityGroupIngress', 'ec2:RevokeSecurityGroupEgress', 'ec2:CreateNetworkAcl*', 'iam:*', 's3:DeleteBucket', 's3:PutBucketPolicy'])
+      expect(denied).toContain(a);
+    expect(denies.find((s) => s.Sid === 'NeverRetagOwnership')?.Condition).toMatchObject({ 'ForAnyValue:StringEquals': { 'aws:TagKeys': ['ProjectId', 'AgentId', 'ManagedBy'] } });
+    expect(denies.find((s) => s.Sid === 'NeverOtherProjects')?.Condition).toMatchObject({ StringNotEquals: { 'aws:ResourceTag/ProjectId': '${aws:PrincipalTag/ProjectId}' } });
+  });
+
+  it('gives an observer no write at all', () => {
+    const allowed = renderAgentRole(policy, 'auditor', BASE).permissions.Statement.filter((s) => s.Effect === 'Allow').flatMap((s) => asList(s.Action));
+    expect(allowed.every((a) => /^(ec2:Describe|tag:Get)/.test(a))).toBe(true);
+  });
+
+  it('lets only the approver role change security groups, still within the project\'s tags', () => {
+    const approver = renderApproverRole(policy, 'shop', BASE);
+    const sg = approver?.permissions.Statement.find((s) => asList(s.Action).includes('ec2:AuthorizeSecurityGroupIngress'));
+    expect(sg?.Condition).toMatchObject({ StringEquals: { 'aws:ResourceTag/ProjectId': '${aws:PrincipalTag/ProjectId}' } });
+    expect(renderApproverRole(policy, 'billing', BASE)).toBeNull();
+  });
+
+  it.each([
+    [{ Version: '2012-10-17', Statement: [{ Effect: 'Maybe', Action: 's3:GetObject', Resource: '*' }] }],
+    [{ Version: '2008-10-17', Statement: [{ Effect: 'Allow', Action: 's3:GetObject', Resource: '*' }] }],
+    [{ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'not an action', Resource: '*' }] }],
+    [{ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 's3:GetObject', Resource: '*', Condition: { StringEqualz: { a: 'b' } } }] }],
+    [{ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Resource: '*' }] }],
+    [{ Version: '2012-10-17', Statement: [] }],
+  ])('the grammar check refuses %j', (doc) => {
+    expect(policyDocument.safeParse(doc).success).toBe(false);
+  });
+
+  it('wardenctl iam render prints JSON or one CloudFormation stack, and refuses bad usage', () => {
+    const one = spawnSync(process.execPath, [CTL, 'iam', 'render', '--agent', 'web-bot', '--policy', 'policy.yaml'], { encoding: 'utf8' });
+    expect(one.status, one.stderr).toBe(0);
+    expect(JSON.parse(one.stdout)).toMatchObject({ roleName: 'warden-shop-web-bot' });
+    const stack = spawnSync(process.execPath, [CTL, 'iam', 'render', '--project', 'shop', '--format', 'cloudformation', '--policy', 'policy.yaml'], { encoding: 'utf8' });
+    expect(Object.keys(JSON.parse(stack.stdout).Resources)).toEqual(['WardenShopWebBot', 'WardenShopAuditor', 'WardenShopApprover']);
+    for (const [args, msg] of [
+      [['--agent', 'nobody'], /unknown agent "nobody"/],
+      [['--agent', 'web-bot', '--format', 'terraform'], /--format: expected json or cloudformation/],
+      [['--agent', 'web-bot', '--project', 'shop'], /exactly one of --agent A and --project P/],
+      [['--agent', 'web-bot', '--principal', 'root'], /--principal: expected the IAM ARN/],
+    ] as const) {
+      const r = spawnSync(process.execPath, [CTL, 'iam', 'render', ...args, '--policy', 'policy.yaml'], { encoding: 'utf8' });
+      expect(r.status).toBe(2);
+      expect(r.stderr).toMatch(msg);
+    }
+  });
+});

@@ -1,0 +1,41 @@
+// wardenctl iam render: the IAM roles the policy implies, as JSON documents or one CloudFormation template.
+import { ExitError, parse, UsageError } from '../../src/cli/run-main.js';
+import { cloudFormation, renderAgentRole, renderApproverRole, type RenderedRole } from '../../src/iam/render.js';
+import { HELP, printHelp } from './help.js';
+import { loadPolicy, projectsOf } from './policy.js';
+
+export async function iamCommand(argv: string[]): Promise<number> {
+  const [verb, ...rest] = argv;
+  if (verb === '--help' || verb === '-h') return printHelp(HELP.iam);
+  if (verb !== 'render') throw new UsageError(`wardenctl iam: expected render${verb ? `, got "${verb}"` : ''}\n\n${HELP.iam}`);
+  const { values } = parse(rest, {
+    agent: { type: 'string' },
+    project: { type: 'string' },
+    format: { type: 'string' },
+    principal: { type: 'string' },
+    policy: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  }, HELP.iam);
+  if (values.help) return printHelp(HELP.iam);
+  const format = values.format ?? 'json';
+  if (!['json', 'cloudformation'].includes(format)) throw new UsageError(`--format: expected json or cloudformation, got "${format}"`);
+  if (Boolean(values.agent) === Boolean(values.project)) throw new UsageError('wardenctl iam render: give exactly one of --agent A and --project P');
+  if (values.principal !== undefined && !/^arn:aws[a-z-]*:iam::\d{12}:(root|role\/.+|user\/.+)$/.test(values.principal))
+    throw new UsageError(`--principal: expected the IAM ARN the warden runs as, got "${values.principal}"`);
+  const policy = loadPolicy(values.policy);
+  const principalFor = (roleArn: string) => values.principal ?? `arn:aws:iam::${roleArn.split(':')[4]}:root`;
+  let roles: RenderedRole[];
+  if (values.agent) {
+    if (!(values.agent in policy.agents)) throw new ExitError(2, `--agent: unknown agent "${values.agent}" (known: ${Object.keys(policy.agents).join(', ')})`);
+    roles = [renderAgentRole(policy, values.agent, principalFor(policy.agents[values.agent].role_arn))];
+  } else {
+    const [project] = projectsOf(policy, values.project);
+    const agents = Object.entries(policy.agents).filter(([, a]) => a.project === project);
+    roles = agents.map(([id, a]) => renderAgentRole(policy, id, principalFor(a.role_arn)));
+    const approver = policy.projects[project].approver_role_arn;
+    if (approver) roles.push(renderApproverRole(policy, project, principalFor(approver)) as RenderedRole);
+  }
+  const out = format === 'cloudformation' ? cloudFormation(roles) : roles.length === 1 ? roles[0] : roles;
+  process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+  return 0;
+}

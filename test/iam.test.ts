@@ -1,16 +1,49 @@
 // Rendered IAM: valid grammar, the tag conditions on every write, the explicit denies, and a reviewed golden file.
+import { IAMClient, PutRolePolicyCommand } from '@aws-sdk/client-iam';
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { policyDocument } from '../src/iam/grammar.js';
 import { renderAgentRole, renderApproverRole } from '../src/iam/render.js';
 import { loadPolicyFile } from '../src/policy/load.js';
 import { toolNames } from '../src/tools/index.js';
+import { fresh } from './helpers/harness.js';
 
 const policy = loadPolicyFile('policy.yaml', toolNames);
 const BASE = 'arn:aws:iam::123456789012:role/aws-warden-server';
 const CTL = join(process.cwd(), 'dist', 'tools', 'wardenctl', 'main.js');
 const asList = (x: string | string[] | undefined) => (x === undefined ? [] : Array.isArray(x) ? x : [x]);
+
+describe('wardenctl iam apply and check, against moto', () => {
+  it('creates the roles, finds no drift, then reports a permission policy someone widened by hand', async () => {
+    const agent = fresh('bot');
+    const dir = mkdtempSync(join(tmpdir(), 'warden-iam-'));
+    const file = join(dir, 'policy.yaml');
+    writeFileSync(file, `version: 1
+projects: { shop: { budget_usd_month: 1, approver_role_arn: "arn:aws:iam::123456789012:role/${agent}-approver" } }
+tiers: { operator: { tools: [list_resources, tag_resource] } }
+agents: { ${agent}: { project: shop, tier: operator, role_arn: "arn:aws:iam::123456789012:role/${agent}" } }
+`);
+    const ctl = (...args: string[]) => spawnSync(process.execPath, [CTL, 'iam', ...args, '--project', 'shop', '--policy', file], { encoding: 'utf8' });
+    expect(ctl('check').status).toBe(1);
+    const applied = ctl('apply');
+    expect(applied.status, applied.stderr).toBe(0);
+    expect(applied.stdout).toBe(`created ${agent}\ncreated ${agent}-approver\n`);
+    const clean = ctl('check');
+    expect(clean.status, clean.stdout).toBe(0);
+    expect(clean.stdout).toMatch(/no drift/);
+    await new IAMClient({}).send(
+      new PutRolePolicyCommand({ RoleName: agent, PolicyName: 'aws-warden', PolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }] }) }),
+    );
+    const drift = ctl('check');
+    expect(drift.status).toBe(1);
+    expect(drift.stdout).toMatch(new RegExp(`${agent}: permission policy aws-warden differs from the rendered one`));
+    expect(ctl('apply').stdout).toMatch(new RegExp(`updated ${agent}`));
+    expect(ctl('check').status).toBe(0);
+  });
+});
 
 describe('IAM rendering', () => {
   it('matches the reviewed golden file for web-bot (UPDATE: npx vitest run -u, then review the diff)', async () => {

@@ -16,7 +16,9 @@ import { AuditLog } from '../store/audit.js';
 import { Store } from '../store/store.js';
 import { closeDb, openDb } from '../store/db.js';
 import { toolNames } from '../tools/index.js';
-import { ensureRoles } from './provision.js';
+import { IAMClient } from '@aws-sdk/client-iam';
+import { applyRoles } from '../iam/apply.js';
+import { renderAgentRole, renderApproverRole, type RenderedRole } from '../iam/render.js';
 import { anyImageId, launchTagged } from './seed.js';
 
 interface Prepared {
@@ -50,8 +52,13 @@ async function prepare(dbFile: string | undefined, say: (s: string) => void): Pr
   );
   say('the demo uses policy.yaml with the staging soak cut to 0 minutes and a second site root for a broken v2');
   const policy = loadPolicyFile(policyFile, toolNames);
-  const roles = await ensureRoles(policy);
-  say(`emulator at ${emulator.endpoint}; created ${roles.length} IAM roles from policy.yaml`);
+  // The same roles `wardenctl iam apply --project P` would create, rendered from the policy.
+  const rendered = Object.keys(policy.projects).flatMap((project) => [
+    ...Object.entries(policy.agents).filter(([, a]) => a.project === project).map(([id, a]) => renderAgentRole(policy, id, `arn:aws:iam::${a.role_arn.split(':')[4]}:root`)),
+    ...[renderApproverRole(policy, project, 'arn:aws:iam::123456789012:root')].filter((r): r is RenderedRole => r !== null),
+  ]);
+  const roles = await applyRoles(new IAMClient({}), rendered);
+  say(`emulator at ${emulator.endpoint}; applied ${roles.length} IAM roles rendered from policy.yaml (wardenctl iam apply)`);
   const ec2 = new EC2Client({});
   const image = await anyImageId(ec2);
   const shopInstance = await launchTagged(ec2, { ProjectId: 'shop', AgentId: 'web-bot', ManagedBy: 'aws-warden', Name: 'shop-web-1' }, image);

@@ -14,7 +14,7 @@ Commands:
   proposals list|show|approve|reject   decide what agents could only suggest
   prices         what the bundled price table knows
   notifications  what humans were told (rollbacks, escalations, proposals) and webhook delivery
-  iam render     the IAM roles the policy implies (trust + permissions), JSON or CloudFormation
+  iam render|apply|check   the IAM roles the policy implies: print, create/update, or report drift
 
 Options:
 ${DB}  --json         machine-readable output
@@ -77,7 +77,11 @@ already decided, stale, plan altered since it was proposed, or it failed when ru
 The bundled price table (EC2 on-demand Linux per region and type; EBS and S3 with --json). Monthly =
 hourly × 730, rounded up to the cent. Exit 1 when it knows no price for what you asked.
 `,
-  iam: `Usage: wardenctl iam render (--agent A | --project P) [--format json|cloudformation] [--principal ARN] [--policy FILE]
+  iam: `Usage: wardenctl iam render|apply|check (--agent A | --project P) [--format json|cloudformation] [--principal ARN] [--policy FILE]
+
+  render  print the roles (JSON documents, or one CloudFormation template)
+  apply   create or update them through the IAM API with your own credentials
+  check   compare the live roles with the rendering; exit 1 on drift
 
 Renders, from the policy, each agent's role: a trust policy that only the warden's base principal may use
 (with sts:TagSession and the agent's ProjectId/AgentId session tags required), exactly the actions its tier's

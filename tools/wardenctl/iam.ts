@@ -1,5 +1,7 @@
-// wardenctl iam render: the IAM roles the policy implies, as JSON documents or one CloudFormation template.
+// wardenctl iam render | apply | check: the IAM roles the policy implies — printed, created/updated, or compared with the live ones.
 import { ExitError, parse, UsageError } from '../../src/cli/run-main.js';
+import { IAMClient } from '@aws-sdk/client-iam';
+import { applyRoles, checkRole } from '../../src/iam/apply.js';
 import { cloudFormation, renderAgentRole, renderApproverRole, type RenderedRole } from '../../src/iam/render.js';
 import { HELP, printHelp } from './help.js';
 import { loadPolicy, projectsOf } from './policy.js';
@@ -7,7 +9,7 @@ import { loadPolicy, projectsOf } from './policy.js';
 export async function iamCommand(argv: string[]): Promise<number> {
   const [verb, ...rest] = argv;
   if (verb === '--help' || verb === '-h') return printHelp(HELP.iam);
-  if (verb !== 'render') throw new UsageError(`wardenctl iam: expected render${verb ? `, got "${verb}"` : ''}\n\n${HELP.iam}`);
+  if (!['render', 'apply', 'check'].includes(verb ?? '')) throw new UsageError(`wardenctl iam: expected render, apply or check${verb ? `, got "${verb}"` : ''}\n\n${HELP.iam}`);
   const { values } = parse(rest, {
     agent: { type: 'string' },
     project: { type: 'string' },
@@ -34,6 +36,18 @@ export async function iamCommand(argv: string[]): Promise<number> {
     roles = agents.map(([id, a]) => renderAgentRole(policy, id, principalFor(a.role_arn)));
     const approver = policy.projects[project].approver_role_arn;
     if (approver) roles.push(renderApproverRole(policy, project, principalFor(approver)) as RenderedRole);
+  }
+  if (verb === 'apply') {
+    // A human's command, run with the operator's own credentials: it writes IAM, which no agent may.
+    const done = await applyRoles(new IAMClient({}), roles);
+    for (const d of done) process.stdout.write(`${d.action} ${d.role}\n`);
+    return 0;
+  }
+  if (verb === 'check') {
+    const iam = new IAMClient({});
+    const drift = (await Promise.all(roles.map((r) => checkRole(iam, r)))).flat();
+    process.stdout.write(drift.length ? `${drift.join('\n')}\n` : `no drift: ${roles.map((r) => r.roleName).join(', ')} match the policy\n`);
+    return drift.length ? 1 : 0;
   }
   const out = format === 'cloudformation' ? cloudFormation(roles) : roles.length === 1 ? roles[0] : roles;
   process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);

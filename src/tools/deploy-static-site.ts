@@ -95,7 +95,8 @@ export const deployStaticSite = defineTool({
       .map((f) => ({ key: f.key, path: f.path, size: f.size, sha256: f.sha256, contentType: f.contentType, previous: contents.live.get(f.key)?.versionId ?? null }));
     const keep = new Set(source.files.map((f) => f.key));
     const deletes: DeleteParams[] = [...contents.live].filter(([k]) => !keep.has(k)).map(([key, v]) => ({ key, previous: v.versionId }));
-    const tags = { ProjectId: agent.projectId, AgentId: agent.id, ManagedBy: 'aws-warden', Site: args.site, Environment: args.environment, ...args.tags };
+    // Server tags last: an agent's extra tags can never overwrite them.
+    const tags = { ...args.tags, ProjectId: agent.projectId, AgentId: agent.id, ManagedBy: 'aws-warden', Site: args.site, Environment: args.environment };
     const setup = setupOps(bucket, exists, { region, tags, public: sites.public, index: args.index_document, error: args.error_document ?? null });
     const price = s3Prices(region);
     const putBytes = puts.reduce((s, p) => s + p.size, 0);

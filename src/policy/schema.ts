@@ -116,6 +116,24 @@ export function policySchema(knownTools: readonly string[]) {
       projects: z.record(name('project'), project),
       tiers: z.record(name('tier'), tier),
       agents: z.record(name('agent'), agent),
+      /** The trust gradient: tiers in the order written above, earned from the audit record, lost on incidents. */
+      trust: z
+        .object({
+          promote: z
+            .object({
+              min_successes: z.number().int().positive().default(20),
+              max_rollbacks: z.number().int().nonnegative().default(0),
+              max_denials: z.number().int().nonnegative().default(5),
+              window_days: z.number().positive().default(14),
+              automatic: z.boolean().default(false),
+            })
+            .strict()
+            .default({ min_successes: 20, max_rollbacks: 0, max_denials: 5, window_days: 14, automatic: false }),
+          /** Incidents that drop an agent one tier at once (opt-in): a rollback in prod, an attempt to leave its boundary. */
+          demote_on: z.array(z.enum(['prod_rollback', 'boundary_escape'])).default([]),
+        })
+        .strict()
+        .default({ promote: { min_successes: 20, max_rollbacks: 0, max_denials: 5, window_days: 14, automatic: false }, demote_on: [] }),
       /** Who decides proposals: `wardenctl proposals approve --as NAME` is allowed only for these names. */
       approval: z.object({ allow_as: z.array(z.string().regex(/^[a-z][a-z0-9._-]{1,39}$/)).default([]) }).strict().default({ allow_as: [] }),
     })

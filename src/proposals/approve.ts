@@ -3,6 +3,7 @@ import type { Plan } from '../guard/types.js';
 import { notify } from '../notify/notify.js';
 import type { Policy } from '../policy/schema.js';
 import { canonicalJson, sha256 } from '../store/canonical.js';
+import { stmt } from '../store/db.js';
 import type { ProposalRow } from '../store/proposals.js';
 import type { Store } from '../store/store.js';
 
@@ -19,6 +20,12 @@ export interface Decided {
 function apply(store: Store, p: ProposalRow, plan: Plan, approver: string): Record<string, unknown> {
   const applied: Record<string, unknown>[] = [];
   for (const op of plan.operations) {
+    if (op.action === 'warden:SetTier') {
+      const { agent, tier } = op.params as { agent: string; tier: string };
+      stmt(store.db, 'INSERT INTO tier_changes (agent, tier, at, by, reason) VALUES (?, ?, ?, ?, ?)').run(agent, tier, store.clock().toISOString(), approver, `approved proposal ${p.id}`);
+      applied.push({ action: op.action, agent, tier });
+      continue;
+    }
     if (op.action !== 'warden:RaiseBudget')
       throw new ProposalRefused(`proposal ${p.id}: this version cannot execute ${op.action} on approval; nothing was done`);
     const { cents_month: cents, month } = op.params as { cents_month: number; month: string | null };

@@ -7,6 +7,7 @@ import type { Store } from '../store/store.js';
 import { allTools } from '../tools/index.js';
 import type { ToolSpec } from '../tools/tool.js';
 import type { AgentContext } from './agent-context.js';
+import { withCurrentTier } from '../trust/tiers.js';
 import { guardedCall } from './guarded-call.js';
 import { inputSchemaOf, outputSchemaOf } from './tool-io.js';
 
@@ -39,16 +40,17 @@ export function createServer(deps: ServerDeps): Server {
       'aws-warden: every call passes a guard (trust tier, tag ownership, budget, escalation) and is audited. Call get_status first; refusals say which rule said no and what to do instead.',
   });
 
-  server.setRequestHandler(ListToolsRequestSchema, async () => ({
-    tools: listing.filter((t) => deps.agent.tier.tools.includes(t.name)),
-  }));
+  server.setRequestHandler(ListToolsRequestSchema, async () => {
+    const tier = withCurrentTier(deps.store, deps.agent).tier;
+    return { tools: listing.filter((t) => tier.tools.includes(t.name)) };
+  });
 
   server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
     const spec = tools.get(request.params.name);
     if (!spec)
       return {
         isError: true,
-        content: [{ type: 'text', text: `unknown tool "${request.params.name}"; tools you may call: ${deps.agent.tier.tools.join(', ')}` }],
+        content: [{ type: 'text', text: `unknown tool "${request.params.name}"; tools you may call: ${withCurrentTier(deps.store, deps.agent).tier.tools.join(', ')}` }],
       };
     const token = request.params._meta?.progressToken;
     const canElicit = Boolean(server.getClientCapabilities()?.elicitation);

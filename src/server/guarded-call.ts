@@ -13,6 +13,7 @@ import type { Store } from '../store/store.js';
 import { notify, type Notice } from '../notify/notify.js';
 import { approveAndRun } from '../proposals/run-approved.js';
 import { isMutating, Refusal, RolledBack, type ToolContext, type ToolSpec } from '../tools/tool.js';
+import { reviewTrust, withCurrentTier } from '../trust/tiers.js';
 import { issueMessage } from '../util/zod-issue.js';
 import type { AgentContext } from './agent-context.js';
 import { log } from './log.js';
@@ -60,7 +61,16 @@ export function describeInputError(tool: string, error: z.ZodError): string {
 }
 
 export async function guardedCall(spec: ToolSpec, rawArgs: unknown, deps: CallDeps, extras: CallExtras): Promise<CallToolResult> {
-  const { agent, store, aws } = deps;
+  const { store, aws } = deps;
+  // The tier in force now: a promotion or demotion since the server started applies to this very call.
+  const agent = withCurrentTier(store, deps.agent);
+  const review = (incident: 'prod_rollback' | 'boundary_escape' | null) => {
+    try {
+      reviewTrust(store, agent, incident);
+    } catch (e) {
+      log.error(`trust review failed: ${(e as Error).message}`);
+    }
+  };
   const base = { agent: agent.id, project: agent.projectId, tool: spec.name };
   const record = (e: Omit<NewEvent, 'agent' | 'project' | 'tool'>): AuditRow => store.audit.append({ ...base, ...e });
 
@@ -96,7 +106,10 @@ export async function guardedCall(spec: ToolSpec, rawArgs: unknown, deps: CallDe
   const parsed = inputSchemaOf(spec).safeParse(rawArgs ?? {});
   if (!parsed.success) {
     const message = describeInputError(spec.name, parsed.error);
-    return refuse('denied', { outcome: 'deny', rule: 'input', reason: message }, message);
+    const answer = refuse('denied', { outcome: 'deny', rule: 'input', reason: message }, message);
+    // Naming a reserved tag is an attempt to step over the ownership boundary.
+    if (/is reserved/.test(message)) review('boundary_escape');
+    return answer;
   }
   const { dry_run: dryRun = false, ...args } = parsed.data as Record<string, unknown> & { dry_run?: boolean };
 
@@ -165,7 +178,11 @@ export async function guardedCall(spec: ToolSpec, rawArgs: unknown, deps: CallDe
     const deltaCents = gate.deltaCents;
 
     const d = gate.decision;
-    if (gate.kind === 'refused') return refuse('denied', { ...d, plan_hash: hash }, `${spec.name} ${explain(d)}`, { request: plan });
+    if (gate.kind === 'refused') {
+      const answer = refuse('denied', { ...d, plan_hash: hash }, `${spec.name} ${explain(d)}`, { request: plan });
+      if (d.outcome === 'deny' && d.rule === 'ownership') review('boundary_escape');
+      return answer;
+    }
     if (gate.kind === 'planned') {
       const verdict = d.outcome === 'allow' ? 'would be allowed' : `would be ${explain(d)}`;
       const cost = plan.costDeltaUsdMonth === null ? 'unknown' : `$${plan.costDeltaUsdMonth.toFixed(2)}`;
@@ -223,6 +240,8 @@ export async function guardedCall(spec: ToolSpec, rawArgs: unknown, deps: CallDe
         }
         const answer = errorResult(`${spec.name} ${why}`);
         tell({ kind: 'rolled_back', subject: `${spec.name} by ${agent.id} was rolled back`, body: result, eventId: approved.id });
+        // Only a rollback in prod is an incident; staging exists to fail safely.
+        if ((args as { environment?: string }).environment === 'prod' || spec.name === 'promote_site') review('prod_rollback');
         return answer;
       }
       return refuse('failed', { stage: 'execute' }, `${spec.name} failed: ${why}`, { follows: approved.id, result: { error: why }, requestIds: scope.requestIds });
@@ -237,6 +256,7 @@ export async function guardedCall(spec: ToolSpec, rawArgs: unknown, deps: CallDe
       // The action happened; say so rather than hide it. The approved row already records the intent.
       log.error(`recording the outcome of ${approved.id} failed: ${(e as Error).message}`);
     }
+    if (isMutating(spec)) review(null);
     const structured = isMutating(spec) ? { status: 'executed', event_id: approved.id, decision: d, plan, result: out } : out;
     return okResult(spec.summarize(out), structured);
   }

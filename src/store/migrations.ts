@@ -165,6 +165,23 @@ export const migrations: Migration[] = [
       `);
     },
   },
+  {
+    version: 6,
+    update(db) {
+      db.exec(`
+        -- Tier changes earned or lost since the policy was written; the newest row per agent is in force.
+        CREATE TABLE tier_changes (
+          id       INTEGER PRIMARY KEY,
+          agent    TEXT NOT NULL,
+          tier     TEXT NOT NULL,
+          at       TEXT NOT NULL,
+          by       TEXT NOT NULL,
+          reason   TEXT NOT NULL
+        );
+        CREATE INDEX tier_changes_agent ON tier_changes (agent, id);
+      `);
+    },
+  },
 ];
 
 export function migrate(db: Database.Database, list: Migration[] = migrations): void {

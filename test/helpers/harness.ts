@@ -31,7 +31,7 @@ export interface World {
 }
 
 /** A policy with a fresh project (agent + observer) and a second project to trespass on. */
-export function world(opts: { budget?: number; operatorTools?: string[]; limits?: string; projectYaml?: string } = {}): World {
+export function world(opts: { budget?: number; operatorTools?: string[]; limits?: string; projectYaml?: string; topYaml?: string } = {}): World {
   const project = fresh('p');
   const other = fresh('q');
   const agent = fresh('bot');
@@ -54,7 +54,7 @@ agents:
   ${agent}: { project: ${project}, tier: operator, role_arn: "arn:aws:iam::${ACCOUNT}:role/${agent}" }
   ${observer}: { project: ${project}, tier: observer, role_arn: "arn:aws:iam::${ACCOUNT}:role/${observer}" }
   ${other}-bot: { project: ${other}, tier: operator, role_arn: "arn:aws:iam::${ACCOUNT}:role/${other}-bot" }
-`;
+${opts.topYaml ?? ''}`;
   return { project, other, agent, observer, policy: parsePolicy(yaml, 'policy.yaml', [...toolNames, ...(opts.operatorTools ?? [])]) };
 }
 

@@ -14,6 +14,7 @@ Commands:
   proposals list|show|approve|reject   decide what agents could only suggest
   prices         what the bundled price table knows
   notifications  what humans were told (rollbacks, escalations, proposals) and webhook delivery
+  trust          each agent's tier in force and its record (successes, rollbacks, denials, escapes)
   iam render|apply|check   the IAM roles the policy implies: print, create/update, or report drift
 
 Options:
@@ -91,6 +92,13 @@ and explicit denies (security-group / NACL / IAM writes, bucket deletion and pol
 instances, re-tagging ownership). --project adds the approver role and prints the project's roles.
   --principal ARN  what the warden's base credentials are (default: the role's account root)
 `,
+  trust: `Usage: wardenctl trust [--agent A] [--json] [--policy FILE] [--db FILE]
+
+Tiers are ordered as the policy lists them. An agent earns the next one with trust.promote.min_successes
+successful changes, at most max_rollbacks rollbacks and max_denials denials within window_days (counted since its
+last tier change): that creates a proposal for a human, or promotes at once with automatic: true. Incidents in
+trust.demote_on (prod_rollback, boundary_escape) drop it one tier at once. Every change is in the audit chain.
+${DB}`,
   notifications: `Usage: wardenctl notifications [--limit N] [--json] [--db FILE]
 
 The newest notices (rollbacks, escalations, proposals), oldest first, and how many of the project's

@@ -9,6 +9,7 @@ import { pricesCommand } from './prices.js';
 import { proposalsCommand } from './proposals.js';
 import { HELP } from './help.js';
 import { statusCommand } from './status.js';
+import { trustCommand } from './trust.js';
 
 async function main(argv: string[]): Promise<number> {
   const [noun, ...rest] = argv;
@@ -35,6 +36,8 @@ async function main(argv: string[]): Promise<number> {
       return notificationsCommand(rest);
     case 'iam':
       return iamCommand(rest);
+    case 'trust':
+      return trustCommand(rest);
     default:
       throw new UsageError(`unknown command "${noun}"\n\n${HELP.main}`);
   }

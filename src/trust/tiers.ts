@@ -1,0 +1,105 @@
+// The trust gradient: an agent's tier in force (policy, then earned or lost changes), its record from the audit,
+// promotion when the record earns it (a proposal, or automatic where the policy says so), demotion on an incident.
+import { notify } from '../notify/notify.js';
+import type { Plan } from '../guard/types.js';
+import type { Policy } from '../policy/schema.js';
+import type { AgentContext } from '../server/agent-context.js';
+import { stmt } from '../store/db.js';
+import type { Store } from '../store/store.js';
+
+export function currentTier(store: Store, policy: Policy, agentId: string): { tier: string; since: string | null } {
+  const row = stmt(store.db, 'SELECT tier, at FROM tier_changes WHERE agent = ? ORDER BY id DESC LIMIT 1').get(agentId) as { tier: string; at: string } | undefined;
+  // A tier the policy no longer has falls back to the policy's own assignment.
+  if (row && row.tier in policy.tiers) return { tier: row.tier, since: row.at };
+  return { tier: policy.agents[agentId].tier, since: null };
+}
+
+/** The agent as it acts on this call: tools and limits of the tier in force now. */
+export function withCurrentTier(store: Store, agent: AgentContext): AgentContext {
+  const { tier } = currentTier(store, agent.policy, agent.id);
+  return tier === agent.tierName ? agent : { ...agent, tierName: tier, tier: agent.policy.tiers[tier] };
+}
+
+export function setTier(store: Store, agent: AgentContext, tier: string, by: string, reason: string): void {
+  const from = currentTier(store, agent.policy, agent.id).tier;
+  store.transaction(() => {
+    stmt(store.db, 'INSERT INTO tier_changes (agent, tier, at, by, reason) VALUES (?, ?, ?, ?, ?)').run(agent.id, tier, store.clock().toISOString(), by, reason);
+    store.audit.append({ kind: 'executed', agent: by, project: agent.projectId, tool: 'set_tier', action: 'warden:SetTier', result: { agent: agent.id, from, to: tier, reason } });
+  });
+  const down = order(agent.policy).indexOf(tier) < order(agent.policy).indexOf(from);
+  notify(store, agent.project, { project: agent.projectId, kind: down ? 'demoted' : 'promoted', subject: `${agent.id}: tier ${from} → ${tier}`, body: { agent: agent.id, from, to: tier, reason } });
+}
+
+const order = (policy: Policy) => Object.keys(policy.tiers);
+
+export interface TrustRecord {
+  agent: string;
+  tier: string;
+  since: string | null;
+  window_days: number;
+  successes: number;
+  rollbacks: number;
+  denials: number;
+  budget_refusals: number;
+  boundary_escapes: number;
+  days_active: number;
+  next_tier: string | null;
+  eligible: boolean;
+  why: string;
+}
+
+export function trustRecord(store: Store, policy: Policy, agentId: string): TrustRecord {
+  const rules = policy.trust.promote;
+  const { tier, since } = currentTier(store, policy, agentId);
+  const windowStart = new Date(store.clock().getTime() - rules.window_days * 86_400_000).toISOString();
+  // Only what happened since the last tier change counts toward the next one.
+  const from = since && since > windowStart ? since : windowStart;
+  const count = (sql: string) => (stmt(store.db, `SELECT COUNT(*) AS n FROM audit_events WHERE agent = ? AND ts >= ? AND ${sql}`).get(agentId, from) as { n: number }).n;
+  // A change, not a read: an execution whose approval carried a mutating plan.
+  const executed = count(
+    "kind = 'executed' AND EXISTS (SELECT 1 FROM audit_events a WHERE a.id = audit_events.follows AND a.kind = 'approved' AND json_extract(a.request, '$.mutating') = 1)",
+  );
+  const rollbacks = count("kind = 'rolled_back'");
+  const denials = count("kind = 'denied'");
+  const budget = count("kind = 'denied' AND json_extract(decision, '$.rule') = 'budget'");
+  const escapes = count("kind = 'denied' AND (json_extract(decision, '$.rule') = 'ownership' OR json_extract(decision, '$.reason') LIKE '%reserved%')");
+  const days = (stmt(store.db, 'SELECT COUNT(DISTINCT substr(ts, 1, 10)) AS n FROM audit_events WHERE agent = ?').get(agentId) as { n: number }).n;
+  const successes = Math.max(0, executed - rollbacks);
+  const tiers = order(policy);
+  const next = tiers[tiers.indexOf(tier) + 1] ?? null;
+  const missing = [
+    !next ? 'already at the highest tier' : '',
+    successes < rules.min_successes ? `${successes} of ${rules.min_successes} successful changes` : '',
+    rollbacks > rules.max_rollbacks ? `${rollbacks} rollbacks (at most ${rules.max_rollbacks})` : '',
+    denials > rules.max_denials ? `${denials} denials (at most ${rules.max_denials})` : '',
+  ].filter(Boolean);
+  return {
+    agent: agentId, tier, since, window_days: rules.window_days, successes, rollbacks, denials, budget_refusals: budget, boundary_escapes: escapes, days_active: days,
+    next_tier: next, eligible: missing.length === 0, why: missing.length ? missing.join('; ') : `earned ${next} within ${rules.window_days} days`,
+  };
+}
+
+/** After a call: demote on an incident the policy names; offer (or make) a promotion the record has earned. */
+export function reviewTrust(store: Store, agent: AgentContext, incident: 'prod_rollback' | 'boundary_escape' | null): void {
+  const policy = agent.policy;
+  const tiers = order(policy);
+  const { tier } = currentTier(store, policy, agent.id);
+  if (incident && policy.trust.demote_on.includes(incident)) {
+    const lower = tiers[tiers.indexOf(tier) - 1];
+    if (lower) setTier(store, agent, lower, 'warden', `automatic demotion after a ${incident.replace('_', ' ')}`);
+    return;
+  }
+  const record = trustRecord(store, policy, agent.id);
+  if (!record.eligible || !record.next_tier) return;
+  if (policy.trust.promote.automatic) return setTier(store, agent, record.next_tier, 'warden', `automatic promotion: ${record.why}`);
+  if (store.proposals.list({ state: 'pending', kind: 'set_tier' }).some((p) => p.agent === agent.id)) return;
+  const plan: Plan = {
+    tool: 'set_tier', summary: `promote ${agent.id} from ${tier} to ${record.next_tier}`, mutating: true,
+    operations: [{ action: 'warden:SetTier', target: agent.id, params: { agent: agent.id, tier: record.next_tier } }],
+    resources: [], tagsToSet: {}, costDeltaUsdMonth: 0, riskFlags: [], rollback: [{ action: 'warden:SetTier', target: agent.id, params: { agent: agent.id, tier } }],
+    preconditions: { record },
+  };
+  const row = store.audit.append({ kind: 'escalated', agent: agent.id, project: agent.projectId, tool: 'set_tier', decision: { outcome: 'escalate', rule: 'trust', reason: record.why } });
+  const p = store.proposals.create({ kind: 'set_tier', project: agent.projectId, agent: agent.id, tool: 'set_tier', reason: record.why, plan, args: {}, eventId: row.id, ttlHours: agent.project.proposal_ttl_hours });
+  notify(store, agent.project, { project: agent.projectId, kind: 'proposal', subject: `${agent.id} is eligible for tier ${record.next_tier}`, body: { proposal_id: p.id, record } });
+}

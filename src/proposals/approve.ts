@@ -3,9 +3,9 @@ import type { Plan } from '../guard/types.js';
 import { notify } from '../notify/notify.js';
 import type { Policy } from '../policy/schema.js';
 import { canonicalJson, sha256 } from '../store/canonical.js';
-import { stmt } from '../store/db.js';
 import type { ProposalRow } from '../store/proposals.js';
 import type { Store } from '../store/store.js';
+import { recordTierChange } from '../trust/tiers.js';
 
 export class ProposalRefused extends Error {
   override name = 'ProposalRefused';
@@ -22,7 +22,7 @@ function apply(store: Store, p: ProposalRow, plan: Plan, approver: string): Reco
   for (const op of plan.operations) {
     if (op.action === 'warden:SetTier') {
       const { agent, tier } = op.params as { agent: string; tier: string };
-      stmt(store.db, 'INSERT INTO tier_changes (agent, tier, at, by, reason) VALUES (?, ?, ?, ?, ?)').run(agent, tier, store.clock().toISOString(), approver, `approved proposal ${p.id}`);
+      recordTierChange(store, agent, tier, approver, `approved proposal ${p.id}`);
       applied.push({ action: op.action, agent, tier });
       continue;
     }

@@ -9,21 +9,35 @@ export interface SiteHealth {
   detail: string;
 }
 
-export async function readBack(aws: AgentAws, bucket: string, objects: { key: string; versionId: string; sha256: string }[]): Promise<SiteHealth[]> {
+/** Downloads one object version and returns its SHA-256 and the sha256 recorded on it at upload. */
+async function hashVersion(aws: AgentAws, bucket: string, key: string, versionId: string): Promise<{ got: string; recorded?: string }> {
+  const out = await aws.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, VersionId: versionId }));
+  const hash = createHash('sha256');
+  for await (const chunk of out.Body as AsyncIterable<Uint8Array>) hash.update(chunk);
+  return { got: hash.digest('hex'), recorded: out.Metadata?.sha256 };
+}
+
+/** Checks objects 16 at a time; a failed read is a failed check, never a thrown error. */
+async function checkAll<T>(items: T[], check: (item: T) => Promise<SiteHealth>): Promise<SiteHealth[]> {
   const results: SiteHealth[] = [];
-  for (let i = 0; i < objects.length; i += 16)
-    results.push(
-      ...(await Promise.all(
-        objects.slice(i, i + 16).map(async (o) => {
-          const out = await aws.s3.send(new GetObjectCommand({ Bucket: bucket, Key: o.key, VersionId: o.versionId }));
-          const hash = createHash('sha256');
-          for await (const chunk of out.Body as AsyncIterable<Uint8Array>) hash.update(chunk);
-          const got = hash.digest('hex');
-          return { check: `read back ${o.key}`, ok: got === o.sha256, detail: got === o.sha256 ? 'hash ok' : `sha256 ${got.slice(0, 12)}…, planned ${o.sha256.slice(0, 12)}…` };
-        }),
-      )),
-    );
+  for (let i = 0; i < items.length; i += 16) results.push(...(await Promise.all(items.slice(i, i + 16).map(check))));
   return results;
+}
+
+const verdict = (check: string, got: string, want: string | undefined, label: string): SiteHealth =>
+  want === undefined
+    ? { check, ok: false, detail: 'no recorded sha256' }
+    : { check, ok: got === want, detail: got === want ? 'hash ok' : `sha256 ${got.slice(0, 12)}…, ${label} ${want.slice(0, 12)}…` };
+
+/** Every uploaded version must read back with the hash that was planned. */
+export function readBack(aws: AgentAws, bucket: string, objects: { key: string; versionId: string; sha256: string }[]): Promise<SiteHealth[]> {
+  return checkAll(objects, async (o) => {
+    try {
+      return verdict(`read back ${o.key}`, (await hashVersion(aws, bucket, o.key, o.versionId)).got, o.sha256, 'planned');
+    } catch (e) {
+      return { check: `read back ${o.key}`, ok: false, detail: `${(e as Error).name}: ${(e as Error).message.split('\n')[0]}` };
+    }
+  });
 }
 
 export async function probeUrl(url: string, timeoutSeconds: number): Promise<SiteHealth> {
@@ -43,25 +57,13 @@ export async function probeUrl(url: string, timeoutSeconds: number): Promise<Sit
 }
 
 /** Reads every version back and compares it with the sha256 recorded on the object when it was uploaded. */
-export async function verifyRecorded(aws: AgentAws, bucket: string, versions: Record<string, string>): Promise<SiteHealth[]> {
-  const entries = Object.entries(versions);
-  const results: SiteHealth[] = [];
-  for (let i = 0; i < entries.length; i += 16)
-    results.push(
-      ...(await Promise.all(
-        entries.slice(i, i + 16).map(async ([key, versionId]) => {
-          try {
-            const out = await aws.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, VersionId: versionId }));
-            const hash = createHash('sha256');
-            for await (const chunk of out.Body as AsyncIterable<Uint8Array>) hash.update(chunk);
-            const want = out.Metadata?.sha256;
-            const got = hash.digest('hex');
-            return { check: `verify ${key}`, ok: Boolean(want) && got === want, detail: want ? (got === want ? 'hash ok' : `sha256 ${got.slice(0, 12)}…, recorded ${want.slice(0, 12)}…`) : 'no recorded sha256' };
-          } catch (e) {
-            return { check: `verify ${key}`, ok: false, detail: `${(e as Error).name}: ${(e as Error).message.split('\n')[0]}` };
-          }
-        }),
-      )),
-    );
-  return results;
+export function verifyRecorded(aws: AgentAws, bucket: string, versions: Record<string, string>): Promise<SiteHealth[]> {
+  return checkAll(Object.entries(versions), async ([key, versionId]) => {
+    try {
+      const { got, recorded } = await hashVersion(aws, bucket, key, versionId);
+      return verdict(`verify ${key}`, got, recorded, 'recorded');
+    } catch (e) {
+      return { check: `verify ${key}`, ok: false, detail: `${(e as Error).name}: ${(e as Error).message.split('\n')[0]}` };
+    }
+  });
 }

@@ -122,6 +122,7 @@ export const deployStaticSite = defineTool({
       preconditions: {
         live_versions: Object.fromEntries([...contents.live].map(([k, v]) => [k, v.versionId])),
         all_version_bytes: contents.allVersionBytes,
+        region,
         skipped: source.skipped,
         unchanged: source.files.length - puts.length,
         website_url: websiteUrl(bucket, region),
@@ -172,9 +173,8 @@ export const deployStaticSite = defineTool({
     };
   },
   ledger(plan) {
-    const region = plan.operations.find((o) => o.action === 's3:CreateBucket')?.params as { region?: string } | undefined;
-    const price = s3Prices(region?.region ?? 'us-east-1');
-    const pre = plan.preconditions as { all_version_bytes: number };
+    const pre = plan.preconditions as { all_version_bytes: number; region: string };
+    const price = s3Prices(pre.region);
     const bytes = pre.all_version_bytes + plan.operations.filter((o) => o.action === 's3:PutObject').reduce((s, o) => s + (o.params as PutParams).size, 0);
     const cents = price ? monthlyCentsFromGbMonth(bytes / GB, price.standard_gb_month) : null;
     const arn = plan.resources[0].arn;

@@ -20,10 +20,15 @@ export function withCurrentTier(store: Store, agent: AgentContext): AgentContext
   return tier === agent.tierName ? agent : { ...agent, tierName: tier, tier: agent.policy.tiers[tier] };
 }
 
+/** The one writer of tier changes (automatic ones here, approved proposals in proposals/approve.ts). */
+export function recordTierChange(store: Store, agentId: string, tier: string, by: string, reason: string): void {
+  stmt(store.db, 'INSERT INTO tier_changes (agent, tier, at, by, reason) VALUES (?, ?, ?, ?, ?)').run(agentId, tier, store.clock().toISOString(), by, reason);
+}
+
 export function setTier(store: Store, agent: AgentContext, tier: string, by: string, reason: string): void {
   const from = currentTier(store, agent.policy, agent.id).tier;
   store.transaction(() => {
-    stmt(store.db, 'INSERT INTO tier_changes (agent, tier, at, by, reason) VALUES (?, ?, ?, ?, ?)').run(agent.id, tier, store.clock().toISOString(), by, reason);
+    recordTierChange(store, agent.id, tier, by, reason);
     store.audit.append({ kind: 'executed', agent: by, project: agent.projectId, tool: 'set_tier', action: 'warden:SetTier', result: { agent: agent.id, from, to: tier, reason } });
   });
   const down = order(agent.policy).indexOf(tier) < order(agent.policy).indexOf(from);
@@ -89,6 +94,8 @@ export function reviewTrust(store: Store, agent: AgentContext, incident: 'prod_r
     if (lower) setTier(store, agent, lower, 'warden', `automatic demotion after a ${incident.replace('_', ' ')}`);
     return;
   }
+  // At the top tier there is nothing to earn: skip the record's queries on this hot path.
+  if (tiers.indexOf(tier) === tiers.length - 1) return;
   const record = trustRecord(store, policy, agent.id);
   if (!record.eligible || !record.next_tier) return;
   if (policy.trust.promote.automatic) return setTier(store, agent, record.next_tier, 'warden', `automatic promotion: ${record.why}`);

@@ -36,6 +36,8 @@ describe('policy', () => {
     ['a missing budget', good.replace('    budget_usd_month: 80\n', '    {}\n'), /projects\.billing\.budget_usd_month: /],
     ['a negative budget', good.replace('budget_usd_month: 80', 'budget_usd_month: -5'), /projects\.billing\.budget_usd_month: .*>=0/],
     ['a role that is not an IAM role ARN', good.replace('role/warden-billing-bot', 'user/mallory'), /agents\.billing-bot\.role_arn: must be an IAM role ARN/],
+    ['a tier role for a tier that does not exist', good.replace('    role_arn: arn:aws:iam::123456789012:role/warden-billing-bot', '    role_arn: arn:aws:iam::123456789012:role/warden-billing-bot\n    tier_roles: { maintainer: "arn:aws:iam::123456789012:role/wide" }'), /agents\.billing-bot\.tier_roles\.maintainer: unknown tier "maintainer" \(known: observer, operator\)/],
+    ['a tier role that is not a role ARN', good.replace('    role_arn: arn:aws:iam::123456789012:role/warden-billing-bot', '    role_arn: arn:aws:iam::123456789012:role/warden-billing-bot\n    tier_roles: { operator: "arn:aws:iam::123456789012:user/mallory" }'), /agents\.billing-bot\.tier_roles\.operator: must be an IAM role ARN/],
     ['a session longer than STS allows', good.replace('tier: operator\n    role_arn: arn:aws:iam::123456789012:role/warden-billing-bot', 'tier: operator\n    session_seconds: 99999\n    role_arn: arn:aws:iam::123456789012:role/warden-billing-bot'), /agents\.billing-bot\.session_seconds/],
     ['a webhook that is not http(s)', good.replace('notify: []', 'notify: [{ webhook: "file:///etc/passwd" }]'), /projects\.shop\.notify\.0\.webhook/],
     ['an agent name that is not a name', good.replace('  auditor:\n', '  "Auditor Bot":\n'), /:\d+:3 agents\.Auditor Bot: invalid name "Auditor Bot": agent must be 2-40 chars/],

@@ -1,14 +1,17 @@
 // The trust gradient over a synthetic record: eligibility becomes a proposal (or a promotion), an incident demotes
 // at once, and the very next call runs with the new tier.
+import { createServer, type Server } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
-import { launchTagged } from '../src/demo/seed.js';
+import { anyImageId, launchTagged } from '../src/demo/seed.js';
 import { approveProposal } from '../src/proposals/approve.js';
 import { currentTier, trustRecord } from '../src/trust/tiers.js';
 import { admin, call, connect, world, type Harness } from './helpers/harness.js';
 
 const open: Harness[] = [];
+const servers: Server[] = [];
 afterEach(async () => {
   await Promise.all(open.splice(0).map((h) => h.close()));
+  for (const s of servers.splice(0)) s.close();
 });
 
 /** Tiers in order: observer < operator < nothing (the harness names); the agent starts as observer here. */
@@ -78,5 +81,49 @@ describe('trust gradient', () => {
     calm.w.policy.agents[calm.w.agent].tier = 'operator';
     await call(calm.h.client, 'tag_resource', { resource_arn: 'arn:aws:s3:::x-bucket', set: { ProjectId: 'other' } });
     expect(currentTier(calm.h.store, calm.w.policy, calm.w.agent).tier).toBe('operator');
+  });
+
+  it('a change rolled back after a failed health check demotes where demote_on names health_failure (staging too)', async () => {
+    const http = createServer((_req, res) => {
+      res.statusCode = 503;
+      res.end('down');
+    });
+    servers.push(http);
+    await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
+    const port = (http.address() as { port: number }).port;
+    const w = world({
+      topYaml: 'trust: { demote_on: [health_failure] }',
+      projectYaml: `    services:
+      web:
+        image_id: ${await anyImageId(admin.ec2())}
+        instance_types: [t3.micro]
+        max: 2
+        health: { timeout_seconds: 2, poll_seconds: 0.2, http_url: "http://127.0.0.1:${port}/health/{instance_id}" }`,
+    });
+    const h = await connect(w.policy, w.agent);
+    open.push(h);
+    const r = await call(h.client, 'scale_service', { service: 'web', desired_count: 1 });
+    expect(r.text).toMatch(/rolled back/);
+    expect(currentTier(h.store, w.policy, w.agent).tier).toBe('observer');
+    const [change] = h.store.db.prepare('SELECT tier, by, reason FROM tier_changes WHERE agent = ?').all(w.agent);
+    expect(change).toEqual({ tier: 'observer', by: 'warden', reason: 'automatic demotion after a health failure' });
+    expect((await h.client.listTools()).tools.map((t) => t.name)).toEqual(['get_status', 'list_resources']);
+  });
+
+  it('a tier mapped to its own IAM role: the next call after the change runs as that role', async () => {
+    const { w, h } = await setup('{ promote: { min_successes: 1, automatic: true } }');
+    const wider = `arn:aws:iam::123456789012:role/${w.agent}-operator`;
+    w.policy.agents[w.agent].tier_roles = { operator: wider };
+    await call(h.client, 'get_status', {});
+    const roleOf = () => h.store.db.prepare("SELECT role_arn FROM audit_events WHERE agent = ? AND role_arn IS NOT NULL ORDER BY seq DESC LIMIT 1").pluck().get(w.agent);
+    const arn = await launchTagged(admin.ec2(), { ProjectId: w.project });
+    const r = await call(h.client, 'tag_resource', { resource_arn: arn, set: { Owner: 'x' } });
+    expect(r.isError, r.text).toBeFalsy();
+    expect(roleOf()).toMatch(new RegExp(`:assumed-role/${w.agent}/`));
+    expect(currentTier(h.store, w.policy, w.agent).tier).toBe('operator');
+    const again = await call(h.client, 'tag_resource', { resource_arn: arn, set: { Owner: 'y' } });
+    expect(again.isError, again.text).toBeFalsy();
+    expect(roleOf()).toMatch(new RegExp(`:assumed-role/${w.agent}-operator/`));
+    expect(h.aws.session.identity.roleArn).toBe(wider);
   });
 });

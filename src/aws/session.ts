@@ -34,7 +34,7 @@ export class AgentSession {
   private readonly sts: STSClient;
 
   constructor(
-    readonly identity: AgentIdentity,
+    public identity: AgentIdentity,
     baseCredentials: AwsCredentialIdentityProvider = fromNodeProviderChain(),
     private readonly clock: () => number = Date.now,
   ) {
@@ -54,6 +54,14 @@ export class AgentSession {
 
   get assumedRoleArn(): string | undefined {
     return this.current?.assumedRoleArn;
+  }
+
+  /** Act as another role from the next call on (a tier change mapped to a different role); a no-op for the same role. */
+  useRole(roleArn: string): void {
+    if (roleArn === this.identity.roleArn) return;
+    this.identity = { ...this.identity, roleArn };
+    this.current = undefined;
+    this.pending = undefined;
   }
 
   /** Drop cached credentials (after an ExpiredToken answer) so the next call assumes the role again. */
@@ -84,13 +92,15 @@ export class AgentSession {
     const c = out.Credentials;
     if (!c?.AccessKeyId || !c.SecretAccessKey || !c.Expiration || !out.AssumedRoleUser?.Arn)
       throw new AssumeRoleError(`cannot assume ${roleArn}: STS answered without credentials`);
-    this.current = {
+    const creds = {
       accessKeyId: c.AccessKeyId,
       secretAccessKey: c.SecretAccessKey,
       sessionToken: c.SessionToken,
       expiration: c.Expiration,
       assumedRoleArn: out.AssumedRoleUser.Arn,
     };
-    return this.current;
+    // A role switched while this AssumeRole was in flight: its answer is not cached for the new role.
+    if (this.identity.roleArn === roleArn) this.current = creds;
+    return creds;
   }
 }

@@ -10,6 +10,7 @@ export function describePolicy(policy: Policy, file: string): string {
     out.push(`  project   ${a.project} (budget $${p.budget_usd_month}/month${p.escalate_over_usd_month !== undefined ? `, a human approves changes over $${p.escalate_over_usd_month}/month` : ''})`);
     out.push(`  tier      ${a.tier}`);
     out.push(`  role      ${a.role_arn} (sessions of ${a.session_seconds}s)`);
+    for (const [tier, arn] of Object.entries(a.tier_roles)) out.push(`  role      ${arn} when at tier ${tier}`);
     out.push(`  tools     ${t.tools.join(', ') || '(none)'}`);
     const limits = Object.entries(t.limits);
     if (limits.length) out.push(`  limits    ${limits.map(([k, v]) => `${k}=${Array.isArray(v) ? v.join('|') : v}`).join(', ')}`);

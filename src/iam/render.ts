@@ -84,10 +84,20 @@ function trustPolicy(basePrincipal: string, project: string, agentTag: string): 
   });
 }
 
-export function renderAgentRole(policy: Policy, agentId: string, basePrincipal: string): RenderedRole {
+/** The agent's role for its policy tier, then one per tier the policy maps to a role of its own. */
+export function renderAgentRoles(policy: Policy, agentId: string, basePrincipal: string): RenderedRole[] {
   const agent = policy.agents[agentId];
   if (!agent) throw new Error(`agent "${agentId}" is not in the policy`);
-  const tools = policy.tiers[agent.tier].tools;
+  const others = Object.entries(agent.tier_roles).filter(([tier, arn]) => tier !== agent.tier && arn !== agent.role_arn);
+  return [renderAgentRole(policy, agentId, basePrincipal), ...others.map(([tier]) => renderAgentRole(policy, agentId, basePrincipal, tier))];
+}
+
+export function renderAgentRole(policy: Policy, agentId: string, basePrincipal: string, tierName?: string): RenderedRole {
+  const agent = policy.agents[agentId];
+  if (!agent) throw new Error(`agent "${agentId}" is not in the policy`);
+  const tier = tierName ?? agent.tier;
+  const roleArn = agent.tier_roles[tier] ?? agent.role_arn;
+  const tools = policy.tiers[tier].tools;
   const statements: Statement[] = [
     ...permissionStatements(tools, agent.project),
     { Sid: 'NeverWithoutAHuman', Effect: 'Deny', Action: NEVER_FOR_AGENTS, Resource: '*' },
@@ -95,8 +105,8 @@ export function renderAgentRole(policy: Policy, agentId: string, basePrincipal: 
     { Sid: 'NeverRetagOwnership', Effect: 'Deny', Action: ['ec2:DeleteTags', 'ec2:CreateTags'], Resource: '*', Condition: { 'ForAnyValue:StringEquals': { 'aws:TagKeys': OWNERSHIP_KEYS }, StringNotEquals: { 'ec2:CreateAction': 'RunInstances' } } },
   ];
   return {
-    roleName: agent.role_arn.split('/').pop() as string,
-    roleArn: agent.role_arn,
+    roleName: roleArn.split('/').pop() as string,
+    roleArn,
     trust: trustPolicy(basePrincipal, agent.project, agentId),
     permissions: policyDocument.parse({ Version: '2012-10-17', Statement: statements }),
   };
@@ -106,7 +116,8 @@ export function renderAgentRole(policy: Policy, agentId: string, basePrincipal: 
 export function renderApproverRole(policy: Policy, project: string, basePrincipal: string): RenderedRole | null {
   const arn = policy.projects[project]?.approver_role_arn;
   if (!arn) return null;
-  const tools = uniq(Object.values(policy.agents).filter((a) => a.project === project).flatMap((a) => policy.tiers[a.tier].tools));
+  const tiers = Object.values(policy.agents).filter((a) => a.project === project).flatMap((a) => [a.tier, ...Object.keys(a.tier_roles)]);
+  const tools = uniq(tiers.flatMap((t) => policy.tiers[t].tools));
   return {
     roleName: arn.split('/').pop() as string,
     roleArn: arn,

@@ -105,6 +105,8 @@ const agent = z
     project: z.string(),
     tier: z.string(),
     role_arn: roleArn,
+    /** A different role for a tier (e.g. a maintainer role with wider grants); other tiers use role_arn. */
+    tier_roles: z.record(name('tier'), roleArn).default({}),
     session_seconds: z.number().int().min(900).max(43200).default(3600),
   })
   .strict();
@@ -129,8 +131,11 @@ export function policySchema(knownTools: readonly string[]) {
             })
             .strict()
             .default({ min_successes: 20, max_rollbacks: 0, max_denials: 5, window_days: 14, automatic: false }),
-          /** Incidents that drop an agent one tier at once (opt-in): a rollback in prod, an attempt to leave its boundary. */
-          demote_on: z.array(z.enum(['prod_rollback', 'boundary_escape'])).default([]),
+          /**
+           * Incidents that drop an agent one tier at once (opt-in): a rollback in prod, any change rolled back after a
+           * failed health check, an attempt to leave its boundary.
+           */
+          demote_on: z.array(z.enum(['prod_rollback', 'health_failure', 'boundary_escape'])).default([]),
         })
         .strict()
         .default({ promote: { min_successes: 20, max_rollbacks: 0, max_denials: 5, window_days: 14, automatic: false }, demote_on: [] }),
@@ -153,6 +158,9 @@ export function policySchema(knownTools: readonly string[]) {
             path: ['agents', id, 'tier'],
             message: `unknown tier "${a.tier}" (known: ${known(Object.keys(p.tiers))})`,
           });
+        for (const t of Object.keys(a.tier_roles))
+          if (!(t in p.tiers))
+            ctx.addIssue({ code: 'custom', path: ['agents', id, 'tier_roles', t], message: `unknown tier "${t}" (known: ${known(Object.keys(p.tiers))})` });
       }
       for (const [id, t] of Object.entries(p.tiers))
         t.escalate_tools.forEach((tool, i) => {

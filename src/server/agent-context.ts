@@ -30,3 +30,8 @@ export function resolveAgent(policy: Policy, agentId: string | undefined): Agent
     policy,
   };
 }
+
+/** The IAM role the agent acts as in the tier in force: the tier's own role if the policy maps one, else role_arn. */
+export function roleFor(agent: AgentContext): string {
+  return agent.agent.tier_roles[agent.tierName] ?? agent.agent.role_arn;
+}

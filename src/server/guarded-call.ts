@@ -13,9 +13,9 @@ import type { Store } from '../store/store.js';
 import { notify, type Notice } from '../notify/notify.js';
 import { approveAndRun } from '../proposals/run-approved.js';
 import { isMutating, Refusal, RolledBack, type ToolContext, type ToolSpec } from '../tools/tool.js';
-import { reviewTrust, withCurrentTier } from '../trust/tiers.js';
+import { reviewTrust, withCurrentTier, type Incident } from '../trust/tiers.js';
 import { issueMessage } from '../util/zod-issue.js';
-import type { AgentContext } from './agent-context.js';
+import { roleFor, type AgentContext } from './agent-context.js';
 import { log } from './log.js';
 import { decideAndRecord, type Gate } from './gate.js';
 import { inputSchemaOf } from './tool-io.js';
@@ -64,9 +64,11 @@ export async function guardedCall(spec: ToolSpec, rawArgs: unknown, deps: CallDe
   const { store, aws } = deps;
   // The tier in force now: a promotion or demotion since the server started applies to this very call.
   const agent = withCurrentTier(store, deps.agent);
-  const review = (incident: 'prod_rollback' | 'boundary_escape' | null) => {
+  // …and its role: a tier the policy maps to a different IAM role is acted in as that role.
+  aws.session.useRole(roleFor(agent));
+  const review = (...incidents: Incident[]) => {
     try {
-      reviewTrust(store, agent, incident);
+      reviewTrust(store, agent, incidents);
     } catch (e) {
       log.error(`trust review failed: ${(e as Error).message}`);
     }
@@ -240,8 +242,9 @@ export async function guardedCall(spec: ToolSpec, rawArgs: unknown, deps: CallDe
         }
         const answer = errorResult(`${spec.name} ${why}`);
         tell({ kind: 'rolled_back', subject: `${spec.name} by ${agent.id} was rolled back`, body: result, eventId: approved.id });
-        // Only a rollback in prod is an incident; staging exists to fail safely.
-        if ((args as { environment?: string }).environment === 'prod' || spec.name === 'promote_site') review('prod_rollback');
+        // Every rollback here followed a failed health check; one in prod is the graver incident.
+        const prod = (args as { environment?: string }).environment === 'prod' || spec.name === 'promote_site';
+        review(...(prod ? (['prod_rollback', 'health_failure'] as const) : (['health_failure'] as const)));
         return answer;
       }
       return refuse('failed', { stage: 'execute' }, `${spec.name} failed: ${why}`, { follows: approved.id, result: { error: why }, requestIds: scope.requestIds });
@@ -256,7 +259,7 @@ export async function guardedCall(spec: ToolSpec, rawArgs: unknown, deps: CallDe
       // The action happened; say so rather than hide it. The approved row already records the intent.
       log.error(`recording the outcome of ${approved.id} failed: ${(e as Error).message}`);
     }
-    if (isMutating(spec)) review(null);
+    if (isMutating(spec)) review();
     const structured = isMutating(spec) ? { status: 'executed', event_id: approved.id, decision: d, plan, result: out } : out;
     return okResult(spec.summarize(out), structured);
   }

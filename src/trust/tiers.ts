@@ -84,16 +84,20 @@ export function trustRecord(store: Store, policy: Policy, agentId: string): Trus
   };
 }
 
+export type Incident = Policy['trust']['demote_on'][number];
+
 /** After a call: demote on an incident the policy names; offer (or make) a promotion the record has earned. */
-export function reviewTrust(store: Store, agent: AgentContext, incident: 'prod_rollback' | 'boundary_escape' | null): void {
+export function reviewTrust(store: Store, agent: AgentContext, incidents: readonly Incident[]): void {
   const policy = agent.policy;
   const tiers = order(policy);
   const { tier } = currentTier(store, policy, agent.id);
-  if (incident && policy.trust.demote_on.includes(incident)) {
+  const incident = incidents.find((i) => policy.trust.demote_on.includes(i));
+  if (incident) {
     const lower = tiers[tiers.indexOf(tier) - 1];
     if (lower) setTier(store, agent, lower, 'warden', `automatic demotion after a ${incident.replace('_', ' ')}`);
     return;
   }
+  if (incidents.length) return;
   // At the top tier there is nothing to earn: skip the record's queries on this hot path.
   if (tiers.indexOf(tier) === tiers.length - 1) return;
   const record = trustRecord(store, policy, agent.id);

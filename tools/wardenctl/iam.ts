@@ -2,7 +2,7 @@
 import { ExitError, parse, UsageError } from '../../src/cli/run-main.js';
 import { IAMClient } from '@aws-sdk/client-iam';
 import { applyRoles, checkRole } from '../../src/iam/apply.js';
-import { cloudFormation, renderAgentRole, renderApproverRole, type RenderedRole } from '../../src/iam/render.js';
+import { cloudFormation, renderAgentRoles, renderApproverRole, type RenderedRole } from '../../src/iam/render.js';
 import { HELP, printHelp } from './help.js';
 import { loadPolicy, projectsOf } from './policy.js';
 
@@ -29,11 +29,11 @@ export async function iamCommand(argv: string[]): Promise<number> {
   let roles: RenderedRole[];
   if (values.agent) {
     if (!(values.agent in policy.agents)) throw new ExitError(2, `--agent: unknown agent "${values.agent}" (known: ${Object.keys(policy.agents).join(', ')})`);
-    roles = [renderAgentRole(policy, values.agent, principalFor(policy.agents[values.agent].role_arn))];
+    roles = renderAgentRoles(policy, values.agent, principalFor(policy.agents[values.agent].role_arn));
   } else {
     const [project] = projectsOf(policy, values.project);
     const agents = Object.entries(policy.agents).filter(([, a]) => a.project === project);
-    roles = agents.map(([id, a]) => renderAgentRole(policy, id, principalFor(a.role_arn)));
+    roles = agents.flatMap(([id, a]) => renderAgentRoles(policy, id, principalFor(a.role_arn)));
     const approver = policy.projects[project].approver_role_arn;
     if (approver) roles.push(renderApproverRole(policy, project, principalFor(approver)) as RenderedRole);
   }

@@ -72,12 +72,12 @@ describe('trust gradient', () => {
     expect(next.text).toMatch(/denied by the tier rule: tool "scale_service" is not granted to tier "observer"/);
   });
 
-  it('a reserved tag key counts as an escape too; without demote_on nothing changes', async () => {
+  it('a reserved tag key counts as an escape too; with demote_on: [] nothing changes', async () => {
     const { w, h } = await setup('{ demote_on: [boundary_escape] }');
     w.policy.agents[w.agent].tier = 'operator';
     await call(h.client, 'tag_resource', { resource_arn: 'arn:aws:s3:::x-bucket', set: { ProjectId: 'other' } });
     expect(currentTier(h.store, w.policy, w.agent).tier).toBe('observer');
-    const calm = await setup('{}');
+    const calm = await setup('{ demote_on: [] }');
     calm.w.policy.agents[calm.w.agent].tier = 'operator';
     await call(calm.h.client, 'tag_resource', { resource_arn: 'arn:aws:s3:::x-bucket', set: { ProjectId: 'other' } });
     expect(currentTier(calm.h.store, calm.w.policy, calm.w.agent).tier).toBe('operator');
@@ -125,5 +125,14 @@ describe('trust gradient', () => {
     expect(again.isError, again.text).toBeFalsy();
     expect(roleOf()).toMatch(new RegExp(`:assumed-role/${w.agent}-operator/`));
     expect(h.aws.session.identity.roleArn).toBe(wider);
+  });
+
+  it('demotion is on by default: a policy without trust settings demotes on all three incidents', async () => {
+    const { w, h } = await setup('{ promote: { min_successes: 20 } }');
+    expect(w.policy.trust.demote_on).toEqual(['prod_rollback', 'health_failure', 'boundary_escape']);
+    w.policy.agents[w.agent].tier = 'operator';
+    const theirs = await launchTagged(admin.ec2(), { ProjectId: w.other });
+    await call(h.client, 'tag_resource', { resource_arn: theirs, set: { Owner: 'mine now' } });
+    expect(currentTier(h.store, w.policy, w.agent).tier).toBe('observer');
   });
 });

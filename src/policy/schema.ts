@@ -9,6 +9,8 @@ const name = (what: string) =>
 const roleArn = z.string().regex(ROLE_ARN, 'must be an IAM role ARN (arn:aws:iam::<account>:role/<name>)');
 const usd = z.number().finite().nonnegative();
 
+const INCIDENTS = ['prod_rollback', 'health_failure', 'boundary_escape'] as const;
+
 const INSTANCE_TYPE = /^[a-z0-9]+\.[a-z0-9]+$/;
 
 /** A named set of EC2 instances a human declared; the agent may change only its count and type within these bounds. */
@@ -132,13 +134,13 @@ export function policySchema(knownTools: readonly string[]) {
             .strict()
             .default({ min_successes: 20, max_rollbacks: 0, max_denials: 5, window_days: 14, automatic: false }),
           /**
-           * Incidents that drop an agent one tier at once (opt-in): a rollback in prod, any change rolled back after a
-           * failed health check, an attempt to leave its boundary.
+           * Incidents that drop an agent one tier at once: a rollback in prod, any change rolled back after a failed
+           * health check, an attempt to leave its boundary. All three unless the policy lists fewer (`[]`: none).
            */
-          demote_on: z.array(z.enum(['prod_rollback', 'health_failure', 'boundary_escape'])).default([]),
+          demote_on: z.array(z.enum(INCIDENTS)).default([...INCIDENTS]),
         })
         .strict()
-        .default({ promote: { min_successes: 20, max_rollbacks: 0, max_denials: 5, window_days: 14, automatic: false }, demote_on: [] }),
+        .default({ promote: { min_successes: 20, max_rollbacks: 0, max_denials: 5, window_days: 14, automatic: false }, demote_on: [...INCIDENTS] }),
       /** Who decides proposals: `wardenctl proposals approve --as NAME` is allowed only for these names. */
       approval: z.object({ allow_as: z.array(z.string().regex(/^[a-z][a-z0-9._-]{1,39}$/)).default([]) }).strict().default({ allow_as: [] }),
     })

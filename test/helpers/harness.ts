@@ -54,7 +54,8 @@ agents:
   ${agent}: { project: ${project}, tier: operator, role_arn: "arn:aws:iam::${ACCOUNT}:role/${agent}" }
   ${observer}: { project: ${project}, tier: observer, role_arn: "arn:aws:iam::${ACCOUNT}:role/${observer}" }
   ${other}-bot: { project: ${other}, tier: operator, role_arn: "arn:aws:iam::${ACCOUNT}:role/${other}-bot" }
-${opts.topYaml ?? ''}`;
+${opts.topYaml ?? ''}
+${opts.topYaml?.includes('trust:') ? '' : 'trust: { demote_on: [] }   # suites that probe the boundary on purpose keep their tier'}`;
   return { project, other, agent, observer, policy: parsePolicy(yaml, 'policy.yaml', [...toolNames, ...(opts.operatorTools ?? [])]) };
 }
 

@@ -1,4 +1,6 @@
 // SDK clients of one agent: its assumed-role credentials, the write gate, and a record of every command sent.
+import { CloudTrailClient } from '@aws-sdk/client-cloudtrail';
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { ResourceGroupsTaggingAPIClient } from '@aws-sdk/client-resource-groups-tagging-api';
 import { S3Client } from '@aws-sdk/client-s3';
@@ -33,6 +35,8 @@ export class AgentAws {
   readonly s3: S3Client;
   readonly tagging: ResourceGroupsTaggingAPIClient;
   readonly ssm: SSMClient;
+  readonly cloudwatch: CloudWatchClient;
+  readonly cloudtrail: CloudTrailClient;
 
   constructor(
     readonly session: AgentSession,
@@ -44,6 +48,8 @@ export class AgentAws {
     this.s3 = this.guarded('s3', new S3Client({ credentials, forcePathStyle: pathStyle(), ...TIMEOUTS }));
     this.tagging = this.guarded('tagging', new ResourceGroupsTaggingAPIClient({ credentials, ...TIMEOUTS }));
     this.ssm = this.guarded('ssm', new SSMClient({ credentials, ...TIMEOUTS }));
+    this.cloudwatch = this.guarded('cloudwatch', new CloudWatchClient({ credentials, ...TIMEOUTS }));
+    this.cloudtrail = this.guarded('cloudtrail', new CloudTrailClient({ credentials, ...TIMEOUTS, maxAttempts: 1 }));
   }
 
   private guarded<C extends MiddlewareClient>(service: string, client: C): C {

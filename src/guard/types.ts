@@ -27,7 +27,8 @@ export type RiskFlag =
   | 'spend'
   | 'public_exposure'
   | 'budget_increase'
-  | 'production_deploy';
+  | 'production_deploy'
+  | 'deletion';
 
 export interface Plan {
   tool: string;

@@ -38,6 +38,8 @@ const service = z
       .default({ timeout_seconds: 300, poll_seconds: 5 }),
     /** Past a tier bound: escalate to a human instead of denying. */
     escalate_over_limits: z.boolean().default(false),
+    /** The environment the service runs in: its deploy window (windows.<environment>) holds its scale changes. */
+    environment: name('environment').optional(),
   })
   .strict()
   .superRefine((s, ctx) => {
@@ -64,6 +66,66 @@ const sites = z
   })
   .strict();
 
+const HHMM = /^([01]\d|2[0-3]):[0-5]\d$|^24:00$/;
+const DAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
+
+/** One opening of a deploy window: on these days from start to end (past midnight when end ≤ start), in a time zone. */
+const windowRange = z
+  .object({
+    days: z.array(z.enum(DAYS)).min(1).default([...DAYS]),
+    start: z.string().regex(HHMM, 'must be HH:MM (00:00-24:00)'),
+    end: z.string().regex(HHMM, 'must be HH:MM (00:00-24:00)'),
+    time_zone: z
+      .string()
+      .default('UTC')
+      .refine((tz) => {
+        try {
+          new Intl.DateTimeFormat('en-US', { timeZone: tz });
+          return true;
+        } catch {
+          return false;
+        }
+      }, 'unknown IANA time zone (e.g. Europe/Berlin, UTC)'),
+  })
+  .strict()
+  .refine((r) => r.start !== r.end, { path: ['end'], message: 'end equals start: an empty window' });
+
+export const RECLAIMABLE = ['instance', 'volume', 'address', 'site_bucket'] as const;
+/** Site buckets are never among them: deleting a bucket is denied to every agent role, so a human approves it. */
+const UNATTENDED = ['instance', 'volume', 'address'] as const;
+
+/** What counts as unused, and how reclaiming it may proceed. */
+const unused = z
+  .object({
+    idle_cpu_percent: z.number().min(0).max(100).default(5),
+    /** NetworkIn + NetworkOut per hour, averaged over the window, below which an instance is idle. */
+    idle_network_mb_per_hour: z.number().nonnegative().default(5),
+    idle_window_hours: z.number().positive().max(24 * 63).default(72),
+    stopped_days: z.number().positive().default(14),
+    site_idle_days: z.number().positive().default(60),
+    /** reclaim stops an idle instance (start it again to undo) instead of terminating it. */
+    stop_instead_of_terminate: z.boolean().default(true),
+    /** Snapshot a volume before deleting it, so deleting is undoable (the snapshot costs $0.05/GB-month). */
+    snapshot_volumes: z.boolean().default(true),
+    /**
+     * Resource types an agent whose tier allows it (limits.reclaim_unattended) may reclaim without a human, by
+     * environment (the resource's Environment tag; "*" for any, untagged included). Everything else escalates.
+     */
+    unattended: z.partialRecord(z.enum(UNATTENDED), z.array(z.string().min(1))).default({}),
+  })
+  .strict();
+
+const UNUSED_DEFAULTS = { idle_cpu_percent: 5, idle_network_mb_per_hour: 5, idle_window_hours: 72, stopped_days: 14, site_idle_days: 60, stop_instead_of_terminate: true, snapshot_volumes: true, unattended: {} };
+
+/** The worker's periodic work for a project, done as one of its agents (through the guard like any call). */
+const operations = z
+  .object({
+    agent: name('agent'),
+    drift_check_hours: z.number().positive().optional(),
+    backup_check_hours: z.number().positive().optional(),
+  })
+  .strict();
+
 const project = z
   .object({
     budget_usd_month: usd,
@@ -78,8 +140,16 @@ const project = z
      * Escalation classes a person at the MCP client may approve in the client (elicitation) instead of
      * wardenctl. Security groups, NACLs and IAM are never among them.
      */
-    in_client_consent: z.array(z.enum(['critical_tag', 'spend', 'limits', 'budget_increase', 'production_database', 'public_exposure', 'production_deploy'])).default([]),
+    in_client_consent: z.array(z.enum(['critical_tag', 'spend', 'limits', 'budget_increase', 'production_database', 'public_exposure', 'production_deploy', 'deletion'])).default([]),
     notify: z.array(z.object({ webhook: z.url({ protocol: /^https?$/ }) }).strict()).default([]),
+    /** Deploy windows per environment: a change outside them is scheduled for the next opening, not refused. */
+    windows: z.record(name('environment'), z.array(windowRange).min(1)).default({}),
+    unused: unused.default(UNUSED_DEFAULTS),
+    backups: z
+      .object({ max_snapshot_age_hours: z.number().positive().default(26) })
+      .strict()
+      .default({ max_snapshot_age_hours: 26 }),
+    operations: operations.optional(),
   })
   .strict();
 
@@ -89,6 +159,8 @@ const limits = z
     max_instances_per_service: z.number().int().nonnegative().optional(),
     max_change_per_call: z.number().int().nonnegative().optional(),
     instance_types: z.array(z.string().regex(INSTANCE_TYPE)).optional(),
+    /** May reclaim what the project's unused.unattended allows without a human (default: every reclaim escalates). */
+    reclaim_unattended: z.boolean().optional(),
   })
   .strict();
 
@@ -164,6 +236,14 @@ export function policySchema(knownTools: readonly string[]) {
           if (!(t in p.tiers))
             ctx.addIssue({ code: 'custom', path: ['agents', id, 'tier_roles', t], message: `unknown tier "${t}" (known: ${known(Object.keys(p.tiers))})` });
       }
+      for (const [id, pr] of Object.entries(p.projects)) {
+        const ops = pr.operations;
+        if (ops && p.agents[ops.agent]?.project !== id)
+          ctx.addIssue({ code: 'custom', path: ['projects', id, 'operations', 'agent'], message: `"${ops.agent}" is not an agent of project ${id}` });
+        for (const env of Object.keys(pr.windows))
+          if (!pr.environments.includes(env))
+            ctx.addIssue({ code: 'custom', path: ['projects', id, 'windows', env], message: `unknown environment "${env}" (known: ${known(pr.environments)})` });
+      }
       for (const [id, t] of Object.entries(p.tiers))
         t.escalate_tools.forEach((tool, i) => {
           if (!t.tools.includes(tool))
@@ -187,3 +267,6 @@ export type TierPolicy = Policy['tiers'][string];
 export type AgentPolicy = Policy['agents'][string];
 export type ServicePolicy = ProjectPolicy['services'][string];
 export type SitesPolicy = ProjectPolicy['sites'];
+export type WindowRange = ProjectPolicy['windows'][string][number];
+export type UnusedPolicy = ProjectPolicy['unused'];
+export type Reclaimable = (typeof RECLAIMABLE)[number];

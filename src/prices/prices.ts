@@ -10,6 +10,9 @@ export interface PriceTable {
   currency: 'USD';
   ec2_hourly: Record<string, Record<string, number>>;
   ebs_gb_month: Record<string, Record<string, number>>;
+  ebs_snapshot_gb_month: Record<string, number>;
+  /** Every public IPv4 address, attached or idle (since February 2024). */
+  public_ipv4_hourly: number;
   s3: Record<string, { standard_gb_month: number; put_per_1000: number; get_per_1000: number }>;
 }
 
@@ -31,6 +34,10 @@ export function ec2Hourly(region: string, instanceType: string): number | null {
 
 export function ebsGbMonth(region: string, volumeType: string): number | null {
   return PRICE_TABLE.ebs_gb_month[region]?.[volumeType] ?? null;
+}
+
+export function snapshotGbMonth(region: string): number | null {
+  return PRICE_TABLE.ebs_snapshot_gb_month[region] ?? null;
 }
 
 export function s3Prices(region: string) {

@@ -125,6 +125,7 @@ export async function approveAndRun(store: Store, policy: Policy, id: string, ap
     store.transaction(() => {
       const change = spec.ledger?.(plan, out);
       if (change || deltaCents > 0) store.ledger.settle(deltaCents > 0 ? approved.id : null, p.project, p.agent, change ?? { add: [], remove: [] });
+      store.desired.apply(p.project, approved.id, spec.desired?.(plan, out, args));
       store.audit.append({ kind: 'executed', agent: human, project: p.project, tool: p.tool, follows: approved.id, result: out, roleArn: session.assumedRoleArn ?? null });
       store.proposals.finish(id, 'executed', out);
     });

@@ -253,6 +253,7 @@ export async function guardedCall(spec: ToolSpec, rawArgs: unknown, deps: CallDe
       store.transaction(() => {
         const change = spec.ledger?.(plan, out);
         if (change || deltaCents > 0) store.ledger.settle(deltaCents > 0 ? approved.id : null, agent.projectId, agent.id, change ?? { add: [], remove: [] });
+        store.desired.apply(agent.projectId, approved.id, spec.desired?.(plan, out, args));
         record({ kind: 'executed', follows: approved.id, result: out, roleArn: aws.session.assumedRoleArn ?? roleArn, requestIds: scope.requestIds });
       });
     } catch (e) {

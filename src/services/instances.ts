@@ -8,6 +8,8 @@ export interface ServiceInstance {
   arn: string;
   type: string;
   state: string;
+  /** e.g. "User initiated (2026-11-01 10:00:00 GMT)": when a stopped instance stopped. */
+  stateReason?: string;
   launchedAt: string;
   privateIp: string | null;
   publicIp: string | null;
@@ -22,6 +24,7 @@ function toServiceInstance(i: Instance, region: string, account: string): Servic
     arn: `arn:aws:ec2:${region}:${account}:instance/${i.InstanceId}`,
     type: i.InstanceType ?? 'unknown',
     state: i.State?.Name ?? 'unknown',
+    stateReason: i.StateTransitionReason,
     launchedAt: i.LaunchTime?.toISOString() ?? '',
     privateIp: i.PrivateIpAddress ?? null,
     publicIp: i.PublicIpAddress ?? null,

@@ -182,6 +182,52 @@ export const migrations: Migration[] = [
       `);
     },
   },
+  {
+    version: 7,
+    update(db) {
+      db.exec(`
+        -- What aws-warden last set on what it manages (one row per resource and aspect); check_drift compares AWS with it.
+        CREATE TABLE desired_state (
+          project   TEXT NOT NULL,
+          resource  TEXT NOT NULL,                  -- an ARN, or service:<name>
+          aspect    TEXT NOT NULL,                  -- tags, sg_rules, bucket_versioning, bucket_public_access, bucket_website, service
+          value     TEXT NOT NULL,                  -- JSON
+          event_id  TEXT NOT NULL,                  -- the approval whose execution set it
+          at        TEXT NOT NULL,
+          PRIMARY KEY (project, resource, aspect)
+        );
+        -- Changes held for a deploy window, and the worker's periodic checks; a claimed job never runs twice.
+        CREATE TABLE jobs (
+          id          TEXT PRIMARY KEY,
+          project     TEXT NOT NULL,
+          agent       TEXT NOT NULL,
+          tool        TEXT NOT NULL,
+          args        TEXT NOT NULL,
+          run_at      TEXT NOT NULL,
+          why         TEXT NOT NULL,
+          state       TEXT NOT NULL CHECK (state IN ('queued', 'running', 'done', 'failed', 'cancelled', 'interrupted')),
+          event_id    TEXT,                         -- the audit event that scheduled it
+          created_at  TEXT NOT NULL,
+          claimed_by  TEXT,
+          started_at  TEXT,
+          finished_at TEXT,
+          result      TEXT
+        );
+        CREATE INDEX jobs_due ON jobs (state, run_at);
+        -- Results of verify_backups, per site and service.
+        CREATE TABLE backup_checks (
+          id        INTEGER PRIMARY KEY,
+          project   TEXT NOT NULL,
+          subject   TEXT NOT NULL,                  -- site/<site>/<environment> or service/<name>
+          ok        INTEGER NOT NULL,
+          detail    TEXT NOT NULL,                  -- JSON: the checks and what failed
+          event_id  TEXT NOT NULL,
+          at        TEXT NOT NULL
+        );
+        CREATE INDEX backup_checks_project ON backup_checks (project, id);
+      `);
+    },
+  },
 ];
 
 export function migrate(db: Database.Database, list: Migration[] = migrations): void {

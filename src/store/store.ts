@@ -1,5 +1,8 @@
 // The store a server or wardenctl holds: one SQLite connection with its audit log, budget ledger and proposals.
 import { AuditLog } from './audit.js';
+import { BackupChecks } from './backup-checks.js';
+import { DesiredState } from './desired.js';
+import { Jobs } from './jobs.js';
 import { closeDb, openDb, type Db } from './db.js';
 import { Deployments } from './deployments.js';
 import { Ledger } from './ledger.js';
@@ -12,6 +15,9 @@ export class Store {
   readonly proposals: Proposals;
   readonly locks: Locks;
   readonly deployments: Deployments;
+  readonly jobs: Jobs;
+  readonly desired: DesiredState;
+  readonly backups: BackupChecks;
 
   constructor(
     readonly db: Db,
@@ -22,6 +28,9 @@ export class Store {
     this.proposals = new Proposals(db, clock);
     this.locks = new Locks(db, clock);
     this.deployments = new Deployments(db, clock);
+    this.jobs = new Jobs(db, clock);
+    this.desired = new DesiredState(db, clock);
+    this.backups = new BackupChecks(db, clock);
   }
 
   static open(file: string, opts: { mustExist?: boolean; clock?: () => Date } = {}): Store {

@@ -1,5 +1,6 @@
 // Every tool aws-warden serves. Adding a tool is one file plus one line here; the server wires it through the guard.
 import { deployStaticSite } from './deploy-static-site.js';
+import { findUnusedResources } from './find-unused-resources.js';
 import { getBudget } from './get-budget.js';
 import { getProposal } from './get-proposal.js';
 import { getService } from './get-service.js';
@@ -7,12 +8,13 @@ import { getSiteStatus } from './get-site-status.js';
 import { getStatus } from './get-status.js';
 import { listResources } from './list-resources.js';
 import { promoteSite } from './promote-site.js';
+import { reclaimResources } from './reclaim-resources.js';
 import { proposeSecurityChange } from './propose-security-change.js';
 import { requestBudget } from './request-budget.js';
 import { scaleService } from './scale-service.js';
 import { tagResource } from './tag-resource.js';
 import type { ToolSpec } from './tool.js';
 
-export const allTools: readonly ToolSpec[] = [getStatus, listResources, tagResource, getBudget, requestBudget, getService, scaleService, getProposal, proposeSecurityChange, deployStaticSite, getSiteStatus, promoteSite];
+export const allTools: readonly ToolSpec[] = [getStatus, listResources, tagResource, getBudget, requestBudget, getService, scaleService, getProposal, proposeSecurityChange, deployStaticSite, getSiteStatus, promoteSite, findUnusedResources, reclaimResources];
 
 export const toolNames: readonly string[] = allTools.map((t) => t.name);

@@ -3,6 +3,7 @@ import type { z } from 'zod';
 import type { AgentAws } from '../aws/clients.js';
 import type { Plan } from '../guard/types.js';
 import type { AgentContext } from '../server/agent-context.js';
+import type { DesiredEntry } from '../store/desired.js';
 import type { LedgerChange } from '../store/ledger.js';
 import type { Store } from '../store/store.js';
 
@@ -61,10 +62,20 @@ export interface ToolSpec<I extends z.ZodObject = z.ZodObject, O extends z.ZodOb
   summarize(out: z.infer<O>): string;
   /** Resources whose run-rate this execution started or ended, for the budget ledger. */
   ledger?(plan: Plan, out: z.infer<O>): LedgerChange;
+  /** What this execution set on managed resources (check_drift compares AWS with it) or stopped managing. */
+  desired?(plan: Plan, out: z.infer<O>, args: z.infer<I>): DesiredChange;
+  /** The environment a change lands in (its deploy window applies), or null. */
+  environmentOf?(args: z.infer<I>, agent: AgentContext): string | null;
   /** The agent's stated reason for a proposal, shown to the human (default: the plan's summary). */
   reasonOf?(args: z.infer<I>): string;
   /** A store-wide lock key held from planning to the outcome, so concurrent calls on one thing serialize. */
   lockKey?(args: z.infer<I>, agent: AgentContext): string;
+}
+
+export interface DesiredChange {
+  set?: DesiredEntry[];
+  /** Resources aws-warden deleted: their desired state goes with them. */
+  forget?: string[];
 }
 
 export function defineTool<I extends z.ZodObject, O extends z.ZodObject>(spec: ToolSpec<I, O>): ToolSpec {

@@ -1,0 +1,220 @@
+// reclaim_resources: stop, terminate, delete or release what find_unused_resources found, with a way back where one
+// exists (a snapshot before a volume goes, stop rather than terminate). Escalates unless tier and policy allow it.
+import {
+  CreateSnapshotCommand,
+  DeleteVolumeCommand,
+  ReleaseAddressCommand,
+  StopInstancesCommand,
+  TerminateInstancesCommand,
+} from '@aws-sdk/client-ec2';
+import { DeleteBucketCommand, DeleteObjectsCommand, ListObjectVersionsCommand } from '@aws-sdk/client-s3';
+import { z } from 'zod';
+import { currentScope } from '../aws/write-gate.js';
+import { readTags } from '../aws/tags.js';
+import type { PlannedOperation, RiskFlag, TouchedResource } from '../guard/types.js';
+import type { AgentContext } from '../server/agent-context.js';
+import { monthlyCentsFromGbMonth, snapshotGbMonth } from '../prices/prices.js';
+import { findUnused, type UnusedResource } from '../unused/find.js';
+import { defineTool, Refusal } from './tool.js';
+
+export const name = 'reclaim_resources';
+
+const ID = /^(i-[0-9a-f]{8,17}|vol-[0-9a-f]{8,17}|eipalloc-[0-9a-f]{8,17}|[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])$/;
+
+const input = z
+  .object({
+    ids: z
+      .array(z.string().regex(ID, 'must be an instance (i-…), volume (vol-…), Elastic IP allocation (eipalloc-…) id or a bucket name'))
+      .min(1)
+      .max(50)
+      .refine((ids) => new Set(ids).size === ids.length, 'ids must not repeat')
+      .describe('ids from find_unused_resources'),
+    reason: z.string().trim().min(1).max(500).describe('why these can go; shown to the human who approves'),
+  })
+  .strict();
+
+const output = z.object({
+  reclaimed: z.array(
+    z.object({
+      id: z.string(),
+      type: z.string(),
+      action: z.string(),
+      snapshots: z.array(z.object({ snapshot_id: z.string(), volume: z.string(), size_gb: z.number() })).describe('taken first: CreateVolume from one undoes the deletion'),
+    }),
+  ),
+  saving_usd_month: z.number(),
+});
+
+interface Step {
+  id: string;
+  type: UnusedResource['type'];
+  arn: string;
+  action: 'stop' | 'terminate' | 'delete' | 'release';
+  /** Volumes snapshotted first (with their sizes, for the snapshot's cost). */
+  snapshot: { volume: string; sizeGb: number }[];
+  savingCents: number;
+  region: string;
+}
+
+function stepOf(u: UnusedResource, agent: AgentContext, region: string): Step {
+  const p = agent.project.unused;
+  const base = { id: u.id, type: u.type, arn: u.arn, savingCents: u.savingCents ?? 0, region };
+  if (u.type === 'instance') {
+    const running = u.detail.state === 'running';
+    if (running && p.stop_instead_of_terminate) return { ...base, action: 'stop', snapshot: [] };
+    const volumes = (u.detail.volumes as { id: string; size_gb: number }[] | undefined) ?? [];
+    return { ...base, action: 'terminate', snapshot: p.snapshot_volumes ? volumes.map((v) => ({ volume: v.id, sizeGb: v.size_gb })) : [] };
+  }
+  if (u.type === 'volume') return { ...base, action: 'delete', snapshot: p.snapshot_volumes ? [{ volume: u.id, sizeGb: Number(u.detail.size_gb ?? 0) }] : [] };
+  if (u.type === 'address') return { ...base, action: 'release', snapshot: [] };
+  return { ...base, action: 'delete', snapshot: [] };
+}
+
+function operationsOf(s: Step): { ops: PlannedOperation[]; undo: PlannedOperation[] } {
+  const snaps = s.snapshot.map((v) => ({ action: 'ec2:CreateSnapshot', target: v.volume, params: { size_gb: v.sizeGb } }));
+  const undoSnaps = s.snapshot.map((v) => ({ action: 'ec2:CreateVolume', target: v.volume, params: { from: 'the snapshot taken first' } }));
+  switch (s.type) {
+    case 'instance':
+      return s.action === 'stop'
+        ? { ops: [{ action: 'ec2:StopInstances', target: s.id }], undo: [{ action: 'ec2:StartInstances', target: s.id }] }
+        : { ops: [...snaps, { action: 'ec2:TerminateInstances', target: s.id }], undo: undoSnaps };
+    case 'volume':
+      return { ops: [...snaps, { action: 'ec2:DeleteVolume', target: s.id }], undo: undoSnaps };
+    case 'address':
+      return { ops: [{ action: 'ec2:ReleaseAddress', target: s.id }], undo: [] };
+    case 'site_bucket':
+      return { ops: [{ action: 's3:DeleteObjectVersion', target: s.id, params: { all: true } }, { action: 's3:DeleteBucket', target: s.id }], undo: [] };
+  }
+}
+
+/** Unattended only where the tier allows it and the policy lists the type for the resource's environment. */
+function unattended(agent: AgentContext, u: UnusedResource): boolean {
+  if (!agent.tier.limits.reclaim_unattended || u.type === 'site_bucket') return false;
+  const envs = agent.project.unused.unattended[u.type] ?? [];
+  return envs.includes('*') || (u.environment !== null && envs.includes(u.environment));
+}
+
+async function emptyBucket(s3: import('@aws-sdk/client-s3').S3Client, bucket: string): Promise<void> {
+  for (;;) {
+    const out = await s3.send(new ListObjectVersionsCommand({ Bucket: bucket }));
+    const all = [...(out.Versions ?? []), ...(out.DeleteMarkers ?? [])].map((v) => ({ Key: v.Key as string, VersionId: v.VersionId }));
+    if (all.length === 0) return;
+    await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: all.slice(0, 1000), Quiet: true } }));
+  }
+}
+
+export const reclaimResources = defineTool({
+  name,
+  title: 'Reclaim unused resources my project owns',
+  description:
+    'Stops, terminates, deletes or releases resources find_unused_resources listed (ids), with a snapshot first for volumes and stop instead of terminate where the policy says so. Each id must still be owned and unused now. Needs a human unless your tier and the policy allow that type in that environment; site buckets always need one. Savings are released from the budget.',
+  input,
+  output,
+  annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
+  reasonOf: (a) => a.reason,
+  lockKey: (_a, agent) => `reclaim:${agent.projectId}`,
+  async plan(args, { aws, agent, store }) {
+    const region = await aws.ec2.config.region();
+    const report = await findUnused(aws, store, agent.projectId, agent.project.unused, new Set(args.ids));
+    const found = new Map(report.resources.map((u) => [u.id, u]));
+    const resources: TouchedResource[] = [];
+    const account = (aws.session.assumedRoleArn ?? '').split(':')[4] ?? '';
+    for (const id of args.ids) {
+      if (found.has(id)) continue;
+      // Not among this project's unused: someone else's (the guard's ownership rule refuses it), or in use now.
+      const arn = id.startsWith('i-') ? `arn:aws:ec2:${region}:${account}:instance/${id}` : id.startsWith('vol-') ? `arn:aws:ec2:${region}:${account}:volume/${id}` : id.startsWith('eipalloc-') ? `arn:aws:ec2:${region}:${account}:elastic-ip/${id}` : `arn:aws:s3:::${id}`;
+      const read = await readTags(aws, arn);
+      if (read.tags?.ProjectId !== agent.projectId) {
+        resources.push({ arn, change: 'delete', tags: read.tags, unreadableWhy: read.why });
+        continue;
+      }
+      const why = report.notJudged.find((n) => n.id === id)?.why;
+      throw new Refusal(`ids: ${id} is owned by ${agent.projectId} but not unused now${why ? ` (${why})` : ''} — call find_unused_resources for what can go`);
+    }
+    const steps = args.ids.filter((id) => found.has(id)).map((id) => stepOf(found.get(id) as UnusedResource, agent, region));
+    const ops = steps.map(operationsOf);
+    const snapshotCents = steps.flatMap((s) => s.snapshot).reduce((a, v) => a + monthlyCentsFromGbMonth(v.sizeGb, snapshotGbMonth(region) ?? 0.05), 0);
+    const saving = steps.reduce((a, s) => a + s.savingCents, 0);
+    const riskFlags: RiskFlag[] = [...found.values()].every((u) => unattended(agent, u)) ? [] : ['deletion'];
+    return {
+      tool: name,
+      summary: `reclaim ${steps.map((s) => `${s.action} ${s.id}`).join(', ') || '(nothing of this project)'} — saves $${(saving / 100).toFixed(2)}/month`,
+      mutating: true,
+      operations: ops.flatMap((o) => o.ops),
+      resources: [...resources, ...steps.map((s) => ({ arn: s.arn, change: s.action === 'stop' ? ('modify' as const) : ('delete' as const), tags: (found.get(s.id) as UnusedResource).tags }))],
+      tagsToSet: {},
+      costDeltaUsdMonth: (snapshotCents - saving) / 100,
+      riskFlags,
+      rollback: ops.flatMap((o) => o.undo),
+      // Stable facts only: approval re-plans and refuses if any id stopped being unused in the meantime.
+      preconditions: { unused: Object.fromEntries(steps.map((s) => [s.id, `${s.type}:${s.action}`])) },
+    };
+  },
+  async execute(plan, _args, { aws, agent }) {
+    const eventId = currentScope()?.approvalId as string;
+    type Snap = { snapshot_id: string; volume: string; size_gb: number };
+    let snapshots: Snap[] = [];
+    const done: { id: string; type: string; action: string; snapshots: Snap[] }[] = [];
+    const typeOf = (id: string) => (id.startsWith('i-') ? 'instance' : id.startsWith('vol-') ? 'volume' : id.startsWith('eipalloc-') ? 'address' : 'site_bucket');
+    for (const op of plan.operations) {
+      const target = op.target as string;
+      switch (op.action) {
+        case 'ec2:CreateSnapshot': {
+          const tags = { ProjectId: agent.projectId, AgentId: agent.id, ManagedBy: 'aws-warden', WardenEvent: eventId, ReclaimedFrom: target };
+          const snap = await aws.ec2.send(
+            new CreateSnapshotCommand({
+              VolumeId: target,
+              Description: `aws-warden: before reclaiming ${target}`,
+              TagSpecifications: [{ ResourceType: 'snapshot', Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) }],
+            }),
+          );
+          snapshots.push({ snapshot_id: snap.SnapshotId as string, volume: target, size_gb: (op.params as { size_gb: number }).size_gb });
+          break;
+        }
+        case 'ec2:StopInstances':
+          await aws.ec2.send(new StopInstancesCommand({ InstanceIds: [target] }));
+          done.push({ id: target, type: 'instance', action: 'stopped', snapshots: [] });
+          break;
+        case 'ec2:TerminateInstances':
+          await aws.ec2.send(new TerminateInstancesCommand({ InstanceIds: [target] }));
+          done.push({ id: target, type: 'instance', action: 'terminated', snapshots });
+          snapshots = [];
+          break;
+        case 'ec2:DeleteVolume':
+          await aws.ec2.send(new DeleteVolumeCommand({ VolumeId: target }));
+          done.push({ id: target, type: 'volume', action: 'deleted', snapshots });
+          snapshots = [];
+          break;
+        case 'ec2:ReleaseAddress':
+          await aws.ec2.send(new ReleaseAddressCommand({ AllocationId: target }));
+          done.push({ id: target, type: 'address', action: 'released', snapshots: [] });
+          break;
+        case 's3:DeleteObjectVersion':
+          await emptyBucket(aws.s3, target);
+          break;
+        case 's3:DeleteBucket':
+          await aws.s3.send(new DeleteBucketCommand({ Bucket: target }));
+          done.push({ id: target, type: typeOf(target), action: 'deleted', snapshots: [] });
+          break;
+        default:
+          throw new Error(`reclaim_resources cannot run ${op.action}`);
+      }
+    }
+    return { reclaimed: done, saving_usd_month: Math.max(0, -(plan.costDeltaUsdMonth ?? 0)) };
+  },
+  ledger(plan, out) {
+    const region = plan.resources.find((r) => r.arn.startsWith('arn:aws:ec2:'))?.arn.split(':')[3] || 'us-east-1';
+    const perGb = snapshotGbMonth(region) ?? 0.05;
+    return {
+      add: out.reclaimed.flatMap((r) =>
+        r.snapshots.map((snap) => {
+          const cents = monthlyCentsFromGbMonth(snap.size_gb, perGb);
+          return { arn: `arn:aws:ec2:${region}::snapshot/${snap.snapshot_id}`, description: `${snap.size_gb} GB snapshot of ${snap.volume} before reclaim`, hourlyUsd: cents / 100 / 730, centsMonth: cents };
+        }),
+      ),
+      remove: out.reclaimed.map((r) => plan.resources.find((x) => x.arn.endsWith(`/${r.id}`) || x.arn === `arn:aws:s3:::${r.id}`)?.arn ?? r.id),
+    };
+  },
+  desired: (plan, out) => ({ forget: out.reclaimed.filter((r) => r.action !== 'stopped').map((r) => plan.resources.find((x) => x.arn.endsWith(`/${r.id}`) || x.arn === `arn:aws:s3:::${r.id}`)?.arn ?? r.id) }),
+  summarize: (o) => `reclaimed ${o.reclaimed.map((r) => `${r.id} (${r.action})`).join(', ')}; saves $${o.saving_usd_month.toFixed(2)}/month`,
+});

@@ -1,0 +1,212 @@
+// Owned resources that cost money and do no work, each with its evidence and monthly saving: idle instances
+// (CloudWatch CPU and network over the policy's window), long-stopped instances, unattached volumes, idle
+// Elastic IPs, and site buckets with no deploy in a while. Read under the agent's role, ProjectId-tagged only.
+import { GetMetricStatisticsCommand } from '@aws-sdk/client-cloudwatch';
+import { DescribeAddressesCommand, DescribeVolumesCommand, type Volume } from '@aws-sdk/client-ec2';
+import { GetBucketTaggingCommand } from '@aws-sdk/client-s3';
+import type { AgentAws } from '../aws/clients.js';
+import type { Reclaimable, UnusedPolicy } from '../policy/schema.js';
+import { ebsGbMonth, ec2Hourly, monthlyCentsFromGbMonth, monthlyCentsFromHourly, PRICE_TABLE, s3Prices } from '../prices/prices.js';
+import { findInstances, type ServiceInstance } from '../services/instances.js';
+import { readContents } from '../sites/bucket.js';
+import type { Store } from '../store/store.js';
+
+export interface UnusedResource {
+  id: string;
+  arn: string;
+  type: Reclaimable;
+  /** The resource's Environment tag, or null. */
+  environment: string | null;
+  evidence: string;
+  /** What reclaiming saves per month, in cents; null when a price is unknown. */
+  savingCents: number | null;
+  tags: Record<string, string>;
+  /** Instances: stopped already (terminate) or running idle (stop or terminate). Volumes: size and type. */
+  detail: Record<string, unknown>;
+}
+
+export interface UnusedReport {
+  resources: UnusedResource[];
+  /** Owned resources looked at, by type. */
+  examined: Record<Reclaimable, number>;
+  /** Resources that could not be judged and why (e.g. too few metrics yet). */
+  notJudged: { id: string; why: string }[];
+}
+
+const tagsOf = (tags: { Key?: string; Value?: string }[] | undefined) => Object.fromEntries((tags ?? []).map((t) => [t.Key ?? '', t.Value ?? '']));
+const MB = 1024 * 1024;
+
+/** "User initiated (2026-11-01 10:00:00 GMT)" → that instant; AWS says GMT, moto UTC. */
+export function stoppedAt(reason: string | undefined): Date | null {
+  const m = /\((\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d) (?:GMT|UTC)\)/.exec(reason ?? '');
+  return m ? new Date(`${m[1]}T${m[2]}Z`) : null;
+}
+
+async function hourly(aws: AgentAws, instanceId: string, metric: string, stat: 'Average' | 'Sum', start: Date, end: Date): Promise<number[]> {
+  const out = await aws.cloudwatch.send(
+    new GetMetricStatisticsCommand({
+      Namespace: 'AWS/EC2',
+      MetricName: metric,
+      Dimensions: [{ Name: 'InstanceId', Value: instanceId }],
+      StartTime: start,
+      EndTime: end,
+      Period: 3600,
+      Statistics: [stat],
+    }),
+  );
+  return (out.Datapoints ?? []).map((d) => d[stat] ?? 0);
+}
+
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+async function volumesOf(aws: AgentAws, filters: { Name: string; Values: string[] }[]): Promise<Volume[]> {
+  const out: Volume[] = [];
+  let token: string | undefined;
+  do {
+    const page = await aws.ec2.send(new DescribeVolumesCommand({ Filters: filters, NextToken: token }));
+    out.push(...(page.Volumes ?? []));
+    token = page.NextToken;
+  } while (token);
+  return out;
+}
+
+function volumeCents(region: string, v: Volume): number | null {
+  const perGb = v.VolumeType ? ebsGbMonth(region, v.VolumeType) : null;
+  return perGb === null || v.Size === undefined ? null : monthlyCentsFromGbMonth(v.Size, perGb);
+}
+
+const sum = (xs: (number | null)[]) => (xs.some((x) => x === null) ? null : (xs as number[]).reduce((a, b) => a + b, 0));
+
+async function judgeInstance(aws: AgentAws, region: string, i: ServiceInstance, policy: UnusedPolicy, now: Date, report: UnusedReport): Promise<UnusedResource | null> {
+  const base = { id: i.id, arn: i.arn, type: 'instance' as const, environment: i.tags.Environment ?? null, tags: i.tags };
+  if (i.state === 'stopped') {
+    const since = stoppedAt(i.stateReason);
+    if (!since) {
+      report.notJudged.push({ id: i.id, why: `stopped, but when is unknown (${i.stateReason ?? 'no reason given'})` });
+      return null;
+    }
+    const days = (now.getTime() - since.getTime()) / 86_400_000;
+    if (days < policy.stopped_days) return null;
+    const volumes = await volumesOf(aws, [{ Name: 'attachment.instance-id', Values: [i.id] }]);
+    return {
+      ...base,
+      evidence: `stopped since ${since.toISOString().slice(0, 16)}Z (${Math.floor(days)} days, over ${policy.stopped_days}); its ${volumes.length} volume(s) still bill`,
+      savingCents: sum(volumes.map((v) => volumeCents(region, v))),
+      detail: { state: 'stopped', volumes: volumes.map((v) => ({ id: v.VolumeId, size_gb: v.Size ?? 0 })) },
+    };
+  }
+  if (i.state !== 'running') return null;
+  const start = new Date(now.getTime() - policy.idle_window_hours * 3_600_000);
+  const [cpu, netIn, netOut] = await Promise.all([
+    hourly(aws, i.id, 'CPUUtilization', 'Average', start, now),
+    hourly(aws, i.id, 'NetworkIn', 'Sum', start, now),
+    hourly(aws, i.id, 'NetworkOut', 'Sum', start, now),
+  ]);
+  // Too little history is not evidence of idleness (a new instance, or metrics not yet in).
+  const needed = Math.ceil(policy.idle_window_hours * 0.9);
+  if (cpu.length < needed) {
+    report.notJudged.push({ id: i.id, why: `${cpu.length} hourly CPU datapoints in the last ${policy.idle_window_hours} h (needs ${needed})` });
+    return null;
+  }
+  const cpuAvg = mean(cpu);
+  const netMbPerHour = (netIn.reduce((a, b) => a + b, 0) + netOut.reduce((a, b) => a + b, 0)) / MB / (policy.idle_window_hours || 1);
+  if (cpuAvg >= policy.idle_cpu_percent || netMbPerHour >= policy.idle_network_mb_per_hour) return null;
+  const price = ec2Hourly(region, i.type);
+  return {
+    ...base,
+    evidence: `running ${i.type}, CPU ${cpuAvg.toFixed(1)}% average and ${netMbPerHour.toFixed(2)} MB/h network over ${policy.idle_window_hours} h (idle below ${policy.idle_cpu_percent}% and ${policy.idle_network_mb_per_hour} MB/h)`,
+    savingCents: price === null ? null : monthlyCentsFromHourly(price),
+    detail: { state: 'running', instance_type: i.type, cpu_percent: Number(cpuAvg.toFixed(2)), network_mb_per_hour: Number(netMbPerHour.toFixed(3)) },
+  };
+}
+
+async function siteBuckets(aws: AgentAws, store: Store, project: string, region: string, account: string, policy: UnusedPolicy, now: Date, report: UnusedReport): Promise<UnusedResource[]> {
+  const rows = store.db
+    .prepare(
+      `SELECT bucket, site, environment, MAX(started_at) AS last FROM deployments WHERE project = ? GROUP BY bucket`,
+    )
+    .all(project) as { bucket: string; site: string; environment: string; last: string }[];
+  const found: UnusedResource[] = [];
+  for (const r of rows) {
+    report.examined.site_bucket++;
+    const days = (now.getTime() - Date.parse(r.last)) / 86_400_000;
+    if (days < policy.site_idle_days) continue;
+    let tags: Record<string, string>;
+    try {
+      tags = tagsOf((await aws.s3.send(new GetBucketTaggingCommand({ Bucket: r.bucket }))).TagSet);
+    } catch (e) {
+      // Gone, or no longer readable by this role: not something to reclaim.
+      report.notJudged.push({ id: r.bucket, why: `cannot read its tags (${(e as Error).name})` });
+      continue;
+    }
+    if (tags.ProjectId !== project) continue;
+    const bytes = (await readContents(aws, r.bucket)).allVersionBytes;
+    const price = s3Prices(region);
+    found.push({
+      id: r.bucket,
+      arn: `arn:aws:s3:::${r.bucket}`,
+      type: 'site_bucket',
+      environment: tags.Environment ?? r.environment,
+      evidence: `site ${r.site} (${r.environment}): last deploy ${r.last.slice(0, 10)}, ${Math.floor(days)} days ago (over ${policy.site_idle_days}); ${(bytes / MB).toFixed(2)} MB kept`,
+      savingCents: price ? monthlyCentsFromGbMonth(bytes / 1024 ** 3, price.standard_gb_month) : null,
+      tags,
+      detail: { site: r.site, bytes, account },
+    });
+  }
+  return found;
+}
+
+/** Everything of the project that looks unused now; `only` limits the look to these ids (reclaim's re-check). */
+export async function findUnused(aws: AgentAws, store: Store, project: string, policy: UnusedPolicy, only?: Set<string>): Promise<UnusedReport> {
+  const region = await aws.ec2.config.region();
+  const account = (aws.session.assumedRoleArn ?? '').split(':')[4] ?? '';
+  const now = store.clock();
+  const report: UnusedReport = { resources: [], examined: { instance: 0, volume: 0, address: 0, site_bucket: 0 }, notJudged: [] };
+  const wanted = (id: string) => !only || only.has(id);
+  const owned = { Name: 'tag:ProjectId', Values: [project] };
+
+  const instances = (await findInstances(aws, { ProjectId: project })).filter((i) => wanted(i.id));
+  report.examined.instance = instances.length;
+  for (const i of instances) {
+    const u = await judgeInstance(aws, region, i, policy, now, report);
+    if (u) report.resources.push(u);
+  }
+
+  const volumes = (await volumesOf(aws, [owned, { Name: 'status', Values: ['available'] }])).filter((v) => v.VolumeId && wanted(v.VolumeId));
+  report.examined.volume = volumes.length;
+  for (const v of volumes) {
+    const tags = tagsOf(v.Tags);
+    if (tags.ProjectId !== project) continue;
+    report.resources.push({
+      id: v.VolumeId as string,
+      arn: `arn:aws:ec2:${region}:${account}:volume/${v.VolumeId}`,
+      type: 'volume',
+      environment: tags.Environment ?? null,
+      evidence: `${v.Size} GB ${v.VolumeType} volume attached to nothing (created ${v.CreateTime?.toISOString().slice(0, 10) ?? '?'})`,
+      savingCents: volumeCents(region, v),
+      tags,
+      detail: { size_gb: v.Size, volume_type: v.VolumeType, availability_zone: v.AvailabilityZone },
+    });
+  }
+
+  const addresses = ((await aws.ec2.send(new DescribeAddressesCommand({ Filters: [owned] }))).Addresses ?? []).filter((a) => a.AllocationId && wanted(a.AllocationId));
+  report.examined.address = addresses.length;
+  for (const a of addresses) {
+    const tags = tagsOf(a.Tags);
+    if (tags.ProjectId !== project || a.AssociationId) continue;
+    report.resources.push({
+      id: a.AllocationId as string,
+      arn: `arn:aws:ec2:${region}:${account}:elastic-ip/${a.AllocationId}`,
+      type: 'address',
+      environment: tags.Environment ?? null,
+      evidence: `Elastic IP ${a.PublicIp} associated with nothing (public IPv4 bills while idle)`,
+      savingCents: monthlyCentsFromHourly(PRICE_TABLE.public_ipv4_hourly),
+      tags,
+      detail: { public_ip: a.PublicIp },
+    });
+  }
+
+  if (!only || [...only].some((id) => !/^(i|vol|eipalloc)-/.test(id)))
+    report.resources.push(...(await siteBuckets(aws, store, project, region, account, policy, now, report)).filter((b) => wanted(b.id)));
+  return report;
+}

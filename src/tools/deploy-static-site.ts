@@ -1,4 +1,5 @@
 // deploy_static_site: sync an allowed directory into the site's own bucket, health-check it, and roll back by itself.
+import { bucketDesired } from '../drift/record.js';
 import { DeleteObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { createHash } from 'node:crypto';
@@ -181,6 +182,7 @@ export const deployStaticSite = defineTool({
     // The bucket's run-rate is its whole stored size: replace the row rather than add to it.
     return { remove: [arn], add: [{ arn, description: `site bucket, ${(bytes / 2 ** 20).toFixed(1)} MiB stored`, hourlyUsd: cents === null ? null : cents / 100 / 730, centsMonth: cents }] };
   },
+  desired: (plan) => bucketDesired(plan),
   summarize: (o) => `deployed to ${o.bucket}: put ${o.put}, deleted ${o.deleted}, unchanged ${o.unchanged}; ${o.website_url}`,
 });
 

@@ -1,4 +1,5 @@
 // Every tool aws-warden serves. Adding a tool is one file plus one line here; the server wires it through the guard.
+import { checkDriftTool } from './check-drift.js';
 import { deployStaticSite } from './deploy-static-site.js';
 import { findUnusedResources } from './find-unused-resources.js';
 import { getBudget } from './get-budget.js';
@@ -10,11 +11,12 @@ import { listResources } from './list-resources.js';
 import { promoteSite } from './promote-site.js';
 import { reclaimResources } from './reclaim-resources.js';
 import { proposeSecurityChange } from './propose-security-change.js';
+import { repairDrift } from './repair-drift.js';
 import { requestBudget } from './request-budget.js';
 import { scaleService } from './scale-service.js';
 import { tagResource } from './tag-resource.js';
 import type { ToolSpec } from './tool.js';
 
-export const allTools: readonly ToolSpec[] = [getStatus, listResources, tagResource, getBudget, requestBudget, getService, scaleService, getProposal, proposeSecurityChange, deployStaticSite, getSiteStatus, promoteSite, findUnusedResources, reclaimResources];
+export const allTools: readonly ToolSpec[] = [getStatus, listResources, tagResource, getBudget, requestBudget, getService, scaleService, getProposal, proposeSecurityChange, deployStaticSite, getSiteStatus, promoteSite, findUnusedResources, reclaimResources, checkDriftTool, repairDrift];
 
 export const toolNames: readonly string[] = allTools.map((t) => t.name);

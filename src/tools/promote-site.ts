@@ -1,4 +1,5 @@
 // promote_site: the sandbox pattern — copy exactly the version set live in staging to prod, only after staging has soaked healthy.
+import { bucketDesired } from '../drift/record.js';
 import { CopyObjectCommand, DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { z } from 'zod';
 import { accountOf } from '../aws/arn.js';
@@ -136,6 +137,7 @@ export const promoteSite = defineTool({
       unchanged: pre.unchanged, health,
     };
   },
+  desired: (plan) => bucketDesired(plan),
   summarize: (o) => `promoted ${o.promoted_from} to ${o.bucket}: copied ${o.copied}, deleted ${o.deleted}, unchanged ${o.unchanged}`,
 });
 

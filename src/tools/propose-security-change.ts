@@ -1,11 +1,13 @@
 // propose_security_change: the agent may only suggest security-group rule changes; a human approves the exact diff.
-import { AuthorizeSecurityGroupEgressCommand, AuthorizeSecurityGroupIngressCommand, DescribeSecurityGroupsCommand, RevokeSecurityGroupEgressCommand, RevokeSecurityGroupIngressCommand } from '@aws-sdk/client-ec2';
+import { DescribeSecurityGroupsCommand } from '@aws-sdk/client-ec2';
 import { isIPv6 } from 'node:net';
 import { z } from 'zod';
 import { accountOf } from '../aws/arn.js';
+import { rulesDesired } from '../drift/record.js';
 import type { AgentAws } from '../aws/clients.js';
 import type { PlannedOperation } from '../guard/types.js';
-import { analyse, ruleKey, rulesOf, toIpPermission, type SgRule } from '../security/rules.js';
+import { applyRuleOperation } from '../security/apply.js';
+import { analyse, ruleKey, rulesOf, type SgRule } from '../security/rules.js';
 import { defineTool, Refusal } from './tool.js';
 
 export const name = 'propose_security_change';
@@ -70,13 +72,6 @@ async function readGroup(aws: AgentAws, id: string) {
   }
 }
 
-const OPS: Record<string, new (input: never) => object> = {
-  'ec2:AuthorizeSecurityGroupIngress': AuthorizeSecurityGroupIngressCommand as never,
-  'ec2:AuthorizeSecurityGroupEgress': AuthorizeSecurityGroupEgressCommand as never,
-  'ec2:RevokeSecurityGroupIngress': RevokeSecurityGroupIngressCommand as never,
-  'ec2:RevokeSecurityGroupEgress': RevokeSecurityGroupEgressCommand as never,
-};
-
 function ops(sg: string, add: SgRule[], remove: SgRule[]): PlannedOperation[] {
   const out: PlannedOperation[] = [];
   for (const [verb, list] of [['Revoke', remove], ['Authorize', add]] as const)
@@ -131,15 +126,13 @@ export const proposeSecurityChange = defineTool({
     let added = 0;
     let removed = 0;
     for (const op of plan.operations) {
-      const Command = OPS[op.action];
-      if (!Command) throw new Error(`propose_security_change cannot run ${op.action}`);
-      const rules = (op.params as { rules: SgRule[] }).rules;
-      await aws.ec2.send(new Command({ GroupId: op.target, IpPermissions: rules.map(toIpPermission) } as never) as never);
-      if (op.action.includes('Authorize')) added += rules.length;
-      else removed += rules.length;
+      const n = await applyRuleOperation(aws, op);
+      if (op.action.includes('Authorize')) added += n;
+      else removed += n;
     }
     const now = await readGroup(aws, args.security_group);
     return { security_group: args.security_group, added, removed, rules: rulesOf(now).map((r) => ({ ...r })) };
   },
+  desired: (plan, out) => rulesDesired(plan, out.rules as unknown as SgRule[]),
   summarize: (o) => `${o.security_group}: added ${o.added}, removed ${o.removed}; ${o.rules.length} rule(s) now`,
 });

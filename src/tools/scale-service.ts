@@ -1,4 +1,5 @@
 // scale_service: change a declared service's instance count or type within its bounds; priced, idempotent, health-gated.
+import { serviceDesired } from '../drift/record.js';
 import { RunInstancesCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
 import { GetParameterCommand } from '@aws-sdk/client-ssm';
 import { readFileSync } from 'node:fs';
@@ -217,6 +218,7 @@ export const scaleService = defineTool({
       remove: plan.resources.filter((r) => r.change === 'delete').map((r) => r.arn),
     };
   },
+  desired: (_plan, out) => serviceDesired(out.service, out.count, out.instance_type),
   summarize: (o) => `${o.service}: ${o.count} instance(s) of ${o.instance_type} now; launched ${o.launched.length}, terminated ${o.terminated.length}`,
 });
 

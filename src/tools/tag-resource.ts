@@ -1,4 +1,5 @@
 // tag_resource: set or remove the agent's own tags on a resource its project owns; ownership tags stay the server's.
+import { tagsDesired } from '../drift/record.js';
 import { CreateTagsCommand, DeleteTagsCommand } from '@aws-sdk/client-ec2';
 import { PutBucketTaggingCommand } from '@aws-sdk/client-s3';
 import { z } from 'zod';
@@ -118,5 +119,6 @@ export const tagResource = defineTool({
     const now = await readTags(aws, args.resource_arn);
     return { resource_arn: args.resource_arn, set: args.set, removed: args.remove, tags: now.tags ?? {} };
   },
+  desired: (_plan, out) => tagsDesired(out.resource_arn, out.tags),
   summarize: (o) => `tagged ${o.resource_arn}: ${Object.keys(o.tags).length} tag(s) now`,
 });

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The aws-warden command: serve (MCP on stdio), check-policy, demo.
+// The aws-warden command: serve (MCP on stdio), worker (scheduled jobs), check-policy, demo.
 import { resolve } from 'node:path';
 import { loadPolicyFile, PolicyError } from '../policy/load.js';
 import { toolNames } from '../tools/index.js';
@@ -11,6 +11,8 @@ const HELP = `Usage: aws-warden <command> [options]
 
 Commands:
   serve          serve MCP on stdio for one agent
+  worker         run due jobs: changes held for a deploy window, periodic drift and backup checks,
+                 proposal expiry (--once: one pass, for cron)
   check-policy   validate a policy file and print what it grants per agent
   demo           start a local AWS emulator and run a scripted agent session against it
 
@@ -18,6 +20,11 @@ Options (serve):
   --agent ID     the agent this server acts for (env WARDEN_AGENT)
   --policy FILE  policy file (env WARDEN_POLICY, default ./policy.yaml)
   --db FILE      SQLite audit store (env WARDEN_DB, default ./warden.db)
+
+Options (worker):
+  --once         one pass, then exit (exit 1 if a job failed)
+  --interval S   seconds between passes (default 60)
+  --policy FILE, --db FILE as for serve
 
 Options (demo):
   --serve        serve MCP on stdio against the emulator instead of running the script
@@ -53,6 +60,36 @@ async function main(argv: string[]): Promise<number | void> {
       dbFile: resolve(values.db ?? (process.env.WARDEN_DB || 'warden.db')),
     });
     return;
+  }
+  if (command === 'worker') {
+    const { values } = parse(rest, {
+      once: { type: 'boolean' },
+      interval: { type: 'string' },
+      policy: { type: 'string' },
+      db: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    }, HELP);
+    if (values.help) return void process.stdout.write(HELP);
+    const interval = Number(values.interval ?? 60);
+    if (!Number.isFinite(interval) || interval < 1) throw new UsageError(`--interval: expected seconds ≥ 1, got "${values.interval}"`);
+    const policy = loadPolicyFile(resolve(values.policy ?? (process.env.WARDEN_POLICY || 'policy.yaml')), toolNames);
+    const { Store } = await import('../store/store.js');
+    const { runWorker } = await import('../worker/worker.js');
+    const store = Store.open(resolve(values.db ?? (process.env.WARDEN_DB || 'warden.db')));
+    let failed = false;
+    try {
+      await runWorker(store, policy, {
+        once: Boolean(values.once),
+        intervalSeconds: interval,
+        log: (line) => {
+          if (/: failed —/.test(line)) failed = true;
+          process.stderr.write(`aws-warden worker: ${line}\n`);
+        },
+      });
+    } finally {
+      store.close();
+    }
+    return values.once && failed ? 1 : 0;
   }
   if (command === 'check-policy') {
     const { values, positionals } = parse(rest, { help: { type: 'boolean', short: 'h' }, json: { type: 'boolean' } }, HELP);

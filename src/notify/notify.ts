@@ -6,7 +6,7 @@ import { log } from '../server/log.js';
 
 export interface Notice {
   project: string;
-  kind: 'rolled_back' | 'escalated' | 'proposal' | 'approved' | 'rejected' | 'expired' | 'failed' | 'promoted' | 'demoted';
+  kind: 'rolled_back' | 'escalated' | 'proposal' | 'approved' | 'rejected' | 'expired' | 'failed' | 'promoted' | 'demoted' | 'scheduled' | 'drift' | 'backup_failed' | 'interrupted';
   subject: string;
   body: Record<string, unknown>;
   eventId?: string;

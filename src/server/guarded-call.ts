@@ -15,6 +15,8 @@ import { approveAndRun } from '../proposals/run-approved.js';
 import { isMutating, Refusal, RolledBack, type ToolContext, type ToolSpec } from '../tools/tool.js';
 import { reviewTrust, withCurrentTier, type Incident } from '../trust/tiers.js';
 import { issueMessage } from '../util/zod-issue.js';
+import { describeRanges, isOpen, nextOpening } from '../windows/windows.js';
+import type { WindowRange } from '../policy/schema.js';
 import { roleFor, type AgentContext } from './agent-context.js';
 import { log } from './log.js';
 import { decideAndRecord, type Gate } from './gate.js';
@@ -36,6 +38,8 @@ export interface CallExtras {
   consent?: (message: string, planHash: string) => Promise<{ approved: boolean; who: string }>;
   /** The tools this server serves (an approved proposal runs with the same set). */
   tools?: readonly ToolSpec[];
+  /** The worker runs a scheduled job at its window: it is not held for a window again. */
+  scheduledJob?: string;
 }
 
 /** A lock outlives no call by much: a crashed holder frees it after this. */
@@ -130,6 +134,11 @@ export async function guardedCall(spec: ToolSpec, rawArgs: unknown, deps: CallDe
     return refuse('denied', d, `${spec.name} ${explain(d)}`);
   }
 
+  // A change to an environment outside its deploy window is not refused: it waits for the window as a job.
+  const env = isMutating(spec) && !dryRun && !extras.scheduledJob ? (spec.environmentOf?.(args, agent) ?? null) : null;
+  const ranges = env ? agent.project.windows[env] : undefined;
+  if (env && ranges && !isOpen(ranges, store.clock())) return schedule(env, ranges);
+
   // Every call, reads too, runs as the agent's own role; not being able to become it is a denial.
   try {
     await aws.session.credentials();
@@ -155,6 +164,27 @@ export async function guardedCall(spec: ToolSpec, rawArgs: unknown, deps: CallDe
     return await inCallScope(scope, () => planAndRun());
   } finally {
     if (lockKey && holder) store.locks.release(lockKey, holder);
+  }
+
+  function schedule(env: string, ranges: WindowRange[]): CallToolResult {
+    const at = nextOpening(ranges, store.clock());
+    const windows = describeRanges(ranges);
+    if (!at) return refuse('denied', { outcome: 'deny', rule: 'deploy_window', reason: `no opening of ${env}'s window within 8 days (${windows})` }, `${spec.name} refused: ${env}'s deploy window (${windows}) does not open within 8 days; nothing was done`);
+    let job;
+    try {
+      job = store.transaction(() => {
+        const reason = `${env} changes run in its deploy window (${windows}); next opening ${at.toISOString()}`;
+        const row = record({ kind: 'escalated', follows: requested.id, decision: { outcome: 'schedule', rule: 'deploy_window', reason, run_at: at.toISOString() } });
+        return { row, job: store.jobs.create({ project: agent.projectId, agent: agent.id, tool: spec.name, args: { ...args }, runAt: at, why: `deploy window of ${env}`, eventId: row.id }) };
+      });
+    } catch (e) {
+      return errorResult(`${spec.name} refused: the job could not be written to the store (${(e as Error).message}); nothing was done`);
+    }
+    tell({ kind: 'scheduled', subject: `${agent.id}: ${spec.name} waits for ${env}'s window (${at.toISOString()})`, body: { job_id: job.job.id, run_at: at.toISOString(), args }, eventId: job.row.id });
+    return okResult(
+      `scheduled: ${spec.name} changes ${env}, whose deploy window (${windows}) is closed; job ${job.job.id} runs at ${at.toISOString()} with the full guard checked again then. A human can cancel it with \`wardenctl schedule cancel ${job.job.id}\``,
+      { status: 'scheduled', event_id: job.row.id, job_id: job.job.id, run_at: at.toISOString() },
+    );
   }
 
   async function planAndRun(): Promise<CallToolResult> {

@@ -57,6 +57,11 @@ export class Deployments {
     ) as DeploymentRow | undefined;
   }
 
+  /** The live deployment of every site and environment of a project. */
+  allLive(project: string): DeploymentRow[] {
+    return stmt(this.db, "SELECT * FROM deployments WHERE project = ? AND state = 'live' ORDER BY site, environment").all(project) as DeploymentRow[];
+  }
+
   history(project: string, site: string, limit = 20): DeploymentRow[] {
     return stmt(this.db, 'SELECT * FROM deployments WHERE project = ? AND site = ? ORDER BY started_at DESC LIMIT ?').all(project, site, limit) as DeploymentRow[];
   }

@@ -64,6 +64,7 @@ export const deployStaticSite = defineTool({
   input,
   output,
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
+  environmentOf: (args) => args.environment,
   lockKey: (args, agent) => `site:${agent.projectId}:${args.site}:${args.environment}`,
   async plan(args, { aws, agent }) {
     const sites = agent.project.sites;

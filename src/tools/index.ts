@@ -16,7 +16,8 @@ import { requestBudget } from './request-budget.js';
 import { scaleService } from './scale-service.js';
 import { tagResource } from './tag-resource.js';
 import type { ToolSpec } from './tool.js';
+import { verifyBackups } from './verify-backups.js';
 
-export const allTools: readonly ToolSpec[] = [getStatus, listResources, tagResource, getBudget, requestBudget, getService, scaleService, getProposal, proposeSecurityChange, deployStaticSite, getSiteStatus, promoteSite, findUnusedResources, reclaimResources, checkDriftTool, repairDrift];
+export const allTools: readonly ToolSpec[] = [getStatus, listResources, tagResource, getBudget, requestBudget, getService, scaleService, getProposal, proposeSecurityChange, deployStaticSite, getSiteStatus, promoteSite, findUnusedResources, reclaimResources, checkDriftTool, repairDrift, verifyBackups];
 
 export const toolNames: readonly string[] = allTools.map((t) => t.name);

@@ -38,6 +38,7 @@ export const promoteSite = defineTool({
   input: z.object({ site: z.string().regex(/^[a-z0-9-]{3,40}$/, 'a short name: 3-40 of a-z, 0-9 and -') }).strict(),
   output,
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
+  environmentOf: () => TO,
   lockKey: (args, agent) => `site:${agent.projectId}:${args.site}:${TO}`,
   async plan(args, { aws, agent, store }) {
     const sites = agent.project.sites;

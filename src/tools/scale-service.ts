@@ -86,6 +86,7 @@ export const scaleService = defineTool({
   input,
   output,
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
+  environmentOf: (args, agent) => agent.project.services[args.service]?.environment ?? null,
   lockKey: (args, agent) => `service:${agent.projectId}:${args.service}`,
   reasonOf: (args) => args.reason ?? `scale ${args.service} to ${args.desired_count}`,
   async plan(args, { aws, agent }) {

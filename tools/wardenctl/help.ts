@@ -16,6 +16,8 @@ Commands:
   notifications  what humans were told (rollbacks, escalations, proposals) and webhook delivery
   trust          each agent's tier in force and its record (successes, rollbacks, denials, escapes)
   iam render|apply|check   the IAM roles the policy implies: print, create/update, or report drift
+  schedule list|cancel     jobs held for a deploy window and the worker's periodic checks
+  backups        the newest backup verification of each site and service
 
 Options:
 ${DB}  --json         machine-readable output
@@ -97,7 +99,21 @@ instances, re-tagging ownership). --project adds the approver role and prints th
 Tiers are ordered as the policy lists them. An agent earns the next one with trust.promote.min_successes
 successful changes, at most max_rollbacks rollbacks and max_denials denials within window_days (counted since its
 last tier change): that creates a proposal for a human, or promotes at once with automatic: true. Incidents in
-trust.demote_on (prod_rollback, boundary_escape) drop it one tier at once. Every change is in the audit chain.
+trust.demote_on (prod_rollback, health_failure, boundary_escape; all three by default) drop it one tier at once. Every change is in the audit chain.
+${DB}`,
+  schedule: `Usage: wardenctl schedule list [--state S] [--project P] [--json] [--db FILE]
+       wardenctl schedule cancel JOB [--as NAME] [--db FILE]
+
+A change requested outside its environment's deploy window waits as a job; \`aws-warden worker\` runs it at the
+window's opening with the full guard checked again. The worker also queues periodic drift and backup checks.
+States: queued, running, done, failed, cancelled, interrupted (its worker died mid-run: never run again).
+cancel works on queued jobs only and is recorded in the audit chain.
+${DB}`,
+  backups: `Usage: wardenctl backups [--project P] [--json] [--db FILE]
+
+The newest verify_backups result per site and service: a site passes when versioning is on and a restore of its
+live version set into a scratch bucket reproduces every object's SHA-256; a service passes when each of its
+volumes has a snapshot newer than backups.max_snapshot_age_hours. Exit 1 when any failed.
 ${DB}`,
   notifications: `Usage: wardenctl notifications [--limit N] [--json] [--db FILE]
 

@@ -4,7 +4,9 @@ import { runMain, UsageError } from '../../src/cli/run-main.js';
 import { auditCommand } from './audit.js';
 import { budgetCommand } from './budget.js';
 import { iamCommand } from './iam.js';
+import { backupsCommand } from './backups.js';
 import { notificationsCommand } from './notifications.js';
+import { scheduleCommand } from './schedule.js';
 import { pricesCommand } from './prices.js';
 import { proposalsCommand } from './proposals.js';
 import { HELP } from './help.js';
@@ -38,6 +40,10 @@ async function main(argv: string[]): Promise<number> {
       return iamCommand(rest);
     case 'trust':
       return trustCommand(rest);
+    case 'schedule':
+      return scheduleCommand(rest);
+    case 'backups':
+      return backupsCommand(rest);
     default:
       throw new UsageError(`unknown command "${noun}"\n\n${HELP.main}`);
   }

@@ -4,10 +4,8 @@ import { createInterface } from 'node:readline/promises';
 import Table from 'cli-table3';
 import { ExitError, parse, UsageError } from '../../src/cli/run-main.js';
 import { ProposalRefused, rejectProposal } from '../../src/proposals/approve.js';
+import { recordExpiries } from '../../src/proposals/expire.js';
 import { approveAndRun } from '../../src/proposals/run-approved.js';
-import { notify } from '../../src/notify/notify.js';
-import type { Policy } from '../../src/policy/schema.js';
-import type { Store } from '../../src/store/store.js';
 import { loadPolicy } from './policy.js';
 import type { ProposalRow } from '../../src/store/proposals.js';
 import { HELP, printHelp } from './help.js';
@@ -38,22 +36,13 @@ export async function proposalsCommand(argv: string[]): Promise<number> {
   }
 }
 
-/** Records the expiry of proposals whose TTL passed: an audit row each, and a notice to the project's humans. */
-function expire(store: Store, policy: Policy | undefined): void {
-  for (const p of store.proposals.expireDue()) {
-    store.audit.append({ kind: 'denied', agent: 'warden', project: p.project, tool: p.tool, follows: p.event_id, decision: { outcome: 'deny', rule: 'expired', proposal: p.id, expires_at: p.expires_at } });
-    const project = policy?.projects[p.project];
-    if (project) notify(store, project, { project: p.project, kind: 'expired', subject: `proposal ${p.id} expired undecided`, body: { proposal_id: p.id, proposed_by: p.agent } });
-  }
-}
-
 function list(argv: string[]): number {
   const { values } = parse(argv, { state: { type: 'string' }, policy: { type: 'string' }, db: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, HELP.proposals);
   if (values.help) return printHelp(HELP.proposals);
   if (values.state && !STATES.includes(values.state)) throw new UsageError(`--state: expected one of ${STATES.join(', ')}, got "${values.state}"`);
   const { store } = openStore(values.db);
   try {
-    expire(store, policyForNotices(values.policy));
+    recordExpiries(store, policyForNotices(values.policy));
     const rows = store.proposals.list({ state: values.state });
     if (values.json) {
       process.stdout.write(`${JSON.stringify(rows.map(view), null, 2)}\n`);

@@ -1,0 +1,84 @@
+// verify_backups: each owned site restored from its live version set into a scratch bucket and hash-checked, each
+// service's volumes checked for a fresh snapshot. Results are stored (wardenctl backups) and failures notified.
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import { readTags } from '../aws/tags.js';
+import { currentScope } from '../aws/write-gate.js';
+import { verifyService, verifySite, type Verification } from '../backups/verify.js';
+import type { PlannedOperation, TouchedResource } from '../guard/types.js';
+import { notify } from '../notify/notify.js';
+import type { DeploymentRow } from '../store/deployments.js';
+import { defineTool } from './tool.js';
+
+export const name = 'verify_backups';
+
+const verification = z.object({ subject: z.string(), ok: z.boolean(), checks: z.number(), failures: z.array(z.string()) });
+const output = z.object({ project: z.string(), ok: z.boolean(), results: z.array(verification) });
+
+/** A scratch bucket name under the project's prefix (the only buckets an agent role may delete). */
+const scratchName = (project: string) => `${project}-restore-${randomBytes(4).toString('hex')}`;
+
+export const verifyBackups = defineTool({
+  name,
+  title: 'Verify backups and restores',
+  description:
+    'For each site your project deployed: versioning is on, the live objects are the deployed versions, and restoring that version set into a scratch bucket (removed afterwards) reproduces every object’s SHA-256. For each service: every volume has a snapshot within the policy’s age. Results are kept (wardenctl backups) and failures notified.',
+  input: z.object({}).strict(),
+  output,
+  annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: true },
+  lockKey: (_a, agent) => `backups:${agent.projectId}`,
+  async plan(_args, { aws, agent, store }) {
+    const sites = store.deployments.allLive(agent.projectId);
+    const resources: TouchedResource[] = [];
+    const operations: PlannedOperation[] = [];
+    for (const d of sites) {
+      const arn = `arn:aws:s3:::${d.bucket}`;
+      const read = await readTags(aws, arn);
+      resources.push({ arn, change: 'read', tags: read.tags, unreadableWhy: read.why });
+      const scratch = scratchName(agent.projectId);
+      resources.push({ arn: `arn:aws:s3:::${scratch}`, change: 'create', tags: null });
+      operations.push(
+        { action: 's3:CreateBucket', target: scratch, params: { restore_of: d.id, site: d.site, environment: d.environment } },
+        { action: 's3:CopyObject', target: scratch, params: { from: d.bucket, objects: Object.keys(JSON.parse(d.versions) as object).length } },
+        { action: 's3:DeleteBucket', target: scratch },
+      );
+    }
+    const services = Object.keys(agent.project.services);
+    return {
+      tool: name,
+      summary: `verify ${sites.length} site deployment(s) by restore into scratch buckets and ${services.length} service(s) by snapshot age`,
+      mutating: true,
+      operations,
+      resources,
+      tagsToSet: { ProjectId: agent.projectId, AgentId: agent.id, ManagedBy: 'aws-warden' },
+      costDeltaUsdMonth: 0,
+      riskFlags: [],
+      rollback: operations.filter((o) => o.action === 's3:CreateBucket').map((o) => ({ action: 's3:DeleteBucket', target: o.target })),
+      preconditions: { sites: sites.map((d) => d.id), services },
+    };
+  },
+  async execute(plan, _args, { aws, agent, store, progress }) {
+    const eventId = currentScope()?.approvalId as string;
+    const results: Verification[] = [];
+    const creates = plan.operations.filter((o) => o.action === 's3:CreateBucket');
+    for (const op of creates) {
+      const p = op.params as { restore_of: string };
+      const d = store.deployments.get(p.restore_of) as DeploymentRow;
+      const tags = { ...plan.tagsToSet, WardenEvent: eventId, Purpose: 'restore-check' };
+      try {
+        results.push(await verifySite(aws, d, op.target as string, tags, (done, total) => progress(done, total, `restored ${done}/${total} objects of ${d.site}/${d.environment}`)));
+      } catch (e) {
+        results.push({ subject: `site/${d.site}/${d.environment}`, ok: false, checks: 0, failures: [`restore failed: ${(e as Error).name}: ${(e as Error).message.split('\n')[0]}`] });
+      }
+    }
+    for (const service of Object.keys(agent.project.services))
+      results.push(await verifyService(aws, agent.projectId, service, agent.project.backups.max_snapshot_age_hours, store.clock()));
+    store.transaction(() => results.forEach((r) => store.backups.record(agent.projectId, eventId, r.subject, r.ok, { checks: r.checks, failures: r.failures })));
+    const failed = results.filter((r) => !r.ok);
+    if (failed.length)
+      notify(store, agent.project, { project: agent.projectId, kind: 'backup_failed', subject: `backup verification failed for ${failed.map((r) => r.subject).join(', ')}`, body: { failed }, eventId });
+    return { project: agent.projectId, ok: failed.length === 0, results };
+  },
+  summarize: (o) =>
+    `${o.ok ? 'backups verified' : 'BACKUP VERIFICATION FAILED'} for ${o.project}: ${o.results.map((r) => `${r.subject} ${r.ok ? 'ok' : `failed (${r.failures.length})`}`).join(', ') || 'nothing to verify'}`,
+});

@@ -1,0 +1,189 @@
+// The worker: runs due jobs (changes held for a deploy window, periodic drift and backup checks) and records
+// proposal expiries. Every job runs through the same guarded call as an agent's own call, as that agent, with the
+// full guard checked again now. A job is claimed once; a job whose worker died mid-run is never run again: it is
+// marked interrupted and a human is told.
+import { hostname } from 'node:os';
+import { AgentAws } from '../aws/clients.js';
+import { AgentSession } from '../aws/session.js';
+import { notify } from '../notify/notify.js';
+import type { Policy } from '../policy/schema.js';
+import { recordExpiries } from '../proposals/expire.js';
+import { resolveAgent, type AgentContext } from '../server/agent-context.js';
+import { guardedCall } from '../server/guarded-call.js';
+import type { JobRow } from '../store/jobs.js';
+import type { Store } from '../store/store.js';
+import { allTools } from '../tools/index.js';
+import { isOpen, nextOpening } from '../windows/windows.js';
+
+export interface PassReport {
+  expired: string[];
+  enqueued: string[];
+  ran: { job: string; tool: string; state: 'done' | 'failed'; text: string }[];
+  rescheduled: { job: string; run_at: string }[];
+  interrupted: string[];
+}
+
+const LEASE_MS = 120_000;
+const PERIODIC: { tool: string; every: (p: NonNullable<Policy['projects'][string]['operations']>) => number | undefined }[] = [
+  { tool: 'check_drift', every: (o) => o.drift_check_hours },
+  { tool: 'verify_backups', every: (o) => o.backup_check_hours },
+];
+
+/** `host:pid` names a worker process; on this host a dead pid means a dead worker. */
+export const workerId = () => `${hostname()}:${process.pid}`;
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+export class Worker {
+  private readonly sessions = new Map<string, AgentAws>();
+  private readonly tools = new Map(allTools.map((t) => [t.name, t]));
+
+  constructor(
+    private readonly store: Store,
+    private readonly policy: Policy,
+    readonly id: string = workerId(),
+  ) {}
+
+  /** Alive: this host's process still exists, or another host's worker renewed its lease recently. */
+  private alive(worker: string): boolean {
+    const [host, pid] = worker.split(':');
+    if (host === hostname()) return pidAlive(Number(pid));
+    const lease = this.store.db.prepare('SELECT expires_at FROM locks WHERE key = ?').get(`worker:${worker}`) as { expires_at: string } | undefined;
+    return Boolean(lease && lease.expires_at > this.store.clock().toISOString());
+  }
+
+  private renewLease(): void {
+    const now = this.store.clock();
+    this.store.db
+      .prepare('INSERT OR REPLACE INTO locks (key, holder, acquired_at, expires_at) VALUES (?, ?, ?, ?)')
+      .run(`worker:${this.id}`, this.id, now.toISOString(), new Date(now.getTime() + LEASE_MS).toISOString());
+  }
+
+  private awsFor(agent: AgentContext): AgentAws {
+    let aws = this.sessions.get(agent.id);
+    if (!aws) {
+      const session = new AgentSession({ agentId: agent.id, projectId: agent.projectId, roleArn: agent.agent.role_arn, sessionSeconds: agent.agent.session_seconds });
+      aws = new AgentAws(session, (id, who) => this.store.audit.isOpenApproval(id, who));
+      this.sessions.set(agent.id, aws);
+    }
+    return aws;
+  }
+
+  /** One pass: expiries, orphans, periodic checks, then every due job in order. */
+  async runOnce(): Promise<PassReport> {
+    const report: PassReport = { expired: [], enqueued: [], ran: [], rescheduled: [], interrupted: [] };
+    this.renewLease();
+    report.expired = recordExpiries(this.store, this.policy).map((p) => p.id);
+    for (const j of this.store.jobs.orphaned((w) => w === this.id || this.alive(w))) {
+      const why = `worker ${j.claimed_by} stopped while running this job; it is not run again — check wardenctl audit and the resources, then ask again if needed`;
+      this.store.jobs.finish(j.id, 'interrupted', { error: why });
+      const project = this.policy.projects[j.project];
+      if (project) notify(this.store, project, { project: j.project, kind: 'interrupted', subject: `job ${j.id} (${j.tool}) was interrupted`, body: { job_id: j.id, why } });
+      report.interrupted.push(j.id);
+    }
+    report.enqueued = this.enqueuePeriodic();
+    for (const job of this.store.jobs.due()) {
+      const ran = await this.run(job, report);
+      if (ran) report.ran.push(ran);
+    }
+    return report;
+  }
+
+  private enqueuePeriodic(): string[] {
+    const now = this.store.clock();
+    const added: string[] = [];
+    for (const [project, p] of Object.entries(this.policy.projects)) {
+      const ops = p.operations;
+      if (!ops) continue;
+      for (const { tool, every } of PERIODIC) {
+        const hours = every(ops);
+        if (!hours) continue;
+        const last = this.store.jobs.lastPeriodic(project, tool);
+        if (last && (last.state === 'queued' || Date.parse(last.run_at) + hours * 3_600_000 > now.getTime())) continue;
+        added.push(this.store.jobs.create({ project, agent: ops.agent, tool, args: {}, runAt: now, why: `periodic: every ${hours} h` }).id);
+      }
+    }
+    return added;
+  }
+
+  private async run(job: JobRow, report: PassReport): Promise<PassReport['ran'][number] | null> {
+    const fail = (text: string) => {
+      this.store.jobs.finish(job.id, 'failed', { error: text });
+      return { job: job.id, tool: job.tool, state: 'failed' as const, text };
+    };
+    const spec = this.tools.get(job.tool);
+    let agent: AgentContext;
+    try {
+      agent = resolveAgent(this.policy, job.agent);
+    } catch (e) {
+      if (!this.store.jobs.claim(job.id, this.id)) return null;
+      return fail(`cannot run as ${job.agent}: ${(e as Error).message}`);
+    }
+    const args = JSON.parse(job.args) as Record<string, unknown>;
+    // A window that closed again (the worker was down at its opening) holds the job for the next one.
+    const env = spec?.environmentOf?.(args as never, agent) ?? null;
+    const ranges = env ? agent.project.windows[env] : undefined;
+    if (ranges && !isOpen(ranges, this.store.clock())) {
+      const at = nextOpening(ranges, this.store.clock());
+      if (at) {
+        this.store.db.prepare("UPDATE jobs SET run_at = ? WHERE id = ? AND state = 'queued'").run(at.toISOString(), job.id);
+        report.rescheduled.push({ job: job.id, run_at: at.toISOString() });
+        return null;
+      }
+    }
+    if (!this.store.jobs.claim(job.id, this.id)) return null;
+    if (!spec) return fail(`tool ${job.tool} is not served by this aws-warden`);
+    const heartbeat = setInterval(() => this.renewLease(), LEASE_MS / 4);
+    try {
+      const answer = await guardedCall(spec, args, { agent, aws: this.awsFor(agent), store: this.store }, {
+        signal: new AbortController().signal,
+        progress: async () => {},
+        tools: allTools,
+        scheduledJob: job.id,
+      });
+      const text = (answer.content as { type: string; text: string }[]).map((c) => c.text).join('\n');
+      const state = answer.isError ? 'failed' : 'done';
+      this.store.jobs.finish(job.id, state, { text, structured: answer.structuredContent ?? null });
+      this.tellOutcome(job, agent, state, text, answer.structuredContent);
+      return { job: job.id, tool: job.tool, state, text };
+    } catch (e) {
+      const text = `job ${job.id} failed: ${(e as Error).message}`;
+      this.tellOutcome(job, agent, 'failed', text, undefined);
+      return fail(text);
+    } finally {
+      clearInterval(heartbeat);
+    }
+  }
+
+  /** Humans hear of failed jobs and of drift the periodic check found (backup failures notify from verify_backups). */
+  private tellOutcome(job: JobRow, agent: AgentContext, state: 'done' | 'failed', text: string, structured: unknown): void {
+    const drift = job.tool === 'check_drift' ? ((structured as { drift?: unknown[] } | undefined)?.drift ?? []) : [];
+    if (state === 'failed') notify(this.store, agent.project, { project: job.project, kind: 'failed', subject: `job ${job.id} (${job.tool}) failed`, body: { job_id: job.id, text } });
+    else if (drift.length) notify(this.store, agent.project, { project: job.project, kind: 'drift', subject: `${drift.length} drift(s) in ${job.project}`, body: { job_id: job.id, drift } });
+  }
+}
+
+/** `aws-warden worker`: a pass every `intervalSeconds` until stopped (or one pass with once). */
+export async function runWorker(store: Store, policy: Policy, opts: { once: boolean; intervalSeconds: number; log: (line: string) => void }): Promise<void> {
+  const worker = new Worker(store, policy);
+  let stopping = false;
+  const stop = () => (stopping = true);
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  do {
+    const r = await worker.runOnce();
+    for (const x of r.ran) opts.log(`job ${x.job} ${x.tool}: ${x.state} — ${x.text.split('\n')[0]}`);
+    for (const x of r.rescheduled) opts.log(`job ${x.job}: window closed, moved to ${x.run_at}`);
+    for (const x of r.interrupted) opts.log(`job ${x}: interrupted (its worker died); not run again`);
+    for (const x of r.expired) opts.log(`proposal ${x}: expired`);
+    if (opts.once || stopping) break;
+    await new Promise((resolve) => setTimeout(resolve, opts.intervalSeconds * 1000));
+  } while (!stopping);
+}

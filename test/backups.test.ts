@@ -26,7 +26,7 @@ const verify = async (h: Harness) => {
 };
 
 async function scratchBuckets(project: string) {
-  return ((await admin.s3().send(new ListBucketsCommand({}))).Buckets ?? []).map((b) => b.Name).filter((n) => n?.startsWith(`${project}-restore-`));
+  return ((await admin.s3().send(new ListBucketsCommand({}))).Buckets ?? []).map((b) => b.Name).filter((n) => n?.startsWith(`restore-${project}-`));
 }
 
 describe('verify_backups', () => {

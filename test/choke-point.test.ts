@@ -1,5 +1,5 @@
 // One choke point: no registered tool reaches an AWS write without a guard decision and a committed approval.
-import { CreateSecurityGroupCommand } from '@aws-sdk/client-ec2';
+import { CreateSecurityGroupCommand, CreateTagsCommand, CreateVolumeCommand } from '@aws-sdk/client-ec2';
 import { PutBucketTaggingCommand } from '@aws-sdk/client-s3';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -37,6 +37,21 @@ const SAMPLES: Record<string, (w: ReturnType<typeof world>, ownedArn: string, h?
     );
     return { security_group: sg.GroupId, add: [{ protocol: 'tcp', from_port: 443, to_port: 443, cidr: '0.0.0.0/0' }], reason: 'serve https to everyone' };
   },
+  find_unused_resources: () => ({}),
+  reclaim_resources: async (w) => {
+    const vol = await admin.ec2().send(new CreateVolumeCommand({ AvailabilityZone: 'us-east-1a', Size: 1, TagSpecifications: [{ ResourceType: 'volume', Tags: [{ Key: 'ProjectId', Value: w.project }] }] }));
+    return { ids: [vol.VolumeId], reason: 'attached to nothing' };
+  },
+  check_drift: () => ({}),
+  repair_drift: async (_w, arn, h) => {
+    if (!h) return { ids: ['drift-0123456789'] };
+    // Real drift: a tag aws-warden set, changed behind its back.
+    await call(h.client, 'tag_resource', { resource_arn: arn, set: { Owner: 'web-team' } });
+    await admin.ec2().send(new CreateTagsCommand({ Resources: [arn.split('/').pop() as string], Tags: [{ Key: 'Owner', Value: 'someone-else' }] }));
+    const found = await call(h.client, 'check_drift', {});
+    return { ids: [(found.structured as { drift: { id: string }[] }).drift[0].id] };
+  },
+  verify_backups: () => ({}),
 };
 
 /** A site directory under the root the sample world allows. */

@@ -29,7 +29,7 @@ const policy = parsePolicy(
 projects: { ${project}: { budget_usd_month: 100, approver_role_arn: "${role(`${agent}-approver`)}" } }
 tiers:
   observer: { tools: [get_status, list_resources] }
-  operator: { tools: [get_status, list_resources, tag_resource, scale_service, propose_security_change, deploy_static_site] }
+  operator: { tools: [get_status, list_resources, tag_resource, scale_service, propose_security_change, deploy_static_site, verify_backups] }
 agents:
   ${agent}: { project: ${project}, tier: observer, role_arn: "${role(agent)}", tier_roles: { operator: "${role(`${agent}-operator`)}" } }
 `,
@@ -125,6 +125,10 @@ describe('rendered roles under IAM enforcement', () => {
     const s3 = new S3Client({ ...cfg(await assume(role(`${agent}-operator`))), forcePathStyle: true });
     expect(await refused(s3.send(new CreateBucketCommand({ Bucket: `${project}-docs-staging-0123abcd` })))).toBe('allowed');
     expect(await refused(s3.send(new CreateBucketCommand({ Bucket: `someone-else-docs-staging-0123abcd` })))).toMatch(/AccessDenied/);
+    // Its only deletable buckets are the scratch buckets of restore checks.
+    expect(await refused(s3.send(new CreateBucketCommand({ Bucket: `restore-${project}-0123abcd` })))).toBe('allowed');
+    expect(await refused(s3.send(new DeleteBucketCommand({ Bucket: `restore-${project}-0123abcd` })))).toBe('allowed');
+    expect(await refused(s3.send(new DeleteBucketCommand({ Bucket: `${project}-docs-staging-0123abcd` })))).toMatch(/AccessDenied/);
     const observer = new S3Client({ ...cfg(await assume(role(agent))), forcePathStyle: true });
     expect(await refused(observer.send(new CreateBucketCommand({ Bucket: `${project}-docs-prod-0123abcd` })))).toMatch(/AccessDenied/);
   });

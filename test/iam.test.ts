@@ -14,6 +14,8 @@ import { fresh } from './helpers/harness.js';
 const policy = loadPolicyFile('policy.yaml', toolNames);
 const BASE = 'arn:aws:iam::123456789012:role/aws-warden-server';
 const CTL = join(process.cwd(), 'dist', 'tools', 'wardenctl', 'main.js');
+/** Actions that only read: what an observer may have, and what needs no ownership scope. */
+const READ = /^(ec2:Describe|tag:Get|ssm:GetParameter|cloudwatch:Get|cloudtrail:Lookup|s3:Get|s3:List)/;
 const asList = (x: string | string[] | undefined) => (x === undefined ? [] : Array.isArray(x) ? x : [x]);
 
 describe('wardenctl iam apply and check, against moto', () => {
@@ -54,11 +56,11 @@ describe('IAM rendering', () => {
     const role = renderAgentRole(policy, agent, BASE);
     expect(() => policyDocument.parse(role.permissions)).not.toThrow();
     for (const s of role.permissions.Statement.filter((x) => x.Effect === 'Allow')) {
-      const writes = asList(s.Action).filter((a) => !/^(ec2:Describe|tag:Get|ssm:GetParameter)/.test(a));
+      const writes = asList(s.Action).filter((a) => !READ.test(a));
       if (writes.length === 0 || s.Sid === 'LaunchInputs') continue; // images, subnets, groups a launch reads
       const scoped =
         JSON.stringify(s.Condition ?? {}).includes('${aws:PrincipalTag/ProjectId}') ||
-        asList(s.Resource).every((r) => r.startsWith(`arn:aws:s3:::${policy.agents[agent].project}-`));
+        asList(s.Resource).every((r) => r.startsWith(`arn:aws:s3:::${policy.agents[agent].project}-`) || r.startsWith(`arn:aws:s3:::restore-${policy.agents[agent].project}-`));
       expect(scoped, `${agent} ${s.Sid}`).toBe(true);
     }
     expect(role.trust.Statement[0]).toMatchObject({
@@ -79,7 +81,7 @@ describe('IAM rendering', () => {
 
   it('gives an observer no write at all', () => {
     const allowed = renderAgentRole(policy, 'auditor', BASE).permissions.Statement.filter((s) => s.Effect === 'Allow').flatMap((s) => asList(s.Action));
-    expect(allowed.every((a) => /^(ec2:Describe|tag:Get)/.test(a))).toBe(true);
+    expect(allowed.filter((a) => !READ.test(a))).toEqual([]);
   });
 
   it('lets only the approver role change security groups, still within the project\'s tags', () => {

@@ -18,7 +18,9 @@ import { closeDb, openDb } from '../store/db.js';
 import { toolNames } from '../tools/index.js';
 import { IAMClient } from '@aws-sdk/client-iam';
 import { applyRoles } from '../iam/apply.js';
-import { renderAgentRole, renderApproverRole, type RenderedRole } from '../iam/render.js';
+import { renderAgentRoles, renderApproverRole, type RenderedRole } from '../iam/render.js';
+import { bucketName } from '../sites/bucket.js';
+import { closedWindow, operationsChapter, windowChapter } from './operations.js';
 import { anyImageId, launchTagged } from './seed.js';
 
 interface Prepared {
@@ -48,13 +50,14 @@ async function prepare(dbFile: string | undefined, say: (s: string) => void): Pr
     policyFile,
     readFileSync(join(packageRoot(), 'policy.yaml'), 'utf8')
       .replace('soak_minutes: 30', 'soak_minutes: 0')
-      .replace('roots: [./examples/site]', `roots: ["${join(packageRoot(), 'examples', 'site')}", "${broken}"]`),
+      .replace('roots: [./examples/site]', `roots: ["${join(packageRoot(), 'examples', 'site')}", "${broken}"]`)
+      .replace(/prod: \[\{ days: \[tue, thu\][^\n]*\]/, `prod: ${closedWindow()}`),
   );
-  say('the demo uses policy.yaml with the staging soak cut to 0 minutes and a second site root for a broken v2');
+  say(`the demo uses policy.yaml with the staging soak cut to 0 minutes, a second site root for a broken v2, and prod's deploy window moved to one that is closed now (${closedWindow()})`);
   const policy = loadPolicyFile(policyFile, toolNames);
   // The same roles `wardenctl iam apply --project P` would create, rendered from the policy.
   const rendered = Object.keys(policy.projects).flatMap((project) => [
-    ...Object.entries(policy.agents).filter(([, a]) => a.project === project).map(([id, a]) => renderAgentRole(policy, id, `arn:aws:iam::${a.role_arn.split(':')[4]}:root`)),
+    ...Object.entries(policy.agents).filter(([, a]) => a.project === project).flatMap(([id, a]) => renderAgentRoles(policy, id, `arn:aws:iam::${a.role_arn.split(':')[4]}:root`)),
     ...[renderApproverRole(policy, project, 'arn:aws:iam::123456789012:root')].filter((r): r is RenderedRole => r !== null),
   ]);
   const roles = await applyRoles(new IAMClient({}), rendered);
@@ -92,14 +95,17 @@ async function connect(agent: string, p: Prepared): Promise<Client> {
 
 type Out = (s: string) => void;
 
-async function call(client: Client, agent: string, tool: string, args: Record<string, unknown>, out: Out): Promise<void> {
+async function call(client: Client, agent: string, tool: string, args: Record<string, unknown>, out: Out): Promise<Record<string, unknown> | undefined> {
   out(`\n▶ ${agent} calls ${tool}(${JSON.stringify(args)})`);
   const res = await client.callTool({ name: tool, arguments: args });
   const text = (res.content as { type: string; text: string }[]).find((c) => c.type === 'text')?.text ?? '';
-  const status = (res.structuredContent as { status?: string } | undefined)?.status;
+  const structured = res.structuredContent as Record<string, unknown> | undefined;
+  const status = structured?.status;
   if (res.isError) out(`  ✗ ${text}`);
   else if (status === 'pending_approval') out(`  ⏸ ${text}`);
+  else if (status === 'scheduled') out(`  ⏲ ${text}`);
   else out(`  ✓ ${status === 'dry_run' ? 'guard would allow' : 'guard allowed'} — ${text}`);
+  return structured;
 }
 
 export async function runDemo(opts: { dbFile?: string }, out: Out = (s) => console.log(s)): Promise<number> {
@@ -130,7 +136,7 @@ export async function runDemo(opts: { dbFile?: string }, out: Out = (s) => conso
       siteHealthy = false;
       await call(bot, 'web-bot', 'deploy_static_site', { site: 'shop', source_dir: p.brokenSiteDir, environment: 'staging' }, out);
       siteHealthy = true;
-      await call(bot, 'web-bot', 'promote_site', { site: 'shop' }, out);
+      await windowChapter(bot, (c, a, t, args) => call(c, a, t, args, out), p, out);
       await call(bot, 'web-bot', 'get_site_status', { site: 'shop' }, out);
     } finally {
       siteHealth.close();
@@ -189,6 +195,7 @@ export async function runDemo(opts: { dbFile?: string }, out: Out = (s) => conso
       out(`\n  a human runs: wardenctl proposals approve ${proposalId} --yes`);
       await call(bot, 'web-bot', 'get_budget', {}, out);
     }
+    await operationsChapter(bot, (c, a, t, args) => call(c, a, t, args, out), { ...p, stagingBucket: bucketName('123456789012', 'shop', 'shop', 'staging') }, out);
     await bot.close();
     const auditor = await connect('auditor', p);
     clients.push(auditor);

@@ -14,10 +14,12 @@ const statement = z
     Action: actions.optional(),
     NotAction: actions.optional(),
     Resource: strings.optional(),
+    NotResource: strings.optional(),
     Condition: z.record(z.string().regex(OPERATOR, 'an IAM condition operator'), z.record(z.string().min(1), z.union([strings, z.boolean()]))).optional(),
   })
   .strict()
-  .refine((s) => Boolean(s.Action) !== Boolean(s.NotAction), 'exactly one of Action and NotAction');
+  .refine((s) => Boolean(s.Action) !== Boolean(s.NotAction), 'exactly one of Action and NotAction')
+  .refine((s) => !(s.Resource && s.NotResource), 'at most one of Resource and NotResource');
 
 export const policyDocument = z.object({ Version: z.literal('2012-10-17'), Statement: z.array(statement).min(1) }).strict();
 export type PolicyDocument = z.infer<typeof policyDocument>;

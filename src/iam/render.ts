@@ -4,7 +4,7 @@ import type { Policy } from '../policy/schema.js';
 import { policyDocument, type PolicyDocument, type Statement } from './grammar.js';
 
 /** What each tool needs: reads (no resource scope in EC2), actions on existing owned resources, creates, S3 by site prefix. */
-const NEEDS: Record<string, { read?: string[]; owned?: string[]; create?: string[]; s3?: string[]; ssm?: string[] }> = {
+const NEEDS: Record<string, { read?: string[]; owned?: string[]; create?: string[]; s3?: string[]; ssm?: string[]; scratch?: string[] }> = {
   get_status: {},
   get_budget: {},
   request_budget: {},
@@ -18,12 +18,48 @@ const NEEDS: Record<string, { read?: string[]; owned?: string[]; create?: string
   deploy_static_site: {
     s3: ['s3:CreateBucket', 's3:GetBucketTagging', 's3:PutBucketTagging', 's3:PutBucketVersioning', 's3:PutBucketWebsite', 's3:PutBucketPublicAccessBlock', 's3:ListBucketVersions', 's3:GetObject', 's3:GetObjectVersion', 's3:PutObject', 's3:DeleteObject', 's3:DeleteObjectVersion'],
   },
+  find_unused_resources: {
+    read: ['ec2:DescribeInstances', 'ec2:DescribeVolumes', 'ec2:DescribeAddresses', 'cloudwatch:GetMetricStatistics'],
+    s3: ['s3:GetBucketTagging', 's3:ListBucketVersions'],
+  },
+  reclaim_resources: {
+    read: ['ec2:DescribeInstances', 'ec2:DescribeVolumes', 'ec2:DescribeAddresses', 'ec2:DescribeTags', 'cloudwatch:GetMetricStatistics'],
+    owned: ['ec2:StopInstances', 'ec2:TerminateInstances', 'ec2:DeleteVolume', 'ec2:ReleaseAddress', 'ec2:CreateSnapshot'],
+    create: ['ec2:CreateSnapshot', 'ec2:CreateTags'],
+    s3: ['s3:GetBucketTagging', 's3:ListBucketVersions'],
+  },
+  check_drift: {
+    read: ['ec2:DescribeTags', 'ec2:DescribeSecurityGroups', 'ec2:DescribeInstances', 'cloudtrail:LookupEvents'],
+    s3: ['s3:GetBucketTagging', 's3:GetBucketVersioning', 's3:GetBucketWebsite', 's3:GetBucketPublicAccessBlock'],
+  },
+  repair_drift: {
+    read: ['ec2:DescribeTags', 'ec2:DescribeSecurityGroups', 'ec2:DescribeInstances', 'ec2:DescribeInstanceStatus', 'ec2:DescribeImages', 'cloudtrail:LookupEvents'],
+    owned: ['ec2:CreateTags', 'ec2:DeleteTags', 'ec2:TerminateInstances'],
+    create: ['ec2:RunInstances', 'ec2:CreateTags'],
+    s3: ['s3:GetBucketTagging', 's3:PutBucketTagging', 's3:GetBucketVersioning', 's3:PutBucketVersioning', 's3:GetBucketWebsite', 's3:PutBucketWebsite', 's3:GetBucketPublicAccessBlock', 's3:PutBucketPublicAccessBlock'],
+    ssm: ['ssm:GetParameter'],
+  },
+  verify_backups: {
+    read: ['ec2:DescribeInstances', 'ec2:DescribeVolumes', 'ec2:DescribeSnapshots'],
+    s3: ['s3:GetBucketTagging', 's3:GetBucketVersioning', 's3:ListBucketVersions', 's3:GetObject', 's3:GetObjectVersion'],
+    scratch: ['s3:CreateBucket', 's3:PutBucketTagging', 's3:PutObject', 's3:GetObject', 's3:ListBucketVersions', 's3:DeleteObjectVersion', 's3:DeleteBucket'],
+  },
   promote_site: { s3: ['s3:CreateBucket', 's3:GetBucketTagging', 's3:PutBucketTagging', 's3:PutBucketVersioning', 's3:PutBucketWebsite', 's3:PutBucketPublicAccessBlock', 's3:ListBucketVersions', 's3:GetObject', 's3:GetObjectVersion', 's3:PutObject', 's3:DeleteObject', 's3:DeleteObjectVersion'] },
 };
 
 /** What only a human-approved plan may do (the approver role); agents are denied them outright. */
 const HUMAN_ONLY = ['ec2:AuthorizeSecurityGroupIngress', 'ec2:AuthorizeSecurityGroupEgress', 'ec2:RevokeSecurityGroupIngress', 'ec2:RevokeSecurityGroupEgress'];
-const NEVER_FOR_AGENTS = [...HUMAN_ONLY, 'ec2:CreateNetworkAcl*', 'ec2:DeleteNetworkAcl*', 'ec2:ReplaceNetworkAcl*', 'iam:*', 's3:DeleteBucket', 's3:PutBucketPolicy', 's3:DeleteBucketPolicy'];
+const NEVER_FOR_AGENTS = [...HUMAN_ONLY, 'ec2:CreateNetworkAcl*', 'ec2:DeleteNetworkAcl*', 'ec2:ReplaceNetworkAcl*', 'iam:*', 's3:PutBucketPolicy', 's3:DeleteBucketPolicy'];
+
+/**
+ * An agent deletes no bucket but the scratch buckets of its own restore checks (verify_backups, named
+ * restore-<project>-…). The second statement repeats the first for the project's own buckets in a form emulators
+ * without NotResource (moto) evaluate too.
+ */
+const scratchOnly = (project: string): Statement[] => [
+  { Sid: 'NeverDeleteBucketsButRestoreScratch', Effect: 'Deny', Action: ['s3:DeleteBucket'], NotResource: [`arn:aws:s3:::restore-${project}-*`] },
+  { Sid: 'NeverDeleteProjectBuckets', Effect: 'Deny', Action: ['s3:DeleteBucket'], Resource: [`arn:aws:s3:::${project}-*`] },
+];
 const OWNERSHIP_KEYS = ['ProjectId', 'AgentId', 'ManagedBy'];
 
 const tagOwned = { StringEquals: { 'aws:ResourceTag/ProjectId': '${aws:PrincipalTag/ProjectId}' } };
@@ -40,7 +76,7 @@ function uniq(xs: string[]): string[] {
 }
 
 function permissionStatements(tools: string[], project: string, extra: string[] = []): Statement[] {
-  const need = (k: 'read' | 'owned' | 'create' | 's3' | 'ssm') => uniq(tools.flatMap((t) => NEEDS[t]?.[k] ?? []));
+  const need = (k: 'read' | 'owned' | 'create' | 's3' | 'ssm' | 'scratch') => uniq(tools.flatMap((t) => NEEDS[t]?.[k] ?? []));
   const out: Statement[] = [];
   if (need('read').length) out.push({ Sid: 'Reads', Effect: 'Allow', Action: need('read'), Resource: '*' });
   const owned = uniq([...need('owned'), ...extra]);
@@ -57,7 +93,7 @@ function permissionStatements(tools: string[], project: string, extra: string[] 
       Sid: 'CreateOnlyTaggedForThisProject',
       Effect: 'Allow',
       Action: need('create'),
-      Resource: ['arn:aws:ec2:*:*:instance/*', 'arn:aws:ec2:*:*:volume/*'],
+      Resource: ['arn:aws:ec2:*:*:instance/*', 'arn:aws:ec2:*:*:volume/*', 'arn:aws:ec2:*::snapshot/*'],
       Condition: {
         StringEquals: { 'aws:RequestTag/ProjectId': '${aws:PrincipalTag/ProjectId}', 'aws:RequestTag/AgentId': '${aws:PrincipalTag/AgentId}' },
         'ForAllValues:StringLike': { 'aws:TagKeys': ['ProjectId', 'AgentId', 'ManagedBy', 'Service', 'WardenEvent', 'Name'] },
@@ -65,6 +101,7 @@ function permissionStatements(tools: string[], project: string, extra: string[] 
     });
   }
   if (need('s3').length) out.push({ Sid: 'SiteBucketsOfThisProject', Effect: 'Allow', Action: need('s3'), Resource: [`arn:aws:s3:::${project}-*`, `arn:aws:s3:::${project}-*/*`] });
+  if (need('scratch').length) out.push({ Sid: 'RestoreScratchBuckets', Effect: 'Allow', Action: need('scratch'), Resource: [`arn:aws:s3:::restore-${project}-*`, `arn:aws:s3:::restore-${project}-*/*`] });
   if (need('ssm').length) out.push({ Sid: 'PublicAmiParameters', Effect: 'Allow', Action: need('ssm'), Resource: 'arn:aws:ssm:*::parameter/aws/service/*' });
   return out;
 }
@@ -101,6 +138,7 @@ export function renderAgentRole(policy: Policy, agentId: string, basePrincipal: 
   const statements: Statement[] = [
     ...permissionStatements(tools, agent.project),
     { Sid: 'NeverWithoutAHuman', Effect: 'Deny', Action: NEVER_FOR_AGENTS, Resource: '*' },
+    ...scratchOnly(agent.project),
     { Sid: 'NeverOtherProjects', Effect: 'Deny', Action: ['ec2:TerminateInstances', 'ec2:StopInstances', 'ec2:DeleteTags', 'ec2:CreateTags'], Resource: '*', Condition: { StringNotEquals: { 'aws:ResourceTag/ProjectId': '${aws:PrincipalTag/ProjectId}' }, Null: { 'aws:ResourceTag/ProjectId': 'false' } } },
     { Sid: 'NeverRetagOwnership', Effect: 'Deny', Action: ['ec2:DeleteTags', 'ec2:CreateTags'], Resource: '*', Condition: { 'ForAnyValue:StringEquals': { 'aws:TagKeys': OWNERSHIP_KEYS }, StringNotEquals: { 'ec2:CreateAction': 'RunInstances' } } },
   ];
@@ -127,7 +165,12 @@ export function renderApproverRole(policy: Policy, project: string, basePrincipa
     }),
     permissions: policyDocument.parse({
       Version: '2012-10-17',
-      Statement: [...permissionStatements(tools, project, [...HUMAN_ONLY, 'ec2:DescribeSecurityGroups']), { Sid: 'NeverIam', Effect: 'Deny', Action: ['iam:*', 's3:DeleteBucket'], Resource: '*' }],
+      Statement: [
+        ...permissionStatements(tools, project, [...HUMAN_ONLY, 'ec2:DescribeSecurityGroups']),
+        // Deleting a site bucket (reclaim_resources) is only ever a human's approved plan.
+        { Sid: 'ApprovedBucketDeletion', Effect: 'Allow', Action: ['s3:DeleteBucket', 's3:ListBucketVersions', 's3:DeleteObjectVersion'], Resource: [`arn:aws:s3:::${project}-*`, `arn:aws:s3:::${project}-*/*`] },
+        { Sid: 'NeverIam', Effect: 'Deny', Action: ['iam:*'], Resource: '*' },
+      ],
     }),
   };
 }

@@ -15,8 +15,8 @@ export const name = 'verify_backups';
 const verification = z.object({ subject: z.string(), ok: z.boolean(), checks: z.number(), failures: z.array(z.string()) });
 const output = z.object({ project: z.string(), ok: z.boolean(), results: z.array(verification) });
 
-/** A scratch bucket name under the project's prefix (the only buckets an agent role may delete). */
-const scratchName = (project: string) => `${project}-restore-${randomBytes(4).toString('hex')}`;
+/** A scratch bucket name: restore-<project>-… are the only buckets an agent role may delete (see src/iam/render.ts). */
+const scratchName = (project: string) => `restore-${project}-${randomBytes(4).toString('hex')}`;
 
 export const verifyBackups = defineTool({
   name,

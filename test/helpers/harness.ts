@@ -28,6 +28,8 @@ export interface World {
   agent: string;
   observer: string;
   policy: Policy;
+  /** The policy's text, for a test that runs the CLI against a file. */
+  yaml: string;
 }
 
 /** A policy with a fresh project (agent + observer) and a second project to trespass on. */
@@ -56,7 +58,7 @@ agents:
   ${other}-bot: { project: ${other}, tier: operator, role_arn: "arn:aws:iam::${ACCOUNT}:role/${other}-bot" }
 ${opts.topYaml ?? ''}
 ${opts.topYaml?.includes('trust:') ? '' : 'trust: { demote_on: [] }   # suites that probe the boundary on purpose keep their tier'}`;
-  return { project, other, agent, observer, policy: parsePolicy(yaml, 'policy.yaml', [...toolNames, ...(opts.operatorTools ?? [])]) };
+  return { project, other, agent, observer, yaml, policy: parsePolicy(yaml, 'policy.yaml', [...toolNames, ...(opts.operatorTools ?? [])]) };
 }
 
 export interface Harness {

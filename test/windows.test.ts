@@ -27,6 +27,19 @@ const WINDOW = `    windows: { prod: [{ days: [sat], start: "02:00", end: "04:00
 const WEDNESDAY = Date.parse('2026-11-25T12:00:00Z');
 const OPENS = '2026-11-28T01:00:00.000Z';
 
+/** A project with a site root and a Saturday prod window, on a file store whose clock the test moves. */
+async function siteWorld() {
+  const root = mkdtempSync(join(tmpdir(), 'warden-window-'));
+  writeFileSync(join(root, 'index.html'), '<h1>release</h1>');
+  const w = world({ projectYaml: `    sites: { roots: ["${root}"], health_timeout_seconds: 2 }\n${WINDOW}` });
+  const clock = { now: WEDNESDAY };
+  const dbFile = join(mkdtempSync(join(tmpdir(), 'warden-window-db-')), 'warden.db');
+  const store = Store.open(dbFile, { clock: () => new Date(clock.now) });
+  const h = await connect(w.policy, w.agent, { store });
+  open.push(h);
+  return { root, w, clock, dbFile, store, h };
+}
+
 describe('deploy windows', () => {
   const ranges = (yaml: string) => parsePolicy(`version: 1\nprojects: { pp: { budget_usd_month: 1,\n${yaml} } }\ntiers: {}\nagents: {}\n`, 'policy.yaml', toolNames).projects.pp.windows.prod;
 
@@ -45,14 +58,7 @@ describe('deploy windows', () => {
   });
 
   it('a prod deploy outside its window is scheduled, visible and runs at the window (clock injected)', async () => {
-    const root = mkdtempSync(join(tmpdir(), 'warden-window-'));
-    writeFileSync(join(root, 'index.html'), '<h1>release</h1>');
-    const w = world({ projectYaml: `    sites: { roots: ["${root}"], health_timeout_seconds: 2 }\n${WINDOW}` });
-    let now = WEDNESDAY;
-    const dbFile = join(mkdtempSync(join(tmpdir(), 'warden-window-db-')), 'warden.db');
-    const store = Store.open(dbFile, { clock: () => new Date(now) });
-    const h = await connect(w.policy, w.agent, { store });
-    open.push(h);
+    const { root, w, clock, dbFile, store, h } = await siteWorld();
     const staged = await call(h.client, 'deploy_static_site', { site: 'shop', source_dir: root, environment: 'staging' });
     expect(staged.structured).toMatchObject({ status: 'executed' });
     const writes = h.writes().length;
@@ -71,7 +77,7 @@ describe('deploy windows', () => {
 
     const worker = new Worker(store, w.policy, 'test:1');
     expect((await worker.runOnce()).ran).toEqual([]);
-    now = Date.parse(OPENS) + 60_000;
+    clock.now = Date.parse(OPENS) + 60_000;
     const pass = await worker.runOnce();
     expect(pass.ran).toMatchObject([{ job, tool: 'deploy_static_site', state: 'done' }]);
     expect(store.jobs.get(job)?.state).toBe('done');
@@ -111,14 +117,9 @@ describe('deploy windows', () => {
   });
 
   it('a human cancels a queued job with wardenctl; the worker never runs it; dry runs and staging are not held', async () => {
-    const root = mkdtempSync(join(tmpdir(), 'warden-window-'));
-    writeFileSync(join(root, 'index.html'), 'x');
-    const w = world({ projectYaml: `    sites: { roots: ["${root}"], health_timeout_seconds: 2 }\n${WINDOW}` });
-    let now = WEDNESDAY;
-    const dbFile = join(mkdtempSync(join(tmpdir(), 'warden-window-db-')), 'warden.db');
-    const store = Store.open(dbFile, { clock: () => new Date(now) });
-    const h = await connect(w.policy, w.agent, { store });
-    open.push(h);
+    const { root, w, clock, dbFile, store, h } = await siteWorld();
+    const staging = await call(h.client, 'deploy_static_site', { site: 'shop', source_dir: root, environment: 'staging' });
+    expect(staging.structured).toMatchObject({ status: 'executed' });
     const dry = await call(h.client, 'deploy_static_site', { site: 'shop', source_dir: root, environment: 'prod', dry_run: true });
     expect(dry.structured).toMatchObject({ status: 'dry_run' });
     const r = await call(h.client, 'deploy_static_site', { site: 'shop', source_dir: root, environment: 'prod' });
@@ -129,7 +130,7 @@ describe('deploy windows', () => {
     const twice = spawnSync(process.execPath, [CTL, 'schedule', 'cancel', job, '--db', dbFile], { encoding: 'utf8' });
     expect(twice.status).toBe(1);
     expect(twice.stderr).toMatch(/is cancelled: only a queued job can be cancelled/);
-    now = Date.parse(OPENS) + 60_000;
+    clock.now = Date.parse(OPENS) + 60_000;
     expect((await new Worker(store, w.policy, 'test:3').runOnce()).ran).toEqual([]);
     expect(store.audit.verify().ok).toBe(true);
   });

@@ -2,11 +2,11 @@
 // made, and a restore of that version set into a scratch bucket reproduces every object's SHA-256 recorded at upload
 // (the scratch bucket is then removed). A service: every volume of its instances has a snapshot within the policy's age.
 import { DescribeSnapshotsCommand, DescribeVolumesCommand } from '@aws-sdk/client-ec2';
-import { CopyObjectCommand, CreateBucketCommand, DeleteBucketCommand, DeleteObjectsCommand, GetBucketVersioningCommand, GetObjectCommand, HeadObjectCommand, ListObjectVersionsCommand, PutBucketTaggingCommand } from '@aws-sdk/client-s3';
-import { createHash } from 'node:crypto';
+import { CopyObjectCommand, CreateBucketCommand, DeleteBucketCommand, GetBucketVersioningCommand, HeadObjectCommand, PutBucketTaggingCommand } from '@aws-sdk/client-s3';
 import type { AgentAws } from '../aws/clients.js';
 import { findInstances } from '../services/instances.js';
-import { readContents } from '../sites/bucket.js';
+import { deleteAllVersions, readContents } from '../sites/bucket.js';
+import { hashVersion } from '../sites/health.js';
 import type { DeploymentRow } from '../store/deployments.js';
 
 export interface Verification {
@@ -16,20 +16,9 @@ export interface Verification {
   failures: string[];
 }
 
-async function sha256Of(aws: AgentAws, bucket: string, key: string, versionId?: string): Promise<string> {
-  const out = await aws.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, VersionId: versionId }));
-  const h = createHash('sha256');
-  for await (const chunk of out.Body as AsyncIterable<Uint8Array>) h.update(chunk);
-  return h.digest('hex');
-}
 
 async function removeBucket(aws: AgentAws, bucket: string): Promise<void> {
-  for (;;) {
-    const out = await aws.s3.send(new ListObjectVersionsCommand({ Bucket: bucket }));
-    const all = [...(out.Versions ?? []), ...(out.DeleteMarkers ?? [])].map((v) => ({ Key: v.Key as string, VersionId: v.VersionId }));
-    if (all.length === 0) break;
-    await aws.s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: all.slice(0, 1000), Quiet: true } }));
-  }
+  await deleteAllVersions(aws.s3, bucket);
   await aws.s3.send(new DeleteBucketCommand({ Bucket: bucket }));
 }
 
@@ -62,7 +51,7 @@ export async function verifySite(aws: AgentAws, d: DeploymentRow, scratch: strin
       const source = `${d.bucket}/${key.split('/').map(encodeURIComponent).join('/')}?versionId=${encodeURIComponent(version)}`;
       await aws.s3.send(new CopyObjectCommand({ Bucket: scratch, Key: key, CopySource: source }));
       const recorded = (await aws.s3.send(new HeadObjectCommand({ Bucket: d.bucket, Key: key, VersionId: deployed[key] ?? version }))).Metadata?.sha256;
-      const restored = await sha256Of(aws, scratch, key);
+      const restored = (await hashVersion(aws, scratch, key)).got;
       if (!recorded) failures.push(`${key}: no SHA-256 was recorded at upload`);
       else if (restored !== recorded) failures.push(`${key}: restored SHA-256 ${restored.slice(0, 12)}… differs from the deployed ${recorded.slice(0, 12)}…`);
       await progress(++done, keys.length);

@@ -1,5 +1,5 @@
 // A site's bucket: its name (derived, never chosen by an agent), and what is live in it now, version by version.
-import { ListObjectVersionsCommand } from '@aws-sdk/client-s3';
+import { DeleteObjectsCommand, ListObjectVersionsCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { AgentAws } from '../aws/clients.js';
 import { sha256 } from '../store/canonical.js';
 
@@ -42,4 +42,14 @@ export async function readContents(aws: AgentAws, bucket: string): Promise<Bucke
     versionMarker = out.NextVersionIdMarker;
   }
   return { live, allVersionBytes };
+}
+
+/** Deletes every version and delete marker in a bucket (what must go before the bucket itself can). */
+export async function deleteAllVersions(s3: S3Client, bucket: string): Promise<void> {
+  for (;;) {
+    const out = await s3.send(new ListObjectVersionsCommand({ Bucket: bucket }));
+    const all = [...(out.Versions ?? []), ...(out.DeleteMarkers ?? [])].map((v) => ({ Key: v.Key as string, VersionId: v.VersionId }));
+    if (all.length === 0) return;
+    await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: all.slice(0, 1000), Quiet: true } }));
+  }
 }

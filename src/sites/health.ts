@@ -10,7 +10,7 @@ export interface SiteHealth {
 }
 
 /** Downloads one object version and returns its SHA-256 and the sha256 recorded on it at upload. */
-async function hashVersion(aws: AgentAws, bucket: string, key: string, versionId: string): Promise<{ got: string; recorded?: string }> {
+export async function hashVersion(aws: AgentAws, bucket: string, key: string, versionId?: string): Promise<{ got: string; recorded?: string }> {
   const out = await aws.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, VersionId: versionId }));
   const hash = createHash('sha256');
   for await (const chunk of out.Body as AsyncIterable<Uint8Array>) hash.update(chunk);

@@ -7,13 +7,14 @@ import {
   StopInstancesCommand,
   TerminateInstancesCommand,
 } from '@aws-sdk/client-ec2';
-import { DeleteBucketCommand, DeleteObjectsCommand, ListObjectVersionsCommand } from '@aws-sdk/client-s3';
+import { DeleteBucketCommand } from '@aws-sdk/client-s3';
 import { z } from 'zod';
 import { currentScope } from '../aws/write-gate.js';
 import { readTags } from '../aws/tags.js';
 import type { PlannedOperation, RiskFlag, TouchedResource } from '../guard/types.js';
 import type { AgentContext } from '../server/agent-context.js';
 import { monthlyCentsFromGbMonth, snapshotGbMonth } from '../prices/prices.js';
+import { deleteAllVersions } from '../sites/bucket.js';
 import { findUnused, type UnusedResource } from '../unused/find.js';
 import { defineTool, Refusal } from './tool.js';
 
@@ -92,15 +93,6 @@ function unattended(agent: AgentContext, u: UnusedResource): boolean {
   if (!agent.tier.limits.reclaim_unattended || u.type === 'site_bucket') return false;
   const envs = agent.project.unused.unattended[u.type] ?? [];
   return envs.includes('*') || (u.environment !== null && envs.includes(u.environment));
-}
-
-async function emptyBucket(s3: import('@aws-sdk/client-s3').S3Client, bucket: string): Promise<void> {
-  for (;;) {
-    const out = await s3.send(new ListObjectVersionsCommand({ Bucket: bucket }));
-    const all = [...(out.Versions ?? []), ...(out.DeleteMarkers ?? [])].map((v) => ({ Key: v.Key as string, VersionId: v.VersionId }));
-    if (all.length === 0) return;
-    await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: all.slice(0, 1000), Quiet: true } }));
-  }
 }
 
 export const reclaimResources = defineTool({
@@ -190,7 +182,7 @@ export const reclaimResources = defineTool({
           done.push({ id: target, type: 'address', action: 'released', snapshots: [] });
           break;
         case 's3:DeleteObjectVersion':
-          await emptyBucket(aws.s3, target);
+          await deleteAllVersions(aws.s3, target);
           break;
         case 's3:DeleteBucket':
           await aws.s3.send(new DeleteBucketCommand({ Bucket: target }));

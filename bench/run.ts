@@ -1,4 +1,5 @@
-// npm run bench: guard+audit+MCP overhead against the bare SDK on one moto, audit append rate, chain verify time.
+// npm run bench: guard+audit+MCP overhead against the bare SDK on one moto, audit append rate, chain verify time,
+// budget races, deploys, operations (windows, worker, drift), many instances.
 import { DescribeInstancesCommand, RunInstancesCommand } from '@aws-sdk/client-ec2';
 import { GetResourcesCommand } from '@aws-sdk/client-resource-groups-tagging-api';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -25,6 +26,7 @@ import { AuditLog } from '../src/store/audit.js';
 import { closeDb, openDb } from '../src/store/db.js';
 import { Store } from '../src/store/store.js';
 import { toolNames } from '../src/tools/index.js';
+import { operationsBench } from './operations.js';
 import { ms, summarize, time } from './stats.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'warden-bench-'));
@@ -274,6 +276,7 @@ async function main(): Promise<void> {
     await budgetRace();
     verify();
     await deployBench();
+    await operationsBench(inProcess, out);
     // 10,000 is the figure, but moto's tag-filtered DescribeInstances takes > 30 s a page at that size;
     // BENCH_INSTANCES=10000 npm run bench runs it all the same.
     await manyInstances(Number(process.env.BENCH_INSTANCES ?? 2_000));

@@ -166,4 +166,19 @@ describe('reclaim_resources', () => {
     expect(h.writes()).toEqual([]);
     expect(await stateOf(busy)).toBe('running');
   });
+
+  it('an idle instance of a declared service is never reclaimed: its capacity is scale_service’s', async () => {
+    const w = world({ projectYaml: `${ALLOW}
+    services:
+      web: { image_id: ami-12c6146b, instance_types: [t3.micro], max: 2 }`, limits: '{ reclaim_unattended: true }' });
+    const h = await connect(w.policy, w.agent);
+    open.push(h);
+    const member = idOf(await launchTagged(admin.ec2(), { ProjectId: w.project, Service: 'web' }));
+    await metrics(member, 0.1);
+    const found = (await call(h.client, 'find_unused_resources', {})).structured as { resources: { id: string }[] };
+    expect(found.resources.map((r) => r.id)).not.toContain(member);
+    const r = await call(h.client, 'reclaim_resources', { ids: [member], reason: 'idle' });
+    expect(r.text).toMatch(new RegExp(`ids: ${member} is owned by ${w.project} but not unused now \\(part of service web: change its capacity with scale_service\\)`));
+    expect(h.writes()).toEqual([]);
+  });
 });

@@ -12,7 +12,7 @@ import { parsePolicy } from '../src/policy/load.js';
 import { bucketName } from '../src/sites/bucket.js';
 import { Store } from '../src/store/store.js';
 import { toolNames } from '../src/tools/index.js';
-import { isOpen, nextOpening } from '../src/windows/windows.js';
+import { isOpen, nextOpening } from '../src/guard/windows.js';
 import { Worker } from '../src/worker/worker.js';
 import { ACCOUNT, admin, call, connect, world, type Harness } from './helpers/harness.js';
 
@@ -66,7 +66,7 @@ describe('deploy windows', () => {
     const r = await call(h.client, 'deploy_static_site', { site: 'shop', source_dir: root, environment: 'prod' });
     expect(r.isError, r.text).toBeFalsy();
     expect(r.structured).toMatchObject({ status: 'scheduled', run_at: OPENS });
-    expect(r.text).toMatch(/deploy window \(sat 02:00-04:00 Europe\/Berlin\) is closed; job job-[0-9a-f]{8} runs at 2026-11-28T01:00:00.000Z/);
+    expect(r.text).toMatch(/^scheduled: deploy_static_site is held — prod changes run in its deploy window \(sat 02:00-04:00 Europe\/Berlin\); next opening 2026-11-28T01:00:00.000Z\. Job job-[0-9a-f]{8} runs then/);
     expect(h.writes().length).toBe(writes);
     const job = r.structured?.job_id as string;
     const scheduled = h.audit.tail({ limit: 1 })[0];
@@ -133,5 +133,16 @@ describe('deploy windows', () => {
     clock.now = Date.parse(OPENS) + 60_000;
     expect((await new Worker(store, w.policy, 'test:3').runOnce()).ran).toEqual([]);
     expect(store.audit.verify().ok).toBe(true);
+  });
+
+  it('a worker that was down through the whole window holds the job for the next opening instead of running it late', async () => {
+    const { root, w, clock, store, h } = await siteWorld();
+    const r = await call(h.client, 'deploy_static_site', { site: 'shop', source_dir: root, environment: 'prod' });
+    const job = r.structured?.job_id as string;
+    clock.now = Date.parse('2026-11-28T05:00:00Z'); // Saturday, after 04:00 Berlin
+    const pass = await new Worker(store, w.policy, 'test:4').runOnce();
+    expect(pass.ran).toEqual([]);
+    expect(pass.rescheduled).toEqual([{ job, run_at: '2026-12-05T01:00:00.000Z' }]);
+    expect(store.jobs.get(job)).toMatchObject({ state: 'queued', run_at: '2026-12-05T01:00:00.000Z' });
   });
 });

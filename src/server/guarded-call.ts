@@ -15,8 +15,7 @@ import { approveAndRun } from '../proposals/run-approved.js';
 import { isMutating, Refusal, RolledBack, type ToolContext, type ToolSpec } from '../tools/tool.js';
 import { reviewTrust, withCurrentTier, type Incident } from '../trust/tiers.js';
 import { issueMessage } from '../util/zod-issue.js';
-import { describeRanges, isOpen, nextOpening } from '../windows/windows.js';
-import type { WindowRange } from '../policy/schema.js';
+import { windowRule } from '../guard/windows.js';
 import { roleFor, type AgentContext } from './agent-context.js';
 import { log } from './log.js';
 import { decideAndRecord, type Gate } from './gate.js';
@@ -136,8 +135,9 @@ export async function guardedCall(spec: ToolSpec, rawArgs: unknown, deps: CallDe
 
   // A change to an environment outside its deploy window is not refused: it waits for the window as a job.
   const env = isMutating(spec) && !dryRun && !extras.scheduledJob ? (spec.environmentOf?.(args, agent) ?? null) : null;
-  const ranges = env ? agent.project.windows[env] : undefined;
-  if (env && ranges && !isOpen(ranges, store.clock())) return schedule(env, ranges);
+  const window = windowRule(agent.project.windows, env, store.clock());
+  if (window.outcome === 'deny') return refuse('denied', window, `${spec.name} refused: ${window.reason}; nothing was done`);
+  if (window.outcome === 'queue') return schedule(env as string, window.runAt, window.reason);
 
   // Every call, reads too, runs as the agent's own role; not being able to become it is a denial.
   try {
@@ -166,14 +166,10 @@ export async function guardedCall(spec: ToolSpec, rawArgs: unknown, deps: CallDe
     if (lockKey && holder) store.locks.release(lockKey, holder);
   }
 
-  function schedule(env: string, ranges: WindowRange[]): CallToolResult {
-    const at = nextOpening(ranges, store.clock());
-    const windows = describeRanges(ranges);
-    if (!at) return refuse('denied', { outcome: 'deny', rule: 'deploy_window', reason: `no opening of ${env}'s window within 8 days (${windows})` }, `${spec.name} refused: ${env}'s deploy window (${windows}) does not open within 8 days; nothing was done`);
+  function schedule(env: string, at: Date, reason: string): CallToolResult {
     let job;
     try {
       job = store.transaction(() => {
-        const reason = `${env} changes run in its deploy window (${windows}); next opening ${at.toISOString()}`;
         const row = record({ kind: 'escalated', follows: requested.id, decision: { outcome: 'schedule', rule: 'deploy_window', reason, run_at: at.toISOString() } });
         return { row, job: store.jobs.create({ project: agent.projectId, agent: agent.id, tool: spec.name, args: { ...args }, runAt: at, why: `deploy window of ${env}`, eventId: row.id }) };
       });
@@ -182,7 +178,7 @@ export async function guardedCall(spec: ToolSpec, rawArgs: unknown, deps: CallDe
     }
     tell({ kind: 'scheduled', subject: `${agent.id}: ${spec.name} waits for ${env}'s window (${at.toISOString()})`, body: { job_id: job.job.id, run_at: at.toISOString(), args }, eventId: job.row.id });
     return okResult(
-      `scheduled: ${spec.name} changes ${env}, whose deploy window (${windows}) is closed; job ${job.job.id} runs at ${at.toISOString()} with the full guard checked again then. A human can cancel it with \`wardenctl schedule cancel ${job.job.id}\``,
+      `scheduled: ${spec.name} is held — ${reason}. Job ${job.job.id} runs then, with the full guard checked again; a human can cancel it with \`wardenctl schedule cancel ${job.job.id}\``,
       { status: 'scheduled', event_id: job.row.id, job_id: job.job.id, run_at: at.toISOString() },
     );
   }

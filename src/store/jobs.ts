@@ -70,6 +70,11 @@ export class Jobs {
     );
   }
 
+  /** A queued job whose window closed again before it ran waits for the next opening. */
+  reschedule(id: string, runAt: Date): void {
+    stmt(this.db, "UPDATE jobs SET run_at = ? WHERE id = ? AND state = 'queued'").run(runAt.toISOString(), id);
+  }
+
   finish(id: string, state: 'done' | 'failed' | 'interrupted', result: unknown): void {
     stmt(this.db, 'UPDATE jobs SET state = ?, result = ?, finished_at = ? WHERE id = ?').run(state, JSON.stringify(result), this.clock().toISOString(), id);
   }

@@ -42,7 +42,7 @@ export const findUnusedResources = defineTool({
   async execute(_plan, _args, { aws, agent, store, progress }) {
     const policy = agent.project.unused;
     await progress(0, undefined, 'reading owned resources and their metrics');
-    const r = await findUnused(aws, store, agent.projectId, policy);
+    const r = await findUnused(aws, store, agent.projectId, policy, Object.keys(agent.project.services));
     const { unattended, ...thresholds } = policy;
     return {
       project: agent.projectId,

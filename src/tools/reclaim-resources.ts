@@ -107,7 +107,7 @@ export const reclaimResources = defineTool({
   lockKey: (_a, agent) => `reclaim:${agent.projectId}`,
   async plan(args, { aws, agent, store }) {
     const region = await aws.ec2.config.region();
-    const report = await findUnused(aws, store, agent.projectId, agent.project.unused, new Set(args.ids));
+    const report = await findUnused(aws, store, agent.projectId, agent.project.unused, Object.keys(agent.project.services), new Set(args.ids));
     const found = new Map(report.resources.map((u) => [u.id, u]));
     const resources: TouchedResource[] = [];
     const account = (aws.session.assumedRoleArn ?? '').split(':')[4] ?? '';

@@ -135,8 +135,8 @@ async function siteBuckets(aws: AgentAws, store: Store, project: string, region:
     try {
       tags = tagsOf((await aws.s3.send(new GetBucketTaggingCommand({ Bucket: r.bucket }))).TagSet);
     } catch (e) {
-      // Gone, or no longer readable by this role: not something to reclaim.
-      report.notJudged.push({ id: r.bucket, why: `cannot read its tags (${(e as Error).name})` });
+      // Gone (reclaimed already), or no longer readable by this role: not something to reclaim.
+      if ((e as Error).name !== 'NoSuchBucket') report.notJudged.push({ id: r.bucket, why: `cannot read its tags (${(e as Error).name})` });
       continue;
     }
     if (tags.ProjectId !== project) continue;
@@ -157,7 +157,7 @@ async function siteBuckets(aws: AgentAws, store: Store, project: string, region:
 }
 
 /** Everything of the project that looks unused now; `only` limits the look to these ids (reclaim's re-check). */
-export async function findUnused(aws: AgentAws, store: Store, project: string, policy: UnusedPolicy, only?: Set<string>): Promise<UnusedReport> {
+export async function findUnused(aws: AgentAws, store: Store, project: string, policy: UnusedPolicy, services: string[], only?: Set<string>): Promise<UnusedReport> {
   const region = await aws.ec2.config.region();
   const account = (aws.session.assumedRoleArn ?? '').split(':')[4] ?? '';
   const now = store.clock();
@@ -168,6 +168,11 @@ export async function findUnused(aws: AgentAws, store: Store, project: string, p
   const instances = (await findInstances(aws, { ProjectId: project })).filter((i) => wanted(i.id));
   report.examined.instance = instances.length;
   for (const i of instances) {
+    // A declared service's capacity is scale_service's to change (its bounds, its health checks), never reclaim's.
+    if (i.tags.Service && services.includes(i.tags.Service)) {
+      if (only) report.notJudged.push({ id: i.id, why: `part of service ${i.tags.Service}: change its capacity with scale_service` });
+      continue;
+    }
     const u = await judgeInstance(aws, region, i, policy, now, report);
     if (u) report.resources.push(u);
   }

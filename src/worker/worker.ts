@@ -13,7 +13,7 @@ import { guardedCall } from '../server/guarded-call.js';
 import type { JobRow } from '../store/jobs.js';
 import type { Store } from '../store/store.js';
 import { allTools } from '../tools/index.js';
-import { isOpen, nextOpening } from '../windows/windows.js';
+import { windowRule } from '../guard/windows.js';
 
 export interface PassReport {
   expired: string[];
@@ -128,15 +128,11 @@ export class Worker {
     }
     const args = JSON.parse(job.args) as Record<string, unknown>;
     // A window that closed again (the worker was down at its opening) holds the job for the next one.
-    const env = spec?.environmentOf?.(args as never, agent) ?? null;
-    const ranges = env ? agent.project.windows[env] : undefined;
-    if (ranges && !isOpen(ranges, this.store.clock())) {
-      const at = nextOpening(ranges, this.store.clock());
-      if (at) {
-        this.store.db.prepare("UPDATE jobs SET run_at = ? WHERE id = ? AND state = 'queued'").run(at.toISOString(), job.id);
-        report.rescheduled.push({ job: job.id, run_at: at.toISOString() });
-        return null;
-      }
+    const window = windowRule(agent.project.windows, spec?.environmentOf?.(args as never, agent) ?? null, this.store.clock());
+    if (window.outcome === 'queue') {
+      this.store.jobs.reschedule(job.id, window.runAt);
+      report.rescheduled.push({ job: job.id, run_at: window.runAt.toISOString() });
+      return null;
     }
     if (!this.store.jobs.claim(job.id, this.id)) return null;
     if (!spec) return fail(`tool ${job.tool} is not served by this aws-warden`);

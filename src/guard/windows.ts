@@ -1,5 +1,5 @@
-// Deploy windows: whether an environment's window is open at an instant, and when it next opens, in each range's
-// own time zone (daylight saving included, since the zone's local clock is what is compared).
+// Deploy windows, pure like the rest of the guard: whether an environment's window is open at an instant, when it
+// next opens (in each range's own time zone, daylight saving included), and the rule that queues a change until then.
 import type { WindowRange } from '../policy/schema.js';
 
 const DAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as const;
@@ -42,4 +42,19 @@ export function nextOpening(ranges: readonly WindowRange[], from: Date): Date | 
 
 export function describeRanges(ranges: readonly WindowRange[]): string {
   return ranges.map((r) => `${r.days.join(',')} ${r.start}-${r.end} ${r.time_zone}`).join('; ');
+}
+
+export type WindowVerdict =
+  | { outcome: 'allow' }
+  | { outcome: 'queue'; rule: 'deploy_window'; reason: string; runAt: Date }
+  | { outcome: 'deny'; rule: 'deploy_window'; reason: string };
+
+/** A change to `environment` at `now`: allowed inside its window (or with none), else queued for the next opening. */
+export function windowRule(windows: Record<string, readonly WindowRange[]>, environment: string | null, now: Date): WindowVerdict {
+  const ranges = environment ? windows[environment] : undefined;
+  if (!environment || !ranges || isOpen(ranges, now)) return { outcome: 'allow' };
+  const at = nextOpening(ranges, now);
+  const described = describeRanges(ranges);
+  if (!at) return { outcome: 'deny', rule: 'deploy_window', reason: `${environment}'s deploy window (${described}) does not open within 8 days` };
+  return { outcome: 'queue', rule: 'deploy_window', runAt: at, reason: `${environment} changes run in its deploy window (${described}); next opening ${at.toISOString()}` };
 }

@@ -1,0 +1,54 @@
+// Operations figures: deploy-window arithmetic, an idle worker pass, and check_drift against the bare reads it needs.
+import { CreateTagsCommand, DescribeTagsCommand, EC2Client } from '@aws-sdk/client-ec2';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { launchTagged } from '../src/demo/seed.js';
+import { parsePolicy } from '../src/policy/load.js';
+import type { Policy } from '../src/policy/schema.js';
+import type { Store } from '../src/store/store.js';
+import { toolNames } from '../src/tools/index.js';
+import { isOpen, nextOpening } from '../src/guard/windows.js';
+import { Worker } from '../src/worker/worker.js';
+import { ms, time } from './stats.js';
+
+type InProcess = (policy: Policy, agentId: string) => Promise<{ client: Client; store: Store }>;
+
+export async function operationsBench(inProcess: InProcess, out: (s: string) => void): Promise<void> {
+  const policy = parsePolicy(
+    `version: 1
+projects:
+  ops:
+    budget_usd_month: 100
+    windows: { prod: [{ days: [sat], start: "02:00", end: "03:00", time_zone: Europe/Berlin }] }
+    operations: { agent: ops-bot }
+tiers: { operator: { tools: [check_drift, tag_resource] } }
+agents: { ops-bot: { project: ops, tier: operator, role_arn: "arn:aws:iam::123456789012:role/ops-bot" } }
+`,
+    'bench.yaml',
+    toolNames,
+  );
+  const ranges = policy.projects.ops.windows.prod;
+  // Sunday just after the window closed: the next opening is ~7 days of minutes away, the worst case.
+  const sunday = new Date('2026-11-29T02:30:00Z');
+  const w = await time(200, 20, async () => nextOpening(ranges, sunday));
+  const o = await time(2000, 100, async () => isOpen(ranges, sunday));
+  out(`deploy windows: nextOpening 7 days ahead (worst case) median ${ms(w.median)} p99 ${ms(w.p99)}; isOpen median ${ms(o.median)}`);
+
+  const { client, store } = await inProcess(policy, 'ops-bot');
+  const worker = new Worker(store, policy, 'bench:1');
+  const pass = await time(200, 20, () => worker.runOnce());
+  out(`worker pass with nothing due (expiries, orphans, periodic check, due query): median ${ms(pass.median)} p99 ${ms(pass.p99)}`);
+
+  const N = 50;
+  const ec2 = new EC2Client({});
+  const arns: string[] = [];
+  for (let i = 0; i < N; i++) arns.push(await launchTagged(ec2, { ProjectId: 'ops', Name: `d${i}` }));
+  for (const arn of arns) await client.callTool({ name: 'tag_resource', arguments: { resource_arn: arn, set: { Owner: 'ops' } } });
+  await ec2.send(new CreateTagsCommand({ Resources: [arns[0].split('/').pop() as string], Tags: [{ Key: 'Owner', Value: 'someone' }] }));
+  const ids = arns.map((a) => a.split('/').pop() as string);
+  const guarded = await time(10, 2, () => client.callTool({ name: 'check_drift', arguments: {} }));
+  const bare = await time(10, 2, async () => {
+    for (const id of ids) await ec2.send(new DescribeTagsCommand({ Filters: [{ Name: 'resource-id', Values: [id] }] }));
+  });
+  out(`check_drift over ${N} managed tag sets (1 drifted): guarded ${ms(guarded.median)} vs bare DescribeTags each ${ms(bare.median)} (medians), ratio ${(guarded.median / bare.median).toFixed(2)}×`);
+  store.close();
+}

@@ -2,11 +2,17 @@
 // another project's idle instance is never listed or touched; reclaiming escalates unless tier and policy allow it.
 import { PutMetricDataCommand, CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { AllocateAddressCommand, CreateVolumeCommand, DescribeInstancesCommand, DescribeSnapshotsCommand, DescribeVolumesCommand, StopInstancesCommand } from '@aws-sdk/client-ec2';
+import { ListBucketsCommand } from '@aws-sdk/client-s3';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { launchTagged } from '../src/demo/seed.js';
+import { approveAndRun } from '../src/proposals/run-approved.js';
+import { bucketName } from '../src/sites/bucket.js';
 import { Store } from '../src/store/store.js';
 import { stoppedAt } from '../src/unused/find.js';
-import { admin, call, connect, world, type Harness } from './helpers/harness.js';
+import { ACCOUNT, admin, call, connect, world, type Harness } from './helpers/harness.js';
 
 const open: Harness[] = [];
 afterEach(async () => {
@@ -180,5 +186,32 @@ describe('reclaim_resources', () => {
     const r = await call(h.client, 'reclaim_resources', { ids: [member], reason: 'idle' });
     expect(r.text).toMatch(new RegExp(`ids: ${member} is owned by ${w.project} but not unused now \\(part of service web: change its capacity with scale_service\\)`));
     expect(h.writes()).toEqual([]);
+  });
+
+  it('a site environment with no deploy in site_idle_days is listed; reclaiming its bucket always needs a human, who empties and deletes it', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'warden-unused-site-'));
+    writeFileSync(join(root, 'index.html'), 'old campaign');
+    const w = world({ projectYaml: `${ALLOW}\n    sites: { roots: ["${root}"], health_timeout_seconds: 2 }`, limits: '{ reclaim_unattended: true }' });
+    w.policy.projects[w.project].approver_role_arn = `arn:aws:iam::123456789012:role/${w.project}-approver`;
+    const clock = { now: Date.now() };
+    const h = await connect(w.policy, w.agent, { store: Store.open(':memory:', { clock: () => new Date(clock.now) }) });
+    open.push(h);
+    const deployed = await call(h.client, 'deploy_static_site', { site: 'promo', source_dir: root, environment: 'staging' });
+    expect(deployed.isError, deployed.text).toBeFalsy();
+    const bucket = bucketName(ACCOUNT, w.project, 'promo', 'staging');
+    const fresh = (await call(h.client, 'find_unused_resources', {})).structured as { resources: { id: string }[] };
+    expect(fresh.resources.map((r) => r.id)).not.toContain(bucket);
+    clock.now += 61 * 86_400_000;
+    const writes = h.writes().length;
+    const found = (await call(h.client, 'find_unused_resources', {})).structured as { resources: { id: string; type: string; evidence: string }[] };
+    expect(found.resources.find((r) => r.id === bucket)).toMatchObject({ type: 'site_bucket', evidence: expect.stringMatching(/^site promo \(staging\): last deploy \S+, 61 days ago \(over 60\)/) });
+    const r = await call(h.client, 'reclaim_resources', { ids: [bucket], reason: 'the promo ended in the summer' });
+    expect(r.structured).toMatchObject({ status: 'pending_approval', decision: { classes: ['deletion'] } });
+    expect(h.writes().length).toBe(writes);
+    const done = await approveAndRun(h.store, w.policy, r.structured?.proposal_id as string, 'ann', null);
+    expect(done.result).toMatchObject({ reclaimed: [{ id: bucket, type: 'site_bucket', action: 'deleted' }] });
+    const buckets = ((await admin.s3().send(new ListBucketsCommand({}))).Buckets ?? []).map((b) => b.Name);
+    expect(buckets).not.toContain(bucket);
+    expect(h.store.desired.list(w.project).filter((d) => d.resource.endsWith(bucket))).toEqual([]);
   });
 });

@@ -57,6 +57,13 @@ export class Deployments {
     ) as DeploymentRow | undefined;
   }
 
+  /** Per bucket of a project: its site, environment and when it was last deployed to (what unused-site checks read). */
+  lastDeploys(project: string): { bucket: string; site: string; environment: string; last: string }[] {
+    return stmt(this.db, 'SELECT bucket, site, environment, MAX(started_at) AS last FROM deployments WHERE project = ? GROUP BY bucket').all(project) as {
+      bucket: string; site: string; environment: string; last: string;
+    }[];
+  }
+
   /** The live deployment of every site and environment of a project. */
   allLive(project: string): DeploymentRow[] {
     return stmt(this.db, "SELECT * FROM deployments WHERE project = ? AND state = 'live' ORDER BY site, environment").all(project) as DeploymentRow[];

@@ -34,4 +34,16 @@ export class Locks {
   release(key: string, holder: string): void {
     stmt(this.db, 'DELETE FROM locks WHERE key = ? AND holder = ?').run(key, holder);
   }
+
+  /** A lease its holder keeps renewing while it is alive (a worker's heartbeat). */
+  renewLease(key: string, holder: string, ttlMs: number): void {
+    const now = this.clock();
+    stmt(this.db, 'INSERT OR REPLACE INTO locks (key, holder, acquired_at, expires_at) VALUES (?, ?, ?, ?)').run(key, holder, now.toISOString(), new Date(now.getTime() + ttlMs).toISOString());
+  }
+
+  /** Whether a lease was renewed within its TTL. */
+  leaseAlive(key: string): boolean {
+    const row = stmt(this.db, 'SELECT expires_at FROM locks WHERE key = ?').get(key) as { expires_at: string } | undefined;
+    return Boolean(row && row.expires_at > this.clock().toISOString());
+  }
 }

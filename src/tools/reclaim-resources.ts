@@ -142,14 +142,15 @@ export const reclaimResources = defineTool({
       preconditions: { unused: Object.fromEntries(steps.map((s) => [s.id, `${s.type}:${s.action}`])) },
     };
   },
-  async execute(plan, _args, { aws, agent }) {
+  async execute(plan, _args, { aws, agent, progress }) {
     const eventId = currentScope()?.approvalId as string;
     type Snap = { snapshot_id: string; volume: string; size_gb: number };
     let snapshots: Snap[] = [];
     const done: { id: string; type: string; action: string; snapshots: Snap[] }[] = [];
     const typeOf = (id: string) => (id.startsWith('i-') ? 'instance' : id.startsWith('vol-') ? 'volume' : id.startsWith('eipalloc-') ? 'address' : 'site_bucket');
-    for (const op of plan.operations) {
+    for (const [i, op] of plan.operations.entries()) {
       const target = op.target as string;
+      await progress(i, plan.operations.length, `${op.action} ${target}`);
       switch (op.action) {
         case 'ec2:CreateSnapshot': {
           const tags = { ProjectId: agent.projectId, AgentId: agent.id, ManagedBy: 'aws-warden', WardenEvent: eventId, ReclaimedFrom: target };

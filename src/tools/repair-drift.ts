@@ -136,7 +136,8 @@ export const repairDrift = defineTool({
     }
     const { aws } = ctx;
     const done = new Map<string, string[]>();
-    for (const op of plan.operations) {
+    for (const [i, op] of plan.operations.entries()) {
+      await ctx.progress(i, plan.operations.length, `${op.action} ${op.target}`);
       const p = (op.params ?? {}) as { tags?: Record<string, string>; keys?: string[]; drift?: string };
       const target = op.target as string;
       if (op.action === 'ec2:CreateTags') await aws.ec2.send(new CreateTagsCommand({ Resources: [target], Tags: Object.entries(p.tags ?? {}).map(([Key, Value]) => ({ Key, Value })) }));

@@ -121,11 +121,7 @@ async function judgeInstance(aws: AgentAws, region: string, i: ServiceInstance, 
 }
 
 async function siteBuckets(aws: AgentAws, store: Store, project: string, region: string, account: string, policy: UnusedPolicy, now: Date, report: UnusedReport): Promise<UnusedResource[]> {
-  const rows = store.db
-    .prepare(
-      `SELECT bucket, site, environment, MAX(started_at) AS last FROM deployments WHERE project = ? GROUP BY bucket`,
-    )
-    .all(project) as { bucket: string; site: string; environment: string; last: string }[];
+  const rows = store.deployments.lastDeploys(project);
   const found: UnusedResource[] = [];
   for (const r of rows) {
     report.examined.site_bucket++;

@@ -55,15 +55,11 @@ export class Worker {
   private alive(worker: string): boolean {
     const [host, pid] = worker.split(':');
     if (host === hostname()) return pidAlive(Number(pid));
-    const lease = this.store.db.prepare('SELECT expires_at FROM locks WHERE key = ?').get(`worker:${worker}`) as { expires_at: string } | undefined;
-    return Boolean(lease && lease.expires_at > this.store.clock().toISOString());
+    return this.store.locks.leaseAlive(`worker:${worker}`);
   }
 
   private renewLease(): void {
-    const now = this.store.clock();
-    this.store.db
-      .prepare('INSERT OR REPLACE INTO locks (key, holder, acquired_at, expires_at) VALUES (?, ?, ?, ?)')
-      .run(`worker:${this.id}`, this.id, now.toISOString(), new Date(now.getTime() + LEASE_MS).toISOString());
+    this.store.locks.renewLease(`worker:${this.id}`, this.id, LEASE_MS);
   }
 
   private awsFor(agent: AgentContext): AgentAws {

@@ -97,4 +97,13 @@ describe('aws-warden worker', () => {
     now += 13 * 3_600_000;
     expect((await worker.runOnce()).ran.map((r) => r.tool)).toEqual(['verify_backups']);
   });
+
+  it('a job whose agent moved to another project since it was scheduled is not run', async () => {
+    const w = world();
+    const store = Store.open(':memory:');
+    const job = store.jobs.create({ project: w.other, agent: w.agent, tool: 'check_drift', args: {}, runAt: new Date(), why: 'test' });
+    const pass = await new Worker(store, w.policy, 'host:5').runOnce();
+    expect(pass.ran).toEqual([{ job: job.id, tool: 'check_drift', state: 'failed', text: `${w.agent} now belongs to project ${w.project}, not ${w.other}: the job is not run for another project` }]);
+    expect(store.audit.tail({ limit: 5 })).toEqual([]);
+  });
 });

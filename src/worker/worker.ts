@@ -122,6 +122,10 @@ export class Worker {
       if (!this.store.jobs.claim(job.id, this.id)) return null;
       return fail(`cannot run as ${job.agent}: ${(e as Error).message}`);
     }
+    if (agent.projectId !== job.project) {
+      if (!this.store.jobs.claim(job.id, this.id)) return null;
+      return fail(`${job.agent} now belongs to project ${agent.projectId}, not ${job.project}: the job is not run for another project`);
+    }
     const args = JSON.parse(job.args) as Record<string, unknown>;
     // A window that closed again (the worker was down at its opening) holds the job for the next one.
     const window = windowRule(agent.project.windows, spec?.environmentOf?.(args as never, agent) ?? null, this.store.clock());

@@ -1,4 +1,6 @@
-// Operations figures: deploy-window arithmetic, an idle worker pass, and check_drift against the bare reads it needs.
+// Operations figures: deploy-window arithmetic, an idle worker pass, check_drift against the bare reads it needs,
+// and find_unused_resources over instances with metrics.
+import { CloudWatchClient, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { CreateTagsCommand, DescribeTagsCommand, EC2Client } from '@aws-sdk/client-ec2';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { launchTagged } from '../src/demo/seed.js';
@@ -20,7 +22,7 @@ projects:
     budget_usd_month: 100
     windows: { prod: [{ days: [sat], start: "02:00", end: "03:00", time_zone: Europe/Berlin }] }
     operations: { agent: ops-bot }
-tiers: { operator: { tools: [check_drift, tag_resource] } }
+tiers: { operator: { tools: [check_drift, tag_resource, find_unused_resources] } }
 agents: { ops-bot: { project: ops, tier: operator, role_arn: "arn:aws:iam::123456789012:role/ops-bot" } }
 `,
     'bench.yaml',
@@ -50,5 +52,16 @@ agents: { ops-bot: { project: ops, tier: operator, role_arn: "arn:aws:iam::12345
     for (const id of ids) await ec2.send(new DescribeTagsCommand({ Filters: [{ Name: 'resource-id', Values: [id] }] }));
   });
   out(`check_drift over ${N} managed tag sets (1 drifted): guarded ${ms(guarded.median)} vs bare DescribeTags each ${ms(bare.median)} (medians), ratio ${(guarded.median / bare.median).toFixed(2)}×`);
+
+  // 72 hourly datapoints of CPU and network for each instance, then the finder over all of them.
+  const cw = new CloudWatchClient({});
+  const hours = Array.from({ length: 72 }, (_, k) => new Date(Date.now() - (k + 0.5) * 3_600_000));
+  for (const id of ids)
+    for (let k = 0; k < hours.length; k += 20) {
+      const dims = [{ Name: 'InstanceId', Value: id }];
+      await cw.send(new PutMetricDataCommand({ Namespace: 'AWS/EC2', MetricData: hours.slice(k, k + 20).flatMap((t) => ['CPUUtilization', 'NetworkIn', 'NetworkOut'].map((m) => ({ MetricName: m, Dimensions: dims, Timestamp: t, Value: 1 }))) }));
+    }
+  const find = await time(5, 1, () => client.callTool({ name: 'find_unused_resources', arguments: {} }));
+  out(`find_unused_resources over ${N} running instances with 72 h of metrics (3 metric reads each, 8 instances at a time): median ${ms(find.median)}`);
   store.close();
 }

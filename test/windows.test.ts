@@ -57,6 +57,29 @@ describe('deploy windows', () => {
     expect(() => ranges(`    windows: { prod: [{ start: "25:00", end: "06:00", time_zone: Mars/Olympus }] }`)).toThrow(/windows\.prod\.0\.start: must be HH:MM[\s\S]*time_zone: unknown IANA time zone/);
   });
 
+  it('nextOpening agrees with a minute-by-minute scan across zones, daylight saving and midnight', () => {
+    const all = [
+      ...ranges(WINDOW),
+      ...ranges(`    windows: { prod: [{ days: [sun], start: "02:30", end: "03:30", time_zone: America/New_York }, { days: [mon, fri], start: "23:00", end: "01:00", time_zone: Asia/Kolkata }] }`),
+    ];
+    const scan = (rs: typeof all, from: Date) => {
+      for (let t = Math.ceil(from.getTime() / 60_000) * 60_000, i = 0; i <= 8 * 24 * 60; i++, t += 60_000) if (isOpen(rs, new Date(t))) return new Date(t).toISOString();
+      return null;
+    };
+    let seed = 42;
+    const random = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+    // Instants spread over the year, and instants in the days before each daylight-saving change of these zones.
+    const changes = ['2026-03-08', '2026-03-29', '2026-10-25', '2026-11-01'].map((d) => Date.parse(`${d}T00:00:00Z`));
+    const instants = [
+      ...Array.from({ length: 24 }, () => Date.parse('2026-01-01T00:00:00Z') + random() * 365 * 86_400_000),
+      ...changes.flatMap((c) => Array.from({ length: 6 }, () => c - random() * 7 * 86_400_000)),
+    ];
+    for (const at of instants) {
+      const from = new Date(Math.floor(at));
+      for (const rs of [all.slice(0, 1), all.slice(1, 2), all.slice(2), all]) expect(nextOpening(rs, from)?.toISOString() ?? null, from.toISOString()).toBe(scan(rs, from));
+    }
+  });
+
   it('a prod deploy outside its window is scheduled, visible and runs at the window (clock injected)', async () => {
     const { root, w, clock, dbFile, store, h } = await siteWorld();
     const staged = await call(h.client, 'deploy_static_site', { site: 'shop', source_dir: root, environment: 'staging' });

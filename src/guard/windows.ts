@@ -33,11 +33,47 @@ export function isOpen(ranges: readonly WindowRange[], at: Date): boolean {
   return ranges.some((r) => openIn(r, at));
 }
 
-/** The first minute at or after `from` when a range is open; null when none opens within 8 days. */
+const zoned = new Map<string, Intl.DateTimeFormat>();
+/** Local wall-clock minus UTC at `t`, in minutes, in `timeZone`. */
+function offsetMinutes(t: number, timeZone: string): number {
+  let f = zoned.get(timeZone);
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-US', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+    zoned.set(timeZone, f);
+  }
+  const p = Object.fromEntries(f.formatToParts(new Date(t)).map((x) => [x.type, Number(x.value)]));
+  return (Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute) - Math.floor(t / 60_000) * 60_000) / 60_000;
+}
+
+/** The instant a local wall-clock time (days since the epoch, minutes into the day) has in `timeZone`. */
+function instantOf(localDay: number, minutes: number, timeZone: string): number {
+  const wall = localDay * 86_400_000 + minutes * 60_000;
+  const first = wall - offsetMinutes(wall, timeZone) * 60_000;
+  return wall - offsetMinutes(first, timeZone) * 60_000;
+}
+
+const WEEK_FROM_EPOCH_DAY: Day[] = ['thu', 'fri', 'sat', 'sun', 'mon', 'tue', 'wed'];
+
+/**
+ * The first minute at or after `from` when a range is open; null when none opens within 8 days. Openings happen
+ * only at a range's start, so each range's next starts are computed (a dozen zone lookups, not a minute-by-minute scan).
+ */
 export function nextOpening(ranges: readonly WindowRange[], from: Date): Date | null {
-  let t = Math.ceil(from.getTime() / 60_000) * 60_000;
-  for (let i = 0; i <= 8 * 24 * 60; i++, t += 60_000) if (isOpen(ranges, new Date(t))) return new Date(t);
-  return null;
+  const t0 = Math.ceil(from.getTime() / 60_000) * 60_000;
+  if (isOpen(ranges, new Date(t0))) return new Date(t0);
+  const limit = t0 + 8 * 86_400_000;
+  let best: number | null = null;
+  for (const r of ranges) {
+    const today = Math.floor((t0 + offsetMinutes(t0, r.time_zone) * 60_000) / 86_400_000);
+    for (let day = today - 1; day <= today + 8; day++) {
+      if (!(r.days as readonly string[]).includes(WEEK_FROM_EPOCH_DAY[((day % 7) + 7) % 7])) continue;
+      let t = instantOf(day, minutesOf(r.start), r.time_zone);
+      // A start inside a daylight-saving gap does not exist: the window opens at the first minute that does.
+      for (let k = 0; k < 120 && !openIn(r, new Date(t)); k++) t += 60_000;
+      if (t >= t0 && t <= limit && openIn(r, new Date(t)) && (best === null || t < best)) best = t;
+    }
+  }
+  return best === null ? null : new Date(best);
 }
 
 export function describeRanges(ranges: readonly WindowRange[]): string {

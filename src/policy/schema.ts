@@ -73,7 +73,7 @@ const DAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
 const windowRange = z
   .object({
     days: z.array(z.enum(DAYS)).min(1).default([...DAYS]),
-    start: z.string().regex(HHMM, 'must be HH:MM (00:00-24:00)'),
+    start: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be HH:MM (00:00-23:59)'),
     end: z.string().regex(HHMM, 'must be HH:MM (00:00-24:00)'),
     time_zone: z
       .string()

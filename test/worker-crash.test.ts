@@ -98,12 +98,17 @@ describe('aws-warden worker', () => {
     expect((await worker.runOnce()).ran.map((r) => r.tool)).toEqual(['verify_backups']);
   });
 
-  it('a job whose agent moved to another project since it was scheduled is not run', async () => {
+  it('a job whose agent moved to another project since it was scheduled is not run; worker --once exits 1', async () => {
     const w = world();
-    const store = Store.open(':memory:');
+    const dir = mkdtempSync(join(tmpdir(), 'warden-worker-'));
+    writeFileSync(join(dir, 'policy.yaml'), w.yaml);
+    const store = Store.open(join(dir, 'warden.db'));
     const job = store.jobs.create({ project: w.other, agent: w.agent, tool: 'check_drift', args: {}, runAt: new Date(), why: 'test' });
-    const pass = await new Worker(store, w.policy, 'host:5').runOnce();
-    expect(pass.ran).toEqual([{ job: job.id, tool: 'check_drift', state: 'failed', text: `${w.agent} now belongs to project ${w.project}, not ${w.other}: the job is not run for another project` }]);
+    const run = spawnSync(process.execPath, [CLI, 'worker', '--once', '--policy', join(dir, 'policy.yaml'), '--db', join(dir, 'warden.db')], { encoding: 'utf8' });
+    expect(run.status, run.stderr).toBe(1);
+    expect(run.stderr).toContain(`job ${job.id} check_drift: failed — ${w.agent} now belongs to project ${w.project}, not ${w.other}: the job is not run for another project`);
+    expect(store.jobs.get(job.id)?.state).toBe('failed');
     expect(store.audit.tail({ limit: 5 })).toEqual([]);
+    store.close();
   });
 });

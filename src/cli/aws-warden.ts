@@ -76,20 +76,16 @@ async function main(argv: string[]): Promise<number | void> {
     const { Store } = await import('../store/store.js');
     const { runWorker } = await import('../worker/worker.js');
     const store = Store.open(resolve(values.db ?? (process.env.WARDEN_DB || 'warden.db')));
-    let failed = false;
     try {
-      await runWorker(store, policy, {
+      const { failed } = await runWorker(store, policy, {
         once: Boolean(values.once),
         intervalSeconds: interval,
-        log: (line) => {
-          if (/: failed —/.test(line)) failed = true;
-          process.stderr.write(`aws-warden worker: ${line}\n`);
-        },
+        log: (line) => process.stderr.write(`aws-warden worker: ${line}\n`),
       });
+      return values.once && failed > 0 ? 1 : 0;
     } finally {
       store.close();
     }
-    return values.once && failed ? 1 : 0;
   }
   if (command === 'check-policy') {
     const { values, positionals } = parse(rest, { help: { type: 'boolean', short: 'h' }, json: { type: 'boolean' } }, HELP);

@@ -166,9 +166,10 @@ export class Worker {
   }
 }
 
-/** `aws-warden worker`: a pass every `intervalSeconds` until stopped (or one pass with once). */
-export async function runWorker(store: Store, policy: Policy, opts: { once: boolean; intervalSeconds: number; log: (line: string) => void }): Promise<void> {
+/** `aws-warden worker`: a pass every `intervalSeconds` until stopped (or one pass with once); how many jobs failed. */
+export async function runWorker(store: Store, policy: Policy, opts: { once: boolean; intervalSeconds: number; log: (line: string) => void }): Promise<{ failed: number }> {
   const worker = new Worker(store, policy);
+  let failed = 0;
   let stopping = false;
   const stop = () => (stopping = true);
   process.once('SIGINT', stop);
@@ -176,10 +177,12 @@ export async function runWorker(store: Store, policy: Policy, opts: { once: bool
   do {
     const r = await worker.runOnce();
     for (const x of r.ran) opts.log(`job ${x.job} ${x.tool}: ${x.state} — ${x.text.split('\n')[0]}`);
+    failed += r.ran.filter((x) => x.state === 'failed').length;
     for (const x of r.rescheduled) opts.log(`job ${x.job}: window closed, moved to ${x.run_at}`);
     for (const x of r.interrupted) opts.log(`job ${x}: interrupted (its worker died); not run again`);
     for (const x of r.expired) opts.log(`proposal ${x}: expired`);
     if (opts.once || stopping) break;
     await new Promise((resolve) => setTimeout(resolve, opts.intervalSeconds * 1000));
   } while (!stopping);
+  return { failed };
 }

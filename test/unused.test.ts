@@ -149,7 +149,7 @@ describe('reclaim_resources', () => {
     const h = await connect(w.policy, w.agent);
     open.push(h);
     const vol = await volume({ ProjectId: w.project, Environment: 'prod' });
-    const r = await call(h.client, 'reclaim_resources', { ids: [vol], reason: 'x' });
+    const r = await call(h.client, 'reclaim_resources', { ids: [vol], reason: 'an old export volume' });
     expect(r.structured).toMatchObject({ status: 'pending_approval' });
     expect(h.writes()).toEqual([]);
   });
@@ -160,15 +160,15 @@ describe('reclaim_resources', () => {
     open.push(h);
     const theirs = await volume({ ProjectId: w.other });
     const mine = await volume({ ProjectId: w.project });
-    const r = await call(h.client, 'reclaim_resources', { ids: [mine, theirs], reason: 'cleanup' });
+    const r = await call(h.client, 'reclaim_resources', { ids: [mine, theirs], reason: 'cleanup of leftovers' });
     expect(r.isError).toBe(true);
     expect(r.text).toMatch(/denied by the ownership rule/);
     const busy = idOf(await launchTagged(admin.ec2(), { ProjectId: w.project }));
     await metrics(busy, 80);
-    const inUse = await call(h.client, 'reclaim_resources', { ids: [busy], reason: 'cleanup' });
+    const inUse = await call(h.client, 'reclaim_resources', { ids: [busy], reason: 'cleanup of leftovers' });
     expect(inUse.text).toMatch(new RegExp(`ids: ${busy} is owned by ${w.project} but not unused now`));
-    const bad = await call(h.client, 'reclaim_resources', { ids: ['Not/AnId', mine, mine], reason: '' });
-    expect(bad.text).toMatch(/ids\.0: must be an instance .*; ids: ids must not repeat; reason: /);
+    const bad = await call(h.client, 'reclaim_resources', { ids: ['Not/AnId', mine, mine], reason: 'short' });
+    expect(bad.text).toMatch(/ids\.0: must be an instance .*; ids: ids must not repeat; reason: say why in at least 10 characters/);
     expect(h.writes()).toEqual([]);
     expect(await stateOf(busy)).toBe('running');
   });
@@ -183,7 +183,7 @@ describe('reclaim_resources', () => {
     await metrics(member, 0.1);
     const found = (await call(h.client, 'find_unused_resources', {})).structured as { resources: { id: string }[] };
     expect(found.resources.map((r) => r.id)).not.toContain(member);
-    const r = await call(h.client, 'reclaim_resources', { ids: [member], reason: 'idle' });
+    const r = await call(h.client, 'reclaim_resources', { ids: [member], reason: 'idle for three days' });
     expect(r.text).toMatch(new RegExp(`ids: ${member} is owned by ${w.project} but not unused now \\(part of service web: change its capacity with scale_service\\)`));
     expect(h.writes()).toEqual([]);
   });

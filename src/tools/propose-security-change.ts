@@ -8,7 +8,7 @@ import type { AgentAws } from '../aws/clients.js';
 import type { PlannedOperation } from '../guard/types.js';
 import { applyRuleOperation } from '../security/apply.js';
 import { analyse, ruleKey, rulesOf, type SgRule } from '../security/rules.js';
-import { defineTool, Refusal } from './tool.js';
+import { defineTool, humanReason, Refusal } from './tool.js';
 
 export const name = 'propose_security_change';
 
@@ -51,7 +51,7 @@ const input = z
     security_group: z.string().regex(/^sg-[0-9a-f]{8,17}$/, 'a security group id (sg-…) your project owns'),
     add: z.array(rule).max(20).default([]),
     remove: z.array(rule).max(20).default([]),
-    reason: z.string().trim().min(10, 'say why in at least 10 characters').max(2000),
+    reason: humanReason('why this change is needed; the human who approves reads it'),
   })
   .strict()
   .superRefine((a, ctx) => {

@@ -16,7 +16,7 @@ import type { AgentContext } from '../server/agent-context.js';
 import { monthlyCentsFromGbMonth, snapshotGbMonth } from '../prices/prices.js';
 import { deleteAllVersions } from '../sites/bucket.js';
 import { findUnused, type UnusedResource } from '../unused/find.js';
-import { defineTool, Refusal } from './tool.js';
+import { defineTool, humanReason, Refusal } from './tool.js';
 
 export const name = 'reclaim_resources';
 
@@ -30,7 +30,7 @@ const input = z
       .max(50)
       .refine((ids) => new Set(ids).size === ids.length, 'ids must not repeat')
       .describe('ids from find_unused_resources'),
-    reason: z.string().trim().min(1).max(500).describe('why these can go; shown to the human who approves'),
+    reason: humanReason('why these can go; shown to the human who approves'),
   })
   .strict();
 

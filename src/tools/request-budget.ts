@@ -1,7 +1,7 @@
 // request_budget: ask a human to raise the project's monthly cap; always a pending proposal, never automatic.
 import { z } from 'zod';
 import { monthKey } from '../budget/month.js';
-import { defineTool } from './tool.js';
+import { defineTool, humanReason } from './tool.js';
 
 export const name = 'request_budget';
 
@@ -13,7 +13,7 @@ const input = z
       .max(100_000)
       .refine((n) => Math.abs(Math.round(n * 100) - n * 100) < 1e-6, 'whole cents only (at most two decimals)')
       .describe('how much to add to the monthly cap, in USD'),
-    reason: z.string().trim().min(10, 'say why in at least 10 characters').max(2000).describe('what you need it for; a human reads this'),
+    reason: humanReason('what you need it for; a human reads this'),
     duration: z.enum(['this_month', 'permanent']).describe('this_month: until the current UTC month ends; permanent: from now on'),
   })
   .strict();

@@ -1,5 +1,5 @@
 // What a tool is: zod input/output, explicit MCP hints, a planner that only reads, and an executor that runs the plan.
-import type { z } from 'zod';
+import { z } from 'zod';
 import type { AgentAws } from '../aws/clients.js';
 import type { Plan } from '../guard/types.js';
 import type { AgentContext } from '../server/agent-context.js';
@@ -83,3 +83,6 @@ export function defineTool<I extends z.ZodObject, O extends z.ZodObject>(spec: T
 }
 
 export const isMutating = (spec: ToolSpec) => !spec.annotations.readOnlyHint;
+
+/** The agent's reason for something a human will read (a proposal): at least a sentence, kept verbatim. */
+export const humanReason = (what: string) => z.string().trim().min(10, 'say why in at least 10 characters').max(2000).describe(what);

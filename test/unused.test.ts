@@ -141,7 +141,10 @@ describe('reclaim_resources', () => {
     const held = h.store.ledger.summary(w.project, 10_000).byResource.map((x) => x.arn);
     expect(held.some((a) => a.endsWith(idle))).toBe(false);
     expect(held.some((a) => a.includes(snap.snapshot_id))).toBe(true);
-    expect([...new Set(h.writes().map((c) => c.command))].sort()).toEqual(['CreateSnapshot', 'DeleteVolume', 'TerminateInstances']);
+    // The terminated instance's own volumes were snapshotted first too (terminating deletes its root volume).
+    const rootVolumes = out.result.reclaimed[0].snapshots.map((x) => x.volume);
+    expect(rootVolumes.length).toBeGreaterThan(0);
+    expect(h.writes().map((c) => c.command)).toEqual([...rootVolumes.map(() => 'CreateSnapshot'), 'TerminateInstances', 'CreateSnapshot', 'DeleteVolume']);
   });
 
   it('a volume in an environment the policy does not list for unattended reclaim still escalates', async () => {

@@ -112,11 +112,13 @@ async function judgeInstance(aws: AgentAws, region: string, i: ServiceInstance, 
   const netMbPerHour = (netIn.reduce((a, b) => a + b, 0) + netOut.reduce((a, b) => a + b, 0)) / MB / (policy.idle_window_hours || 1);
   if (cpuAvg >= policy.idle_cpu_percent || netMbPerHour >= policy.idle_network_mb_per_hour) return null;
   const price = ec2Hourly(region, i.type);
+  // Terminating it would delete these (DeleteOnTermination): reclaim snapshots them first.
+  const volumes = await volumesOf(aws, [{ Name: 'attachment.instance-id', Values: [i.id] }]);
   return {
     ...base,
     evidence: `running ${i.type}, CPU ${cpuAvg.toFixed(1)}% average and ${netMbPerHour.toFixed(2)} MB/h network over ${policy.idle_window_hours} h (idle below ${policy.idle_cpu_percent}% and ${policy.idle_network_mb_per_hour} MB/h)`,
     savingCents: price === null ? null : monthlyCentsFromHourly(price),
-    detail: { state: 'running', instance_type: i.type, cpu_percent: Number(cpuAvg.toFixed(2)), network_mb_per_hour: Number(netMbPerHour.toFixed(3)) },
+    detail: { state: 'running', instance_type: i.type, cpu_percent: Number(cpuAvg.toFixed(2)), network_mb_per_hour: Number(netMbPerHour.toFixed(3)), volumes: volumes.map((v) => ({ id: v.VolumeId, size_gb: v.Size ?? 0 })) },
   };
 }
 

@@ -52,6 +52,10 @@ const SAMPLES: Record<string, (w: ReturnType<typeof world>, ownedArn: string, h?
     return { ids: [(found.structured as { drift: { id: string }[] }).drift[0].id] };
   },
   verify_backups: () => ({}),
+  get_job: async (w, _arn, h) => {
+    if (!h) return { job_id: 'job-0123abcd' };
+    return { job_id: h.store.jobs.create({ project: w.project, agent: w.agent, tool: 'check_drift', args: {}, runAt: new Date(), why: 'to have something to poll' }).id };
+  },
 };
 
 /** A site directory under the root the sample world allows. */

@@ -31,7 +31,7 @@ describe('policy', () => {
       /^policy\.yaml:\d+:11 agents\.auditor\.tier: unknown tier "admin" \(known: observer, operator\)$/,
     ],
     ['an unknown project', good.replace('project: billing', 'project: payroll'), /agents\.billing-bot\.project: unknown project "payroll" \(known: shop, billing\)/],
-    ['an unknown tool in a tier', good.replace('[get_status, list_resources, get_budget, request_budget, get_proposal, find_unused_resources, check_drift]', '[get_status, delete_everything]'), /:\d+:\d+ tiers\.observer\.tools\.1: unknown tool "delete_everything"/],
+    ['an unknown tool in a tier', good.replace('[get_status, list_resources, get_budget, request_budget, get_proposal, get_job, find_unused_resources, check_drift]', '[get_status, delete_everything]'), /:\d+:\d+ tiers\.observer\.tools\.1: unknown tool "delete_everything"/],
     ['a misspelt key', good.replace('budget_usd_month: 80', 'budget_usd_mnth: 80'), /projects\.billing\.budget_usd_mnth: Unrecognized key/],
     ['a missing budget', good.replace('    budget_usd_month: 80\n', '    {}\n'), /projects\.billing\.budget_usd_month: /],
     ['a negative budget', good.replace('budget_usd_month: 80', 'budget_usd_month: -5'), /projects\.billing\.budget_usd_month: .*>=0/],

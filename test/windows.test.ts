@@ -98,6 +98,8 @@ describe('deploy windows', () => {
     const listed = spawnSync(process.execPath, [CTL, 'schedule', 'list', '--db', dbFile, '--json'], { encoding: 'utf8' });
     expect(JSON.parse(listed.stdout)).toMatchObject([{ id: job, state: 'queued', tool: 'deploy_static_site', run_at: OPENS, args: { environment: 'prod' } }]);
 
+    const polled = await call(h.client, 'get_job', { job_id: job });
+    expect(polled.structured).toMatchObject({ job_id: job, state: 'queued', tool: 'deploy_static_site', requested_by: w.agent, run_at: OPENS });
     const worker = new Worker(store, w.policy, 'test:1');
     expect((await worker.runOnce()).ran).toEqual([]);
     clock.now = Date.parse(OPENS) + 60_000;
@@ -111,6 +113,8 @@ describe('deploy windows', () => {
       [w.agent, 'deploy_static_site', 'approved'],
       [w.agent, 'deploy_static_site', 'executed'],
     ]);
+    const after = await call(h.client, 'get_job', { job_id: job });
+    expect(after.structured).toMatchObject({ state: 'done', result: { structured: { status: 'executed' } } });
     // Run once only: another pass finds nothing due.
     expect((await worker.runOnce()).ran).toEqual([]);
   });
@@ -147,6 +151,10 @@ describe('deploy windows', () => {
     expect(dry.structured).toMatchObject({ status: 'dry_run' });
     const r = await call(h.client, 'deploy_static_site', { site: 'shop', source_dir: root, environment: 'prod' });
     const job = r.structured?.job_id as string;
+    // Another project's agent cannot see it: reported exactly like a job that does not exist.
+    const outsider = await connect(w.policy, `${w.other}-bot`, { store });
+    open.push(outsider);
+    expect((await call(outsider.client, 'get_job', { job_id: job })).text).toBe(`get_job refused: job_id ${job}: no such job in project ${w.other}`);
     const cancel = spawnSync(process.execPath, [CTL, 'schedule', 'cancel', job, '--as', 'ann', '--db', dbFile], { encoding: 'utf8' });
     expect(cancel.status, cancel.stderr).toBe(0);
     expect(cancel.stdout).toMatch(new RegExp(`^cancelled ${job}`));

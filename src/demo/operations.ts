@@ -24,6 +24,7 @@ export async function windowChapter(bot: Client, call: Call, p: { policyFile: st
   const held = await call(bot, 'web-bot', 'promote_site', { site: 'shop' });
   const runAt = held?.run_at as string | undefined;
   if (!runAt) return;
+  await call(bot, 'web-bot', 'get_job', { job_id: held?.job_id });
   out(`  a human sees it with \`wardenctl schedule list\`; \`aws-warden worker\` runs it at ${runAt} — the demo fast-forwards the worker's clock there`);
   const store = Store.open(p.dbFile, { clock: () => new Date(Date.parse(runAt) + 60_000) });
   try {

@@ -9,6 +9,7 @@ const NEEDS: Record<string, { read?: string[]; owned?: string[]; create?: string
   get_budget: {},
   request_budget: {},
   get_proposal: {},
+  get_job: {},
   list_resources: { read: ['tag:GetResources', 'ec2:DescribeInstances'] },
   tag_resource: { read: ['ec2:DescribeTags'], owned: ['ec2:CreateTags', 'ec2:DeleteTags'], s3: ['s3:GetBucketTagging', 's3:PutBucketTagging'] },
   get_service: { read: ['ec2:DescribeInstances', 'ec2:DescribeInstanceStatus'] },

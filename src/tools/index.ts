@@ -3,6 +3,7 @@ import { checkDriftTool } from './check-drift.js';
 import { deployStaticSite } from './deploy-static-site.js';
 import { findUnusedResources } from './find-unused-resources.js';
 import { getBudget } from './get-budget.js';
+import { getJob } from './get-job.js';
 import { getProposal } from './get-proposal.js';
 import { getService } from './get-service.js';
 import { getSiteStatus } from './get-site-status.js';
@@ -18,6 +19,6 @@ import { tagResource } from './tag-resource.js';
 import type { ToolSpec } from './tool.js';
 import { verifyBackups } from './verify-backups.js';
 
-export const allTools: readonly ToolSpec[] = [getStatus, listResources, tagResource, getBudget, requestBudget, getService, scaleService, getProposal, proposeSecurityChange, deployStaticSite, getSiteStatus, promoteSite, findUnusedResources, reclaimResources, checkDriftTool, repairDrift, verifyBackups];
+export const allTools: readonly ToolSpec[] = [getStatus, listResources, tagResource, getBudget, requestBudget, getService, scaleService, getProposal, proposeSecurityChange, deployStaticSite, getSiteStatus, promoteSite, findUnusedResources, reclaimResources, checkDriftTool, repairDrift, verifyBackups, getJob];
 
 export const toolNames: readonly string[] = allTools.map((t) => t.name);

@@ -1,0 +1,55 @@
+// get_job: the agent checks a change held for a deploy window (or a periodic check): queued, done, failed, what it did.
+import { z } from 'zod';
+import type { Store } from '../store/store.js';
+import { readPlan } from './read-plan.js';
+import { defineTool, Refusal } from './tool.js';
+
+export const name = 'get_job';
+
+const output = z.object({
+  job_id: z.string(),
+  state: z.string().describe('queued, running, done, failed, cancelled or interrupted'),
+  tool: z.string(),
+  requested_by: z.string(),
+  run_at: z.string().describe('when it runs (or ran), UTC'),
+  why: z.string(),
+  started_at: z.string().nullable(),
+  finished_at: z.string().nullable(),
+  result: z.unknown().nullable().describe('the answer the tool gave when the job ran'),
+});
+
+function find(store: Store, project: string, id: string) {
+  const job = store.jobs.get(id);
+  // Another project's job is reported exactly like a missing one.
+  if (!job || job.project !== project) throw new Refusal(`job_id ${id}: no such job in project ${project}`);
+  return job;
+}
+
+export const getJob = defineTool({
+  name,
+  title: 'Check a scheduled job',
+  description:
+    'Shows a job of your project: a change held for its deploy window (after a scheduled answer) or a periodic check. Whether it is still queued, ran, failed or was cancelled by a human, and what running it answered.',
+  input: z.object({ job_id: z.string().regex(/^job-[0-9a-f]{8}$/, 'a job id such as job-0123abcd') }).strict(),
+  output,
+  annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+  async plan(args, { agent, store }) {
+    find(store, agent.projectId, args.job_id);
+    return readPlan(name, 'read a job', []);
+  },
+  async execute(_plan, args, { agent, store }) {
+    const j = find(store, agent.projectId, args.job_id);
+    return {
+      job_id: j.id,
+      state: j.state,
+      tool: j.tool,
+      requested_by: j.agent,
+      run_at: j.run_at,
+      why: j.why,
+      started_at: j.started_at,
+      finished_at: j.finished_at,
+      result: j.result === null ? null : JSON.parse(j.result),
+    };
+  },
+  summarize: (o) => `${o.job_id} (${o.tool}): ${o.state}, ${o.state === 'queued' ? 'runs' : 'was due'} at ${o.run_at}`,
+});

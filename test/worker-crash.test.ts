@@ -68,6 +68,9 @@ describe('aws-warden worker', () => {
     expect(approved()).toBe(1);
     expect(await launched(w.project)).toBe(1);
     expect(store.db.prepare("SELECT kind FROM notifications WHERE kind = 'interrupted'").pluck().all()).toEqual(['interrupted']);
+    const last = store.audit.tail({ limit: 1 })[0];
+    expect(last).toMatchObject({ kind: 'failed', agent: 'warden', tool: 'scale_service' });
+    expect(JSON.parse(last.decision as string)).toMatchObject({ rule: 'interrupted', job: job.id });
     expect(store.audit.verify().ok).toBe(true);
     store.close();
   });

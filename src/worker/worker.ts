@@ -79,7 +79,10 @@ export class Worker {
     report.expired = recordExpiries(this.store, this.policy).map((p) => p.id);
     for (const j of this.store.jobs.orphaned((w) => w === this.id || this.alive(w))) {
       const why = `worker ${j.claimed_by} stopped while running this job; it is not run again — check wardenctl audit and the resources, then ask again if needed`;
-      this.store.jobs.finish(j.id, 'interrupted', { error: why });
+      this.store.transaction(() => {
+        this.store.jobs.finish(j.id, 'interrupted', { error: why });
+        this.store.audit.append({ kind: 'failed', agent: 'warden', project: j.project, tool: j.tool, follows: j.event_id, decision: { stage: 'worker', rule: 'interrupted', job: j.id, worker: j.claimed_by }, result: { error: why } });
+      });
       const project = this.policy.projects[j.project];
       if (project) notify(this.store, project, { project: j.project, kind: 'interrupted', subject: `job ${j.id} (${j.tool}) was interrupted`, body: { job_id: j.id, why } });
       report.interrupted.push(j.id);

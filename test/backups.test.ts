@@ -1,7 +1,7 @@
 // verify_backups against moto: a clean restore passes; a deliberately corrupted object version is caught; the scratch
 // bucket is always removed; a service's volumes need a fresh snapshot; results are stored and failures notified.
 import { AttachVolumeCommand, CreateSnapshotCommand, CreateVolumeCommand, DescribeInstancesCommand, DescribeVolumesCommand } from '@aws-sdk/client-ec2';
-import { HeadObjectCommand, ListBucketsCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { HeadObjectCommand, ListBucketsCommand, PutBucketTaggingCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -89,5 +89,21 @@ describe('verify_backups', () => {
     const stale = await service();
     expect(stale?.ok).toBe(false);
     expect(stale?.failures).toContain(`${vol.VolumeId} of ${id}: newest snapshot is 30 h old (at most 24 h)`);
+  });
+
+  it('a site bucket retagged to another project is reported, not read, and the agent is not treated as escaping', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'warden-backup-'));
+    writeFileSync(join(root, 'index.html'), 'x');
+    const w = world({ projectYaml: `    sites: { roots: ["${root}"], health_timeout_seconds: 2 }`, topYaml: 'trust: { demote_on: [boundary_escape] }' });
+    const h = await connect(w.policy, w.agent);
+    open.push(h);
+    await call(h.client, 'deploy_static_site', { site: 'shop', source_dir: root, environment: 'staging' });
+    const bucket = bucketName(ACCOUNT, w.project, 'shop', 'staging');
+    await admin.s3().send(new PutBucketTaggingCommand({ Bucket: bucket, Tagging: { TagSet: [{ Key: 'ProjectId', Value: w.other }] } }));
+    const reads = h.sent.length;
+    const r = await verify(h);
+    expect(r).toMatchObject({ ok: false, results: [{ subject: 'site/shop/staging', ok: false, checks: 0, failures: [`${bucket} is no longer owned by ${w.project} (ProjectId is "${w.other}"); not read`] }] });
+    expect(h.sent.slice(reads).filter((c) => c.command === 'GetObject' || c.command === 'CopyObject')).toEqual([]);
+    expect(h.store.db.prepare('SELECT COUNT(*) FROM tier_changes').pluck().get()).toBe(0);
   });
 });

@@ -31,10 +31,18 @@ export const verifyBackups = defineTool({
     const sites = store.deployments.allLive(agent.projectId);
     const resources: TouchedResource[] = [];
     const operations: PlannedOperation[] = [];
+    const skipped: { subject: string; why: string }[] = [];
     for (const d of sites) {
       const arn = `arn:aws:s3:::${d.bucket}`;
       const read = await readTags(aws, arn);
-      resources.push({ arn, change: 'read', tags: read.tags, unreadableWhy: read.why });
+      // A bucket retagged to another project (or gone) is not read, and reported as a failed check: the periodic job
+      // must not turn someone else's retagging into this agent's boundary escape.
+      if (read.tags?.ProjectId !== agent.projectId) {
+        const why = read.tags ? `ProjectId is ${read.tags.ProjectId === undefined ? 'missing' : `"${read.tags.ProjectId}"`}` : (read.why ?? 'tags unreadable');
+        skipped.push({ subject: `site/${d.site}/${d.environment}`, why: `${d.bucket} is no longer owned by ${agent.projectId} (${why}); not read` });
+        continue;
+      }
+      resources.push({ arn, change: 'read', tags: read.tags });
       const scratch = scratchName(agent.projectId);
       resources.push({ arn: `arn:aws:s3:::${scratch}`, change: 'create', tags: null });
       operations.push(
@@ -54,12 +62,13 @@ export const verifyBackups = defineTool({
       costDeltaUsdMonth: 0,
       riskFlags: [],
       rollback: operations.filter((o) => o.action === 's3:CreateBucket').map((o) => ({ action: 's3:DeleteBucket', target: o.target })),
-      preconditions: { sites: sites.map((d) => d.id), services },
+      preconditions: { sites: sites.map((d) => d.id), services, skipped },
     };
   },
   async execute(plan, _args, { aws, agent, store, progress }) {
     const eventId = currentScope()?.approvalId as string;
-    const results: Verification[] = [];
+    const skipped = (plan.preconditions?.skipped ?? []) as { subject: string; why: string }[];
+    const results: Verification[] = skipped.map((x) => ({ subject: x.subject, ok: false, checks: 0, failures: [x.why] }));
     const creates = plan.operations.filter((o) => o.action === 's3:CreateBucket');
     for (const op of creates) {
       const p = op.params as { restore_of: string };

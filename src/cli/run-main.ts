@@ -47,3 +47,10 @@ export function runMain(main: () => Promise<number | void>): void {
     },
   );
 }
+
+/** A --limit flag: a whole number from 1 to 10000, or `fallback` when absent. */
+export function parseLimit(value: string | undefined, fallback: number): number {
+  const limit = value === undefined ? fallback : Number(value);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw new UsageError(`--limit: expected a whole number from 1 to 10000, got "${value}"`);
+  return limit;
+}

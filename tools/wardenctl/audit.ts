@@ -1,10 +1,10 @@
 // wardenctl audit tail | verify | export.
 import { auditTable } from '../../src/cli/audit-table.js';
-import { parse, UsageError } from '../../src/cli/run-main.js';
+import { parse, parseLimit, UsageError } from '../../src/cli/run-main.js';
 import type { AuditRow } from '../../src/store/audit.js';
-import { closeDb, stmt } from '../../src/store/db.js';
+import { stmt } from '../../src/store/db.js';
 import { HELP, printHelp } from './help.js';
-import { openStore } from './store.js';
+import { withStore } from './store.js';
 
 const JSON_FIELDS = ['request', 'decision', 'result', 'request_ids'] as const;
 
@@ -36,17 +36,12 @@ function tail(argv: string[]): number {
     help: { type: 'boolean', short: 'h' },
   }, HELP.tail);
   if (values.help) return printHelp(HELP.tail);
-  const limit = values.limit === undefined ? 20 : Number(values.limit);
-  if (!Number.isInteger(limit) || limit < 1 || limit > 10_000)
-    throw new UsageError(`--limit: expected a whole number from 1 to 10000, got "${values.limit}"`);
-  const { db, audit } = openStore(values.db);
-  try {
+  const limit = parseLimit(values.limit, 20);
+  return withStore(values.db, ({ db, audit }) => {
     const rows = audit.tail({ agent: values.agent, limit });
     process.stdout.write(values.json ? `${JSON.stringify(rows.map(rowObject), null, 2)}\n` : `${auditTable(rows)}\n`);
     return 0;
-  } finally {
-    closeDb(db);
-  }
+  });
 }
 
 function verify(argv: string[]): number {
@@ -59,8 +54,7 @@ function verify(argv: string[]): number {
   if (values.help) return printHelp(HELP.verify);
   if (values.head !== undefined && !/^[0-9a-f]{64}$/.test(values.head))
     throw new UsageError(`--head: expected a 64-character hex SHA-256, got "${values.head}"`);
-  const { db, audit, file } = openStore(values.db);
-  try {
+  return withStore(values.db, ({ db, audit, file }) => {
     const started = performance.now();
     let result: Record<string, unknown> = { ...audit.verify() };
     if (result.ok && values.head) {
@@ -75,9 +69,7 @@ function verify(argv: string[]): number {
         `BROKEN: ${result.seq !== undefined ? `first bad row #${result.seq} (${result.id}): ` : ''}${result.reason}; ${result.count} rows before it verified\n`,
       );
     return result.ok ? 0 : 1;
-  } finally {
-    closeDb(db);
-  }
+  });
 }
 
 function exportEvents(argv: string[]): number {
@@ -93,8 +85,7 @@ function exportEvents(argv: string[]): number {
     if (Number.isNaN(t.getTime())) throw new UsageError(`--since: expected an ISO 8601 time such as 2026-11-01T00:00:00Z, got "${values.since}"`);
     since = t.toISOString();
   }
-  const { db, audit } = openStore(values.db);
-  try {
+  return withStore(values.db, ({ db, audit }) => {
     let chunk = '';
     for (const row of audit.since(since)) {
       chunk += `${JSON.stringify(rowObject(row))}\n`;
@@ -105,7 +96,5 @@ function exportEvents(argv: string[]): number {
     }
     process.stdout.write(chunk);
     return 0;
-  } finally {
-    closeDb(db);
-  }
+  });
 }

@@ -2,13 +2,12 @@
 import Table from 'cli-table3';
 import { parse } from '../../src/cli/run-main.js';
 import { HELP, printHelp } from './help.js';
-import { openStore } from './store.js';
+import { withStore } from './store.js';
 
 export async function backupsCommand(argv: string[]): Promise<number> {
   const { values } = parse(argv, { project: { type: 'string' }, db: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, HELP.backups);
   if (values.help) return printHelp(HELP.backups);
-  const { store } = openStore(values.db);
-  try {
+  return withStore(values.db, ({ store }) => {
     const rows = store.backups.latest(values.project).map((b) => ({ ...b, ok: b.ok === 1, detail: JSON.parse(b.detail) as { failures: string[]; checks: number } }));
     if (values.json) process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
     else {
@@ -17,7 +16,5 @@ export async function backupsCommand(argv: string[]): Promise<number> {
       process.stdout.write(rows.length ? `${table.toString()}\n` : 'no backup verification yet (verify_backups, or the worker with operations.backup_check_hours)\n');
     }
     return rows.some((b) => !b.ok) ? 1 : 0;
-  } finally {
-    store.close();
-  }
+  });
 }

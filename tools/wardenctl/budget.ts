@@ -8,7 +8,7 @@ import { toCents } from '../../src/guard/rules.js';
 import { formatUsd } from '../../src/prices/prices.js';
 import { HELP, printHelp } from './help.js';
 import { loadPolicy, projectsOf } from './policy.js';
-import { openStore } from './store.js';
+import { withStore } from './store.js';
 
 const OPTIONS = {
   project: { type: 'string' },
@@ -25,8 +25,7 @@ export async function budgetCommand(argv: string[]): Promise<number> {
   if (values.help) return printHelp(HELP.budget);
   const policy = loadPolicy(values.policy);
   const projects = projectsOf(policy, values.project);
-  const { store } = openStore(values.db);
-  try {
+  return withStore(values.db, ({ store }) => {
     const rows = projects.map((p) => ({
       summary: store.ledger.summary(p, toCents(policy.projects[p].budget_usd_month)),
       pending: store.proposals.list({ state: 'pending', project: p, kind: 'request_budget' }),
@@ -43,9 +42,7 @@ export async function budgetCommand(argv: string[]): Promise<number> {
       table.push([s.project, s.month, formatUsd(s.capCents), formatUsd(s.committedCents), formatUsd(s.reservedCents), formatUsd(s.remainingCents), formatUsd(s.monthToDateCents), formatUsd(s.projectedMonthEndCents), s.unpriced.length, pending.length]);
     process.stdout.write(`${table.toString()}\n(amounts per month unless noted; UTC months; prices rounded up to the cent)\n`);
     return 0;
-  } finally {
-    store.close();
-  }
+  });
 }
 
 async function reconcile(argv: string[]): Promise<number> {
@@ -56,8 +53,7 @@ async function reconcile(argv: string[]): Promise<number> {
   // A human's command: it reads AWS with the operator's own (standard) credentials, not an agent's role.
   const ec2 = new EC2Client({});
   const account = (await new STSClient({}).send(new GetCallerIdentityCommand({}))).Account ?? '';
-  const { store } = openStore(values.db);
-  try {
+  return withStore(values.db, async ({ store }) => {
     const reports: ReconcileReport[] = [];
     for (const p of projects) reports.push(applyReconcile(store, p, await ownedInAws(ec2, p, account)));
     if (values.json) process.stdout.write(`${JSON.stringify(reports, null, 2)}\n`);
@@ -69,7 +65,5 @@ async function reconcile(argv: string[]): Promise<number> {
       }
     const differed = reports.some((r) => r.released.length + r.adopted.length + r.staleReservations.length > 0);
     return differed ? 1 : 0;
-  } finally {
-    store.close();
-  }
+  });
 }

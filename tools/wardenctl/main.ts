@@ -2,51 +2,43 @@
 // wardenctl: the human's side of aws-warden. `wardenctl <noun> <verb> [--json]`; exit 0 ok, 1 a finding, 2 usage/environment.
 import { runMain, UsageError } from '../../src/cli/run-main.js';
 import { auditCommand } from './audit.js';
-import { budgetCommand } from './budget.js';
-import { iamCommand } from './iam.js';
 import { backupsCommand } from './backups.js';
+import { budgetCommand } from './budget.js';
+import { HELP } from './help.js';
+import { iamCommand } from './iam.js';
 import { notificationsCommand } from './notifications.js';
-import { scheduleCommand } from './schedule.js';
 import { pricesCommand } from './prices.js';
 import { proposalsCommand } from './proposals.js';
-import { HELP } from './help.js';
+import { scheduleCommand } from './schedule.js';
 import { statusCommand } from './status.js';
 import { trustCommand } from './trust.js';
 
+const COMMANDS: Record<string, (argv: string[]) => number | Promise<number>> = {
+  audit: auditCommand,
+  status: statusCommand,
+  budget: budgetCommand,
+  proposals: proposalsCommand,
+  prices: pricesCommand,
+  notifications: notificationsCommand,
+  iam: iamCommand,
+  trust: trustCommand,
+  schedule: scheduleCommand,
+  backups: backupsCommand,
+};
+
 async function main(argv: string[]): Promise<number> {
   const [noun, ...rest] = argv;
-  switch (noun) {
-    case undefined:
-      process.stderr.write(HELP.main);
-      return 2;
-    case '--help':
-    case '-h':
-    case 'help':
-      process.stdout.write(HELP.main);
-      return 0;
-    case 'audit':
-      return auditCommand(rest);
-    case 'status':
-      return statusCommand(rest);
-    case 'budget':
-      return budgetCommand(rest);
-    case 'proposals':
-      return proposalsCommand(rest);
-    case 'prices':
-      return pricesCommand(rest);
-    case 'notifications':
-      return notificationsCommand(rest);
-    case 'iam':
-      return iamCommand(rest);
-    case 'trust':
-      return trustCommand(rest);
-    case 'schedule':
-      return scheduleCommand(rest);
-    case 'backups':
-      return backupsCommand(rest);
-    default:
-      throw new UsageError(`unknown command "${noun}"\n\n${HELP.main}`);
+  if (noun === undefined) {
+    process.stderr.write(HELP.main);
+    return 2;
   }
+  if (noun === '--help' || noun === '-h' || noun === 'help') {
+    process.stdout.write(HELP.main);
+    return 0;
+  }
+  const command = Object.hasOwn(COMMANDS, noun) ? COMMANDS[noun] : undefined;
+  if (!command) throw new UsageError(`unknown command "${noun}"\n\n${HELP.main}`);
+  return command(rest);
 }
 
 runMain(() => main(process.argv.slice(2)));

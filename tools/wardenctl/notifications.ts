@@ -1,17 +1,15 @@
 // wardenctl notifications [--limit N] [--json]: what humans were told, and whether each webhook took it.
 import Table from 'cli-table3';
-import { parse, UsageError } from '../../src/cli/run-main.js';
+import { parse, parseLimit } from '../../src/cli/run-main.js';
 import { listNotifications } from '../../src/notify/notify.js';
 import { HELP, printHelp } from './help.js';
-import { openStore } from './store.js';
+import { withStore } from './store.js';
 
 export async function notificationsCommand(argv: string[]): Promise<number> {
   const { values } = parse(argv, { limit: { type: 'string' }, db: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, HELP.notifications);
   if (values.help) return printHelp(HELP.notifications);
-  const limit = values.limit === undefined ? 50 : Number(values.limit);
-  if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw new UsageError(`--limit: expected a whole number from 1 to 10000, got "${values.limit}"`);
-  const { store } = openStore(values.db);
-  try {
+  const limit = parseLimit(values.limit, 50);
+  return withStore(values.db, ({ store }) => {
     const rows = listNotifications(store, limit).map((n) => ({ ...n, body: JSON.parse(n.body), deliveries: JSON.parse(n.deliveries) as { webhook: string; ok: boolean }[] }));
     if (values.json) {
       process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
@@ -22,7 +20,5 @@ export async function notificationsCommand(argv: string[]): Promise<number> {
       table.push([n.id, n.ts.slice(0, 19).replace('T', ' '), n.project, n.kind, n.subject, n.deliveries.length ? `${n.deliveries.filter((d) => d.ok).length}/${n.deliveries.length} delivered` : 'none set']);
     process.stdout.write(rows.length ? `${table.toString()}\n` : 'no notifications\n');
     return 0;
-  } finally {
-    store.close();
-  }
+  });
 }

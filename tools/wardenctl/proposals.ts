@@ -9,7 +9,7 @@ import { approveAndRun } from '../../src/proposals/run-approved.js';
 import { loadPolicy } from './policy.js';
 import type { ProposalRow } from '../../src/store/proposals.js';
 import { HELP, printHelp } from './help.js';
-import { openStore } from './store.js';
+import { withStore } from './store.js';
 
 const STATES = ['pending', 'approved', 'rejected', 'expired', 'executed', 'failed', 'stale'];
 
@@ -40,8 +40,7 @@ function list(argv: string[]): number {
   const { values } = parse(argv, { state: { type: 'string' }, policy: { type: 'string' }, db: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, HELP.proposals);
   if (values.help) return printHelp(HELP.proposals);
   if (values.state && !STATES.includes(values.state)) throw new UsageError(`--state: expected one of ${STATES.join(', ')}, got "${values.state}"`);
-  const { store } = openStore(values.db);
-  try {
+  return withStore(values.db, ({ store }) => {
     recordExpiries(store, policyForNotices(values.policy));
     const rows = store.proposals.list({ state: values.state });
     if (values.json) {
@@ -52,9 +51,7 @@ function list(argv: string[]): number {
     for (const p of rows) table.push([p.id, p.state, p.project, p.agent, view(p).plan.summary as string, p.reason, p.expires_at.slice(0, 16).replace('T', ' ')]);
     process.stdout.write(rows.length ? `${table.toString()}\n` : 'no proposals\n');
     return 0;
-  } finally {
-    store.close();
-  }
+  });
 }
 
 function describe(p: ProposalRow): string {
@@ -88,15 +85,12 @@ function show(argv: string[]): number {
   if (values.help) return printHelp(HELP.proposals);
   const id = positionals[0];
   if (!id) throw new UsageError(`wardenctl proposals show: which proposal? (an id from wardenctl proposals list)`);
-  const { store } = openStore(values.db);
-  try {
+  return withStore(values.db, ({ store }) => {
     const p = store.proposals.get(id);
     if (!p) throw new ExitError(2, `no proposal ${id} (wardenctl proposals list shows them)`);
     process.stdout.write(values.json ? `${JSON.stringify(view(p), null, 2)}\n` : `${describe(p)}\n\nplan as data:\n${JSON.stringify(view(p).plan, null, 2)}\n`);
     return 0;
-  } finally {
-    store.close();
-  }
+  });
 }
 
 /** A rejection needs no policy; with one, the project's webhooks hear of it. */
@@ -141,8 +135,7 @@ async function decide(argv: string[], verb: 'approve' | 'reject'): Promise<numbe
       throw new UsageError(`--as ${values.as}: the policy's approval.allow_as does not name it (names: ${allowed.join(', ') || 'none'}); you act as ${osUser}`);
     who = values.as;
   }
-  const { store } = openStore(values.db);
-  try {
+  return withStore(values.db, async ({ store }) => {
     const p = store.proposals.get(id);
     if (!p) throw new ExitError(2, `no proposal ${id} (wardenctl proposals list shows them)`);
     if (verb === 'approve' && !values.yes) {
@@ -164,7 +157,5 @@ async function decide(argv: string[], verb: 'approve' | 'reject'): Promise<numbe
       if (e instanceof ProposalRefused) throw new ExitError(1, e.message);
       throw e;
     }
-  } finally {
-    store.close();
-  }
+  });
 }

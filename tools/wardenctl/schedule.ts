@@ -4,7 +4,7 @@ import { userInfo } from 'node:os';
 import { ExitError, parse, UsageError } from '../../src/cli/run-main.js';
 import type { JobState } from '../../src/store/jobs.js';
 import { HELP, printHelp } from './help.js';
-import { openStore } from './store.js';
+import { withStore } from './store.js';
 
 const STATES: JobState[] = ['queued', 'running', 'done', 'failed', 'cancelled', 'interrupted'];
 
@@ -20,8 +20,7 @@ function list(argv: string[]): number {
   const { values } = parse(argv, { state: { type: 'string' }, project: { type: 'string' }, db: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, HELP.schedule);
   if (values.help) return printHelp(HELP.schedule);
   if (values.state && !STATES.includes(values.state as JobState)) throw new UsageError(`--state: expected one of ${STATES.join(', ')}, got "${values.state}"`);
-  const { store } = openStore(values.db);
-  try {
+  return withStore(values.db, ({ store }) => {
     const rows = store.jobs.list({ state: values.state as JobState | undefined, project: values.project }).map((j) => ({ ...j, args: JSON.parse(j.args) as unknown, result: j.result ? (JSON.parse(j.result) as unknown) : null }));
     if (values.json) {
       process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
@@ -31,9 +30,7 @@ function list(argv: string[]): number {
     for (const j of rows) table.push([j.id, j.run_at.slice(0, 16).replace('T', ' '), j.state, j.project, j.agent, j.tool, j.why]);
     process.stdout.write(rows.length ? `${table.toString()}\n` : 'no jobs\n');
     return 0;
-  } finally {
-    store.close();
-  }
+  });
 }
 
 function cancel(argv: string[]): number {
@@ -42,8 +39,7 @@ function cancel(argv: string[]): number {
   const id = positionals[0];
   if (!id) throw new UsageError('wardenctl schedule cancel: give the job id (wardenctl schedule list shows them)');
   const who = `human:${values.as ?? userInfo().username}`;
-  const { store } = openStore(values.db);
-  try {
+  return withStore(values.db, ({ store }) => {
     const job = store.jobs.get(id);
     if (!job) throw new ExitError(1, `job ${id}: no such job`);
     const done = store.transaction(() => {
@@ -54,7 +50,5 @@ function cancel(argv: string[]): number {
     if (!done) throw new ExitError(1, `job ${id} is ${store.jobs.get(id)?.state}: only a queued job can be cancelled`);
     process.stdout.write(`cancelled ${id} (${job.tool} for ${job.agent}, was due ${job.run_at})\n`);
     return 0;
-  } finally {
-    store.close();
-  }
+  });
 }

@@ -1,9 +1,8 @@
 // wardenctl status: what the store holds, per agent, and whether its chain verifies.
 import Table from 'cli-table3';
 import { parse } from '../../src/cli/run-main.js';
-import { closeDb } from '../../src/store/db.js';
 import { HELP, printHelp } from './help.js';
-import { openStore } from './store.js';
+import { withStore } from './store.js';
 
 export async function statusCommand(argv: string[]): Promise<number> {
   const { values } = parse(argv, {
@@ -12,8 +11,7 @@ export async function statusCommand(argv: string[]): Promise<number> {
     help: { type: 'boolean', short: 'h' },
   }, HELP.status);
   if (values.help) return printHelp(HELP.status);
-  const { db, audit, file } = openStore(values.db);
-  try {
+  return withStore(values.db, ({ db, audit, file }) => {
     const chain = audit.verify();
     const agents = new Map<string, { agent: string; last: string; events: Record<string, number> }>();
     for (const c of audit.counts()) {
@@ -39,7 +37,5 @@ export async function statusCommand(argv: string[]): Promise<number> {
       process.stdout.write(`${lines.join('\n')}\n${agents.size ? table.toString() : '(no events yet)'}\n`);
     }
     return chain.ok ? 0 : 1;
-  } finally {
-    closeDb(db);
-  }
+  });
 }

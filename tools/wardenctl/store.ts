@@ -1,4 +1,4 @@
-// Opens the audit store for wardenctl: the file must exist (a typo must not create an empty store).
+// Opens the audit store for wardenctl: the file must exist (a typo must not create an empty store), and closes it.
 import { resolve } from 'node:path';
 import { ExitError } from '../../src/cli/run-main.js';
 import type { AuditLog } from '../../src/store/audit.js';
@@ -14,4 +14,21 @@ export function openStore(dbFlag: string | undefined): { store: Store; db: Db; a
     throw new ExitError(2, `cannot open audit store ${file}: ${(e as Error).message}`);
   }
   return { store, db: store.db, audit: store.audit, file };
+}
+
+type Opened = ReturnType<typeof openStore>;
+
+/** Runs `fn` with the store open and closes it afterwards, also when `fn` is async or throws. */
+export function withStore<T>(dbFlag: string | undefined, fn: (opened: Opened) => T): T {
+  const opened = openStore(dbFlag);
+  let result: T;
+  try {
+    result = fn(opened);
+  } catch (e) {
+    opened.store.close();
+    throw e;
+  }
+  if (result instanceof Promise) return result.finally(() => opened.store.close()) as T;
+  opened.store.close();
+  return result;
 }

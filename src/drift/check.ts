@@ -84,20 +84,15 @@ function compare(aspect: Aspect, desired: unknown, actual: unknown): string[] {
   return JSON.stringify(desired) === JSON.stringify(actual) ? [] : [`${aspect.replace('bucket_', '')}: ${JSON.stringify(actual)}, desired ${JSON.stringify(desired)}`];
 }
 
-/** Who changed it, best effort: CloudTrail's newest write on the resource since aws-warden last set it. */
+/** Who changed it: CloudTrail's newest write on the resource since aws-warden last set it (throws when CloudTrail does not answer). */
 async function whoChanged(aws: AgentAws, resource: string, since: string): Promise<string> {
   const name = resource.startsWith('service:') ? null : (parseArn(resource)?.id ?? null);
   if (!name) return 'outside aws-warden (instances launched or terminated without it)';
-  try {
-    const out = await aws.cloudtrail.send(
-      new LookupEventsCommand({ LookupAttributes: [{ AttributeKey: 'ResourceName', AttributeValue: name }], StartTime: new Date(since), MaxResults: 20 }),
-    );
-    const writes = (out.Events ?? []).filter((e) => e.ReadOnly !== 'true' && !(e.Username ?? '').startsWith('warden-'));
-    const e = writes[0];
-    return e ? `${e.Username ?? 'unknown principal'} (${e.EventName} at ${e.EventTime?.toISOString()}, CloudTrail)` : 'outside aws-warden (no CloudTrail event found)';
-  } catch (e) {
-    return `outside aws-warden (CloudTrail lookup unavailable: ${(e as Error).name})`;
-  }
+  const out = await aws.cloudtrail.send(
+    new LookupEventsCommand({ LookupAttributes: [{ AttributeKey: 'ResourceName', AttributeValue: name }], StartTime: new Date(since), MaxResults: 20 }),
+  );
+  const e = (out.Events ?? []).find((x) => x.ReadOnly !== 'true' && !(x.Username ?? '').startsWith('warden-'));
+  return e ? `${e.Username ?? 'unknown principal'} (${e.EventName} at ${e.EventTime?.toISOString()}, CloudTrail)` : 'outside aws-warden (no CloudTrail event found)';
 }
 
 async function actualOf(aws: AgentAws, project: string, row: DesiredRow): Promise<{ owned: boolean; tags: Record<string, string> | null; actual: unknown; missing?: string }> {
@@ -118,10 +113,23 @@ async function actualOf(aws: AgentAws, project: string, row: DesiredRow): Promis
   return { owned, tags: read.tags, actual: await bucketAspect(aws, p?.id ?? '', row.aspect) };
 }
 
-/** Every managed setting of the project compared with AWS now. */
-export async function checkDrift(aws: AgentAws, store: Store, project: string): Promise<DriftReport> {
+/**
+ * Every managed setting of the project compared with AWS now. `attribute: false` skips the CloudTrail lookups (a
+ * repair only needs the differences); an account without CloudTrail is asked once per check, not once per drift.
+ */
+export async function checkDrift(aws: AgentAws, store: Store, project: string, opts: { attribute?: boolean } = {}): Promise<DriftReport> {
   const rows = store.desired.list(project);
   const items: DriftItem[] = [];
+  let unavailable: string | null = opts.attribute === false ? 'not looked up' : null;
+  const changedBy = async (resource: string, since: string) => {
+    if (!unavailable)
+      try {
+        return await whoChanged(aws, resource, since);
+      } catch (e) {
+        unavailable = `CloudTrail lookup unavailable: ${(e as Error).name}`;
+      }
+    return `outside aws-warden (${unavailable})`;
+  };
   for (const row of rows) {
     const base = { resource: row.resource, aspect: row.aspect, desired: row.value, desired_since: row.at, tags: null as Record<string, string> | null };
     let a: Awaited<ReturnType<typeof actualOf>>;
@@ -131,7 +139,7 @@ export async function checkDrift(aws: AgentAws, store: Store, project: string): 
       a = { owned: false, tags: null, actual: null, missing: `${(e as Error).name}: ${(e as Error).message.split('\n')[0]}` };
     }
     if (a.missing !== undefined) {
-      items.push({ ...base, id: itemId(row.resource, row.aspect, { missing: true }), status: 'missing', actual: null, differences: [`cannot be read: ${a.missing}`], changed_by: await whoChanged(aws, row.resource, row.at) });
+      items.push({ ...base, id: itemId(row.resource, row.aspect, { missing: true }), status: 'missing', actual: null, differences: [`cannot be read: ${a.missing}`], changed_by: await changedBy(row.resource, row.at) });
       continue;
     }
     if (!a.owned) {
@@ -139,13 +147,13 @@ export async function checkDrift(aws: AgentAws, store: Store, project: string): 
       items.push({
         ...base, tags: a.tags, id: itemId(row.resource, row.aspect, a.tags), status: 'unowned', actual: a.tags,
         differences: [`no longer owned by ${project}: ProjectId is ${now === undefined ? 'gone' : `"${now}"`} — reported, not touched`],
-        changed_by: await whoChanged(aws, row.resource, row.at),
+        changed_by: await changedBy(row.resource, row.at),
       });
       continue;
     }
     const differences = compare(row.aspect, row.value, a.actual);
     if (differences.length)
-      items.push({ ...base, tags: a.tags, id: itemId(row.resource, row.aspect, a.actual), status: 'drifted', actual: a.actual, differences, changed_by: await whoChanged(aws, row.resource, row.at) });
+      items.push({ ...base, tags: a.tags, id: itemId(row.resource, row.aspect, a.actual), status: 'drifted', actual: a.actual, differences, changed_by: await changedBy(row.resource, row.at) });
   }
   return { checked: rows.length, items };
 }

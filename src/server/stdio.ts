@@ -1,11 +1,10 @@
 // `aws-warden serve`: load policy, resolve the agent, open the store, and serve MCP on stdin/stdout.
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
-import { AgentAws, type SendObserver } from '../aws/clients.js';
-import { AgentSession } from '../aws/session.js';
+import type { SendObserver } from '../aws/clients.js';
 import { loadPolicyFile } from '../policy/load.js';
 import { Store } from '../store/store.js';
 import { allTools, toolNames } from '../tools/index.js';
-import { resolveAgent } from './agent-context.js';
+import { awsFor, resolveAgent } from './agent-context.js';
 import { createServer } from './create-server.js';
 import { recoverDeployments } from '../sites/recover.js';
 import { log } from './log.js';
@@ -22,13 +21,7 @@ export function buildServer(opts: ServeOptions) {
   const policy = loadPolicyFile(opts.policyFile, toolNames);
   const agent = resolveAgent(policy, opts.agentId);
   const store = Store.open(opts.dbFile);
-  const session = new AgentSession({
-    agentId: agent.id,
-    projectId: agent.projectId,
-    roleArn: agent.agent.role_arn,
-    sessionSeconds: agent.agent.session_seconds,
-  });
-  const aws = new AgentAws(session, (id, who) => store.audit.isOpenApproval(id, who), opts.observe);
+  const aws = awsFor(agent, store, opts.observe);
   const server = createServer({ agent, store, aws, tools: allTools });
   return { server, store, agent, aws };
 }

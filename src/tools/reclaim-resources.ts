@@ -10,12 +10,13 @@ import {
 import { DeleteBucketCommand } from '@aws-sdk/client-s3';
 import { z } from 'zod';
 import { currentScope } from '../aws/write-gate.js';
+import { accountOf } from '../aws/arn.js';
 import { readTags } from '../aws/tags.js';
-import type { PlannedOperation, RiskFlag, TouchedResource } from '../guard/types.js';
+import type { Plan, PlannedOperation, RiskFlag, TouchedResource } from '../guard/types.js';
 import type { AgentContext } from '../server/agent-context.js';
-import { monthlyCentsFromGbMonth, snapshotGbMonth } from '../prices/prices.js';
+import { monthlyCentsFromGbMonth, PRICE_TABLE, snapshotGbMonth } from '../prices/prices.js';
 import { deleteAllVersions } from '../sites/bucket.js';
-import { findUnused, type UnusedResource } from '../unused/find.js';
+import { arnOfId, findUnused, type UnusedResource } from '../unused/find.js';
 import { defineTool, humanReason, Refusal } from './tool.js';
 
 export const name = 'reclaim_resources';
@@ -56,6 +57,12 @@ interface Step {
   savingCents: number;
   region: string;
 }
+
+/** A snapshot's monthly cost; regions the table lacks are priced at the us-east-1 rate rather than as free. */
+const snapshotCents = (region: string, gb: number) => monthlyCentsFromGbMonth(gb, snapshotGbMonth(region) ?? snapshotGbMonth('us-east-1') ?? 0.05);
+
+/** The ARN the plan holds for a reclaimed id. */
+const arnIn = (plan: Plan, id: string) => plan.resources.find((x) => x.arn.endsWith(`/${id}`) || x.arn === `arn:aws:s3:::${id}`)?.arn ?? id;
 
 function stepOf(u: UnusedResource, agent: AgentContext, region: string): Step {
   const p = agent.project.unused;
@@ -110,11 +117,11 @@ export const reclaimResources = defineTool({
     const report = await findUnused(aws, store, agent.projectId, agent.project.unused, Object.keys(agent.project.services), new Set(args.ids));
     const found = new Map(report.resources.map((u) => [u.id, u]));
     const resources: TouchedResource[] = [];
-    const account = (aws.session.assumedRoleArn ?? '').split(':')[4] ?? '';
+    const account = accountOf(aws.session.assumedRoleArn) ?? '';
     for (const id of args.ids) {
       if (found.has(id)) continue;
       // Not among this project's unused: someone else's (the guard's ownership rule refuses it), or in use now.
-      const arn = id.startsWith('i-') ? `arn:aws:ec2:${region}:${account}:instance/${id}` : id.startsWith('vol-') ? `arn:aws:ec2:${region}:${account}:volume/${id}` : id.startsWith('eipalloc-') ? `arn:aws:ec2:${region}:${account}:elastic-ip/${id}` : `arn:aws:s3:::${id}`;
+      const arn = arnOfId(region, account, id);
       const read = await readTags(aws, arn);
       if (read.tags?.ProjectId !== agent.projectId) {
         resources.push({ arn, change: 'delete', tags: read.tags, unreadableWhy: read.why });
@@ -125,7 +132,7 @@ export const reclaimResources = defineTool({
     }
     const steps = args.ids.filter((id) => found.has(id)).map((id) => stepOf(found.get(id) as UnusedResource, agent, region));
     const ops = steps.map(operationsOf);
-    const snapshotCents = steps.flatMap((s) => s.snapshot).reduce((a, v) => a + monthlyCentsFromGbMonth(v.sizeGb, snapshotGbMonth(region) ?? 0.05), 0);
+    const snapshotsCost = steps.flatMap((s) => s.snapshot).reduce((a, v) => a + snapshotCents(region, v.sizeGb), 0);
     const saving = steps.reduce((a, s) => a + s.savingCents, 0);
     const riskFlags: RiskFlag[] = [...found.values()].every((u) => unattended(agent, u)) ? [] : ['deletion'];
     return {
@@ -135,7 +142,7 @@ export const reclaimResources = defineTool({
       operations: ops.flatMap((o) => o.ops),
       resources: [...resources, ...steps.map((s) => ({ arn: s.arn, change: s.action === 'stop' ? ('modify' as const) : ('delete' as const), tags: (found.get(s.id) as UnusedResource).tags }))],
       tagsToSet: {},
-      costDeltaUsdMonth: (snapshotCents - saving) / 100,
+      costDeltaUsdMonth: (snapshotsCost - saving) / 100,
       riskFlags,
       rollback: ops.flatMap((o) => o.undo),
       // Stable facts only: approval re-plans and refuses if any id stopped being unused in the meantime.
@@ -147,7 +154,6 @@ export const reclaimResources = defineTool({
     type Snap = { snapshot_id: string; volume: string; size_gb: number };
     let snapshots: Snap[] = [];
     const done: { id: string; type: string; action: string; snapshots: Snap[] }[] = [];
-    const typeOf = (id: string) => (id.startsWith('i-') ? 'instance' : id.startsWith('vol-') ? 'volume' : id.startsWith('eipalloc-') ? 'address' : 'site_bucket');
     for (const [i, op] of plan.operations.entries()) {
       const target = op.target as string;
       await progress(i, plan.operations.length, `${op.action} ${target}`);
@@ -187,7 +193,7 @@ export const reclaimResources = defineTool({
           break;
         case 's3:DeleteBucket':
           await aws.s3.send(new DeleteBucketCommand({ Bucket: target }));
-          done.push({ id: target, type: typeOf(target), action: 'deleted', snapshots: [] });
+          done.push({ id: target, type: 'site_bucket', action: 'deleted', snapshots: [] });
           break;
         default:
           throw new Error(`reclaim_resources cannot run ${op.action}`);
@@ -197,17 +203,17 @@ export const reclaimResources = defineTool({
   },
   ledger(plan, out) {
     const region = plan.resources.find((r) => r.arn.startsWith('arn:aws:ec2:'))?.arn.split(':')[3] || 'us-east-1';
-    const perGb = snapshotGbMonth(region) ?? 0.05;
     return {
       add: out.reclaimed.flatMap((r) =>
         r.snapshots.map((snap) => {
-          const cents = monthlyCentsFromGbMonth(snap.size_gb, perGb);
-          return { arn: `arn:aws:ec2:${region}::snapshot/${snap.snapshot_id}`, description: `${snap.size_gb} GB snapshot of ${snap.volume} before reclaim`, hourlyUsd: cents / 100 / 730, centsMonth: cents };
+          const cents = snapshotCents(region, snap.size_gb);
+          return { arn: `arn:aws:ec2:${region}::snapshot/${snap.snapshot_id}`, description: `${snap.size_gb} GB snapshot of ${snap.volume} before reclaim`, hourlyUsd: cents / 100 / PRICE_TABLE.hours_per_month, centsMonth: cents };
         }),
       ),
-      remove: out.reclaimed.map((r) => plan.resources.find((x) => x.arn.endsWith(`/${r.id}`) || x.arn === `arn:aws:s3:::${r.id}`)?.arn ?? r.id),
+      remove: out.reclaimed.map((r) => arnIn(plan, r.id)),
     };
   },
-  desired: (plan, out) => ({ forget: out.reclaimed.filter((r) => r.action !== 'stopped').map((r) => plan.resources.find((x) => x.arn.endsWith(`/${r.id}`) || x.arn === `arn:aws:s3:::${r.id}`)?.arn ?? r.id) }),
+  // A stopped instance is still managed; what was deleted takes its desired state with it.
+  desired: (plan, out) => ({ forget: out.reclaimed.filter((r) => r.action !== 'stopped').map((r) => arnIn(plan, r.id)) }),
   summarize: (o) => `reclaimed ${o.reclaimed.map((r) => `${r.id} (${r.action})`).join(', ')}; saves $${o.saving_usd_month.toFixed(2)}/month`,
 });

@@ -92,7 +92,7 @@ export const repairDrift = defineTool({
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
   lockKey: (_a, agent) => `drift:${agent.projectId}`,
   async plan(args, ctx) {
-    const report = await checkDrift(ctx.aws, ctx.store, ctx.agent.projectId);
+    const report = await checkDrift(ctx.aws, ctx.store, ctx.agent.projectId, { attribute: false });
     const items = args.ids.map((id) => {
       const item = report.items.find((i) => i.id === id);
       if (!item) throw new Refusal(`ids: ${id} is not a current drift of ${ctx.agent.projectId} (repaired already, or AWS moved again) — call check_drift`);

@@ -4,6 +4,7 @@
 import { GetMetricStatisticsCommand } from '@aws-sdk/client-cloudwatch';
 import { DescribeAddressesCommand, DescribeVolumesCommand, type Volume } from '@aws-sdk/client-ec2';
 import { GetBucketTaggingCommand } from '@aws-sdk/client-s3';
+import { accountOf } from '../aws/arn.js';
 import type { AgentAws } from '../aws/clients.js';
 import type { Reclaimable, UnusedPolicy } from '../policy/schema.js';
 import { ebsGbMonth, ec2Hourly, monthlyCentsFromGbMonth, monthlyCentsFromHourly, PRICE_TABLE, s3Prices } from '../prices/prices.js';
@@ -31,6 +32,14 @@ export interface UnusedReport {
   examined: Record<Reclaimable, number>;
   /** Resources that could not be judged and why (e.g. too few metrics yet). */
   notJudged: { id: string; why: string }[];
+}
+
+/** The ARN of an id reclaim takes: an instance, volume or Elastic IP allocation id, else a bucket name. */
+export function arnOfId(region: string, account: string, id: string): string {
+  if (id.startsWith('i-')) return `arn:aws:ec2:${region}:${account}:instance/${id}`;
+  if (id.startsWith('vol-')) return `arn:aws:ec2:${region}:${account}:volume/${id}`;
+  if (id.startsWith('eipalloc-')) return `arn:aws:ec2:${region}:${account}:elastic-ip/${id}`;
+  return `arn:aws:s3:::${id}`;
 }
 
 const tagsOf = (tags: { Key?: string; Value?: string }[] | undefined) => Object.fromEntries((tags ?? []).map((t) => [t.Key ?? '', t.Value ?? '']));
@@ -142,7 +151,7 @@ async function siteBuckets(aws: AgentAws, store: Store, project: string, region:
     const price = s3Prices(region);
     found.push({
       id: r.bucket,
-      arn: `arn:aws:s3:::${r.bucket}`,
+      arn: arnOfId(region, account, r.bucket),
       type: 'site_bucket',
       environment: tags.Environment ?? r.environment,
       evidence: `site ${r.site} (${r.environment}): last deploy ${r.last.slice(0, 10)}, ${Math.floor(days)} days ago (over ${policy.site_idle_days}); ${(bytes / MB).toFixed(2)} MB kept`,
@@ -157,7 +166,7 @@ async function siteBuckets(aws: AgentAws, store: Store, project: string, region:
 /** Everything of the project that looks unused now; `only` limits the look to these ids (reclaim's re-check). */
 export async function findUnused(aws: AgentAws, store: Store, project: string, policy: UnusedPolicy, services: string[], only?: Set<string>): Promise<UnusedReport> {
   const region = await aws.ec2.config.region();
-  const account = (aws.session.assumedRoleArn ?? '').split(':')[4] ?? '';
+  const account = accountOf(aws.session.assumedRoleArn) ?? '';
   const now = store.clock();
   const report: UnusedReport = { resources: [], examined: { instance: 0, volume: 0, address: 0, site_bucket: 0 }, notJudged: [] };
   const wanted = (id: string) => !only || only.has(id);
@@ -182,7 +191,7 @@ export async function findUnused(aws: AgentAws, store: Store, project: string, p
     if (tags.ProjectId !== project) continue;
     report.resources.push({
       id: v.VolumeId as string,
-      arn: `arn:aws:ec2:${region}:${account}:volume/${v.VolumeId}`,
+      arn: arnOfId(region, account, v.VolumeId as string),
       type: 'volume',
       environment: tags.Environment ?? null,
       evidence: `${v.Size} GB ${v.VolumeType} volume attached to nothing (created ${v.CreateTime?.toISOString().slice(0, 10) ?? '?'})`,
@@ -199,7 +208,7 @@ export async function findUnused(aws: AgentAws, store: Store, project: string, p
     if (tags.ProjectId !== project || a.AssociationId) continue;
     report.resources.push({
       id: a.AllocationId as string,
-      arn: `arn:aws:ec2:${region}:${account}:elastic-ip/${a.AllocationId}`,
+      arn: arnOfId(region, account, a.AllocationId as string),
       type: 'address',
       environment: tags.Environment ?? null,
       evidence: `Elastic IP ${a.PublicIp} associated with nothing (public IPv4 bills while idle)`,

@@ -3,12 +3,11 @@
 // full guard checked again now. A job is claimed once; a job whose worker died mid-run is never run again: it is
 // marked interrupted and a human is told.
 import { hostname } from 'node:os';
-import { AgentAws } from '../aws/clients.js';
-import { AgentSession } from '../aws/session.js';
+import type { AgentAws } from '../aws/clients.js';
 import { notify } from '../notify/notify.js';
 import type { Policy } from '../policy/schema.js';
 import { recordExpiries } from '../proposals/expire.js';
-import { resolveAgent, type AgentContext } from '../server/agent-context.js';
+import { awsFor, resolveAgent, type AgentContext } from '../server/agent-context.js';
 import { guardedCall } from '../server/guarded-call.js';
 import type { JobRow } from '../store/jobs.js';
 import type { Store } from '../store/store.js';
@@ -64,11 +63,7 @@ export class Worker {
 
   private awsFor(agent: AgentContext): AgentAws {
     let aws = this.sessions.get(agent.id);
-    if (!aws) {
-      const session = new AgentSession({ agentId: agent.id, projectId: agent.projectId, roleArn: agent.agent.role_arn, sessionSeconds: agent.agent.session_seconds });
-      aws = new AgentAws(session, (id, who) => this.store.audit.isOpenApproval(id, who));
-      this.sessions.set(agent.id, aws);
-    }
+    if (!aws) this.sessions.set(agent.id, (aws = awsFor(agent, this.store)));
     return aws;
   }
 
@@ -113,32 +108,28 @@ export class Worker {
   }
 
   private async run(job: JobRow, report: PassReport): Promise<PassReport['ran'][number] | null> {
-    const fail = (text: string) => {
-      this.store.jobs.finish(job.id, 'failed', { error: text });
-      return { job: job.id, tool: job.tool, state: 'failed' as const, text };
-    };
     const spec = this.tools.get(job.tool);
-    let agent: AgentContext;
+    const args = JSON.parse(job.args) as Record<string, unknown>;
+    let agent: AgentContext | undefined;
+    let refused: string | null = null;
     try {
       agent = resolveAgent(this.policy, job.agent);
+      if (agent.projectId !== job.project) refused = `${job.agent} now belongs to project ${agent.projectId}, not ${job.project}: the job is not run for another project`;
     } catch (e) {
-      if (!this.store.jobs.claim(job.id, this.id)) return null;
-      return fail(`cannot run as ${job.agent}: ${(e as Error).message}`);
+      refused = `cannot run as ${job.agent}: ${(e as Error).message}`;
     }
-    if (agent.projectId !== job.project) {
-      if (!this.store.jobs.claim(job.id, this.id)) return null;
-      return fail(`${job.agent} now belongs to project ${agent.projectId}, not ${job.project}: the job is not run for another project`);
-    }
-    const args = JSON.parse(job.args) as Record<string, unknown>;
-    // A window that closed again (the worker was down at its opening) holds the job for the next one.
-    const window = windowRule(agent.project.windows, spec?.environmentOf?.(args as never, agent) ?? null, this.store.clock());
-    if (window.outcome === 'queue') {
-      this.store.jobs.reschedule(job.id, window.runAt);
-      report.rescheduled.push({ job: job.id, run_at: window.runAt.toISOString() });
-      return null;
+    if (!spec) refused ??= `tool ${job.tool} is not served by this aws-warden`;
+    if (agent && spec && !refused) {
+      // A window that closed again (the worker was down at its opening) holds the job for the next one.
+      const window = windowRule(agent.project.windows, spec.environmentOf?.(args as never, agent) ?? null, this.store.clock());
+      if (window.outcome === 'queue') {
+        this.store.jobs.reschedule(job.id, window.runAt);
+        report.rescheduled.push({ job: job.id, run_at: window.runAt.toISOString() });
+        return null;
+      }
     }
     if (!this.store.jobs.claim(job.id, this.id)) return null;
-    if (!spec) return fail(`tool ${job.tool} is not served by this aws-warden`);
+    if (refused || !agent || !spec) return this.finish(job, 'failed', refused ?? 'cannot run', null);
     const heartbeat = setInterval(() => this.renewLease(), LEASE_MS / 4);
     try {
       const answer = await guardedCall(spec, args, { agent, aws: this.awsFor(agent), store: this.store }, {
@@ -148,24 +139,22 @@ export class Worker {
         scheduledJob: job.id,
       });
       const text = (answer.content as { type: string; text: string }[]).map((c) => c.text).join('\n');
-      const state = answer.isError ? 'failed' : 'done';
-      this.store.jobs.finish(job.id, state, { text, structured: answer.structuredContent ?? null });
-      this.tellOutcome(job, agent, state, text, answer.structuredContent);
-      return { job: job.id, tool: job.tool, state, text };
+      return this.finish(job, answer.isError ? 'failed' : 'done', text, answer.structuredContent ?? null);
     } catch (e) {
-      const text = `job ${job.id} failed: ${(e as Error).message}`;
-      this.tellOutcome(job, agent, 'failed', text, undefined);
-      return fail(text);
+      return this.finish(job, 'failed', `job ${job.id} failed: ${(e as Error).message}`, null);
     } finally {
       clearInterval(heartbeat);
     }
   }
 
-  /** Humans hear of failed jobs and of drift the periodic check found (backup failures notify from verify_backups). */
-  private tellOutcome(job: JobRow, agent: AgentContext, state: 'done' | 'failed', text: string, structured: unknown): void {
-    const drift = job.tool === 'check_drift' ? ((structured as { drift?: unknown[] } | undefined)?.drift ?? []) : [];
-    if (state === 'failed') notify(this.store, agent.project, { project: job.project, kind: 'failed', subject: `job ${job.id} (${job.tool}) failed`, body: { job_id: job.id, text } });
-    else if (drift.length) notify(this.store, agent.project, { project: job.project, kind: 'drift', subject: `${drift.length} drift(s) in ${job.project}`, body: { job_id: job.id, drift } });
+  /** Records the outcome; humans hear of failed jobs and of drift a periodic check found (backup failures notify from verify_backups). */
+  private finish(job: JobRow, state: 'done' | 'failed', text: string, structured: unknown): PassReport['ran'][number] {
+    this.store.jobs.finish(job.id, state, state === 'failed' && structured === null ? { error: text } : { text, structured });
+    const project = this.policy.projects[job.project];
+    const drift = job.tool === 'check_drift' ? ((structured as { drift?: unknown[] } | null)?.drift ?? []) : [];
+    if (project && state === 'failed') notify(this.store, project, { project: job.project, kind: 'failed', subject: `job ${job.id} (${job.tool}) failed`, body: { job_id: job.id, text } });
+    else if (project && drift.length) notify(this.store, project, { project: job.project, kind: 'drift', subject: `${drift.length} drift(s) in ${job.project}`, body: { job_id: job.id, drift } });
+    return { job: job.id, tool: job.tool, state, text };
   }
 }
 

@@ -5,11 +5,10 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { randomBytes } from 'node:crypto';
-import { AgentAws, type SentCommand } from '../../src/aws/clients.js';
-import { AgentSession } from '../../src/aws/session.js';
+import type { AgentAws, SentCommand } from '../../src/aws/clients.js';
 import { parsePolicy } from '../../src/policy/load.js';
 import type { Policy } from '../../src/policy/schema.js';
-import { resolveAgent } from '../../src/server/agent-context.js';
+import { awsFor, resolveAgent } from '../../src/server/agent-context.js';
 import { createServer } from '../../src/server/create-server.js';
 import type { AuditLog } from '../../src/store/audit.js';
 import type { Db } from '../../src/store/db.js';
@@ -81,13 +80,7 @@ export async function connect(
   const store = opts.store ?? Store.open(':memory:');
   const { audit, db } = store;
   const sent: SentCommand[] = [];
-  const session = new AgentSession({
-    agentId,
-    projectId: agent.projectId,
-    roleArn: agent.agent.role_arn,
-    sessionSeconds: agent.agent.session_seconds,
-  });
-  const aws = new AgentAws(session, (id, who) => audit.isOpenApproval(id, who), (c) => sent.push(c));
+  const aws = awsFor(agent, store, (c) => sent.push(c));
   const server = createServer({ agent, store, aws, tools: opts.tools });
   const client = new Client({ name: 'test', version: '0' }, { capabilities: { elicitation: {} } });
   const onElicit = opts.onElicit;

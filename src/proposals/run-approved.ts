@@ -12,7 +12,7 @@ import { resolveAgent } from '../server/agent-context.js';
 import { canonicalJson } from '../store/canonical.js';
 import type { Store } from '../store/store.js';
 import { allTools } from '../tools/index.js';
-import { Refusal, RolledBack, type ToolContext, type ToolSpec } from '../tools/tool.js';
+import { Refusal, RolledBack, settleExecution, type ToolContext, type ToolSpec } from '../tools/tool.js';
 import { approveProposal, loadPending, ProposalRefused, type Decided } from './approve.js';
 
 export interface RunDeps {
@@ -123,9 +123,7 @@ export async function approveAndRun(store: Store, policy: Policy, id: string, ap
       throw new ProposalRefused(`proposal ${id} was approved but failed: ${why}`);
     }
     store.transaction(() => {
-      const change = spec.ledger?.(plan, out);
-      if (change || deltaCents > 0) store.ledger.settle(deltaCents > 0 ? approved.id : null, p.project, p.agent, change ?? { add: [], remove: [] });
-      store.desired.apply(p.project, approved.id, spec.desired?.(plan, out, args));
+      settleExecution(store, { spec, plan, out, args, approvalId: approved.id, project: p.project, agent: p.agent, deltaCents });
       store.audit.append({ kind: 'executed', agent: human, project: p.project, tool: p.tool, follows: approved.id, result: out, roleArn: session.assumedRoleArn ?? null });
       store.proposals.finish(id, 'executed', out);
     });

@@ -12,7 +12,7 @@ import type { AuditRow, NewEvent } from '../store/audit.js';
 import type { Store } from '../store/store.js';
 import { notify, type Notice } from '../notify/notify.js';
 import { approveAndRun } from '../proposals/run-approved.js';
-import { isMutating, Refusal, RolledBack, type ToolContext, type ToolSpec } from '../tools/tool.js';
+import { isMutating, Refusal, RolledBack, settleExecution, type ToolContext, type ToolSpec } from '../tools/tool.js';
 import { reviewTrust, withCurrentTier, type Incident } from '../trust/tiers.js';
 import { issueMessage } from '../util/zod-issue.js';
 import { windowRule } from '../guard/windows.js';
@@ -269,7 +269,7 @@ export async function guardedCall(spec: ToolSpec, rawArgs: unknown, deps: CallDe
         const answer = errorResult(`${spec.name} ${why}`);
         tell({ kind: 'rolled_back', subject: `${spec.name} by ${agent.id} was rolled back`, body: result, eventId: approved.id });
         // Every rollback here followed a failed health check; one in prod is the graver incident.
-        const prod = (args as { environment?: string }).environment === 'prod' || spec.name === 'promote_site';
+        const prod = spec.environmentOf?.(args, agent) === 'prod';
         review(...(prod ? (['prod_rollback', 'health_failure'] as const) : (['health_failure'] as const)));
         return answer;
       }
@@ -277,9 +277,7 @@ export async function guardedCall(spec: ToolSpec, rawArgs: unknown, deps: CallDe
     }
     try {
       store.transaction(() => {
-        const change = spec.ledger?.(plan, out);
-        if (change || deltaCents > 0) store.ledger.settle(deltaCents > 0 ? approved.id : null, agent.projectId, agent.id, change ?? { add: [], remove: [] });
-        store.desired.apply(agent.projectId, approved.id, spec.desired?.(plan, out, args));
+        settleExecution(store, { spec, plan, out, args, approvalId: approved.id, project: agent.projectId, agent: agent.id, deltaCents });
         record({ kind: 'executed', follows: approved.id, result: out, roleArn: aws.session.assumedRoleArn ?? roleArn, requestIds: scope.requestIds });
       });
     } catch (e) {

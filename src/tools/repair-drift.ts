@@ -77,8 +77,9 @@ function opsFor(item: DriftItem): { ops: PlannedOperation[]; undo: PlannedOperat
 async function servicePlan(item: DriftItem, ids: string[], ctx: ToolContext): Promise<Plan> {
   if (ids.length > 1) throw new Refusal(`ids: ${item.id} is a service's drift; repair it on its own (one call per service)`);
   const want = item.desired as { count: number; instance_type: string };
-  const scale: Scale = { service: item.resource.slice('service:'.length), desired_count: want.count, instance_type: want.instance_type };
-  const plan = await scaleService.plan(scale as never, ctx);
+  // Through scale_service's own input schema, as if an agent had asked for exactly the recorded count and type.
+  const scale = scaleService.input.parse({ service: item.resource.slice('service:'.length), desired_count: want.count, instance_type: want.instance_type }) as Scale;
+  const plan = await scaleService.plan(scale, ctx);
   return { ...plan, tool: name, summary: `repair drift ${item.id}: ${plan.summary}`, preconditions: { ...plan.preconditions, scale } };
 }
 
@@ -131,7 +132,7 @@ export const repairDrift = defineTool({
   async execute(plan, args, ctx) {
     const scale = plan.preconditions?.scale as Scale | undefined;
     if (scale) {
-      const out = await scaleService.execute(plan, scale as never, ctx);
+      const out = await scaleService.execute(plan, scaleService.input.parse(scale), ctx);
       return { repaired: [{ id: args.ids[0], resource: `service:${scale.service}`, aspect: 'service', actions: plan.operations.map((o) => o.action) }], service: out as Record<string, unknown> };
     }
     const { aws } = ctx;

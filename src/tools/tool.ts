@@ -78,6 +78,16 @@ export interface DesiredChange {
   forget?: string[];
 }
 
+/**
+ * What an execution leaves in the store besides its audit row: the run-rate it started or ended (the reservation of
+ * `approvalId` committed when it reserved any) and the desired state it set. Inside the caller's transaction.
+ */
+export function settleExecution(store: Store, s: { spec: ToolSpec; plan: Plan; out: Record<string, unknown>; args: Record<string, unknown>; approvalId: string; project: string; agent: string; deltaCents: number }): void {
+  const change = s.spec.ledger?.(s.plan, s.out);
+  if (change || s.deltaCents > 0) store.ledger.settle(s.deltaCents > 0 ? s.approvalId : null, s.project, s.agent, change ?? { add: [], remove: [] });
+  store.desired.apply(s.project, s.approvalId, s.spec.desired?.(s.plan, s.out, s.args));
+}
+
 export function defineTool<I extends z.ZodObject, O extends z.ZodObject>(spec: ToolSpec<I, O>): ToolSpec {
   return spec as unknown as ToolSpec;
 }

@@ -7,7 +7,7 @@ import { GetBucketVersioningCommand, GetBucketWebsiteCommand, GetPublicAccessBlo
 import { createHash } from 'node:crypto';
 import { parseArn } from '../aws/arn.js';
 import type { AgentAws } from '../aws/clients.js';
-import { readTags } from '../aws/tags.js';
+import { readTags, type TagRead } from '../aws/tags.js';
 import { ruleKey, rulesOf, type SgRule } from '../security/rules.js';
 import { findInstances } from '../services/instances.js';
 import type { Aspect, DesiredRow } from '../store/desired.js';
@@ -95,13 +95,15 @@ async function whoChanged(aws: AgentAws, resource: string, since: string): Promi
   return e ? `${e.Username ?? 'unknown principal'} (${e.EventName} at ${e.EventTime?.toISOString()}, CloudTrail)` : 'outside aws-warden (no CloudTrail event found)';
 }
 
-async function actualOf(aws: AgentAws, project: string, row: DesiredRow): Promise<{ owned: boolean; tags: Record<string, string> | null; actual: unknown; missing?: string }> {
+type TagReader = (arn: string) => Promise<TagRead>;
+
+async function actualOf(aws: AgentAws, project: string, row: DesiredRow, tagsOf: TagReader): Promise<{ owned: boolean; tags: Record<string, string> | null; actual: unknown; missing?: string }> {
   if (row.aspect === 'service') {
     const service = row.resource.slice('service:'.length);
     const live = (await findInstances(aws, { ProjectId: project, Service: service })).filter((i) => i.state === 'pending' || i.state === 'running');
     return { owned: true, tags: null, actual: { count: live.length, types: live.map((i) => i.type).sort() } };
   }
-  const read = await readTags(aws, row.resource);
+  const read = await tagsOf(row.resource);
   if (!read.tags) return { owned: false, tags: null, actual: null, missing: read.why ?? 'unreadable' };
   const owned = read.tags.ProjectId === project;
   if (!owned || row.aspect === 'tags') return { owned, tags: read.tags, actual: read.tags };
@@ -121,6 +123,13 @@ export async function checkDrift(aws: AgentAws, store: Store, project: string, o
   const rows = store.desired.list(project);
   const items: DriftItem[] = [];
   let unavailable: string | null = opts.attribute === false ? 'not looked up' : null;
+  // A bucket has up to four managed aspects: its tags are read once per check, not once per aspect.
+  const tagReads = new Map<string, Promise<TagRead>>();
+  const tagsOf: TagReader = (arn) => {
+    let read = tagReads.get(arn);
+    if (!read) tagReads.set(arn, (read = readTags(aws, arn)));
+    return read;
+  };
   const changedBy = async (resource: string, since: string) => {
     if (!unavailable)
       try {
@@ -134,7 +143,7 @@ export async function checkDrift(aws: AgentAws, store: Store, project: string, o
     const base = { resource: row.resource, aspect: row.aspect, desired: row.value, desired_since: row.at, tags: null as Record<string, string> | null };
     let a: Awaited<ReturnType<typeof actualOf>>;
     try {
-      a = await actualOf(aws, project, row);
+      a = await actualOf(aws, project, row, tagsOf);
     } catch (e) {
       a = { owned: false, tags: null, actual: null, missing: `${(e as Error).name}: ${(e as Error).message.split('\n')[0]}` };
     }

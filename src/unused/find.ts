@@ -3,9 +3,9 @@
 // Elastic IPs, and site buckets with no deploy in a while. Read under the agent's role, ProjectId-tagged only.
 import { GetMetricStatisticsCommand } from '@aws-sdk/client-cloudwatch';
 import { DescribeAddressesCommand, DescribeVolumesCommand, type Volume } from '@aws-sdk/client-ec2';
-import { GetBucketTaggingCommand } from '@aws-sdk/client-s3';
 import { accountOf } from '../aws/arn.js';
 import type { AgentAws } from '../aws/clients.js';
+import { readTags } from '../aws/tags.js';
 import type { Reclaimable, UnusedPolicy } from '../policy/schema.js';
 import { ebsGbMonth, ec2Hourly, monthlyCentsFromGbMonth, monthlyCentsFromHourly, PRICE_TABLE, s3Prices } from '../prices/prices.js';
 import { findInstances, type ServiceInstance } from '../services/instances.js';
@@ -79,6 +79,10 @@ async function volumesOf(aws: AgentAws, filters: { Name: string; Values: string[
   return out;
 }
 
+const attachedTo = (aws: AgentAws, instanceId: string) => volumesOf(aws, [{ Name: 'attachment.instance-id', Values: [instanceId] }]);
+/** What reclaim needs to snapshot an instance's volumes and price the snapshots. */
+const sizes = (volumes: Volume[]) => volumes.map((v) => ({ id: v.VolumeId, size_gb: v.Size ?? 0 }));
+
 function volumeCents(region: string, v: Volume): number | null {
   const perGb = v.VolumeType ? ebsGbMonth(region, v.VolumeType) : null;
   return perGb === null || v.Size === undefined ? null : monthlyCentsFromGbMonth(v.Size, perGb);
@@ -96,12 +100,12 @@ async function judgeInstance(aws: AgentAws, region: string, i: ServiceInstance, 
     }
     const days = (now.getTime() - since.getTime()) / 86_400_000;
     if (days < policy.stopped_days) return null;
-    const volumes = await volumesOf(aws, [{ Name: 'attachment.instance-id', Values: [i.id] }]);
+    const volumes = await attachedTo(aws, i.id);
     return {
       ...base,
       evidence: `stopped since ${since.toISOString().slice(0, 16)}Z (${Math.floor(days)} days, over ${policy.stopped_days}); its ${volumes.length} volume(s) still bill`,
       savingCents: sum(volumes.map((v) => volumeCents(region, v))),
-      detail: { state: 'stopped', volumes: volumes.map((v) => ({ id: v.VolumeId, size_gb: v.Size ?? 0 })) },
+      detail: { state: 'stopped', volumes: sizes(volumes) },
     };
   }
   if (i.state !== 'running') return null;
@@ -122,12 +126,12 @@ async function judgeInstance(aws: AgentAws, region: string, i: ServiceInstance, 
   if (cpuAvg >= policy.idle_cpu_percent || netMbPerHour >= policy.idle_network_mb_per_hour) return null;
   const price = ec2Hourly(region, i.type);
   // Terminating it would delete these (DeleteOnTermination): reclaim snapshots them first.
-  const volumes = await volumesOf(aws, [{ Name: 'attachment.instance-id', Values: [i.id] }]);
+  const volumes = await attachedTo(aws, i.id);
   return {
     ...base,
     evidence: `running ${i.type}, CPU ${cpuAvg.toFixed(1)}% average and ${netMbPerHour.toFixed(2)} MB/h network over ${policy.idle_window_hours} h (idle below ${policy.idle_cpu_percent}% and ${policy.idle_network_mb_per_hour} MB/h)`,
     savingCents: price === null ? null : monthlyCentsFromHourly(price),
-    detail: { state: 'running', instance_type: i.type, cpu_percent: Number(cpuAvg.toFixed(2)), network_mb_per_hour: Number(netMbPerHour.toFixed(3)), volumes: volumes.map((v) => ({ id: v.VolumeId, size_gb: v.Size ?? 0 })) },
+    detail: { state: 'running', instance_type: i.type, cpu_percent: Number(cpuAvg.toFixed(2)), network_mb_per_hour: Number(netMbPerHour.toFixed(3)), volumes: sizes(volumes) },
   };
 }
 
@@ -138,12 +142,11 @@ async function siteBuckets(aws: AgentAws, store: Store, project: string, region:
     report.examined.site_bucket++;
     const days = (now.getTime() - Date.parse(r.last)) / 86_400_000;
     if (days < policy.site_idle_days) continue;
-    let tags: Record<string, string>;
-    try {
-      tags = tagsOf((await aws.s3.send(new GetBucketTaggingCommand({ Bucket: r.bucket }))).TagSet);
-    } catch (e) {
-      // Gone (reclaimed already), or no longer readable by this role: not something to reclaim.
-      if ((e as Error).name !== 'NoSuchBucket') report.notJudged.push({ id: r.bucket, why: `cannot read its tags (${(e as Error).name})` });
+    const arn = arnOfId(region, account, r.bucket);
+    const { tags, why } = await readTags(aws, arn);
+    // Gone (reclaimed already), or no longer readable by this role: not something to reclaim.
+    if (!tags) {
+      if (!why?.startsWith('NoSuchBucket')) report.notJudged.push({ id: r.bucket, why: `cannot read its tags (${why})` });
       continue;
     }
     if (tags.ProjectId !== project) continue;
@@ -151,7 +154,7 @@ async function siteBuckets(aws: AgentAws, store: Store, project: string, region:
     const price = s3Prices(region);
     found.push({
       id: r.bucket,
-      arn: arnOfId(region, account, r.bucket),
+      arn,
       type: 'site_bucket',
       environment: tags.Environment ?? r.environment,
       evidence: `site ${r.site} (${r.environment}): last deploy ${r.last.slice(0, 10)}, ${Math.floor(days)} days ago (over ${policy.site_idle_days}); ${(bytes / MB).toFixed(2)} MB kept`,

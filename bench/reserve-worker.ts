@@ -4,8 +4,8 @@
 import { readFileSync } from 'node:fs';
 import type { Plan } from '../src/guard/types.js';
 import { parsePolicy } from '../src/policy/load.js';
-import { resolveAgent } from '../src/server/agent-context.js';
-import { decideAndRecord } from '../src/server/gate.js';
+import { resolveAgent } from '../src/core/agent.js';
+import { decideAndRecord } from '../src/registry/decide.js';
 import { Store } from '../src/store/store.js';
 
 const [db, policyFile, agentId, count, startAt, centsEach = '300'] = process.argv.slice(2);
@@ -18,7 +18,7 @@ const out = { approved: 0, denied: 0, other: 0, ms: [] as number[] };
 for (let i = 0; i < Number(count); i++) {
   const plan: Plan = {
     tool: 'reserve', summary: `reserve #${i}`, mutating: true, operations: [], resources: [], tagsToSet: {},
-    costDeltaUsdMonth: Number(centsEach) / 100, riskFlags: [], rollback: [],
+    costDeltaUsdMonth: Number(centsEach) / 100, riskFlags: [], rollback: [], params: {},
   };
   const t = performance.now();
   const requested = store.audit.append({ kind: 'requested', agent: agent.id, project: agent.projectId, tool: 'reserve', request: { i } });

@@ -4,7 +4,7 @@ import { DescribeInstancesCommand, RunInstancesCommand } from '@aws-sdk/client-e
 import { GetResourcesCommand } from '@aws-sdk/client-resource-groups-tagging-api';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
-import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { spawn } from 'node:child_process';
 import { createReadStream, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
@@ -14,12 +14,12 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { AgentAws } from '../src/aws/clients.js';
-import { inCallScope, withApproval } from '../src/aws/write-gate.js';
 import { anyImageId, launchTagged } from '../src/demo/seed.js';
 import { emulatorEnv, startMoto } from '../src/emulator/moto.js';
 import { parsePolicy } from '../src/policy/load.js';
 import type { Policy } from '../src/policy/schema.js';
-import { awsFor, resolveAgent } from '../src/server/agent-context.js';
+import { resolveAgent } from '../src/core/agent.js';
+import { awsFor } from '../src/registry/agent-aws.js';
 import { createServer } from '../src/server/create-server.js';
 import { AuditLog } from '../src/store/audit.js';
 import { closeDb, openDb } from '../src/store/db.js';
@@ -250,15 +250,12 @@ agents: { site-bot: { project: sitebench, tier: operator, role_arn: "arn:aws:iam
   const bucket = `bare-${Date.now()}`;
   const files = readdirSync(join(site, 'assets')).map((f) => join(site, 'assets', f)).concat(join(site, 'index.html'));
   t = performance.now();
-  await inCallScope({ agent: 'site-bot', tool: 'bench', requestIds: [] }, async () => {
-    const ok = store.audit.append({ kind: 'approved', agent: 'site-bot', project: 'sitebench', tool: 'bench' });
-    await withApproval(ok.id, async () => {
-      await aws.s3.send(new CreateBucketCommand({ Bucket: bucket }));
-      for (let i = 0; i < files.length; i += 8)
-        await Promise.all(files.slice(i, i + 8).map(async (f) => aws.s3.send(new PutObjectCommand({ Bucket: bucket, Key: f.slice(site.length + 1), Body: await readFile(f) }))));
-      await new Upload({ client: aws.s3, params: { Bucket: bucket, Key: 'big.bin', Body: createReadStream(join(site, 'big.bin')) }, queueSize: 4, partSize: 8 * 2 ** 20 }).done();
-    });
-  });
+  // A bare client with the agent's own credentials: the same role, no write gate, no audit.
+  const bareS3 = new S3Client({ credentials: aws.session.provider, forcePathStyle: true });
+  await bareS3.send(new CreateBucketCommand({ Bucket: bucket }));
+  for (let i = 0; i < files.length; i += 8)
+    await Promise.all(files.slice(i, i + 8).map(async (f) => bareS3.send(new PutObjectCommand({ Bucket: bucket, Key: f.slice(site.length + 1), Body: await readFile(f) }))));
+  await new Upload({ client: bareS3, params: { Bucket: bucket, Key: 'big.bin', Body: createReadStream(join(site, 'big.bin')) }, queueSize: 4, partSize: 8 * 2 ** 20 }).done();
   const bare = performance.now() - t;
   out(`deploy of 1,000 small files + one 50 MB file (moto): deploy_static_site via MCP ${(guarded / 1000).toFixed(2)} s (includes reading every object back to check its hash), bare SDK uploads ${(bare / 1000).toFixed(2)} s, ratio ${(guarded / bare).toFixed(2)}×`);
   await client.close();

@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { AgentAws } from '../src/aws/clients.js';
 import { AgentSession } from '../src/aws/session.js';
 import { loadPolicyFile } from '../src/policy/load.js';
-import { resolveAgent } from '../src/server/agent-context.js';
+import { resolveAgent } from '../src/core/agent.js';
 import { recoverDeployments } from '../src/sites/recover.js';
 import { Store } from '../src/store/store.js';
 import { toolNames } from '../src/tools/index.js';

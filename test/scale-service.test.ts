@@ -11,7 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { inCallScope, withApproval } from '../src/aws/write-gate.js';
 import { anyImageId, launchTagged } from '../src/demo/seed.js';
 import { listNotifications } from '../src/notify/notify.js';
-import { resolveAgent } from '../src/server/agent-context.js';
+import { resolveAgent } from '../src/core/agent.js';
 import { pickForScaleIn } from '../src/services/instances.js';
 import { scaleService } from '../src/tools/scale-service.js';
 import { admin, call, connect, fresh, world, type Harness } from './helpers/harness.js';

@@ -6,8 +6,10 @@ import { ResourceGroupsTaggingAPIClient } from '@aws-sdk/client-resource-groups-
 import { S3Client } from '@aws-sdk/client-s3';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import type { FinalizeRequestMiddleware, InitializeMiddleware, MiddlewareStack } from '@aws-sdk/types';
+import { ownerOf } from './owner.js';
+import { isCreate, resourcesOfCommand, type Permit } from './permit.js';
 import type { AgentSession } from './session.js';
-import { checkWrite, currentScope, isReadCommand, type ApprovalCheck } from './write-gate.js';
+import { checkWrite, currentScope, isReadCommand, OwnershipLost, type ApprovalCheck } from './write-gate.js';
 
 export interface SentCommand {
   service: string;
@@ -57,19 +59,23 @@ export class AgentAws {
     const observe = this.observe;
     const session = this.session;
     const gate: InitializeMiddleware<any, any> = (next, context) => async (args) => {
-        const command = (context.commandName ?? 'UnknownCommand').replace(/Command$/, '');
-        checkWrite(command, approvals);
-        try {
-          const out = await next(args);
-          const id = (out.output as { $metadata?: { requestId?: string } } | undefined)?.$metadata?.requestId;
-          if (id) currentScope()?.requestIds.push(id);
-          return out;
-        } catch (e) {
-          if (/Expired/.test((e as Error).name)) session.invalidate();
-          if (e && typeof e === 'object') Object.assign(e, { wardenCommand: `${service}:${command}` });
-          throw e;
-        }
-      };
+      const command = (context.commandName ?? 'UnknownCommand').replace(/Command$/, '');
+      const input = (args.input ?? {}) as Record<string, unknown>;
+      const { acts, reads } = resourcesOfCommand(service, input);
+      const permit = checkWrite(service, command, acts, approvals);
+      if (permit) await this.ensureOwned(permit, service, `${service}:${command}`, isCreate(`${service}:${command}`) ? reads : [...acts, ...reads]);
+      try {
+        const out = await next(args);
+        const id = (out.output as { $metadata?: { requestId?: string } } | undefined)?.$metadata?.requestId;
+        if (id) currentScope()?.requestIds.push(id);
+        if (permit) for (const made of createdBy(command, input, out.output)) permit.created.add(made);
+        return out;
+      } catch (e) {
+        if (/Expired/.test((e as Error).name)) session.invalidate();
+        if (e && typeof e === 'object') Object.assign(e, { wardenCommand: `${service}:${command}` });
+        throw e;
+      }
+    };
     client.middlewareStack.add(gate, { step: 'initialize', name: 'wardenWriteGate', priority: 'high' });
     if (observe) {
       const recordSend: FinalizeRequestMiddleware<any, any> = (next, context) => async (args) => {
@@ -81,4 +87,33 @@ export class AgentAws {
     }
     return client;
   }
+
+  /**
+   * Ownership is re-read where the write happens: each existing resource a write touches must carry the project's
+   * ProjectId now, not only when the plan was made. Read once per resource per execution.
+   */
+  private async ensureOwned(permit: Permit, service: string, command: string, ids: readonly string[]): Promise<void> {
+    const unknown = ids.filter((id) => !permit.created.has(id) && !permit.owned.has(id));
+    if (unknown.length === 0) return;
+    const owners = await ownerOf(this, service === 's3' ? 's3' : 'ec2', unknown);
+    for (const id of unknown) {
+      const owner = owners.get(id);
+      if (owner !== permit.project)
+        throw new OwnershipLost(
+          `${command} refused by the AWS layer: ${id} is no longer owned by ${permit.project} (${owner === undefined ? 'no ProjectId tag' : owner === null ? 'its tags cannot be read' : `ProjectId is "${owner}"`}); it was not touched`,
+          id,
+        );
+      permit.owned.add(id);
+    }
+  }
+}
+
+/** Ids a successful create made, so the same execution's later steps and rollback may act on them. */
+function createdBy(command: string, input: Record<string, unknown>, output: unknown): string[] {
+  const o = (output ?? {}) as { Instances?: { InstanceId?: string }[]; SnapshotId?: string; VolumeId?: string };
+  if (command === 'CreateBucket' && typeof input.Bucket === 'string') return [input.Bucket];
+  if (command === 'RunInstances') return (o.Instances ?? []).map((i) => i.InstanceId ?? '').filter(Boolean);
+  if (command === 'CreateSnapshot' && o.SnapshotId) return [o.SnapshotId];
+  if (command === 'CreateVolume' && o.VolumeId) return [o.VolumeId];
+  return [];
 }

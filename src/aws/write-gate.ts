@@ -1,12 +1,14 @@
-// The AWS layer's own lock: no mutating command leaves the process without a committed, open "approved" audit event.
+// The AWS layer's own lock: a mutating command leaves the process only as one of the operations of a committed,
+// still-open "approved" plan, on that plan's resources, and only while the project still owns them.
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { permitRefusal, type Permit } from './permit.js';
 
 /** Everything the AWS layer knows about the tool call it is serving. */
 export interface CallScope {
   agent: string;
   tool: string;
-  /** Set only while the executor of an approved plan runs. */
-  approvalId?: string;
+  /** Set only while the executor of an approved plan runs (the registry opens it; nothing else may). */
+  permit?: Permit;
   /** AWS request ids of every command sent in this call, for the audit row. */
   requestIds: string[];
 }
@@ -17,15 +19,22 @@ export function inCallScope<T>(s: CallScope, fn: () => Promise<T>): Promise<T> {
   return scope.run(s, fn);
 }
 
-/** Runs an executor with write permission tied to one approved audit event. */
-export function withApproval<T>(approvalId: string, fn: () => Promise<T>): Promise<T> {
+/** Runs an executor with write permission for exactly one approved plan. Only the registry calls this. */
+export function withPermit<T>(permit: Permit, fn: () => Promise<T>): Promise<T> {
   const outer = scope.getStore();
-  if (!outer) throw new Error('withApproval outside a tool call');
-  return scope.run({ ...outer, approvalId }, fn);
+  if (!outer) throw new Error('withPermit outside a tool call');
+  return scope.run({ ...outer, permit }, fn);
 }
 
 export function currentScope(): CallScope | undefined {
   return scope.getStore();
+}
+
+/** The approval the running executor acts under (its audit event id), or an error if it runs under none. */
+export function currentApproval(): string {
+  const id = scope.getStore()?.permit?.approvalId;
+  if (!id) throw new WriteRefused('this step runs only inside an approved plan');
+  return id;
 }
 
 const READ_PREFIXES = /^(Describe|Get|List|Head|Lookup|Search)[A-Z]/;
@@ -39,14 +48,28 @@ export class WriteRefused extends Error {
   override name = 'WriteRefused';
 }
 
+/** A resource the plan named is no longer the project's: not touched. Executors catch it to undo what they did. */
+export class OwnershipLost extends WriteRefused {
+  override name = 'OwnershipLost';
+  constructor(
+    message: string,
+    readonly resource: string,
+  ) {
+    super(message);
+  }
+}
+
 /** Answers whether an event id is a committed "approved" event of this agent that has no outcome yet. */
 export type ApprovalCheck = (approvalId: string, agent: string) => boolean;
 
-export function checkWrite(command: string, check: ApprovalCheck): void {
-  if (isReadCommand(command)) return;
+/** Refuses a mutating command outside an open approved plan, or outside that plan's operations and resources. */
+export function checkWrite(service: string, command: string, acts: readonly string[], check: ApprovalCheck): Permit | null {
+  if (isReadCommand(command)) return null;
   const s = scope.getStore();
-  if (!s?.approvalId)
-    throw new WriteRefused(`${command} refused by the AWS layer: no approved audit event (writes run only after the guard approves)`);
-  if (!check(s.approvalId, s.agent))
-    throw new WriteRefused(`${command} refused by the AWS layer: ${s.approvalId} is not an open approval of agent ${s.agent}`);
+  if (!s?.permit) throw new WriteRefused(`${command} refused by the AWS layer: no approved audit event (writes run only after the guard approves)`);
+  if (!check(s.permit.approvalId, s.agent))
+    throw new WriteRefused(`${command} refused by the AWS layer: ${s.permit.approvalId} is not an open approval of agent ${s.agent}`);
+  const why = permitRefusal(s.permit, `${service}:${command}`, acts);
+  if (why) throw new WriteRefused(`${command} refused by the AWS layer: ${why}`);
+  return s.permit;
 }

@@ -11,7 +11,7 @@ import { emulatorEnv, ensureMotoInstalled, packageRoot, startMoto, type Emulator
 import { loadPolicyFile } from '../policy/load.js';
 import { serveStdio } from '../server/stdio.js';
 import { approveProposal, rejectProposal } from '../proposals/approve.js';
-import { approveAndRun } from '../proposals/run-approved.js';
+import { approveAndRun } from '../registry/approve.js';
 import { AuditLog } from '../store/audit.js';
 import { Store } from '../store/store.js';
 import { closeDb, openDb } from '../store/db.js';

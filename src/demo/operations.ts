@@ -5,7 +5,7 @@ import { CreateVolumeCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { PutBucketVersioningCommand, S3Client } from '@aws-sdk/client-s3';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { loadPolicyFile } from '../policy/load.js';
-import { approveAndRun } from '../proposals/run-approved.js';
+import { approveAndRun } from '../registry/approve.js';
 import { Store } from '../store/store.js';
 import { toolNames } from '../tools/index.js';
 import { Worker } from '../worker/worker.js';

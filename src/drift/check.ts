@@ -11,7 +11,7 @@ import { readTags, type TagRead } from '../aws/tags.js';
 import { ruleKey, rulesOf, type SgRule } from '../security/rules.js';
 import { findInstances } from '../services/instances.js';
 import type { Aspect, DesiredRow } from '../store/desired.js';
-import type { Store } from '../store/store.js';
+import type { ToolPorts } from '../core/ports.js';
 
 export interface DriftItem {
   /** Names this exact difference: if AWS moves again, the id changes and an old repair is refused. */
@@ -119,8 +119,8 @@ async function actualOf(aws: AgentAws, project: string, row: DesiredRow, tagsOf:
  * Every managed setting of the project compared with AWS now. `attribute: false` skips the CloudTrail lookups (a
  * repair only needs the differences); an account without CloudTrail is asked once per check, not once per drift.
  */
-export async function checkDrift(aws: AgentAws, store: Store, project: string, opts: { attribute?: boolean } = {}): Promise<DriftReport> {
-  const rows = store.desired.list(project);
+export async function checkDrift(aws: AgentAws, ports: Pick<ToolPorts, 'desired'>, project: string, opts: { attribute?: boolean } = {}): Promise<DriftReport> {
+  const rows = ports.desired.list(project);
   const items: DriftItem[] = [];
   let unavailable: string | null = opts.attribute === false ? 'not looked up' : null;
   // A bucket has up to four managed aspects: its tags are read once per check, not once per aspect.

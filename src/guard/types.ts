@@ -4,9 +4,12 @@ import type { ProjectPolicy, TierPolicy } from '../policy/schema.js';
 export type Tags = Record<string, string>;
 
 export interface PlannedOperation {
-  /** e.g. ec2:CreateTags */
+  /** The API operation, `service:Operation` (e.g. ec2:CreateTags): the AWS layer admits exactly these. */
   action: string;
   target?: string;
+  /** Resource ids this operation acts on, when they are not just `target` (the AWS layer admits only these). */
+  resources?: string[];
+  /** What a human reads about this step; executors take what they send from the plan's typed `params`. */
   params?: unknown;
 }
 
@@ -30,7 +33,7 @@ export type RiskFlag =
   | 'production_deploy'
   | 'deletion';
 
-export interface Plan {
+export interface Plan<P = unknown> {
   tool: string;
   summary: string;
   mutating: boolean;
@@ -58,6 +61,13 @@ export interface Plan {
   };
   /** Cheaper variants the planner knows of, so a budget refusal can name one that fits. */
   alternatives?: { description: string; costDeltaUsdMonth: number }[];
+  /** Store-wide locks the plan found it needs beyond the tool's own (a drift repair of a service takes the service's). */
+  locks?: string[];
+  /**
+   * Everything the executor sends, typed by the tool's own schema and checked when the plan is made and whenever it is
+   * read back (a proposal, a job, a recovery). It is part of the plan a human approves, so of its hash.
+   */
+  params: P;
 }
 
 export interface GuardRequest {

@@ -2,7 +2,7 @@
 import { stmt } from '../store/db.js';
 import type { Store } from '../store/store.js';
 import type { ProjectPolicy } from '../policy/schema.js';
-import { log } from '../server/log.js';
+import { log } from '../core/log.js';
 
 export interface Notice {
   project: string;

@@ -1,23 +1,52 @@
-// Runs one planned security-group operation (authorize or revoke, ingress or egress) with its exact rules.
+// Runs one planned security-group step (authorize or revoke, ingress or egress) with its exact rules.
 import { AuthorizeSecurityGroupEgressCommand, AuthorizeSecurityGroupIngressCommand, RevokeSecurityGroupEgressCommand, RevokeSecurityGroupIngressCommand } from '@aws-sdk/client-ec2';
+import { z } from 'zod';
 import type { AgentAws } from '../aws/clients.js';
 import type { PlannedOperation } from '../guard/types.js';
 import { toIpPermission, type SgRule } from './rules.js';
 
-const OPS: Record<string, new (input: never) => object> = {
-  'ec2:AuthorizeSecurityGroupIngress': AuthorizeSecurityGroupIngressCommand as never,
-  'ec2:AuthorizeSecurityGroupEgress': AuthorizeSecurityGroupEgressCommand as never,
-  'ec2:RevokeSecurityGroupIngress': RevokeSecurityGroupIngressCommand as never,
-  'ec2:RevokeSecurityGroupEgress': RevokeSecurityGroupEgressCommand as never,
-};
+const RULE_ACTIONS = ['ec2:AuthorizeSecurityGroupIngress', 'ec2:AuthorizeSecurityGroupEgress', 'ec2:RevokeSecurityGroupIngress', 'ec2:RevokeSecurityGroupEgress'] as const;
+type RuleAction = (typeof RULE_ACTIONS)[number];
 
-export const isRuleOperation = (action: string) => action in OPS;
+export const isRuleOperation = (action: string): action is RuleAction => (RULE_ACTIONS as readonly string[]).includes(action);
 
-/** Sends the operation; returns how many rules it carried. */
-export async function applyRuleOperation(aws: AgentAws, op: PlannedOperation): Promise<number> {
-  const Command = OPS[op.action];
-  if (!Command) throw new Error(`not a security-group rule operation: ${op.action}`);
-  const rules = (op.params as { rules: SgRule[] }).rules;
-  await aws.ec2.send(new Command({ GroupId: op.target, IpPermissions: rules.map(toIpPermission) } as never) as never);
-  return rules.length;
+/** A rule as a plan stores it (the same shape rulesOf reads from AWS). */
+export const sgRule: z.ZodType<SgRule> = z
+  .object({
+    direction: z.enum(['ingress', 'egress']),
+    protocol: z.enum(['tcp', 'udp', 'icmp', 'all']),
+    from_port: z.number().int(),
+    to_port: z.number().int(),
+    cidr: z.string().optional(),
+    ipv6_cidr: z.string().optional(),
+    source_group: z.string().optional(),
+    description: z.string().optional(),
+  })
+  .strict();
+
+/** One step of a security-group change: what the executor sends, exactly. */
+export const ruleStep = z.object({ action: z.enum(RULE_ACTIONS), group: z.string(), rules: z.array(sgRule) }).strict();
+export type RuleStep = z.infer<typeof ruleStep>;
+
+/** The operation a human reads for a step. */
+export const ruleOperation = (s: RuleStep): PlannedOperation => ({ action: s.action, target: s.group, params: { rules: s.rules } });
+
+/** Sends the step; returns how many rules it carried. */
+export async function applyRuleStep(aws: AgentAws, step: RuleStep): Promise<number> {
+  const input = { GroupId: step.group, IpPermissions: step.rules.map(toIpPermission) };
+  switch (step.action) {
+    case 'ec2:AuthorizeSecurityGroupIngress':
+      await aws.ec2.send(new AuthorizeSecurityGroupIngressCommand(input));
+      break;
+    case 'ec2:AuthorizeSecurityGroupEgress':
+      await aws.ec2.send(new AuthorizeSecurityGroupEgressCommand(input));
+      break;
+    case 'ec2:RevokeSecurityGroupIngress':
+      await aws.ec2.send(new RevokeSecurityGroupIngressCommand(input));
+      break;
+    case 'ec2:RevokeSecurityGroupEgress':
+      await aws.ec2.send(new RevokeSecurityGroupEgressCommand(input));
+      break;
+  }
+  return step.rules.length;
 }

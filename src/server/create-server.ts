@@ -6,10 +6,11 @@ import type { AgentAws } from '../aws/clients.js';
 import type { Store } from '../store/store.js';
 import { allTools } from '../tools/index.js';
 import type { ToolSpec } from '../tools/tool.js';
-import type { AgentContext } from './agent-context.js';
+import type { AgentContext } from '../core/agent.js';
 import { withCurrentTier } from '../trust/tiers.js';
-import { guardedCall } from './guarded-call.js';
-import { inputSchemaOf, outputSchemaOf } from './tool-io.js';
+import { runCall } from '../registry/lifecycle.js';
+import { inputSchemaOf, outputSchemaOf } from '../registry/tool-io.js';
+import { toToolResult } from './result.js';
 
 export const SERVER_INFO = { name: 'aws-warden', version: '0.1.0' };
 
@@ -54,7 +55,7 @@ export function createServer(deps: ServerDeps): Server {
       };
     const token = request.params._meta?.progressToken;
     const canElicit = Boolean(server.getClientCapabilities()?.elicitation);
-    return guardedCall(spec, request.params.arguments, deps, {
+    const outcome = await runCall(spec, request.params.arguments, deps, {
       signal: extra.signal,
       tools: [...tools.values()],
       consent: canElicit
@@ -82,6 +83,7 @@ export function createServer(deps: ServerDeps): Server {
         await extra.sendNotification({ method: 'notifications/progress', params: { progressToken: token, progress, total, message } });
       },
     });
+    return toToolResult(outcome);
   });
   return server;
 }

@@ -4,10 +4,11 @@ import type { SendObserver } from '../aws/clients.js';
 import { loadPolicyFile } from '../policy/load.js';
 import { Store } from '../store/store.js';
 import { allTools, toolNames } from '../tools/index.js';
-import { awsFor, resolveAgent } from './agent-context.js';
+import { resolveAgent } from '../core/agent.js';
+import { awsFor } from '../registry/agent-aws.js';
 import { createServer } from './create-server.js';
-import { recoverDeployments } from '../sites/recover.js';
-import { log } from './log.js';
+import { recoverOpenApprovals } from '../registry/recover.js';
+import { log } from '../core/log.js';
 
 export interface ServeOptions {
   agentId: string | undefined;
@@ -40,9 +41,9 @@ export async function serveStdio(opts: ServeOptions): Promise<void> {
   process.on('SIGINT', () => void server.close().finally(() => process.exit(0)));
   process.on('SIGTERM', () => void server.close().finally(() => process.exit(0)));
   await server.connect(transport);
-  // A deploy a crashed process left half done is finished or rolled back now, without holding up the protocol.
-  void recoverDeployments(store, agent, aws)
-    .then((r) => r.forEach((x) => log.info(`recovered deployment ${x.deployment}: ${x.outcome} (${x.why})`)))
-    .catch((e) => log.error(`recovering unfinished deployments failed: ${(e as Error).message}`));
+  // A change a crashed process left half done is finished or rolled back now, without holding up the protocol.
+  void recoverOpenApprovals(store, agent, aws)
+    .then((r) => r.forEach((x) => log.info(`recovered ${x.tool} approval ${x.approval}: ${x.outcome} (${x.why})`)))
+    .catch((e) => log.error(`recovering interrupted changes failed: ${(e as Error).message}`));
   log.info(`serving agent ${agent.id} (project ${agent.projectId}, tier ${agent.tierName}) on stdio; audit in ${opts.dbFile}`);
 }

@@ -5,7 +5,7 @@ import { lstat, readdir, realpath, stat } from 'node:fs/promises';
 import { join, relative, resolve, sep } from 'node:path';
 import { lookup } from 'mime-types';
 import type { SitesPolicy } from '../policy/schema.js';
-import { Refusal } from '../tools/tool.js';
+import { Refusal } from '../core/errors.js';
 
 export interface SourceFile {
   key: string;

@@ -132,6 +132,16 @@ export class AuditLog {
     return row?.kind === 'approved' && row.agent === agent && row.closed === 0;
   }
 
+  /** Approvals of `agent` with no outcome yet, oldest first: after a crash, what recovery must settle. */
+  openApprovals(agent: string): AuditRow[] {
+    return stmt(
+      this.db,
+      `SELECT e.* FROM audit_events e WHERE e.kind = 'approved' AND e.agent = ?
+         AND NOT EXISTS (SELECT 1 FROM audit_events o WHERE o.follows = e.id AND o.kind IN ('executed', 'failed', 'rolled_back'))
+       ORDER BY e.seq`,
+    ).all(agent) as AuditRow[];
+  }
+
   get(id: string): AuditRow | undefined {
     return stmt(this.db, 'SELECT * FROM audit_events WHERE id = ?').get(id) as AuditRow | undefined;
   }

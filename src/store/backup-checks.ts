@@ -23,6 +23,11 @@ export class BackupChecks {
     );
   }
 
+  /** Several results of one verification, all or none. */
+  recordAll(project: string, eventId: string, results: { subject: string; ok: boolean; detail: unknown }[]): void {
+    this.db.transaction(() => results.forEach((r) => this.record(project, eventId, r.subject, r.ok, r.detail))).immediate();
+  }
+
   /** The newest result per subject (optionally of one project). */
   latest(project?: string): BackupCheckRow[] {
     return stmt(

@@ -1,6 +1,21 @@
 // Named locks across processes sharing the store: one scale of a service at a time. Expire so a crash cannot wedge them.
 import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import { stmt, type Db } from './db.js';
+
+const HOST = hostname();
+
+/** Whether the process named by a holder token (`host:pid:uuid`) is gone; only this host's processes can be asked. */
+function holderDead(holder: string): boolean {
+  const [host, pid] = holder.split(':');
+  if (host !== HOST || !/^\d+$/.test(pid ?? '')) return false;
+  try {
+    process.kill(Number(pid), 0);
+    return false;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code !== 'EPERM';
+  }
+}
 
 export class Locks {
   constructor(
@@ -8,12 +23,14 @@ export class Locks {
     private readonly clock: () => Date = () => new Date(),
   ) {}
 
-  /** Takes `key` if free or expired; returns a holder token, or null when someone else holds it. */
+  /** Takes `key` if free, expired, or held by a process of this host that is gone; returns a holder token, or null. */
   tryAcquire(key: string, ttlMs: number): string | null {
-    const holder = randomUUID();
+    const holder = `${HOST}:${process.pid}:${randomUUID()}`;
     const now = this.clock();
     const take = this.db.transaction(() => {
       stmt(this.db, 'DELETE FROM locks WHERE key = ? AND expires_at <= ?').run(key, now.toISOString());
+      const held = stmt(this.db, 'SELECT holder FROM locks WHERE key = ?').get(key) as { holder: string } | undefined;
+      if (held && holderDead(held.holder)) stmt(this.db, 'DELETE FROM locks WHERE key = ? AND holder = ?').run(key, held.holder);
       return stmt(this.db, 'INSERT OR IGNORE INTO locks (key, holder, acquired_at, expires_at) VALUES (?, ?, ?, ?)').run(
         key, holder, now.toISOString(), new Date(now.getTime() + ttlMs).toISOString(),
       ).changes === 1;
@@ -29,6 +46,11 @@ export class Locks {
       if (token || Date.now() >= deadline) return token;
       await new Promise((r) => setTimeout(r, 50 + Math.random() * 100));
     }
+  }
+
+  /** Who holds `key` now, if anyone (a `host:pid:…` token). */
+  holder(key: string): string | null {
+    return ((stmt(this.db, 'SELECT holder FROM locks WHERE key = ? AND expires_at > ?').get(key, this.clock().toISOString()) as { holder: string } | undefined)?.holder) ?? null;
   }
 
   release(key: string, holder: string): void {

@@ -3,7 +3,7 @@
 import { z } from 'zod';
 import { checkDrift } from '../drift/check.js';
 import { readPlan } from './read-plan.js';
-import { defineTool } from './tool.js';
+import { defineTool, noParams } from './tool.js';
 
 export const name = 'check_drift';
 
@@ -29,11 +29,13 @@ export const checkDriftTool = defineTool({
   input: z.object({}).strict(),
   output,
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
+  iam: { read: ['ec2:DescribeTags', 'ec2:DescribeSecurityGroups', 'ec2:DescribeInstances', 'cloudtrail:LookupEvents'], s3: ['s3:GetBucketTagging', 's3:GetBucketVersioning', 's3:GetBucketWebsite', 's3:GetBucketPublicAccessBlock'], },
+  params: noParams,
   async plan() {
     return readPlan(name, 'read the desired state and the managed resources', []);
   },
-  async execute(_plan, _args, { aws, agent, store }) {
-    const r = await checkDrift(aws, store, agent.projectId);
+  async execute(_plan, _args, { aws, agent, ports }) {
+    const r = await checkDrift(aws, ports, agent.projectId);
     return { project: agent.projectId, checked: r.checked, drift: r.items.map(({ tags: _tags, ...item }) => item) };
   },
   summarize: (o) =>

@@ -8,15 +8,16 @@ import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { accountOf } from '../aws/arn.js';
 import { readTags } from '../aws/tags.js';
-import { currentScope } from '../aws/write-gate.js';
+import { currentApproval, OwnershipLost } from '../aws/write-gate.js';
 import { reservedTagKeyProblem } from '../guard/reserved-tags.js';
 import type { RiskFlag } from '../guard/types.js';
 import { monthlyCentsFromGbMonth, s3Prices } from '../prices/prices.js';
 import { bucketName, readContents, websiteUrl, type BucketContents } from '../sites/bucket.js';
-import { rollBackIfUnhealthy, setupBucket, setupOps, siteHealthUrl } from '../sites/ops.js';
+import { bucketOperation, bucketStep, restore, rollBackIfUnhealthy, runBucketStep, setupSteps, siteHealthUrl } from '../sites/ops.js';
 import { probeUrl, readBack, type SiteHealth } from '../sites/health.js';
 import { scanSource } from '../sites/source.js';
-import { defineTool, Refusal } from './tool.js';
+import { Refusal } from '../core/errors.js';
+import { defineTool, type Recovered } from './tool.js';
 
 export const name = 'deploy_static_site';
 
@@ -53,8 +54,29 @@ const output = z.object({
   health: z.array(z.object({ check: z.string(), ok: z.boolean(), detail: z.string() })),
 });
 
-interface PutParams { key: string; path: string; size: number; sha256: string; contentType: string; previous: string | null }
-interface DeleteParams { key: string; previous: string }
+const putStep = z.object({ key: z.string(), path: z.string(), size: z.number(), sha256: z.string(), contentType: z.string(), previous: z.string().nullable() }).strict();
+type PutParams = z.infer<typeof putStep>;
+
+/** Everything the deploy sends and checks, fixed at planning time. */
+const params = z
+  .object({
+    bucket: z.string(),
+    setup: z.array(bucketStep),
+    puts: z.array(putStep),
+    deletes: z.array(z.object({ key: z.string(), previous: z.string() }).strict()),
+    liveVersions: z.record(z.string(), z.string()),
+    allVersionBytes: z.number(),
+    region: z.string(),
+    skipped: z.array(z.object({ path: z.string(), why: z.string() }).strict()),
+    unchanged: z.number(),
+    websiteUrl: z.string(),
+    cacheControl: z.string(),
+    /** The URL that must answer after the upload ({site}… already filled in), and how long it may take. */
+    healthUrl: z.string().nullable(),
+    healthTimeoutSeconds: z.number(),
+  })
+  .strict();
+type DeployParams = z.infer<typeof params>;
 
 export const deployStaticSite = defineTool({
   name,
@@ -64,6 +86,8 @@ export const deployStaticSite = defineTool({
   input,
   output,
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
+  params,
+  iam: { s3: ['s3:CreateBucket', 's3:GetBucketTagging', 's3:PutBucketTagging', 's3:PutBucketVersioning', 's3:PutBucketWebsite', 's3:PutBucketPublicAccessBlock', 's3:ListBucketVersions', 's3:GetObject', 's3:GetObjectVersion', 's3:PutObject', 's3:DeleteObject', 's3:DeleteObjectVersion'], },
   environmentOf: (args) => args.environment,
   lockKey: (args, agent) => `site:${agent.projectId}:${args.site}:${args.environment}`,
   async plan(args, { aws, agent }) {
@@ -96,10 +120,10 @@ export const deployStaticSite = defineTool({
       .filter((f) => contents.live.get(f.key)?.etag !== f.md5 && !multipartSame.has(f.key))
       .map((f) => ({ key: f.key, path: f.path, size: f.size, sha256: f.sha256, contentType: f.contentType, previous: contents.live.get(f.key)?.versionId ?? null }));
     const keep = new Set(source.files.map((f) => f.key));
-    const deletes: DeleteParams[] = [...contents.live].filter(([k]) => !keep.has(k)).map(([key, v]) => ({ key, previous: v.versionId }));
+    const deletes = [...contents.live].filter(([k]) => !keep.has(k)).map(([key, v]) => ({ key, previous: v.versionId }));
     // Server tags last: an agent's extra tags can never overwrite them.
     const tags = { ...args.tags, ProjectId: agent.projectId, AgentId: agent.id, ManagedBy: 'aws-warden', Site: args.site, Environment: args.environment };
-    const setup = setupOps(bucket, exists, { region, tags, public: sites.public, index: args.index_document, error: args.error_document ?? null });
+    const setup = setupSteps(bucket, exists, { region, tags, public: sites.public, index: args.index_document, error: args.error_document ?? null });
     const price = s3Prices(region);
     const putBytes = puts.reduce((s, p) => s + p.size, 0);
     const riskFlags: RiskFlag[] = sites.public && !exists ? ['public_exposure'] : [];
@@ -108,9 +132,9 @@ export const deployStaticSite = defineTool({
       summary: `${args.site} → ${args.environment} (${bucket}): put ${puts.length}, delete ${deletes.length}, unchanged ${source.files.length - puts.length}`,
       mutating: true,
       operations: [
-        ...setup,
-        ...puts.map((p) => ({ action: 's3:PutObject', target: bucket, params: p })),
-        ...deletes.map((d) => ({ action: 's3:DeleteObject', target: bucket, params: d })),
+        ...setup.map(bucketOperation),
+        ...puts.map((p) => ({ action: 's3:PutObject', target: bucket, params: { key: p.key, size: p.size, sha256: p.sha256 } })),
+        ...deletes.map((d) => ({ action: 's3:DeleteObject', target: bucket, params: { key: d.key } })),
       ],
       resources: [{ arn, change: exists ? 'modify' : 'create', tags: exists ? tagRead.tags : null, unreadableWhy: tagRead.why }],
       tagsToSet: tags,
@@ -121,71 +145,110 @@ export const deployStaticSite = defineTool({
         ...puts.map((p) => ({ action: 's3:RestoreVersion', target: bucket, params: { key: p.key, to: p.previous } })),
         ...deletes.map((d) => ({ action: 's3:RestoreVersion', target: bucket, params: { key: d.key, to: d.previous } })),
       ],
-      preconditions: {
-        live_versions: Object.fromEntries([...contents.live].map(([k, v]) => [k, v.versionId])),
-        all_version_bytes: contents.allVersionBytes,
+      preconditions: { live_versions: Object.fromEntries([...contents.live].map(([k, v]) => [k, v.versionId])) },
+      params: {
+        bucket,
+        setup,
+        puts,
+        deletes,
+        liveVersions: Object.fromEntries([...contents.live].map(([k, v]) => [k, v.versionId])),
+        allVersionBytes: contents.allVersionBytes,
         region,
         skipped: source.skipped,
         unchanged: source.files.length - puts.length,
-        website_url: websiteUrl(bucket, region),
+        websiteUrl: websiteUrl(bucket, region),
+        cacheControl: sites.cache_control,
+        healthUrl: sites.health_url ? siteHealthUrl(sites.health_url, args.site, args.environment, bucket, region) : null,
+        healthTimeoutSeconds: sites.health_timeout_seconds,
       },
     };
   },
-  async execute(plan, args, { aws, agent, store, progress }) {
-    const eventId = currentScope()?.approvalId as string;
-    const sites = agent.project.sites;
-    const bucket = plan.resources[0].arn.slice('arn:aws:s3:::'.length);
-    const pre = plan.preconditions as { live_versions: Record<string, string>; skipped: { path: string; why: string }[]; unchanged: number; website_url: string };
-    store.deployments.start({ id: eventId, project: agent.projectId, site: args.site, environment: args.environment, bucket, source: args.source_dir });
-    for (const op of plan.operations.filter((o) => !['s3:PutObject', 's3:DeleteObject'].includes(o.action))) await setupBucket(aws, bucket, op);
+  async execute(plan, args, { aws, agent, ports, progress }) {
+    const eventId = currentApproval();
+    const p = plan.params;
+    const bucket = p.bucket;
+    ports.deployments.start({ id: eventId, project: agent.projectId, site: args.site, environment: args.environment, bucket, source: args.source_dir });
+    for (const step of p.setup) await runBucketStep(aws, step);
 
     const created: { key: string; versionId: string }[] = [];
-    const puts = plan.operations.filter((o) => o.action === 's3:PutObject').map((o) => o.params as PutParams);
-    const deletes = plan.operations.filter((o) => o.action === 's3:DeleteObject').map((o) => o.params as DeleteParams);
     const uploaded: { key: string; versionId: string; sha256: string }[] = [];
     let health: SiteHealth[] = [];
+    let lost = false;
     try {
-      for (let i = 0; i < puts.length; i += 8) {
-        const batch = await Promise.all(puts.slice(i, i + 8).map((p) => upload(aws, bucket, p, sites.cache_control)));
+      for (let i = 0; i < p.puts.length; i += 8) {
+        const batch = await Promise.all(p.puts.slice(i, i + 8).map((put) => upload(aws, bucket, put, p.cacheControl)));
         for (const [j, versionId] of batch.entries()) {
-          created.push({ key: puts[i + j].key, versionId });
-          uploaded.push({ key: puts[i + j].key, versionId, sha256: puts[i + j].sha256 });
+          created.push({ key: p.puts[i + j].key, versionId });
+          uploaded.push({ key: p.puts[i + j].key, versionId, sha256: p.puts[i + j].sha256 });
         }
-        store.deployments.noteCreated(eventId, created);
-        await progress(Math.min(i + 8, puts.length), puts.length + deletes.length, `uploaded ${Math.min(i + 8, puts.length)}/${puts.length}`);
+        ports.deployments.noteCreated(eventId, created);
+        await progress(Math.min(i + 8, p.puts.length), p.puts.length + p.deletes.length, `uploaded ${Math.min(i + 8, p.puts.length)}/${p.puts.length}`);
       }
-      for (const d of deletes) {
+      for (const d of p.deletes) {
         const out = await aws.s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: d.key }));
         if (out.VersionId) created.push({ key: d.key, versionId: out.VersionId });
       }
-      store.deployments.noteCreated(eventId, created);
+      ports.deployments.noteCreated(eventId, created);
       health = await readBack(aws, bucket, uploaded);
-      if (sites.health_url) health.push(await probeUrl(siteHealthUrl(sites.health_url, args.site, args.environment, bucket, await aws.s3.config.region()), sites.health_timeout_seconds));
+      if (p.healthUrl) health.push(await probeUrl(p.healthUrl, p.healthTimeoutSeconds));
     } catch (e) {
+      lost = e instanceof OwnershipLost;
       health.push({ check: 'deploy', ok: false, detail: (e as Error).message.split('\n')[0] });
     }
-    await rollBackIfUnhealthy(aws, store, { eventId, bucket, created, previous: pre.live_versions, health }, 'failed its health check');
-    const versions: Record<string, string> = { ...pre.live_versions };
-    for (const d of deletes) delete versions[d.key];
+    await rollBackIfUnhealthy(aws, ports, { eventId, bucket, created, previous: p.liveVersions, health }, 'failed its health check', lost ? 'ownership' : 'health');
+    const versions: Record<string, string> = { ...p.liveVersions };
+    for (const d of p.deletes) delete versions[d.key];
     for (const u of uploaded) versions[u.key] = u.versionId;
-    store.deployments.finish(eventId, 'live', versions, health);
-    return {
-      bucket, website_url: pre.website_url, deployment_id: eventId, put: puts.length, deleted: deletes.length, unchanged: pre.unchanged,
-      bytes_uploaded: puts.reduce((s, p) => s + p.size, 0), skipped: pre.skipped, health,
-    };
+    ports.deployments.finish(eventId, 'live', versions, health);
+    return resultOf(p, eventId, health);
+  },
+  /**
+   * After a crash: if every planned upload landed, check health and make it live; otherwise (or if unhealthy)
+   * delete exactly the versions this approval wrote, which puts every key back at its previous version.
+   */
+  async recover(plan, _args, { aws, ports, approvalId }): Promise<Recovered<z.infer<typeof output>>> {
+    const p = plan.params;
+    const d = ports.deployments.get(approvalId);
+    if (!d) return { outcome: 'undone', why: 'it stopped before it wrote anything', detail: { restored: 0 } };
+    const created = JSON.parse(d.created) as { key: string; versionId: string }[];
+    const wrote = new Map(created.map((c) => [c.key, c.versionId]));
+    let health: SiteHealth[] = [];
+    let why: string;
+    if (p.puts.every((x) => wrote.has(x.key))) {
+      health = await readBack(aws, p.bucket, p.puts.map((x) => ({ key: x.key, versionId: wrote.get(x.key) as string, sha256: x.sha256 })));
+      if (p.healthUrl) health.push(await probeUrl(p.healthUrl, p.healthTimeoutSeconds));
+      why = health.filter((h) => !h.ok).map((h) => `${h.check}: ${h.detail}`).join('; ');
+    } else why = `only ${p.puts.filter((x) => wrote.has(x.key)).length} of ${p.puts.length} uploads landed before the crash`;
+    if (!why) {
+      const versions: Record<string, string> = { ...p.liveVersions };
+      for (const c of created) if (p.puts.some((x) => x.key === c.key)) versions[c.key] = c.versionId;
+      for (const x of p.deletes) delete versions[x.key];
+      ports.deployments.finish(approvalId, 'live', versions, health);
+      return { outcome: 'completed', result: { ...resultOf(p, approvalId, health) }, why: 'all uploads landed and the health check passed after a restart' };
+    }
+    await restore(aws, p.bucket, created);
+    ports.deployments.finish(approvalId, 'rolled_back', p.liveVersions, health);
+    return { outcome: 'undone', why, detail: { bucket: p.bucket, restored: created.length, health } };
   },
   ledger(plan) {
-    const pre = plan.preconditions as { all_version_bytes: number; region: string };
-    const price = s3Prices(pre.region);
-    const bytes = pre.all_version_bytes + plan.operations.filter((o) => o.action === 's3:PutObject').reduce((s, o) => s + (o.params as PutParams).size, 0);
+    const p = plan.params;
+    const price = s3Prices(p.region);
+    const bytes = p.allVersionBytes + p.puts.reduce((s, x) => s + x.size, 0);
     const cents = price ? monthlyCentsFromGbMonth(bytes / GB, price.standard_gb_month) : null;
-    const arn = plan.resources[0].arn;
+    const arn = `arn:aws:s3:::${p.bucket}`;
     // The bucket's run-rate is its whole stored size: replace the row rather than add to it.
     return { remove: [arn], add: [{ arn, description: `site bucket, ${(bytes / 2 ** 20).toFixed(1)} MiB stored`, hourlyUsd: cents === null ? null : cents / 100 / 730, centsMonth: cents }] };
   },
-  desired: (plan) => bucketDesired(plan),
+  desired: (plan) => bucketDesired(plan.params.setup),
   summarize: (o) => `deployed to ${o.bucket}: put ${o.put}, deleted ${o.deleted}, unchanged ${o.unchanged}; ${o.website_url}`,
 });
+
+function resultOf(p: DeployParams, deploymentId: string, health: SiteHealth[]) {
+  return {
+    bucket: p.bucket, website_url: p.websiteUrl, deployment_id: deploymentId, put: p.puts.length, deleted: p.deletes.length, unchanged: p.unchanged,
+    bytes_uploaded: p.puts.reduce((s, x) => s + x.size, 0), skipped: p.skipped, health,
+  };
+}
 
 /** Uploads one file; the bytes sent must be the bytes planned (a file changed since planning fails the deploy). */
 async function upload(aws: import('../aws/clients.js').AgentAws, bucket: string, p: PutParams, cacheControl: string): Promise<string> {

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { RECLAIMABLE } from '../policy/schema.js';
 import { findUnused } from '../unused/find.js';
 import { readPlan } from './read-plan.js';
-import { defineTool } from './tool.js';
+import { defineTool, noParams } from './tool.js';
 
 export const name = 'find_unused_resources';
 
@@ -36,13 +36,15 @@ export const findUnusedResources = defineTool({
   input: z.object({}).strict(),
   output,
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
+  iam: { read: ['ec2:DescribeInstances', 'ec2:DescribeVolumes', 'ec2:DescribeAddresses', 'cloudwatch:GetMetricStatistics'], s3: ['s3:GetBucketTagging', 's3:ListBucketVersions'], },
+  params: noParams,
   async plan() {
     return readPlan(name, 'read owned instances, volumes, addresses, site buckets and CloudWatch metrics', []);
   },
-  async execute(_plan, _args, { aws, agent, store, progress }) {
+  async execute(_plan, _args, { aws, agent, ports, progress }) {
     const policy = agent.project.unused;
     await progress(0, undefined, 'reading owned resources and their metrics');
-    const r = await findUnused(aws, store, agent.projectId, policy, Object.keys(agent.project.services));
+    const r = await findUnused(aws, ports, agent.projectId, policy, Object.keys(agent.project.services));
     const { unattended, ...thresholds } = policy;
     return {
       project: agent.projectId,

@@ -1,7 +1,7 @@
 // get_budget: the project's cap, what is held and reserved, what is left, month to date, and pending requests.
 import { z } from 'zod';
 import { toCents } from '../guard/rules.js';
-import { defineTool } from './tool.js';
+import { defineTool, noParams } from './tool.js';
 import { readPlan } from './read-plan.js';
 
 export const name = 'get_budget';
@@ -31,12 +31,14 @@ export const getBudget = defineTool({
   input: z.object({}).strict(),
   output,
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+  iam: {},
+  params: noParams,
   async plan() {
     return readPlan(name, 'read the budget ledger', []);
   },
-  async execute(_plan, _args, { agent, store }) {
-    const s = store.ledger.summary(agent.projectId, toCents(agent.project.budget_usd_month));
-    const pending = store.proposals.list({ state: 'pending', project: agent.projectId, kind: 'request_budget' });
+  async execute(_plan, _args, { agent, ports }) {
+    const s = ports.ledger.summary(agent.projectId, toCents(agent.project.budget_usd_month));
+    const pending = ports.proposals.list({ state: 'pending', project: agent.projectId, kind: 'request_budget' });
     return {
       project: s.project,
       month: s.month,

@@ -1,8 +1,9 @@
 // get_job: the agent checks a change held for a deploy window (or a periodic check): queued, done, failed, what it did.
 import { z } from 'zod';
-import type { Store } from '../store/store.js';
+import type { ToolPorts } from '../core/ports.js';
 import { readPlan } from './read-plan.js';
-import { defineTool, Refusal } from './tool.js';
+import { Refusal } from '../core/errors.js';
+import { defineTool, noParams } from './tool.js';
 
 export const name = 'get_job';
 
@@ -18,8 +19,8 @@ const output = z.object({
   result: z.unknown().nullable().describe('the answer the tool gave when the job ran'),
 });
 
-function find(store: Store, project: string, id: string) {
-  const job = store.jobs.get(id);
+function find(ports: ToolPorts, project: string, id: string) {
+  const job = ports.jobs.get(id);
   // Another project's job is reported exactly like a missing one.
   if (!job || job.project !== project) throw new Refusal(`job_id ${id}: no such job in project ${project}`);
   return job;
@@ -33,12 +34,14 @@ export const getJob = defineTool({
   input: z.object({ job_id: z.string().regex(/^job-[0-9a-f]{8}$/, 'a job id such as job-0123abcd') }).strict(),
   output,
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
-  async plan(args, { agent, store }) {
-    find(store, agent.projectId, args.job_id);
+  iam: {},
+  params: noParams,
+  async plan(args, { agent, ports }) {
+    find(ports, agent.projectId, args.job_id);
     return readPlan(name, 'read a job', []);
   },
-  async execute(_plan, args, { agent, store }) {
-    const j = find(store, agent.projectId, args.job_id);
+  async execute(_plan, args, { agent, ports }) {
+    const j = find(ports, agent.projectId, args.job_id);
     return {
       job_id: j.id,
       state: j.state,

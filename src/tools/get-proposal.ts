@@ -1,8 +1,9 @@
 // get_proposal: the agent polls a proposal it (or its project) made: state, the human's decision, the result.
 import { z } from 'zod';
-import type { Store } from '../store/store.js';
+import type { ToolPorts } from '../core/ports.js';
 import { readPlan } from './read-plan.js';
-import { defineTool, Refusal } from './tool.js';
+import { Refusal } from '../core/errors.js';
+import { defineTool, noParams } from './tool.js';
 
 export const name = 'get_proposal';
 
@@ -21,8 +22,8 @@ const output = z.object({
   result: z.unknown().nullable(),
 });
 
-function find(store: Store, project: string, id: string) {
-  const p = store.proposals.list({ project }).find((x) => x.id === id);
+function find(ports: ToolPorts, project: string, id: string) {
+  const p = ports.proposals.list({ project }).find((x) => x.id === id);
   // Another project's proposal is reported exactly like a missing one.
   if (!p) throw new Refusal(`proposal_id ${id}: no such proposal in project ${project}`);
   return p;
@@ -35,12 +36,14 @@ export const getProposal = defineTool({
   input: z.object({ proposal_id: z.string().regex(/^prop_[0-9a-f]{12}$/, 'a proposal id such as prop_0123456789ab') }).strict(),
   output,
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
-  async plan(args, { agent, store }) {
-    find(store, agent.projectId, args.proposal_id);
+  iam: {},
+  params: noParams,
+  async plan(args, { agent, ports }) {
+    find(ports, agent.projectId, args.proposal_id);
     return readPlan(name, 'read a proposal', []);
   },
-  async execute(_plan, args, { agent, store }) {
-    const p = find(store, agent.projectId, args.proposal_id);
+  async execute(_plan, args, { agent, ports }) {
+    const p = find(ports, agent.projectId, args.proposal_id);
     return {
       proposal_id: p.id,
       state: p.state,

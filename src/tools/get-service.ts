@@ -5,7 +5,7 @@ import { ec2Hourly, monthlyCentsFromHourly } from '../prices/prices.js';
 import { findInstances } from '../services/instances.js';
 import { readPlan } from './read-plan.js';
 import { serviceOf } from './scale-service.js';
-import { defineTool } from './tool.js';
+import { defineTool, noParams } from './tool.js';
 
 export const name = 'get_service';
 
@@ -40,6 +40,8 @@ export const getService = defineTool({
   input: z.object({ service: z.string().regex(/^[a-z][a-z0-9-]{1,39}$/, 'a service name from the policy') }).strict(),
   output,
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
+  iam: { read: ['ec2:DescribeInstances', 'ec2:DescribeInstanceStatus'] },
+  params: noParams,
   async plan(args, { agent }) {
     serviceOf(agent, args.service);
     return readPlan(name, `read service ${args.service}`, [{ action: 'ec2:DescribeInstances' }, { action: 'ec2:DescribeInstanceStatus' }]);

@@ -1,7 +1,7 @@
 // get_site_status: the live deployment of a site per environment, its health, soak state, and recent history.
 import { z } from 'zod';
 import { readPlan } from './read-plan.js';
-import { defineTool } from './tool.js';
+import { defineTool, noParams } from './tool.js';
 
 export const name = 'get_site_status';
 
@@ -29,16 +29,18 @@ export const getSiteStatus = defineTool({
   input: z.object({ site: z.string().regex(/^[a-z0-9-]{3,40}$/, 'a short name: 3-40 of a-z, 0-9 and -') }).strict(),
   output,
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+  iam: {},
+  params: noParams,
   async plan() {
     return readPlan(name, 'read deployments', []);
   },
-  async execute(_plan, args, { agent, store }) {
-    const now = store.clock().getTime();
+  async execute(_plan, args, { agent, ports }) {
+    const now = ports.clock().getTime();
     const soakMinutes = agent.project.sites.soak_minutes;
     return {
       site: args.site,
       environments: agent.project.environments.map((environment) => {
-        const d = store.deployments.live(agent.projectId, args.site, environment);
+        const d = ports.deployments.live(agent.projectId, args.site, environment);
         if (!d) return { environment, state: 'none', deployment_id: null, bucket: null, files: 0, deployed_at: null, healthy: null, soak: null };
         const health = JSON.parse(d.health) as { ok: boolean }[];
         const minutesLive = d.finished_at ? Math.floor((now - Date.parse(d.finished_at)) / 60_000) : 0;
@@ -53,7 +55,7 @@ export const getSiteStatus = defineTool({
           soak: { minutes_live: minutesLive, soak_minutes: soakMinutes, done: minutesLive >= soakMinutes },
         };
       }),
-      history: store.deployments.history(agent.projectId, args.site).map((d) => ({ deployment_id: d.id, environment: d.environment, state: d.state, started_at: d.started_at, finished_at: d.finished_at })),
+      history: ports.deployments.history(agent.projectId, args.site).map((d) => ({ deployment_id: d.id, environment: d.environment, state: d.state, started_at: d.started_at, finished_at: d.finished_at })),
     };
   },
   summarize: (o) => `${o.site}: ${o.environments.map((e) => `${e.environment} ${e.state}${e.files ? ` (${e.files} files)` : ''}`).join(', ')}`,

@@ -1,7 +1,7 @@
 // get_status: who the agent is, what it may call, its limits and the role its calls run as.
 import { z } from 'zod';
 import { toCents } from '../guard/rules.js';
-import { defineTool } from './tool.js';
+import { defineTool, noParams } from './tool.js';
 import { readPlan } from './read-plan.js';
 
 export const name = 'get_status';
@@ -30,12 +30,14 @@ export const getStatus = defineTool({
   input: z.object({}).strict(),
   output,
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
+  iam: {},
+  params: noParams,
   async plan() {
     return readPlan(name, 'read identity', [{ action: 'sts:AssumeRole' }]);
   },
-  async execute(_plan, _args, { agent, aws, store }) {
+  async execute(_plan, _args, { agent, aws, ports }) {
     const creds = await aws.session.credentials();
-    const budget = store.ledger.facts(agent.projectId, toCents(agent.project.budget_usd_month));
+    const budget = ports.ledger.facts(agent.projectId, toCents(agent.project.budget_usd_month));
     return {
       agent: agent.id,
       project: agent.projectId,
@@ -48,7 +50,7 @@ export const getStatus = defineTool({
       budget_usd_month: agent.project.budget_usd_month,
       escalate_over_usd_month: agent.project.escalate_over_usd_month ?? null,
       budget_remaining_usd_month: budget ? (budget.capCents - budget.committedCents - budget.reservedCents) / 100 : null,
-      pending_proposals: store.proposals.list({ state: 'pending', project: agent.projectId }).filter((p) => p.agent === agent.id).length,
+      pending_proposals: ports.proposals.list({ state: 'pending', project: agent.projectId }).filter((p) => p.agent === agent.id).length,
       environments: agent.project.environments,
     };
   },

@@ -4,7 +4,7 @@ import { GetResourcesCommand } from '@aws-sdk/client-resource-groups-tagging-api
 import { z } from 'zod';
 import { parseArn } from '../aws/arn.js';
 import type { AgentAws } from '../aws/clients.js';
-import { defineTool } from './tool.js';
+import { defineTool, noParams } from './tool.js';
 import { readPlan } from './read-plan.js';
 
 export const name = 'list_resources';
@@ -46,6 +46,8 @@ export const listResources = defineTool({
     .strict(),
   output,
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
+  iam: { read: ['tag:GetResources', 'ec2:DescribeInstances'] },
+  params: noParams,
   async plan() {
     return readPlan(name, 'list owned resources by tag', [{ action: 'tag:GetResources' }, { action: 'ec2:DescribeInstances' }]);
   },

@@ -5,10 +5,10 @@ import { z } from 'zod';
 import { accountOf } from '../aws/arn.js';
 import { rulesDesired } from '../drift/record.js';
 import type { AgentAws } from '../aws/clients.js';
-import type { PlannedOperation } from '../guard/types.js';
-import { applyRuleOperation } from '../security/apply.js';
+import { applyRuleStep, ruleOperation, ruleStep, type RuleStep } from '../security/apply.js';
 import { analyse, ruleKey, rulesOf, type SgRule } from '../security/rules.js';
-import { defineTool, humanReason, Refusal } from './tool.js';
+import { Refusal } from '../core/errors.js';
+import { defineTool, humanReason } from './tool.js';
 
 export const name = 'propose_security_change';
 
@@ -72,15 +72,17 @@ async function readGroup(aws: AgentAws, id: string) {
   }
 }
 
-function ops(sg: string, add: SgRule[], remove: SgRule[]): PlannedOperation[] {
-  const out: PlannedOperation[] = [];
+function steps(sg: string, add: SgRule[], remove: SgRule[]): RuleStep[] {
+  const out: RuleStep[] = [];
   for (const [verb, list] of [['Revoke', remove], ['Authorize', add]] as const)
     for (const dir of ['ingress', 'egress'] as const) {
       const rules = list.filter((r) => r.direction === dir);
-      if (rules.length) out.push({ action: `ec2:${verb}SecurityGroup${dir === 'ingress' ? 'Ingress' : 'Egress'}`, target: sg, params: { rules } });
+      if (rules.length) out.push({ action: `ec2:${verb}SecurityGroup${dir === 'ingress' ? 'Ingress' : 'Egress'}`, group: sg, rules });
     }
   return out;
 }
+
+const params = z.object({ steps: z.array(ruleStep) }).strict();
 
 export const proposeSecurityChange = defineTool({
   name,
@@ -90,6 +92,8 @@ export const proposeSecurityChange = defineTool({
   input,
   output,
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
+  params,
+  iam: { read: ['ec2:DescribeSecurityGroups'] },
   reasonOf: (args) => args.reason,
   async plan(args, { aws }) {
     const sg = await readGroup(aws, args.security_group);
@@ -107,7 +111,7 @@ export const proposeSecurityChange = defineTool({
       tool: name,
       summary: `security group ${args.security_group} (${sg.GroupName}): add ${add.length}, remove ${remove.length} rule(s)${analysis.some((a) => a.includes('DANGER')) ? ' — DANGER flagged' : ''}`,
       mutating: true,
-      operations: ops(args.security_group, add, remove),
+      operations: steps(args.security_group, add, remove).map(ruleOperation),
       resources: [
         {
           arn: `arn:aws:ec2:${region}:${sg.OwnerId ?? accountOf(aws.session.assumedRoleArn)}:security-group/${sg.GroupId}`,
@@ -118,16 +122,17 @@ export const proposeSecurityChange = defineTool({
       tagsToSet: {},
       costDeltaUsdMonth: 0,
       riskFlags: ['security_group'],
-      rollback: ops(args.security_group, remove, add),
+      rollback: steps(args.security_group, remove, add).map(ruleOperation),
       preconditions: { current_rules: current.map((r) => ({ ...r })), analysis, already_present: already, not_present: absent },
+      params: { steps: steps(args.security_group, add, remove) },
     };
   },
   async execute(plan, args, { aws }) {
     let added = 0;
     let removed = 0;
-    for (const op of plan.operations) {
-      const n = await applyRuleOperation(aws, op);
-      if (op.action.includes('Authorize')) added += n;
+    for (const step of plan.params.steps) {
+      const n = await applyRuleStep(aws, step);
+      if (step.action.includes('Authorize')) added += n;
       else removed += n;
     }
     const now = await readGroup(aws, args.security_group);

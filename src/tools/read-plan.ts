@@ -1,7 +1,7 @@
 // The plan of a read-only tool: no writes, no cost, nothing to roll back.
 import type { Plan, PlannedOperation } from '../guard/types.js';
 
-export function readPlan(tool: string, summary: string, operations: PlannedOperation[]): Plan {
+export function readPlan(tool: string, summary: string, operations: PlannedOperation[]): Plan<Record<string, never>> {
   return {
     tool,
     summary,
@@ -12,5 +12,6 @@ export function readPlan(tool: string, summary: string, operations: PlannedOpera
     costDeltaUsdMonth: 0,
     riskFlags: [],
     rollback: [],
+    params: {},
   };
 }

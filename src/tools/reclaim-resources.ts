@@ -9,15 +9,17 @@ import {
 } from '@aws-sdk/client-ec2';
 import { DeleteBucketCommand } from '@aws-sdk/client-s3';
 import { z } from 'zod';
-import { currentScope } from '../aws/write-gate.js';
+import { ownerOf } from '../aws/owner.js';
+import { currentApproval, OwnershipLost } from '../aws/write-gate.js';
 import { accountOf } from '../aws/arn.js';
 import { readTags } from '../aws/tags.js';
 import type { Plan, PlannedOperation, RiskFlag, TouchedResource } from '../guard/types.js';
-import type { AgentContext } from '../server/agent-context.js';
+import type { AgentContext } from '../core/agent.js';
 import { monthlyCentsFromGbMonth, PRICE_TABLE, snapshotGbMonth } from '../prices/prices.js';
 import { deleteAllVersions } from '../sites/bucket.js';
 import { arnOfId, findUnused, type UnusedResource } from '../unused/find.js';
-import { defineTool, humanReason, Refusal } from './tool.js';
+import { Refusal } from '../core/errors.js';
+import { defineTool, humanReason } from './tool.js';
 
 export const name = 'reclaim_resources';
 
@@ -78,6 +80,14 @@ function stepOf(u: UnusedResource, agent: AgentContext, region: string): Step {
   return { ...base, action: 'delete', snapshot: [] };
 }
 
+const RECLAIM_ACTIONS = ['ec2:CreateSnapshot', 'ec2:StopInstances', 'ec2:TerminateInstances', 'ec2:DeleteVolume', 'ec2:ReleaseAddress', 's3:DeleteObjectVersion', 's3:DeleteBucket'] as const;
+/** One step of a reclaim as the executor sends it: the action, its target id, and a snapshot's size for its price. */
+const reclaimStep = z.object({ action: z.enum(RECLAIM_ACTIONS), target: z.string(), size_gb: z.number().optional() }).strict();
+const params = z.object({ steps: z.array(reclaimStep) }).strict();
+type ReclaimStep = z.infer<typeof reclaimStep>;
+
+const stepOfOp = (op: PlannedOperation): ReclaimStep => ({ action: op.action as ReclaimStep['action'], target: op.target ?? '', ...((op.params as { size_gb?: number } | undefined)?.size_gb !== undefined ? { size_gb: (op.params as { size_gb: number }).size_gb } : {}) });
+
 function operationsOf(s: Step): { ops: PlannedOperation[]; undo: PlannedOperation[] } {
   const snaps = s.snapshot.map((v) => ({ action: 'ec2:CreateSnapshot', target: v.volume, params: { size_gb: v.sizeGb } }));
   const undoSnaps = s.snapshot.map((v) => ({ action: 'ec2:CreateVolume', target: v.volume, params: { from: 'the snapshot taken first' } }));
@@ -110,11 +120,13 @@ export const reclaimResources = defineTool({
   input,
   output,
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
+  params,
+  iam: { read: ['ec2:DescribeInstances', 'ec2:DescribeVolumes', 'ec2:DescribeAddresses', 'ec2:DescribeTags', 'cloudwatch:GetMetricStatistics'], owned: ['ec2:StopInstances', 'ec2:TerminateInstances', 'ec2:DeleteVolume', 'ec2:ReleaseAddress', 'ec2:CreateSnapshot'], create: ['ec2:CreateSnapshot', 'ec2:CreateTags'], s3: ['s3:GetBucketTagging', 's3:ListBucketVersions'], },
   reasonOf: (a) => a.reason,
   lockKey: (_a, agent) => `reclaim:${agent.projectId}`,
-  async plan(args, { aws, agent, store }) {
+  async plan(args, { aws, agent, ports }) {
     const region = await aws.ec2.config.region();
-    const report = await findUnused(aws, store, agent.projectId, agent.project.unused, Object.keys(agent.project.services), new Set(args.ids));
+    const report = await findUnused(aws, ports, agent.projectId, agent.project.unused, Object.keys(agent.project.services), new Set(args.ids));
     const found = new Map(report.resources.map((u) => [u.id, u]));
     const resources: TouchedResource[] = [];
     const account = accountOf(aws.session.assumedRoleArn) ?? '';
@@ -147,16 +159,24 @@ export const reclaimResources = defineTool({
       rollback: ops.flatMap((o) => o.undo),
       // Stable facts only: approval re-plans and refuses if any id stopped being unused in the meantime.
       preconditions: { unused: Object.fromEntries(steps.map((s) => [s.id, `${s.type}:${s.action}`])) },
+      params: { steps: ops.flatMap((o) => o.ops).map(stepOfOp) },
     };
   },
   async execute(plan, _args, { aws, agent, progress }) {
-    const eventId = currentScope()?.approvalId as string;
+    const eventId = currentApproval();
+    const steps = plan.params.steps;
+    // Every id is still the project's before the first one goes: a reclaim of several stops before it starts, not midway.
+    const ec2Ids = [...new Set(steps.filter((s) => s.action.startsWith('ec2:')).map((s) => s.target))];
+    const buckets = [...new Set(steps.filter((s) => s.action.startsWith('s3:')).map((s) => s.target))];
+    const owners = new Map([...(ec2Ids.length ? await ownerOf(aws, 'ec2', ec2Ids) : []), ...(buckets.length ? await ownerOf(aws, 's3', buckets) : [])]);
+    for (const [id, owner] of owners)
+      if (owner !== agent.projectId) throw new OwnershipLost(`${id} is no longer owned by ${agent.projectId} (${owner ? `ProjectId is "${owner}"` : 'no ProjectId tag'}); nothing was reclaimed`, id);
     type Snap = { snapshot_id: string; volume: string; size_gb: number };
     let snapshots: Snap[] = [];
     const done: { id: string; type: string; action: string; snapshots: Snap[] }[] = [];
-    for (const [i, op] of plan.operations.entries()) {
-      const target = op.target as string;
-      await progress(i, plan.operations.length, `${op.action} ${target}`);
+    for (const [i, op] of steps.entries()) {
+      const target = op.target;
+      await progress(i, steps.length, `${op.action} ${target}`);
       switch (op.action) {
         case 'ec2:CreateSnapshot': {
           const tags = { ProjectId: agent.projectId, AgentId: agent.id, ManagedBy: 'aws-warden', WardenEvent: eventId, ReclaimedFrom: target };
@@ -167,7 +187,7 @@ export const reclaimResources = defineTool({
               TagSpecifications: [{ ResourceType: 'snapshot', Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) }],
             }),
           );
-          snapshots.push({ snapshot_id: snap.SnapshotId as string, volume: target, size_gb: (op.params as { size_gb: number }).size_gb });
+          snapshots.push({ snapshot_id: snap.SnapshotId as string, volume: target, size_gb: op.size_gb ?? 0 });
           break;
         }
         case 'ec2:StopInstances':
@@ -195,8 +215,6 @@ export const reclaimResources = defineTool({
           await aws.s3.send(new DeleteBucketCommand({ Bucket: target }));
           done.push({ id: target, type: 'site_bucket', action: 'deleted', snapshots: [] });
           break;
-        default:
-          throw new Error(`reclaim_resources cannot run ${op.action}`);
       }
     }
     return { reclaimed: done, saving_usd_month: Math.max(0, -(plan.costDeltaUsdMonth ?? 0)) };

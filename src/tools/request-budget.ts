@@ -1,7 +1,7 @@
 // request_budget: ask a human to raise the project's monthly cap; always a pending proposal, never automatic.
 import { z } from 'zod';
 import { monthKey } from '../budget/month.js';
-import { defineTool, humanReason } from './tool.js';
+import { defineTool, humanReason, noParams } from './tool.js';
 
 export const name = 'request_budget';
 
@@ -28,8 +28,10 @@ export const requestBudget = defineTool({
   input,
   output,
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
+  params: noParams,
+  iam: {},
   reasonOf: (args) => args.reason,
-  async plan(args, { agent, store }) {
+  async plan(args, { agent, ports }) {
     const cents = Math.round(args.amount_usd_month * 100);
     return {
       tool: name,
@@ -39,7 +41,7 @@ export const requestBudget = defineTool({
         {
           action: 'warden:RaiseBudget',
           target: agent.projectId,
-          params: { cents_month: cents, month: args.duration === 'this_month' ? monthKey(store.clock()) : null },
+          params: { cents_month: cents, month: args.duration === 'this_month' ? monthKey(ports.clock()) : null },
         },
       ],
       resources: [],
@@ -48,6 +50,7 @@ export const requestBudget = defineTool({
       costDeltaUsdMonth: 0,
       riskFlags: ['budget_increase'],
       rollback: [],
+      params: {},
     };
   },
   async execute() {

@@ -2,18 +2,20 @@
 import { serviceDesired } from '../drift/record.js';
 import { RunInstancesCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
 import { GetParameterCommand } from '@aws-sdk/client-ssm';
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { currentScope } from '../aws/write-gate.js';
+import { currentApproval, OwnershipLost } from '../aws/write-gate.js';
 import { limitViolation } from '../guard/rules.js';
 import { accountOf } from '../aws/arn.js';
 import type { AgentAws } from '../aws/clients.js';
 import type { TouchedResource } from '../guard/types.js';
 import type { ServicePolicy } from '../policy/schema.js';
 import { ec2Hourly, monthlyCentsFromHourly } from '../prices/prices.js';
-import type { AgentContext } from '../server/agent-context.js';
+import type { AgentContext } from '../core/agent.js';
 import { findInstances, pickForScaleIn, waitHealthy, type HealthResult, type ServiceInstance } from '../services/instances.js';
-import { defineTool, Refusal, RolledBack } from './tool.js';
+import { Refusal, RolledBack } from '../core/errors.js';
+import { defineTool } from './tool.js';
 
 export const name = 'scale_service';
 
@@ -35,18 +37,35 @@ const output = z.object({
   health: z.array(z.object({ instance: z.string(), ok: z.boolean(), detail: z.string() })),
 });
 
+/** Everything a launch sends, fixed at planning time: an approved plan launches exactly this, whatever the policy says later. */
+const launchSpec = z
+  .object({
+    imageId: z.string().regex(/^ami-[0-9a-f]{8,17}$/),
+    subnetId: z.string().optional(),
+    securityGroupIds: z.array(z.string()),
+    keyName: z.string().optional(),
+    /** Base64 of the user data file as read at planning time, and its SHA-256 (what a human compares). */
+    userData: z.string().optional(),
+    userDataSha256: z.string().optional(),
+    instanceProfileArn: z.string().optional(),
+  })
+  .strict();
+
 /** What a plan's params carry: enough to run it again exactly (replay) and to undo it. */
-interface ScaleParams {
-  region: string;
-  /** The AMI resolved at planning time: an approved plan launches exactly this image. */
-  imageId: string;
-  account: string;
-  service: string;
-  instanceType: string;
-  launch: number;
-  terminate: { id: string; arn: string; type: string }[];
-  before: number;
-}
+export const scaleParams = z
+  .object({
+    region: z.string(),
+    account: z.string(),
+    service: z.string(),
+    instanceType: z.string(),
+    launch: z.number().int().nonnegative(),
+    launchSpec: launchSpec.nullable(),
+    terminate: z.array(z.object({ id: z.string(), arn: z.string(), type: z.string() }).strict()),
+    before: z.number().int().nonnegative(),
+    health: z.object({ http_url: z.string().optional(), timeout_seconds: z.number(), poll_seconds: z.number() }).strict(),
+  })
+  .strict();
+type ScaleParams = z.infer<typeof scaleParams>;
 
 export function serviceOf(agent: AgentContext, service: string): ServicePolicy {
   const svc = agent.project.services[service];
@@ -70,6 +89,12 @@ function costDelta(region: string, type: string, launch: number, terminate: { ty
   return ((each ?? 0) * launch - saved) / 100;
 }
 
+function userDataOf(svc: ServicePolicy): { userData?: string; userDataSha256?: string } {
+  if (!svc.user_data_file) return {};
+  const bytes = readFileSync(svc.user_data_file);
+  return { userData: bytes.toString('base64'), userDataSha256: createHash('sha256').update(bytes).digest('hex') };
+}
+
 async function resolveImage(aws: AgentAws, svc: ServicePolicy): Promise<string> {
   if (svc.image_id) return svc.image_id;
   const out = await aws.ssm.send(new GetParameterCommand({ Name: svc.image_ssm_parameter }));
@@ -86,6 +111,8 @@ export const scaleService = defineTool({
   input,
   output,
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
+  params: scaleParams,
+  iam: { read: ['ec2:DescribeInstances', 'ec2:DescribeInstanceStatus', 'ec2:DescribeImages'], owned: ['ec2:TerminateInstances'], create: ['ec2:RunInstances', 'ec2:CreateTags'], ssm: ['ssm:GetParameter'] },
   environmentOf: (args, agent) => agent.project.services[args.service]?.environment ?? null,
   lockKey: (args, agent) => `service:${agent.projectId}:${args.service}`,
   reasonOf: (args) => args.reason ?? `scale ${args.service} to ${args.desired_count}`,
@@ -110,15 +137,26 @@ export const scaleService = defineTool({
     const typeChange = args.desired_count > 0 && current.some((i) => i.type !== instanceType);
     const launch = typeChange ? args.desired_count : Math.max(0, args.desired_count - current.length);
     const terminate = typeChange ? current : pickForScaleIn(current, Math.max(0, current.length - args.desired_count));
-    const params: ScaleParams = {
+    const p: ScaleParams = {
       region,
-      imageId: launch > 0 ? await resolveImage(aws, svc) : '',
       account: accountOf(aws.session.assumedRoleArn) ?? '',
       service: args.service,
       instanceType,
       launch,
+      launchSpec:
+        launch > 0
+          ? {
+              imageId: await resolveImage(aws, svc),
+              subnetId: svc.subnet_ids[0],
+              securityGroupIds: svc.security_group_ids,
+              keyName: svc.key_name,
+              ...userDataOf(svc),
+              instanceProfileArn: svc.instance_profile_arn,
+            }
+          : null,
       terminate: terminate.map((i) => ({ id: i.id, arn: i.arn, type: i.type })),
       before: current.length,
+      health: svc.health,
     };
     const gone = new Set(terminate.map((i) => i.id));
     const resources: TouchedResource[] = current.map((i) => ({ arn: i.arn, change: gone.has(i.id) ? 'delete' : 'read', tags: i.tags }));
@@ -132,16 +170,17 @@ export const scaleService = defineTool({
       summary: `${args.service}: ${current.length} → ${args.desired_count}: ${summary}`,
       mutating: true,
       operations: [
-        ...(launch ? [{ action: 'ec2:RunInstances', target: args.service, params }] : []),
-        ...(terminate.length ? [{ action: 'ec2:TerminateInstances', target: args.service, params: { ids: terminate.map((i) => i.id) } }] : []),
+        ...(launch ? [{ action: 'ec2:RunInstances', target: args.service, resources: [], params: { count: launch, instance_type: instanceType, ...p.launchSpec, userData: undefined } }] : []),
+        ...(terminate.length ? [{ action: 'ec2:TerminateInstances', target: args.service, resources: terminate.map((i) => i.id), params: { ids: terminate.map((i) => i.id) } }] : []),
       ],
       resources,
       tagsToSet: { ProjectId: agent.projectId, AgentId: agent.id, ManagedBy: 'aws-warden', Service: args.service },
       costDeltaUsdMonth: costDelta(region, instanceType, launch, terminate),
       riskFlags: [],
       rollback: [
-        ...(launch ? [{ action: 'ec2:TerminateInstances', target: args.service, params: { launchedByThisCall: true } }] : []),
-        ...(terminate.length && !typeChange ? [{ action: 'ec2:RunInstances', target: args.service, params: { replace: terminate.map((i) => i.type) } }] : []),
+        // Rollback acts only on what this very execution launched (the AWS layer knows those ids once they exist).
+        ...(launch ? [{ action: 'ec2:TerminateInstances', target: args.service, resources: [], params: { launchedByThisCall: true } }] : []),
+        ...(terminate.length && !typeChange ? [{ action: 'ec2:RunInstances', target: args.service, resources: [], params: { replace: terminate.map((i) => i.type) } }] : []),
       ],
       // A type change replaces instances one for one: its size is the larger side, not launches plus terminations.
       capacity: { service: args.service, instanceType, countAfter: args.desired_count, change: typeChange ? Math.max(launch, terminate.length) : launch + terminate.length, escalateOverLimits: svc.escalate_over_limits },
@@ -149,35 +188,41 @@ export const scaleService = defineTool({
         .filter((t) => t !== instanceType && launch > 0)
         .map((t) => ({ description: `${launch} × ${t}`, costDeltaUsdMonth: costDelta(region, t, launch, terminate) }))
         .filter((a): a is { description: string; costDeltaUsdMonth: number } => a.costDeltaUsdMonth !== null),
+      params: p,
     };
   },
-  async execute(plan, args, { aws, agent, progress, signal }) {
-    const svc = serviceOf(agent, args.service);
-    const run = plan.operations.find((o) => o.action === 'ec2:RunInstances')?.params as ScaleParams | undefined;
-    const terminateIds = (plan.operations.find((o) => o.action === 'ec2:TerminateInstances')?.params as { ids: string[] } | undefined)?.ids ?? [];
-    const instanceType = (run?.instanceType ?? plan.capacity?.instanceType) as string;
+  async execute(plan, _args, { aws, agent, progress, signal }) {
+    const p = plan.params;
+    const terminateIds = p.terminate.map((i) => i.id);
     let launched: ServiceInstance[] = [];
     let health: HealthResult[] = [];
-    if (run && run.launch > 0) {
-      const eventId = currentScope()?.approvalId as string;
+    const undoLaunch = async (why: string, trigger: 'health' | 'ownership', detail: Record<string, unknown>) => {
+      // The rollback plan made before execution: terminate exactly what this call launched.
+      const ids = launched.map((i) => i.id);
+      if (ids.length) await aws.ec2.send(new TerminateInstancesCommand({ InstanceIds: ids }));
+      throw new RolledBack(`${why}; rolled back: terminated ${ids.join(', ') || 'nothing'} — ${p.service} is as it was`, { launched: ids, terminated: ids, ...detail }, trigger);
+    };
+    if (p.launchSpec && p.launch > 0) {
+      const spec = p.launchSpec;
+      const eventId = currentApproval();
       // Idempotency is ours: moto ignores ClientToken, and a crash can fall between "sent" and "recorded".
       // Whatever this approval already launched counts; only the rest is launched.
-      const already = await findInstances(aws, { ProjectId: agent.projectId, Service: args.service, WardenEvent: eventId });
-      const missing = run.launch - already.length;
+      const already = await findInstances(aws, { ProjectId: agent.projectId, Service: p.service, WardenEvent: eventId });
+      const missing = p.launch - already.length;
       if (missing > 0) {
-        const tags = Object.entries({ ...plan.tagsToSet, WardenEvent: eventId, Name: `${args.service}` }).map(([Key, Value]) => ({ Key, Value }));
+        const tags = Object.entries({ ...plan.tagsToSet, WardenEvent: eventId, Name: p.service }).map(([Key, Value]) => ({ Key, Value }));
         await aws.ec2.send(
           new RunInstancesCommand({
-            ImageId: run.imageId,
-            InstanceType: instanceType as 't3.micro',
+            ImageId: spec.imageId,
+            InstanceType: p.instanceType as 't3.micro',
             MinCount: missing,
             MaxCount: missing,
             ClientToken: `warden-${eventId}`.slice(0, 64),
-            SubnetId: svc.subnet_ids[0],
-            SecurityGroupIds: svc.security_group_ids.length ? svc.security_group_ids : undefined,
-            KeyName: svc.key_name,
-            UserData: svc.user_data_file ? readFileSync(svc.user_data_file).toString('base64') : undefined,
-            IamInstanceProfile: svc.instance_profile_arn ? { Arn: svc.instance_profile_arn } : undefined,
+            SubnetId: spec.subnetId,
+            SecurityGroupIds: spec.securityGroupIds.length ? spec.securityGroupIds : undefined,
+            KeyName: spec.keyName,
+            UserData: spec.userData,
+            IamInstanceProfile: spec.instanceProfileArn ? { Arn: spec.instanceProfileArn } : undefined,
             TagSpecifications: [
               { ResourceType: 'instance', Tags: tags },
               { ResourceType: 'volume', Tags: tags },
@@ -185,38 +230,36 @@ export const scaleService = defineTool({
           }),
         );
       }
-      launched = await findInstances(aws, { ProjectId: agent.projectId, Service: args.service, WardenEvent: eventId });
-      await progress(0, launched.length, `launched ${launched.length} × ${instanceType}; waiting for health`);
-      health = await waitHealthy(aws, launched, svc.health, progress, signal);
+      launched = await findInstances(aws, { ProjectId: agent.projectId, Service: p.service, WardenEvent: eventId });
+      await progress(0, launched.length, `launched ${launched.length} × ${p.instanceType}; waiting for health`);
+      health = await waitHealthy(aws, launched, p.health, progress, signal);
       const failed = health.filter((h) => !h.ok);
-      if (failed.length > 0) {
-        // The rollback plan made before execution: terminate exactly what this call launched.
-        const ids = launched.map((i) => i.id);
-        await aws.ec2.send(new TerminateInstancesCommand({ InstanceIds: ids }));
-        throw new RolledBack(
-          `failed its health check (${failed.map((f) => `${f.instance}: ${f.detail}`).join('; ')}); rolled back: terminated ${ids.join(', ')} — ${args.service} is as it was`,
-          { launched: ids, terminated: ids, health },
-        );
-      }
+      if (failed.length > 0) await undoLaunch(`failed its health check (${failed.map((f) => `${f.instance}: ${f.detail}`).join('; ')})`, 'health', { health });
     }
     if (terminateIds.length > 0) {
-      await aws.ec2.send(new TerminateInstancesCommand({ InstanceIds: terminateIds }));
+      try {
+        await aws.ec2.send(new TerminateInstancesCommand({ InstanceIds: terminateIds }));
+      } catch (e) {
+        // An instance handed to another project meanwhile is not terminated; what this call launched is undone.
+        if (e instanceof OwnershipLost) await undoLaunch(`stopped before terminating: ${e.message}`, 'ownership', { health });
+        throw e;
+      }
       await progress(1, 1, `terminated ${terminateIds.length}`);
     }
-    const now = await findInstances(aws, { ProjectId: agent.projectId, Service: args.service });
-    return { service: args.service, instance_type: instanceType, launched: launched.map((i) => i.id), terminated: terminateIds, count: now.length, health };
+    const now = await findInstances(aws, { ProjectId: agent.projectId, Service: p.service });
+    return { service: p.service, instance_type: p.instanceType, launched: launched.map((i) => i.id), terminated: terminateIds, count: now.length, health };
   },
   ledger(plan, out) {
-    const run = plan.operations.find((o) => o.action === 'ec2:RunInstances')?.params as ScaleParams | undefined;
-    const hourly = run ? ec2Hourly(run.region, out.instance_type) : null;
+    const run = plan.params;
+    const hourly = ec2Hourly(run.region, out.instance_type);
     return {
       add: out.launched.map((id) => ({
-        arn: `arn:aws:ec2:${run?.region}:${run?.account}:instance/${id}`,
+        arn: `arn:aws:ec2:${run.region}:${run.account}:instance/${id}`,
         description: `${out.instance_type} instance of ${out.service}`,
         hourlyUsd: hourly,
         centsMonth: hourly === null ? null : monthlyCentsFromHourly(hourly),
       })),
-      remove: plan.resources.filter((r) => r.change === 'delete').map((r) => r.arn),
+      remove: out.terminated.map((id) => plan.params.terminate.find((t) => t.id === id)?.arn ?? id),
     };
   },
   desired: (_plan, out) => serviceDesired(out.service, out.count, out.instance_type),

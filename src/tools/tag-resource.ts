@@ -7,7 +7,8 @@ import { parseArn } from '../aws/arn.js';
 import { readTags } from '../aws/tags.js';
 import { reservedTagKeyProblem } from '../guard/reserved-tags.js';
 import type { PlannedOperation, RiskFlag, Tags } from '../guard/types.js';
-import { defineTool, Refusal } from './tool.js';
+import { Refusal } from '../core/errors.js';
+import { defineTool } from './tool.js';
 
 export const name = 'tag_resource';
 
@@ -52,17 +53,26 @@ const output = z.object({
   tags: z.record(z.string(), z.string()),
 });
 
-/** The ops that take the resource from `before` to `after`: EC2 tags change per key, an S3 bucket's set is replaced whole. */
-function tagOps(service: 'ec2' | 's3', id: string, before: Tags, after: Tags): PlannedOperation[] {
-  if (service === 's3')
-    return [{ action: 's3:PutBucketTagging', target: id, params: { tags: after } }];
+const tagStep = z.discriminatedUnion('action', [
+  z.object({ action: z.literal('ec2:CreateTags'), id: z.string(), tags: z.record(z.string(), z.string()) }).strict(),
+  z.object({ action: z.literal('ec2:DeleteTags'), id: z.string(), keys: z.array(z.string()) }).strict(),
+  z.object({ action: z.literal('s3:PutBucketTagging'), id: z.string(), tags: z.record(z.string(), z.string()) }).strict(),
+]);
+const params = z.object({ steps: z.array(tagStep) }).strict();
+type TagStep = z.infer<typeof tagStep>;
+
+/** The steps that take the resource from `before` to `after`: EC2 tags change per key, an S3 bucket's set is replaced whole. */
+function tagSteps(service: 'ec2' | 's3', id: string, before: Tags, after: Tags): TagStep[] {
+  if (service === 's3') return [{ action: 's3:PutBucketTagging', id, tags: after }];
   const changed = Object.fromEntries(Object.entries(after).filter(([k, v]) => before[k] !== v));
   const gone = Object.keys(before).filter((k) => !(k in after));
-  const ops: PlannedOperation[] = [];
-  if (Object.keys(changed).length > 0) ops.push({ action: 'ec2:CreateTags', target: id, params: { tags: changed } });
-  if (gone.length > 0) ops.push({ action: 'ec2:DeleteTags', target: id, params: { keys: gone } });
-  return ops;
+  const steps: TagStep[] = [];
+  if (Object.keys(changed).length > 0) steps.push({ action: 'ec2:CreateTags', id, tags: changed });
+  if (gone.length > 0) steps.push({ action: 'ec2:DeleteTags', id, keys: gone });
+  return steps;
 }
+
+const asOps = (steps: TagStep[]): PlannedOperation[] => steps.map(({ action, id, ...rest }) => ({ action, target: id, params: rest }));
 
 export const tagResource = defineTool({
   name,
@@ -72,6 +82,8 @@ export const tagResource = defineTool({
   input,
   output,
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
+  params,
+  iam: { read: ['ec2:DescribeTags'], owned: ['ec2:CreateTags', 'ec2:DeleteTags'], s3: ['s3:GetBucketTagging', 's3:PutBucketTagging'] },
   async plan(args, { aws, agent }) {
     const arn = parseArn(args.resource_arn);
     if (!arn) throw new Refusal(`resource_arn "${args.resource_arn}": not an EC2 resource or S3 bucket ARN`);
@@ -83,38 +95,26 @@ export const tagResource = defineTool({
     const riskFlags: RiskFlag[] = [...Object.keys(args.set), ...args.remove].some((k) => criticalKeys.includes(k))
       ? ['critical_tag']
       : [];
+    const steps = read.tags ? tagSteps(arn.service, arn.id, before, after) : [];
     return {
       tool: name,
       summary: `tag ${args.resource_arn}: set ${Object.keys(args.set).join(', ') || '-'}; remove ${args.remove.join(', ') || '-'}`,
       mutating: true,
-      operations: read.tags ? tagOps(arn.service, arn.id, before, after) : [],
+      operations: asOps(steps),
       resources: [{ arn: args.resource_arn, change: 'modify', tags: read.tags, unreadableWhy: read.why }],
       tagsToSet: args.set,
       costDeltaUsdMonth: 0,
       riskFlags,
-      rollback: read.tags ? tagOps(arn.service, arn.id, after, before) : [],
+      rollback: asOps(read.tags ? tagSteps(arn.service, arn.id, after, before) : []),
+      params: { steps },
     };
   },
   async execute(plan, args, { aws }) {
-    for (const op of plan.operations) {
-      const target = op.target ?? '';
-      if (op.action === 'ec2:CreateTags') {
-        const tags = (op.params as { tags: Tags }).tags;
-        await aws.ec2.send(
-          new CreateTagsCommand({ Resources: [target], Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) }),
-        );
-      } else if (op.action === 'ec2:DeleteTags') {
-        const keys = (op.params as { keys: string[] }).keys;
-        await aws.ec2.send(new DeleteTagsCommand({ Resources: [target], Tags: keys.map((Key) => ({ Key })) }));
-      } else if (op.action === 's3:PutBucketTagging') {
-        const tags = (op.params as { tags: Tags }).tags;
-        await aws.s3.send(
-          new PutBucketTaggingCommand({
-            Bucket: target,
-            Tagging: { TagSet: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) },
-          }),
-        );
-      } else throw new Error(`tag_resource cannot run ${op.action}`);
+    for (const step of plan.params.steps) {
+      if (step.action === 'ec2:CreateTags')
+        await aws.ec2.send(new CreateTagsCommand({ Resources: [step.id], Tags: Object.entries(step.tags).map(([Key, Value]) => ({ Key, Value })) }));
+      else if (step.action === 'ec2:DeleteTags') await aws.ec2.send(new DeleteTagsCommand({ Resources: [step.id], Tags: step.keys.map((Key) => ({ Key })) }));
+      else await aws.s3.send(new PutBucketTaggingCommand({ Bucket: step.id, Tagging: { TagSet: Object.entries(step.tags).map(([Key, Value]) => ({ Key, Value })) } }));
     }
     const now = await readTags(aws, args.resource_arn);
     return { resource_arn: args.resource_arn, set: args.set, removed: args.remove, tags: now.tags ?? {} };

@@ -3,11 +3,9 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { readTags } from '../aws/tags.js';
-import { currentScope } from '../aws/write-gate.js';
+import { currentApproval } from '../aws/write-gate.js';
 import { verifyService, verifySite, type Verification } from '../backups/verify.js';
 import type { PlannedOperation, TouchedResource } from '../guard/types.js';
-import { notify } from '../notify/notify.js';
-import type { DeploymentRow } from '../store/deployments.js';
 import { defineTool } from './tool.js';
 
 export const name = 'verify_backups';
@@ -18,6 +16,15 @@ const output = z.object({ project: z.string(), ok: z.boolean(), results: z.array
 /** A scratch bucket name: restore-<project>-… are the only buckets an agent role may delete (see src/iam/render.ts). */
 const scratchName = (project: string) => `restore-${project}-${randomBytes(4).toString('hex')}`;
 
+const params = z
+  .object({
+    sites: z.array(z.object({ deployment: z.string(), scratch: z.string(), site: z.string(), environment: z.string() }).strict()),
+    services: z.array(z.string()),
+    skipped: z.array(z.object({ subject: z.string(), why: z.string() }).strict()),
+    maxSnapshotAgeHours: z.number(),
+  })
+  .strict();
+
 export const verifyBackups = defineTool({
   name,
   title: 'Verify backups and restores',
@@ -26,12 +33,15 @@ export const verifyBackups = defineTool({
   input: z.object({}).strict(),
   output,
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: true },
+  params,
+  iam: { read: ['ec2:DescribeInstances', 'ec2:DescribeVolumes', 'ec2:DescribeSnapshots'], s3: ['s3:GetBucketTagging', 's3:GetBucketVersioning', 's3:ListBucketVersions', 's3:GetObject', 's3:GetObjectVersion'], scratch: ['s3:CreateBucket', 's3:PutBucketTagging', 's3:PutObject', 's3:GetObject', 's3:ListBucketVersions', 's3:DeleteObjectVersion', 's3:DeleteBucket'], },
   lockKey: (_a, agent) => `backups:${agent.projectId}`,
-  async plan(_args, { aws, agent, store }) {
-    const sites = store.deployments.allLive(agent.projectId);
+  async plan(_args, { aws, agent, ports }) {
+    const sites = ports.deployments.allLive(agent.projectId);
     const resources: TouchedResource[] = [];
     const operations: PlannedOperation[] = [];
     const skipped: { subject: string; why: string }[] = [];
+    const restores: z.infer<typeof params>['sites'] = [];
     for (const d of sites) {
       const arn = `arn:aws:s3:::${d.bucket}`;
       const read = await readTags(aws, arn);
@@ -45,9 +55,12 @@ export const verifyBackups = defineTool({
       resources.push({ arn, change: 'read', tags: read.tags });
       const scratch = scratchName(agent.projectId);
       resources.push({ arn: `arn:aws:s3:::${scratch}`, change: 'create', tags: null });
+      restores.push({ deployment: d.id, scratch, site: d.site, environment: d.environment });
       operations.push(
         { action: 's3:CreateBucket', target: scratch, params: { restore_of: d.id, site: d.site, environment: d.environment } },
+        { action: 's3:PutBucketTagging', target: scratch },
         { action: 's3:CopyObject', target: scratch, params: { from: d.bucket, objects: Object.keys(JSON.parse(d.versions) as object).length } },
+        { action: 's3:DeleteObjectVersion', target: scratch, params: { all: true } },
         { action: 's3:DeleteBucket', target: scratch },
       );
     }
@@ -63,29 +76,31 @@ export const verifyBackups = defineTool({
       riskFlags: [],
       rollback: operations.filter((o) => o.action === 's3:CreateBucket').map((o) => ({ action: 's3:DeleteBucket', target: o.target })),
       preconditions: { sites: sites.map((d) => d.id), services, skipped },
+      params: { sites: restores, services, skipped, maxSnapshotAgeHours: agent.project.backups.max_snapshot_age_hours },
     };
   },
-  async execute(plan, _args, { aws, agent, store, progress }) {
-    const eventId = currentScope()?.approvalId as string;
-    const skipped = (plan.preconditions?.skipped ?? []) as { subject: string; why: string }[];
-    const results: Verification[] = skipped.map((x) => ({ subject: x.subject, ok: false, checks: 0, failures: [x.why] }));
-    const creates = plan.operations.filter((o) => o.action === 's3:CreateBucket');
-    for (const op of creates) {
-      const p = op.params as { restore_of: string };
-      const d = store.deployments.get(p.restore_of) as DeploymentRow;
+  async execute(plan, _args, { aws, agent, ports, progress }) {
+    const eventId = currentApproval();
+    const p = plan.params;
+    const results: Verification[] = p.skipped.map((x) => ({ subject: x.subject, ok: false, checks: 0, failures: [x.why] }));
+    for (const r of p.sites) {
+      const d = ports.deployments.get(r.deployment);
+      const subject = `site/${r.site}/${r.environment}`;
+      if (!d) {
+        results.push({ subject, ok: false, checks: 0, failures: [`deployment ${r.deployment} is no longer recorded`] });
+        continue;
+      }
       const tags = { ...plan.tagsToSet, WardenEvent: eventId, Purpose: 'restore-check' };
       try {
-        results.push(await verifySite(aws, d, op.target as string, tags, (done, total) => progress(done, total, `restored ${done}/${total} objects of ${d.site}/${d.environment}`)));
+        results.push(await verifySite(aws, d, r.scratch, tags, (done, total) => progress(done, total, `restored ${done}/${total} objects of ${r.site}/${r.environment}`)));
       } catch (e) {
-        results.push({ subject: `site/${d.site}/${d.environment}`, ok: false, checks: 0, failures: [`restore failed: ${(e as Error).name}: ${(e as Error).message.split('\n')[0]}`] });
+        results.push({ subject, ok: false, checks: 0, failures: [`restore failed: ${(e as Error).name}: ${(e as Error).message.split('\n')[0]}`] });
       }
     }
-    for (const service of Object.keys(agent.project.services))
-      results.push(await verifyService(aws, agent.projectId, service, agent.project.backups.max_snapshot_age_hours, store.clock()));
-    store.transaction(() => results.forEach((r) => store.backups.record(agent.projectId, eventId, r.subject, r.ok, { checks: r.checks, failures: r.failures })));
+    for (const service of p.services) results.push(await verifyService(aws, agent.projectId, service, p.maxSnapshotAgeHours, ports.clock()));
+    ports.backups.recordAll(agent.projectId, eventId, results.map((r) => ({ subject: r.subject, ok: r.ok, detail: { checks: r.checks, failures: r.failures } })));
     const failed = results.filter((r) => !r.ok);
-    if (failed.length)
-      notify(store, agent.project, { project: agent.projectId, kind: 'backup_failed', subject: `backup verification failed for ${failed.map((r) => r.subject).join(', ')}`, body: { failed }, eventId });
+    if (failed.length) ports.notify({ kind: 'backup_failed', subject: `backup verification failed for ${failed.map((r) => r.subject).join(', ')}`, body: { failed }, eventId });
     return { project: agent.projectId, ok: failed.length === 0, results };
   },
   summarize: (o) =>

@@ -3,7 +3,7 @@
 import { notify } from '../notify/notify.js';
 import type { Plan } from '../guard/types.js';
 import type { Policy } from '../policy/schema.js';
-import type { AgentContext } from '../server/agent-context.js';
+import type { AgentContext } from '../core/agent.js';
 import { stmt } from '../store/db.js';
 import type { Store } from '../store/store.js';
 
@@ -109,6 +109,7 @@ export function reviewTrust(store: Store, agent: AgentContext, incidents: readon
     operations: [{ action: 'warden:SetTier', target: agent.id, params: { agent: agent.id, tier: record.next_tier } }],
     resources: [], tagsToSet: {}, costDeltaUsdMonth: 0, riskFlags: [], rollback: [{ action: 'warden:SetTier', target: agent.id, params: { agent: agent.id, tier } }],
     preconditions: { record },
+    params: {},
   };
   const row = store.audit.append({ kind: 'escalated', agent: agent.id, project: agent.projectId, tool: 'set_tier', decision: { outcome: 'escalate', rule: 'trust', reason: record.why } });
   const p = store.proposals.create({ kind: 'set_tier', project: agent.projectId, agent: agent.id, tool: 'set_tier', reason: record.why, plan, args: {}, eventId: row.id, ttlHours: agent.project.proposal_ttl_hours });

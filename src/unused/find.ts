@@ -10,7 +10,7 @@ import type { Reclaimable, UnusedPolicy } from '../policy/schema.js';
 import { ebsGbMonth, ec2Hourly, monthlyCentsFromGbMonth, monthlyCentsFromHourly, PRICE_TABLE, s3Prices } from '../prices/prices.js';
 import { findInstances, type ServiceInstance } from '../services/instances.js';
 import { readContents } from '../sites/bucket.js';
-import type { Store } from '../store/store.js';
+import type { ToolPorts } from '../core/ports.js';
 
 export interface UnusedResource {
   id: string;
@@ -135,8 +135,8 @@ async function judgeInstance(aws: AgentAws, region: string, i: ServiceInstance, 
   };
 }
 
-async function siteBuckets(aws: AgentAws, store: Store, project: string, region: string, account: string, policy: UnusedPolicy, now: Date, report: UnusedReport): Promise<UnusedResource[]> {
-  const rows = store.deployments.lastDeploys(project);
+async function siteBuckets(aws: AgentAws, ports: Pick<ToolPorts, 'deployments' | 'clock'>, project: string, region: string, account: string, policy: UnusedPolicy, now: Date, report: UnusedReport): Promise<UnusedResource[]> {
+  const rows = ports.deployments.lastDeploys(project);
   const found: UnusedResource[] = [];
   for (const r of rows) {
     report.examined.site_bucket++;
@@ -167,10 +167,10 @@ async function siteBuckets(aws: AgentAws, store: Store, project: string, region:
 }
 
 /** Everything of the project that looks unused now; `only` limits the look to these ids (reclaim's re-check). */
-export async function findUnused(aws: AgentAws, store: Store, project: string, policy: UnusedPolicy, services: string[], only?: Set<string>): Promise<UnusedReport> {
+export async function findUnused(aws: AgentAws, ports: Pick<ToolPorts, 'deployments' | 'clock'>, project: string, policy: UnusedPolicy, services: string[], only?: Set<string>): Promise<UnusedReport> {
   const region = await aws.ec2.config.region();
   const account = accountOf(aws.session.assumedRoleArn) ?? '';
-  const now = store.clock();
+  const now = ports.clock();
   const report: UnusedReport = { resources: [], examined: { instance: 0, volume: 0, address: 0, site_bucket: 0 }, notJudged: [] };
   const wanted = (id: string) => !only || only.has(id);
   const owned = { Name: 'tag:ProjectId', Values: [project] };
@@ -222,6 +222,6 @@ export async function findUnused(aws: AgentAws, store: Store, project: string, p
   }
 
   if (!only || [...only].some((id) => !/^(i|vol|eipalloc)-/.test(id)))
-    report.resources.push(...(await siteBuckets(aws, store, project, region, account, policy, now, report)).filter((b) => wanted(b.id)));
+    report.resources.push(...(await siteBuckets(aws, ports, project, region, account, policy, now, report)).filter((b) => wanted(b.id)));
   return report;
 }

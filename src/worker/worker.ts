@@ -7,8 +7,10 @@ import type { AgentAws } from '../aws/clients.js';
 import { notify } from '../notify/notify.js';
 import type { Policy } from '../policy/schema.js';
 import { recordExpiries } from '../proposals/expire.js';
-import { awsFor, resolveAgent, type AgentContext } from '../server/agent-context.js';
-import { guardedCall } from '../server/guarded-call.js';
+import { resolveAgent, type AgentContext } from '../core/agent.js';
+import { awsFor } from '../registry/agent-aws.js';
+import { runCall } from '../registry/lifecycle.js';
+import { succeeded, textOf, type Outcome } from '../registry/outcome.js';
 import type { JobRow } from '../store/jobs.js';
 import type { Store } from '../store/store.js';
 import { allTools } from '../tools/index.js';
@@ -132,14 +134,13 @@ export class Worker {
     if (refused || !agent || !spec) return this.finish(job, 'failed', refused ?? 'cannot run', null);
     const heartbeat = setInterval(() => this.renewLease(), LEASE_MS / 4);
     try {
-      const answer = await guardedCall(spec, args, { agent, aws: this.awsFor(agent), store: this.store }, {
+      const outcome = await runCall(spec, args, { agent, aws: this.awsFor(agent), store: this.store }, {
         signal: new AbortController().signal,
         progress: async () => {},
         tools: allTools,
         scheduledJob: job.id,
       });
-      const text = (answer.content as { type: string; text: string }[]).map((c) => c.text).join('\n');
-      return this.finish(job, answer.isError ? 'failed' : 'done', text, answer.structuredContent ?? null);
+      return this.finish(job, succeeded(outcome) ? 'done' : 'failed', textOf(outcome), structuredOf(outcome));
     } catch (e) {
       return this.finish(job, 'failed', `job ${job.id} failed: ${(e as Error).message}`, null);
     } finally {
@@ -177,4 +178,19 @@ export async function runWorker(store: Store, policy: Policy, opts: { once: bool
     await new Promise((resolve) => setTimeout(resolve, opts.intervalSeconds * 1000));
   } while (!stopping);
   return { failed };
+}
+
+/** What a job keeps of its outcome for get_job: the tool's answer as data. */
+function structuredOf(o: Outcome): Record<string, unknown> | null {
+  switch (o.status) {
+    case 'executed':
+      return o.mutating ? { status: 'executed', event_id: o.eventId, decision: o.decision, plan: o.plan, result: o.result } : o.result;
+    case 'dry_run':
+    case 'pending_approval':
+      return { status: o.status, event_id: o.eventId, ...(o.status === 'pending_approval' ? { proposal_id: o.proposalId } : {}) };
+    case 'scheduled':
+      return { status: 'scheduled', job_id: o.jobId, run_at: o.runAt };
+    default:
+      return null;
+  }
 }

@@ -5,7 +5,7 @@ import Table from 'cli-table3';
 import { ExitError, parse, UsageError } from '../../src/cli/run-main.js';
 import { ProposalRefused, rejectProposal } from '../../src/proposals/approve.js';
 import { recordExpiries } from '../../src/proposals/expire.js';
-import { approveAndRun } from '../../src/proposals/run-approved.js';
+import { approveAndRun } from '../../src/registry/approve.js';
 import { loadPolicy } from './policy.js';
 import type { ProposalRow } from '../../src/store/proposals.js';
 import { HELP, printHelp } from './help.js';

@@ -7,7 +7,7 @@ import type { Decision, GuardRequest, Plan } from '../guard/types.js';
 import type { AuditRow } from '../store/audit.js';
 import { planHash } from '../store/proposals.js';
 import type { Store } from '../store/store.js';
-import type { AgentContext } from './agent-context.js';
+import type { AgentContext } from '../core/agent.js';
 
 export type Gate = { decision: Decision; planHash: string; deltaCents: number } & (
   | { kind: 'refused' }

@@ -1,0 +1,29 @@
+// The two ways a tool's planner or executor says "no" or "undone", shared by tools, the registry and the server.
+
+/** A refusal the planner decides (bad reference, unknown name): audited as denied, told to the agent. */
+export class Refusal extends Error {
+  override name = 'Refusal';
+  constructor(
+    message: string,
+    /** The guard rule the refusal belongs to, for the audit (input by default). */
+    readonly rule: string = 'input',
+  ) {
+    super(message);
+  }
+}
+
+/** The executor ran its rollback plan (a failed health check, a resource no longer owned): audited as rolled_back, humans notified. */
+export class RolledBack extends Error {
+  override name = 'RolledBack';
+  constructor(
+    message: string,
+    readonly detail: Record<string, unknown>,
+    /**
+     * Why it was undone: a failed health check counts toward demotion; a resource someone else took away, or a change
+     * a crash interrupted, does not count against the agent.
+     */
+    readonly trigger: 'health' | 'ownership' | 'interrupted' = 'health',
+  ) {
+    super(message);
+  }
+}

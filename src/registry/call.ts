@@ -1,0 +1,95 @@
+// One call's state as it moves through the lifecycle: who acts (an agent, or a human approving for one), its audit
+// rows, the locks it holds, and the helpers every stage records, tells and reviews through.
+import type { AgentAws } from '../aws/clients.js';
+import type { AgentContext } from '../core/agent.js';
+import { log } from '../core/log.js';
+import { notify, type Notice } from '../notify/notify.js';
+import type { AuditRow, NewEvent } from '../store/audit.js';
+import type { Store } from '../store/store.js';
+import type { ToolSpec } from '../tools/tool.js';
+import { reviewTrust, type Incident } from '../trust/tiers.js';
+import type { Outcome } from './outcome.js';
+
+/** A lock outlives no call by much: a crashed holder frees it after this (or at once, on its host, once its pid is gone). */
+export const LOCK_TTL_MS = 30 * 60_000;
+export const LOCK_WAIT_MS = 60_000;
+
+export class Call {
+  /** Lock keys this call holds, with their holder tokens. */
+  readonly locks = new Map<string, string>();
+  /** AWS request ids of every command sent for this call. */
+  readonly requestIds: string[] = [];
+
+  constructor(
+    readonly spec: ToolSpec,
+    readonly store: Store,
+    /** The agent the change is for (the proposer, when a human approves). */
+    readonly agent: AgentContext,
+    readonly aws: AgentAws,
+    /** Who the audit names as acting: the agent's id, or `human:<name>`. */
+    readonly actor: string,
+  ) {}
+
+  record(e: Omit<NewEvent, 'agent' | 'project' | 'tool'>): AuditRow {
+    return this.store.audit.append({ agent: this.actor, project: this.agent.projectId, tool: this.spec.name, ...e });
+  }
+
+  get roleArn(): string | null {
+    return this.aws.session.assumedRoleArn ?? null;
+  }
+
+  /** Records a refusal and returns it as the outcome; if even that row cannot be written, the answer still goes out. */
+  refuse(kind: 'denied' | 'failed', follows: string | null, decision: object, message: string, extra: Partial<NewEvent> = {}): Outcome {
+    try {
+      this.record({ kind, decision, follows, roleArn: this.roleArn, ...extra });
+    } catch (e) {
+      log.error(`audit append failed: ${(e as Error).message}`);
+    }
+    if (kind === 'failed') return { status: 'failed', message };
+    return { status: 'denied', rule: String((decision as { rule?: unknown }).rule ?? 'input'), message };
+  }
+
+  /** Humans hear of rollbacks and escalations; a failure to record the notice never blocks the answer. */
+  tell(n: Omit<Notice, 'project'>): void {
+    try {
+      notify(this.store, this.agent.project, { ...n, project: this.agent.projectId });
+    } catch (e) {
+      log.error(`notification failed: ${(e as Error).message}`);
+    }
+  }
+
+  /** The trust review of the agent the change was for: demotion on an incident, promotion when earned. */
+  review(...incidents: Incident[]): void {
+    try {
+      reviewTrust(this.store, this.agent, incidents);
+    } catch (e) {
+      log.error(`trust review failed: ${(e as Error).message}`);
+    }
+  }
+
+  /** Takes `key` (waiting up to LOCK_WAIT_MS); null when taken, else why not. */
+  async lock(key: string, held?: ReadonlySet<string>): Promise<string | null> {
+    if (this.locks.has(key) || held?.has(key)) return null;
+    let holder: string | null;
+    try {
+      holder = await this.store.locks.acquire(key, LOCK_TTL_MS, LOCK_WAIT_MS);
+    } catch (e) {
+      return `cannot take the ${key} lock (${(e as Error).message})`;
+    }
+    if (!holder) return `another change to ${key} is still running after ${LOCK_WAIT_MS / 1000}s; retry when it finishes`;
+    this.locks.set(key, holder);
+    return null;
+  }
+
+  /** Releases every lock; a store that cannot be written leaves the lock to expire, which is logged, never thrown. */
+  unlock(): void {
+    for (const [key, holder] of this.locks) {
+      try {
+        this.store.locks.release(key, holder);
+      } catch (e) {
+        log.error(`releasing lock ${key} failed (it expires by itself): ${(e as Error).message}`);
+      }
+    }
+    this.locks.clear();
+  }
+}

@@ -1,0 +1,78 @@
+// Recovery: an approval whose process died before recording its outcome is settled through the same run and settle
+// stages, by the tool's own recovery step (which finds what AWS holds for that event) under that approval's permit.
+import type { AgentAws } from '../aws/clients.js';
+import { permitFor } from '../aws/permit.js';
+import { inCallScope, withPermit } from '../aws/write-gate.js';
+import type { AgentContext } from '../core/agent.js';
+import { RolledBack } from '../core/errors.js';
+import { toCents } from '../guard/rules.js';
+import type { Decision, Plan } from '../guard/types.js';
+import type { Store } from '../store/store.js';
+import { allTools } from '../tools/index.js';
+import type { ToolSpec } from '../tools/tool.js';
+import { portsFor } from './agent-aws.js';
+import { Call } from './call.js';
+import type { Outcome } from './outcome.js';
+import { checkedPlan, runAndSettle } from './run.js';
+import { inputSchemaOf } from './tool-io.js';
+
+export interface RecoveryReport {
+  approval: string;
+  tool: string;
+  outcome: 'completed' | 'undone' | 'skipped' | 'failed';
+  why: string;
+}
+
+/** Every open approval of `agent` whose tool can recover, not held by a live process: completed or undone now. */
+export async function recoverOpenApprovals(store: Store, agent: AgentContext, aws: AgentAws, tools: readonly ToolSpec[] = allTools): Promise<RecoveryReport[]> {
+  const reports: RecoveryReport[] = [];
+  for (const row of store.audit.openApprovals(agent.id)) {
+    const spec = tools.find((t) => t.name === row.tool);
+    if (!spec?.recover) continue;
+    const requested = row.follows ? store.audit.get(row.follows) : undefined;
+    const parsedArgs = inputSchemaOf(spec).safeParse(JSON.parse(requested?.request ?? '{}'));
+    if (!parsedArgs.success) {
+      reports.push({ approval: row.id, tool: row.tool, outcome: 'skipped', why: 'its arguments no longer parse' });
+      continue;
+    }
+    const { dry_run: _dry, ...args } = parsedArgs.data as Record<string, unknown> & { dry_run?: boolean };
+    const call = new Call(spec, store, agent, aws, agent.id);
+    try {
+      // A live process running this change holds the tool's lock; a dead one's lock is taken over (see Locks).
+      const key = spec.lockKey?.(args as never, agent);
+      if (key && (await call.lock(key))) {
+        reports.push({ approval: row.id, tool: row.tool, outcome: 'skipped', why: `${key} is held by a running process` });
+        continue;
+      }
+      reports.push(await recoverOne(call, spec, row.id, JSON.parse(row.request ?? '{}') as Plan, args, JSON.parse(row.decision ?? '{}') as Decision));
+    } finally {
+      call.unlock();
+    }
+  }
+  return reports;
+}
+
+async function recoverOne(call: Call, spec: ToolSpec, approvalId: string, stored: Plan, args: Record<string, unknown>, decision: Decision): Promise<RecoveryReport> {
+  const { store, agent, aws } = call;
+  const base = { approval: approvalId, tool: spec.name };
+  let plan: Plan;
+  try {
+    plan = checkedPlan(spec, stored);
+  } catch (e) {
+    return { ...base, outcome: 'skipped', why: (e as Error).message };
+  }
+  const ctx = { agent, aws, ports: portsFor(store, agent.projectId, agent.project), signal: new AbortController().signal, progress: async () => {}, approvalId };
+  const recover = spec.recover!;
+  let why = '';
+  const outcome: Outcome = await inCallScope({ agent: call.actor, tool: spec.name, requestIds: call.requestIds }, () =>
+    runAndSettle(call, { row: { id: approvalId } as never, plan, args, deltaCents: plan.costDeltaUsdMonth === null ? 0 : toCents(plan.costDeltaUsdMonth), decision }, ctx, () =>
+      withPermit(permitFor(approvalId, agent.projectId, plan), async () => {
+        const r = await recover(plan, args, ctx);
+        why = r.why;
+        if (r.outcome === 'completed') return r.result;
+        throw new RolledBack(r.outcome === 'undone' ? `was interrupted and undone after a restart: ${r.why}` : `could not be recovered: ${r.why}`, r.outcome === 'undone' ? r.detail : {}, 'interrupted');
+      }),
+    ),
+  );
+  return { ...base, outcome: outcome.status === 'executed' ? 'completed' : outcome.status === 'rolled_back' ? 'undone' : 'failed', why: why || ('message' in outcome ? outcome.message : '') };
+}

@@ -1,0 +1,102 @@
+// The run and settle stages, shared by every entry point: the executor under the approved plan's permit (reads under
+// none), then the outcome row, ledger, desired state, proposal state, notifications and trust review.
+import { z } from 'zod';
+import { describeAwsError } from '../aws/errors.js';
+import { permitFor } from '../aws/permit.js';
+import { AssumeRoleError } from '../aws/session.js';
+import { OwnershipLost, withPermit, WriteRefused } from '../aws/write-gate.js';
+import { Refusal, RolledBack } from '../core/errors.js';
+import { log } from '../core/log.js';
+import type { Decision, Plan } from '../guard/types.js';
+import type { AuditRow } from '../store/audit.js';
+import { isMutating, type ToolContext, type ToolSpec } from '../tools/tool.js';
+import type { Call } from './call.js';
+import type { Outcome } from './outcome.js';
+
+export interface Approved {
+  row: AuditRow;
+  plan: Plan;
+  args: Record<string, unknown>;
+  deltaCents: number;
+  decision: Decision;
+  /** Set when a human approved a proposal: its state follows the outcome. */
+  proposalId?: string;
+}
+
+/** A plan read back from the store (a proposal, a job, a recovery) is checked against the tool's schema again. */
+export function checkedPlan(spec: ToolSpec, plan: Plan): Plan {
+  const params = spec.params.safeParse(plan.params);
+  if (!params.success) throw new Refusal(`the stored plan's params do not match ${spec.name}'s plan schema (${params.error.issues[0]?.path.join('.')}: ${params.error.issues[0]?.message}); refused`, 'plan');
+  return { ...plan, params: params.data };
+}
+
+/** Runs the executor: a mutating tool with exactly its plan's permit, a read-only tool with no write scope at all. */
+export function execute(spec: ToolSpec, a: Approved, project: string, ctx: ToolContext): Promise<unknown> {
+  const run = () => spec.execute(a.plan, a.args, ctx);
+  return isMutating(spec) ? withPermit(permitFor(a.row.id, project, a.plan), run) : run();
+}
+
+/** Settles a run: success, rollback or failure, each with its rows, ledger and the humans told. */
+export async function runAndSettle(call: Call, a: Approved, ctx: ToolContext, run: () => Promise<unknown> = () => execute(call.spec, a, call.agent.projectId, ctx)): Promise<Outcome> {
+  const { spec, store } = call;
+  let out: Record<string, unknown>;
+  try {
+    out = spec.output.parse(await run()) as Record<string, unknown>;
+  } catch (e) {
+    return settleFailure(call, a, e);
+  }
+  try {
+    store.transaction(() => {
+      const change = spec.ledger?.(a.plan, out);
+      if (change || a.deltaCents > 0) store.ledger.settle(a.deltaCents > 0 ? a.row.id : null, call.agent.projectId, call.agent.id, change ?? { add: [], remove: [] });
+      store.desired.apply(call.agent.projectId, a.row.id, spec.desired?.(a.plan, out, a.args));
+      call.record({ kind: 'executed', follows: a.row.id, result: out, roleArn: call.roleArn, requestIds: call.requestIds });
+      if (a.proposalId) store.proposals.finish(a.proposalId, 'executed', out);
+    });
+  } catch (e) {
+    // The action happened; say so rather than hide it. The approved row already records the intent.
+    log.error(`recording the outcome of ${a.row.id} failed: ${(e as Error).message}`);
+  }
+  if (a.proposalId) call.tell({ kind: 'approved', subject: `proposal ${a.proposalId} approved by ${call.actor.replace(/^human:/, '')} and executed`, body: { proposal_id: a.proposalId, result: out }, eventId: a.row.id });
+  if (isMutating(spec)) call.review();
+  return { status: 'executed', eventId: a.row.id, decision: a.decision, plan: a.plan, result: out, summary: spec.summarize(out), mutating: isMutating(spec), proposalId: a.proposalId };
+}
+
+function settleFailure(call: Call, a: Approved, e: unknown): Outcome {
+  const { spec, store } = call;
+  const why = describeFailure(e, call);
+  const rolledBack = e instanceof RolledBack;
+  try {
+    store.transaction(() => {
+      store.ledger.release(a.row.id, `${rolledBack ? 'rolled back' : 'failed'}: ${why}`);
+      if (a.proposalId) store.proposals.finish(a.proposalId, 'failed', { error: why });
+      if (rolledBack) {
+        const then = { health: 'health check failed', ownership: 'a resource was no longer owned', interrupted: 'the process running it stopped' }[e.trigger];
+        store.audit.appendRolledBack({
+          agent: call.actor, project: call.agent.projectId, tool: spec.name, approvalId: a.row.id, ran: { operations: a.plan.operations.length, then },
+          decision: { stage: e.trigger }, result: { error: why, ...e.detail }, roleArn: call.roleArn, requestIds: call.requestIds,
+        });
+      } else call.record({ kind: 'failed', follows: a.row.id, decision: { stage: 'execute', ...(e instanceof OwnershipLost ? { rule: 'ownership', resource: e.resource } : {}) }, result: { error: why }, requestIds: call.requestIds, roleArn: call.roleArn });
+    });
+  } catch (err) {
+    log.error(`recording the failure of ${a.row.id} failed: ${(err as Error).message}`);
+  }
+  const subject = a.proposalId ? `approved proposal ${a.proposalId} ${rolledBack ? 'was rolled back' : 'failed'}` : `${spec.name} by ${call.agent.id} ${rolledBack ? 'was rolled back' : 'failed'}`;
+  if (rolledBack || a.proposalId) call.tell({ kind: rolledBack ? 'rolled_back' : 'failed', subject, body: { ...(a.proposalId ? { proposal_id: a.proposalId } : {}), error: why, ...(rolledBack ? e.detail : {}) }, eventId: a.row.id });
+  if (rolledBack) {
+    // A health failure counts toward demotion (in prod, gravely); a resource someone else took away does not.
+    if (e.trigger === 'health') {
+      const prod = spec.environmentOf?.(a.args as never, call.agent) === 'prod';
+      call.review(...(prod ? (['prod_rollback', 'health_failure'] as const) : (['health_failure'] as const)));
+    }
+    return { status: 'rolled_back', eventId: a.row.id, message: `${spec.name} ${why}`, detail: e.detail };
+  }
+  return { status: 'failed', eventId: a.row.id, message: `${spec.name} failed: ${why}` };
+}
+
+export function describeFailure(e: unknown, call: Pick<Call, 'aws'>): string {
+  if (e instanceof WriteRefused || e instanceof AssumeRoleError || e instanceof Refusal || e instanceof RolledBack) return e.message;
+  if (e instanceof z.ZodError) return `internal error: result did not match the output schema (${e.issues[0]?.message})`;
+  const command = (e as { wardenCommand?: string }).wardenCommand ?? 'an AWS call';
+  return describeAwsError(e, command, call.aws.session.assumedRoleArn);
+}

@@ -5,7 +5,8 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { inCallScope, withApproval } from '../src/aws/write-gate.js';
+import { permitFor } from '../src/aws/permit.js';
+import { inCallScope, withPermit } from '../src/aws/write-gate.js';
 import { anyImageId, launchTagged } from '../src/demo/seed.js';
 import { parsePolicy } from '../src/policy/load.js';
 import { allTools, toolNames } from '../src/tools/index.js';
@@ -163,7 +164,7 @@ describe('the AWS layer refuses writes on its own', () => {
   ])('with %s', async (_what, id) => {
     const { w, h, put } = await setup();
     const approval = id(h, w.agent);
-    await expect(inCallScope(scope(w.agent), () => withApproval(approval, put))).rejects.toThrow(/is not an open approval/);
+    await expect(inCallScope(scope(w.agent), () => withPermit(permitFor(approval, w.project, { operations: [{ action: 's3:PutBucketTagging', target: `b-${w.project}` }], rollback: [] }), put))).rejects.toThrow(/is not an open approval/);
     expect(h.sent).toEqual([]);
   });
 
@@ -171,7 +172,7 @@ describe('the AWS layer refuses writes on its own', () => {
     const { w, h, put } = await setup();
     await admin.s3().send(new (await import('@aws-sdk/client-s3')).CreateBucketCommand({ Bucket: `b-${w.project}` }));
     const ok = h.audit.append({ kind: 'approved', agent: w.agent, project: 'p', tool: 't' });
-    await inCallScope(scope(w.agent), () => withApproval(ok.id, put));
+    await inCallScope(scope(w.agent), () => withPermit(permitFor(ok.id, w.project, { operations: [{ action: 's3:PutBucketTagging', target: `b-${w.project}` }], rollback: [] }), put));
     expect(h.writes().map((c) => c.command)).toEqual(['PutBucketTagging']);
   });
 });

@@ -12,7 +12,7 @@ import { AgentAws } from '../src/aws/clients.js';
 import { AgentSession } from '../src/aws/session.js';
 import { loadPolicyFile } from '../src/policy/load.js';
 import { resolveAgent } from '../src/core/agent.js';
-import { recoverDeployments } from '../src/sites/recover.js';
+import { recoverOpenApprovals } from '../src/registry/recover.js';
 import { Store } from '../src/store/store.js';
 import { toolNames } from '../src/tools/index.js';
 import { admin, fresh } from './helpers/harness.js';
@@ -70,7 +70,7 @@ agents: { bot: { project: ${project}, tier: operator, role_arn: "arn:aws:iam::12
   const agent = resolveAgent(policy, 'bot');
   const aws = new AgentAws(new AgentSession({ agentId: 'bot', projectId: project, roleArn: agent.agent.role_arn, sessionSeconds: 900 }), (id, who) => store.audit.isOpenApproval(id, who));
   await aws.session.credentials();
-  const recovered = await recoverDeployments(store, agent, aws);
+  const recovered = await recoverOpenApprovals(store, agent, aws);
   http.close();
   return { store, recovered, bucket: store.db.prepare('SELECT bucket FROM deployments').pluck().get() as string };
 }
@@ -78,7 +78,7 @@ agents: { bot: { project: ${project}, tier: operator, role_arn: "arn:aws:iam::12
 describe('a deploy interrupted by kill -9', () => {
   it('completes on restart when the health check now passes', async () => {
     const { store, recovered, bucket } = await crashMidHealthCheck('ok');
-    expect(recovered).toEqual([expect.objectContaining({ outcome: 'live' })]);
+    expect(recovered).toEqual([expect.objectContaining({ outcome: 'completed' })]);
     expect(store.db.prepare('SELECT state FROM deployments').pluck().get()).toBe('live');
     expect(store.audit.tail({ limit: 3 }).map((e) => e.kind)).toEqual(['requested', 'approved', 'executed']);
     const keys = (await admin.s3().send(new ListObjectsV2Command({ Bucket: bucket }))).Contents?.map((c) => c.Key).sort();
@@ -89,7 +89,7 @@ describe('a deploy interrupted by kill -9', () => {
 
   it('rolls back on restart when the health check fails', async () => {
     const { store, recovered, bucket } = await crashMidHealthCheck('fail');
-    expect(recovered).toEqual([expect.objectContaining({ outcome: 'rolled_back' })]);
+    expect(recovered).toEqual([expect.objectContaining({ outcome: 'undone' })]);
     expect(store.db.prepare('SELECT state FROM deployments').pluck().get()).toBe('rolled_back');
     expect(store.audit.tail({ limit: 4 }).map((e) => e.kind)).toEqual(['requested', 'approved', 'executed', 'rolled_back']);
     expect((await admin.s3().send(new ListObjectsV2Command({ Bucket: bucket }))).Contents ?? []).toEqual([]);

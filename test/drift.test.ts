@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { anyImageId } from '../src/demo/seed.js';
-import { approveAndRun } from '../src/proposals/run-approved.js';
+import { approveAndRun } from '../src/registry/approve.js';
 import { bucketName } from '../src/sites/bucket.js';
 import { ACCOUNT, admin, call, connect, fresh, world, type Harness } from './helpers/harness.js';
 

@@ -7,7 +7,7 @@ import type { Facts, GuardRequest, Plan } from '../src/guard/types.js';
 const req = (over: Partial<GuardRequest> = {}): GuardRequest => ({
   agent: 'web-bot',
   projectId: 'shop',
-  project: { budget_usd_month: 100, escalate_over_usd_month: 20, critical_tag: { Criticality: 'critical' }, environments: ['prod'], notify: [] },
+  project: { budget_usd_month: 100, escalate_over_usd_month: 20, critical_tag: { Criticality: 'critical' }, environments: ['prod'], notify: [] } as unknown as GuardRequest['project'],
   tierName: 'operator',
   tier: { tools: ['tag_resource'], limits: { max_monthly_delta_usd: 30 }, escalate_tools: [] },
   tool: 'tag_resource',
@@ -24,6 +24,7 @@ const plan = (over: Partial<Plan> = {}): Plan => ({
   costDeltaUsdMonth: 0,
   riskFlags: [],
   rollback: [],
+  params: {},
   ...over,
 });
 

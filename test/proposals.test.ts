@@ -2,12 +2,12 @@
 // the stored plan once under the approver role; stale, expired, rejected or altered proposals never run.
 import { AuthorizeSecurityGroupIngressCommand, CreateSecurityGroupCommand, CreateTagsCommand, DescribeSecurityGroupsCommand } from '@aws-sdk/client-ec2';
 import { z } from 'zod';
-import { defineTool } from '../src/tools/tool.js';
+import { defineTool, noParams } from '../src/tools/tool.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { SentCommand } from '../src/aws/clients.js';
 import { launchTagged } from '../src/demo/seed.js';
 import { ProposalRefused, rejectProposal } from '../src/proposals/approve.js';
-import { approveAndRun } from '../src/proposals/run-approved.js';
+import { approveAndRun } from '../src/registry/approve.js';
 import { rulesOf } from '../src/security/rules.js';
 import { Store } from '../src/store/store.js';
 import { allTools } from '../src/tools/index.js';
@@ -44,7 +44,7 @@ async function ingress(group: string) {
 const https = { protocol: 'tcp', from_port: 443, to_port: 443, cidr: '0.0.0.0/0', description: 'public https' };
 const ssh = { protocol: 'tcp', from_port: 22, to_port: 22, cidr: '0.0.0.0/0' };
 
-async function propose(h: Harness, group: string, add = [https]) {
+async function propose(h: Harness, group: string, add: Record<string, unknown>[] = [https]) {
   const r = await call(h.client, 'propose_security_change', { security_group: group, add, reason: 'the shop must serve https' });
   expect(r.isError, r.text).toBeFalsy();
   expect(r.structured?.status).toBe('pending_approval');
@@ -82,8 +82,10 @@ describe('every risk class', () => {
     input: z.object({ flag: z.enum(['security_group', 'nacl', 'iam', 'production_database', 'critical_tag', 'spend', 'public_exposure', 'budget_increase']) }).strict(),
     output: z.object({ ran: z.boolean() }),
     annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
+    iam: {},
+    params: noParams,
     async plan(args) {
-      return { tool: 'test_risky', summary: `a ${args.flag} change`, mutating: true, operations: [{ action: 'ec2:CreateTags' }], resources: [], tagsToSet: {}, costDeltaUsdMonth: 0, riskFlags: [args.flag], rollback: [] };
+      return { tool: 'test_risky', summary: `a ${args.flag} change`, mutating: true, operations: [{ action: 'ec2:CreateTags' }], resources: [], tagsToSet: {}, costDeltaUsdMonth: 0, riskFlags: [args.flag], rollback: [], params: {} };
     },
     async execute(_plan, _args, { aws }) {
       await aws.ec2.send(new CreateTagsCommand({ Resources: ['i-00000000'], Tags: [{ Key: 'x', Value: 'y' }] }));

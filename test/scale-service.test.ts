@@ -8,7 +8,9 @@ import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { inCallScope, withApproval } from '../src/aws/write-gate.js';
+import { permitFor } from '../src/aws/permit.js';
+import { inCallScope, withPermit } from '../src/aws/write-gate.js';
+import { portsFor } from '../src/registry/agent-aws.js';
 import { anyImageId, launchTagged } from '../src/demo/seed.js';
 import { listNotifications } from '../src/notify/notify.js';
 import { resolveAgent } from '../src/core/agent.js';
@@ -134,14 +136,14 @@ describe('scale_service', () => {
     const { w, h } = await serviceWorld();
     const agent = resolveAgent(w.policy, w.agent);
     const args = { service: 'web', desired_count: 2, instance_type: 't3.micro' };
-    const ctx = { agent, aws: h.aws, store: h.store, signal: new AbortController().signal, progress: async () => {} };
+    const ctx = { agent, aws: h.aws, ports: portsFor(h.store, agent.projectId, agent.project), signal: new AbortController().signal, progress: async () => {} };
     const scope = { agent: w.agent, tool: 'scale_service', requestIds: [] as string[] };
     await h.aws.session.credentials();
     const plan = await inCallScope(scope, () => scaleService.plan(args, ctx));
     const approved = h.audit.append({ kind: 'approved', agent: w.agent, project: w.project, tool: 'scale_service', request: plan });
-    const first = await inCallScope(scope, () => withApproval(approved.id, () => scaleService.execute(plan, args, ctx)));
+    const first = await inCallScope(scope, () => withPermit(permitFor(approved.id, w.project, plan), () => scaleService.execute(plan, args, ctx)));
     // The process "crashed" before recording the outcome; the same approved event runs again.
-    const again = await inCallScope(scope, () => withApproval(approved.id, () => scaleService.execute(plan, args, ctx)));
+    const again = await inCallScope(scope, () => withPermit(permitFor(approved.id, w.project, plan), () => scaleService.execute(plan, args, ctx)));
     expect(again).toMatchObject({ count: 2 });
     expect((again as { launched: string[] }).launched.sort()).toEqual((first as { launched: string[] }).launched.sort());
     expect(await instancesOf(w.project)).toHaveLength(2);

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { launchTagged } from '../src/demo/seed.js';
-import { approveAndRun } from '../src/proposals/run-approved.js';
+import { approveAndRun } from '../src/registry/approve.js';
 import { bucketName } from '../src/sites/bucket.js';
 import { Store } from '../src/store/store.js';
 import { stoppedAt } from '../src/unused/find.js';

@@ -121,9 +121,9 @@ describe('wardenctl budget, proposals, prices', () => {
     const db = join(dir, 'warden.db');
     const store = Store.open(db, { clock: opts.clock });
     const requested = store.audit.append({ kind: 'requested', agent: 'bot', project, tool: 'request_budget' });
-    const plan = { tool: 'request_budget', summary: `raise ${project}'s cap by $20.00/month (permanent)`, mutating: true, operations: [{ action: 'warden:RaiseBudget', target: project, params: { cents_month: 2000, month: null } }], resources: [], tagsToSet: {}, costDeltaUsdMonth: 0, riskFlags: ['budget_increase' as const], rollback: [] };
+    const plan = { tool: 'request_budget', summary: `raise ${project}'s cap by $20.00/month (permanent)`, mutating: true, operations: [{ action: 'warden:RaiseBudget', target: project, params: { cents_month: 2000, month: null } }], resources: [], tagsToSet: {}, costDeltaUsdMonth: 0, riskFlags: ['budget_increase' as const], rollback: [], params: {} };
     const escalated = store.audit.append({ kind: 'escalated', agent: 'bot', project, tool: 'request_budget', follows: requested.id });
-    const p = store.proposals.create({ kind: 'request_budget', project, agent: 'bot', tool: 'request_budget', reason: 'more nodes', plan, eventId: escalated.id, ttlHours: 72 });
+    const p = store.proposals.create({ kind: 'request_budget', project, agent: 'bot', tool: 'request_budget', reason: 'more nodes', plan, args: {}, eventId: escalated.id, ttlHours: 72 });
     store.close();
     return { policy, db, project, id: p.id };
   }

@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import { isMutating, type ToolSpec } from '../tools/tool.js';
 
-const operation = z.object({ action: z.string(), target: z.string().optional(), params: z.unknown().optional() });
+const operation = z.object({ action: z.string(), target: z.string().optional(), resources: z.array(z.string()).optional(), params: z.unknown().optional() });
 
 export const planOutput = z.object({
   tool: z.string(),
@@ -26,6 +26,8 @@ export const planOutput = z.object({
     .object({ service: z.string(), instanceType: z.string(), countAfter: z.number(), change: z.number(), escalateOverLimits: z.boolean() })
     .optional(),
   alternatives: z.array(z.object({ description: z.string(), costDeltaUsdMonth: z.number() })).optional(),
+  locks: z.array(z.string()).optional(),
+  params: z.unknown().describe('what the executor will send, exactly (part of the plan hash a human approves)'),
 });
 
 export const decisionOutput = z.object({

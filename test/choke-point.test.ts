@@ -171,6 +171,7 @@ describe('the AWS layer refuses writes on its own', () => {
   it('lets reads through without an approval, and lets a write through with an open one', async () => {
     const { w, h, put } = await setup();
     await admin.s3().send(new (await import('@aws-sdk/client-s3')).CreateBucketCommand({ Bucket: `b-${w.project}` }));
+    await admin.s3().send(new PutBucketTaggingCommand({ Bucket: `b-${w.project}`, Tagging: { TagSet: [{ Key: 'ProjectId', Value: w.project }] } }));
     const ok = h.audit.append({ kind: 'approved', agent: w.agent, project: 'p', tool: 't' });
     await inCallScope(scope(w.agent), () => withPermit(permitFor(ok.id, w.project, { operations: [{ action: 's3:PutBucketTagging', target: `b-${w.project}` }], rollback: [] }), put));
     expect(h.writes().map((c) => c.command)).toEqual(['PutBucketTagging']);

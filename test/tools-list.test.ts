@@ -4,13 +4,30 @@ import { allTools } from '../src/tools/index.js';
 import { connect, world } from './helpers/harness.js';
 
 describe('tools/list', () => {
-  it('matches the reviewed snapshot (UPDATE: npx vitest run -u)', async () => {
+  it('lists every registered tool', async () => {
     const w = world();
     const h = await connect(w.policy, w.agent);
     const { tools } = await h.client.listTools();
     await h.close();
     expect(tools.map((t) => t.name).sort()).toEqual(allTools.map((t) => t.name).sort());
-    await expect(JSON.stringify(tools, null, 2)).toMatchFileSnapshot('__snapshots__/tools-list.json');
+  });
+
+  // One reviewed snapshot per tool, so adding a tool adds a file rather than rewriting a shared one.
+  it.each(allTools.map((t) => t.name))('%s matches its reviewed snapshot (UPDATE: npx vitest run -u)', async (name) => {
+    const w = world();
+    const h = await connect(w.policy, w.agent);
+    const { tools } = await h.client.listTools();
+    await h.close();
+    await expect(JSON.stringify(tools.find((t) => t.name === name), null, 2) + '\n').toMatchFileSnapshot(`__toolsnaps__/${name}.json`);
+  });
+
+  it.each(allTools.map((t) => [t.name, t] as const))('%s declares the IAM it needs', (_n, t) => {
+    expect(t.iam, t.name).toBeDefined();
+    // A tool that reaches AWS beyond the identity read needs at least one action in its role; one that does not, none.
+    const actions = Object.values(t.iam).flat();
+    const awsFree = ['get_status', 'get_budget', 'request_budget', 'get_proposal', 'get_job', 'get_site_status'];
+    if (awsFree.includes(t.name)) expect(actions, t.name).toEqual([]);
+    else expect(actions.length, t.name).toBeGreaterThan(0);
   });
 
   it.each(allTools.map((t) => [t.name, t] as const))('%s sets all four hints, a title and both schemas', (_n, t) => {

@@ -100,7 +100,7 @@ export class AgentAws {
       const owner = owners.get(id);
       if (owner !== permit.project)
         throw new OwnershipLost(
-          `${command} refused by the AWS layer: ${id} is no longer owned by ${permit.project} (${owner === undefined ? 'no ProjectId tag' : owner === null ? 'its tags cannot be read' : `ProjectId is "${owner}"`}); it was not touched`,
+          `${command} refused by the AWS layer: ${id} is not owned by ${permit.project} now (${owner === undefined ? 'no ProjectId tag' : owner === null ? 'its tags cannot be read' : `ProjectId is "${owner}"`}); it was not touched`,
           id,
         );
       permit.owned.add(id);

@@ -17,7 +17,7 @@ async function findImageId(ec2: EC2Client): Promise<string> {
   return id;
 }
 
-/** Launches one t3.micro carrying exactly `tags` (nothing added), and returns its ARN. */
+/** Launches one t3.micro carrying exactly `tags` (nothing added) on it and its volume, as aws-warden's own launches do; returns its ARN. */
 export async function launchTagged(ec2: EC2Client, tags: Record<string, string>, imageId?: string): Promise<string> {
   const out = await ec2.send(
     new RunInstancesCommand({
@@ -25,7 +25,9 @@ export async function launchTagged(ec2: EC2Client, tags: Record<string, string>,
       InstanceType: 't3.micro',
       MinCount: 1,
       MaxCount: 1,
-      TagSpecifications: [{ ResourceType: 'instance', Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) }],
+      TagSpecifications: Object.keys(tags).length
+        ? (['instance', 'volume'] as const).map((ResourceType) => ({ ResourceType, Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) }))
+        : undefined,
     }),
   );
   const id = out.Instances?.[0]?.InstanceId;

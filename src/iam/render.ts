@@ -1,52 +1,12 @@
 // Renders each agent's IAM role from the policy: a trust policy only the warden may use, exactly the actions its
 // tier's tools need, scoped by the ProjectId tag, and explicit denies for what an agent must never do itself.
 import type { Policy } from '../policy/schema.js';
+import { allTools } from '../tools/index.js';
+import type { IamNeeds } from '../tools/tool.js';
 import { policyDocument, type PolicyDocument, type Statement } from './grammar.js';
 
-/** What each tool needs: reads (no resource scope in EC2), actions on existing owned resources, creates, S3 by site prefix. */
-const NEEDS: Record<string, { read?: string[]; owned?: string[]; create?: string[]; s3?: string[]; ssm?: string[]; scratch?: string[] }> = {
-  get_status: {},
-  get_budget: {},
-  request_budget: {},
-  get_proposal: {},
-  get_job: {},
-  list_resources: { read: ['tag:GetResources', 'ec2:DescribeInstances'] },
-  tag_resource: { read: ['ec2:DescribeTags'], owned: ['ec2:CreateTags', 'ec2:DeleteTags'], s3: ['s3:GetBucketTagging', 's3:PutBucketTagging'] },
-  get_service: { read: ['ec2:DescribeInstances', 'ec2:DescribeInstanceStatus'] },
-  scale_service: { read: ['ec2:DescribeInstances', 'ec2:DescribeInstanceStatus', 'ec2:DescribeImages'], owned: ['ec2:TerminateInstances'], create: ['ec2:RunInstances', 'ec2:CreateTags'], ssm: ['ssm:GetParameter'] },
-  propose_security_change: { read: ['ec2:DescribeSecurityGroups'] },
-  get_site_status: {},
-  deploy_static_site: {
-    s3: ['s3:CreateBucket', 's3:GetBucketTagging', 's3:PutBucketTagging', 's3:PutBucketVersioning', 's3:PutBucketWebsite', 's3:PutBucketPublicAccessBlock', 's3:ListBucketVersions', 's3:GetObject', 's3:GetObjectVersion', 's3:PutObject', 's3:DeleteObject', 's3:DeleteObjectVersion'],
-  },
-  find_unused_resources: {
-    read: ['ec2:DescribeInstances', 'ec2:DescribeVolumes', 'ec2:DescribeAddresses', 'cloudwatch:GetMetricStatistics'],
-    s3: ['s3:GetBucketTagging', 's3:ListBucketVersions'],
-  },
-  reclaim_resources: {
-    read: ['ec2:DescribeInstances', 'ec2:DescribeVolumes', 'ec2:DescribeAddresses', 'ec2:DescribeTags', 'cloudwatch:GetMetricStatistics'],
-    owned: ['ec2:StopInstances', 'ec2:TerminateInstances', 'ec2:DeleteVolume', 'ec2:ReleaseAddress', 'ec2:CreateSnapshot'],
-    create: ['ec2:CreateSnapshot', 'ec2:CreateTags'],
-    s3: ['s3:GetBucketTagging', 's3:ListBucketVersions'],
-  },
-  check_drift: {
-    read: ['ec2:DescribeTags', 'ec2:DescribeSecurityGroups', 'ec2:DescribeInstances', 'cloudtrail:LookupEvents'],
-    s3: ['s3:GetBucketTagging', 's3:GetBucketVersioning', 's3:GetBucketWebsite', 's3:GetBucketPublicAccessBlock'],
-  },
-  repair_drift: {
-    read: ['ec2:DescribeTags', 'ec2:DescribeSecurityGroups', 'ec2:DescribeInstances', 'ec2:DescribeInstanceStatus', 'ec2:DescribeImages', 'cloudtrail:LookupEvents'],
-    owned: ['ec2:CreateTags', 'ec2:DeleteTags', 'ec2:TerminateInstances'],
-    create: ['ec2:RunInstances', 'ec2:CreateTags'],
-    s3: ['s3:GetBucketTagging', 's3:PutBucketTagging', 's3:GetBucketVersioning', 's3:PutBucketVersioning', 's3:GetBucketWebsite', 's3:PutBucketWebsite', 's3:GetBucketPublicAccessBlock', 's3:PutBucketPublicAccessBlock'],
-    ssm: ['ssm:GetParameter'],
-  },
-  verify_backups: {
-    read: ['ec2:DescribeInstances', 'ec2:DescribeVolumes', 'ec2:DescribeSnapshots'],
-    s3: ['s3:GetBucketTagging', 's3:GetBucketVersioning', 's3:ListBucketVersions', 's3:GetObject', 's3:GetObjectVersion'],
-    scratch: ['s3:CreateBucket', 's3:PutBucketTagging', 's3:PutObject', 's3:GetObject', 's3:ListBucketVersions', 's3:DeleteObjectVersion', 's3:DeleteBucket'],
-  },
-  promote_site: { s3: ['s3:CreateBucket', 's3:GetBucketTagging', 's3:PutBucketTagging', 's3:PutBucketVersioning', 's3:PutBucketWebsite', 's3:PutBucketPublicAccessBlock', 's3:ListBucketVersions', 's3:GetObject', 's3:GetObjectVersion', 's3:PutObject', 's3:DeleteObject', 's3:DeleteObjectVersion'] },
-};
+/** What each tool needs, as the tool itself declares it (src/tools/<tool>.ts `iam`). */
+const NEEDS: Record<string, IamNeeds> = Object.fromEntries(allTools.map((t) => [t.name, t.iam]));
 
 /** What only a human-approved plan may do (the approver role); agents are denied them outright. */
 const HUMAN_ONLY = ['ec2:AuthorizeSecurityGroupIngress', 'ec2:AuthorizeSecurityGroupEgress', 'ec2:RevokeSecurityGroupIngress', 'ec2:RevokeSecurityGroupEgress'];

@@ -170,7 +170,7 @@ export const reclaimResources = defineTool({
     const buckets = [...new Set(steps.filter((s) => s.action.startsWith('s3:')).map((s) => s.target))];
     const owners = new Map([...(ec2Ids.length ? await ownerOf(aws, 'ec2', ec2Ids) : []), ...(buckets.length ? await ownerOf(aws, 's3', buckets) : [])]);
     for (const [id, owner] of owners)
-      if (owner !== agent.projectId) throw new OwnershipLost(`${id} is no longer owned by ${agent.projectId} (${owner ? `ProjectId is "${owner}"` : 'no ProjectId tag'}); nothing was reclaimed`, id);
+      if (owner !== agent.projectId) throw new OwnershipLost(`${id} is not owned by ${agent.projectId} now (${owner ? `ProjectId is "${owner}"` : 'no ProjectId tag'}); nothing was reclaimed`, id);
     type Snap = { snapshot_id: string; volume: string; size_gb: number };
     let snapshots: Snap[] = [];
     const done: { id: string; type: string; action: string; snapshots: Snap[] }[] = [];

@@ -51,7 +51,9 @@ agents: { ops-bot: { project: ops, tier: operator, role_arn: "arn:aws:iam::12345
   const bare = await time(10, 2, async () => {
     for (const id of ids) await ec2.send(new DescribeTagsCommand({ Filters: [{ Name: 'resource-id', Values: [id] }] }));
   });
-  out(`check_drift over ${N} managed tag sets (1 drifted): guarded ${ms(guarded.median)} vs bare DescribeTags each ${ms(bare.median)} (medians), ratio ${(guarded.median / bare.median).toFixed(2)}×`);
+  out(
+    `check_drift over ${N} managed tag sets (1 drifted): guarded ${ms(guarded.median)} vs bare DescribeTags each ${ms(bare.median)} (medians), ratio ${(guarded.median / bare.median).toFixed(2)}×`,
+  );
 
   // 72 hourly datapoints of CPU and network for each instance, then the finder over all of them.
   const cw = new CloudWatchClient({});
@@ -59,9 +61,20 @@ agents: { ops-bot: { project: ops, tier: operator, role_arn: "arn:aws:iam::12345
   for (const id of ids)
     for (let k = 0; k < hours.length; k += 20) {
       const dims = [{ Name: 'InstanceId', Value: id }];
-      await cw.send(new PutMetricDataCommand({ Namespace: 'AWS/EC2', MetricData: hours.slice(k, k + 20).flatMap((t) => ['CPUUtilization', 'NetworkIn', 'NetworkOut'].map((m) => ({ MetricName: m, Dimensions: dims, Timestamp: t, Value: 1 }))) }));
+      await cw.send(
+        new PutMetricDataCommand({
+          Namespace: 'AWS/EC2',
+          MetricData: hours
+            .slice(k, k + 20)
+            .flatMap((t) =>
+              ['CPUUtilization', 'NetworkIn', 'NetworkOut'].map((m) => ({ MetricName: m, Dimensions: dims, Timestamp: t, Value: 1 })),
+            ),
+        }),
+      );
     }
   const find = await time(5, 1, () => client.callTool({ name: 'find_unused_resources', arguments: {} }));
-  out(`find_unused_resources over ${N} running instances with 72 h of metrics (3 metric reads each, 8 instances at a time): median ${ms(find.median)}`);
+  out(
+    `find_unused_resources over ${N} running instances with 72 h of metrics (3 metric reads each, 8 instances at a time): median ${ms(find.median)}`,
+  );
   store.close();
 }

@@ -12,17 +12,41 @@ const [db, policyFile, agentId, count, startAt, centsEach = '300'] = process.arg
 const policy = parsePolicy(readFileSync(policyFile, 'utf8'), policyFile, ['reserve']);
 const agent = resolveAgent(policy, agentId);
 const store = Store.open(db);
-const req = { agent: agent.id, projectId: agent.projectId, project: agent.project, tierName: agent.tierName, tier: agent.tier, tool: 'reserve' };
+const req = {
+  agent: agent.id,
+  projectId: agent.projectId,
+  project: agent.project,
+  tierName: agent.tierName,
+  tier: agent.tier,
+  tool: 'reserve',
+};
 await new Promise((r) => setTimeout(r, Math.max(0, Number(startAt) - Date.now())));
 const out = { approved: 0, denied: 0, other: 0, ms: [] as number[] };
 for (let i = 0; i < Number(count); i++) {
   const plan: Plan = {
-    tool: 'reserve', summary: `reserve #${i}`, mutating: true, operations: [], resources: [], tagsToSet: {},
-    costDeltaUsdMonth: Number(centsEach) / 100, riskFlags: [], rollback: [], params: {},
+    tool: 'reserve',
+    summary: `reserve #${i}`,
+    mutating: true,
+    operations: [],
+    resources: [],
+    tagsToSet: {},
+    costDeltaUsdMonth: Number(centsEach) / 100,
+    riskFlags: [],
+    rollback: [],
+    params: {},
   };
   const t = performance.now();
   const requested = store.audit.append({ kind: 'requested', agent: agent.id, project: agent.projectId, tool: 'reserve', request: { i } });
-  const gate = decideAndRecord(store, { req, plan, agent, requestedId: requested.id, roleArn: null, dryRun: false, mutating: true, args: {} });
+  const gate = decideAndRecord(store, {
+    req,
+    plan,
+    agent,
+    requestedId: requested.id,
+    roleArn: null,
+    dryRun: false,
+    mutating: true,
+    args: {},
+  });
   out.ms.push(performance.now() - t);
   if (gate.kind === 'approved') out.approved++;
   else if (gate.decision.outcome === 'deny' && gate.decision.rule === 'budget') out.denied++;

@@ -63,7 +63,13 @@ agents: { bench-bot: { project: bench, tier: observer, role_arn: "arn:aws:iam::1
   // The same read with the bare SDK: same credentials, same two calls, no guard, no audit, no MCP.
   const bare = new AgentAws(session, () => false);
   const bareList = async () => {
-    const page = await bare.tagging.send(new GetResourcesCommand({ TagFilters: [{ Key: 'ProjectId', Values: ['bench'] }], ResourceTypeFilters: ['ec2:instance', 'ec2:security-group', 'ec2:volume', 's3'], ResourcesPerPage: 100 }));
+    const page = await bare.tagging.send(
+      new GetResourcesCommand({
+        TagFilters: [{ Key: 'ProjectId', Values: ['bench'] }],
+        ResourceTypeFilters: ['ec2:instance', 'ec2:security-group', 'ec2:volume', 's3'],
+        ResourcesPerPage: 100,
+      }),
+    );
     const ids = (page.ResourceTagMappingList ?? []).map((m) => m.ResourceARN?.split('/').pop() ?? '').filter((x) => x.startsWith('i-'));
     await bare.ec2.send(new DescribeInstancesCommand({ Filters: [{ Name: 'instance-id', Values: ids }] }));
   };
@@ -96,7 +102,9 @@ agents: { bench-bot: { project: bench, tier: observer, role_arn: "arn:aws:iam::1
   out(`list_resources over 10 owned instances (moto on loopback), ${N} calls each, alternating:`);
   out(`  guarded via MCP client   median ${ms(gs.median)}  p99 ${ms(gs.p99)}`);
   out(`  bare SDK, same reads     median ${ms(ss.median)}  p99 ${ms(ss.p99)}`);
-  out(`  overhead (guard + audit + MCP): difference of medians ${ms(gs.median - ss.median)}; median of paired differences ${ms(diffs.median)}`);
+  out(
+    `  overhead (guard + audit + MCP): difference of medians ${ms(gs.median - ss.median)}; median of paired differences ${ms(diffs.median)}`,
+  );
   out(`get_status (no AWS round trip: guard + 3 audit commits + MCP), 1000 calls: median ${ms(st.median)}  p99 ${ms(st.p99)}`);
   await client.close();
   store.close();
@@ -109,9 +117,12 @@ function appends(): void {
     const audit = new AuditLog(db);
     const n = sync === 'NORMAL' ? 20_000 : 2_000;
     const t = performance.now();
-    for (let i = 0; i < n; i++) audit.append({ kind: 'requested', agent: 'bench-bot', project: 'bench', tool: 'list_resources', request: { i, max_results: 100 } });
+    for (let i = 0; i < n; i++)
+      audit.append({ kind: 'requested', agent: 'bench-bot', project: 'bench', tool: 'list_resources', request: { i, max_results: 100 } });
     const s = (performance.now() - t) / 1000;
-    out(`audit append, one committed transaction each (WAL, synchronous=${sync}): ${Math.round(n / s).toLocaleString('en')} events/s over ${n.toLocaleString('en')}`);
+    out(
+      `audit append, one committed transaction each (WAL, synchronous=${sync}): ${Math.round(n / s).toLocaleString('en')} events/s over ${n.toLocaleString('en')}`,
+    );
     closeDb(db);
   }
 }
@@ -121,7 +132,14 @@ function verify(): void {
   const audit = new AuditLog(db);
   const fill = db.transaction((n: number) => {
     for (let i = 0; i < n; i++)
-      audit.append({ kind: i % 3 === 0 ? 'requested' : i % 3 === 1 ? 'approved' : 'executed', agent: 'bench-bot', project: 'bench', tool: 'list_resources', request: { i }, roleArn: 'arn:aws:sts::123456789012:assumed-role/bench-bot/warden-bench-bot' });
+      audit.append({
+        kind: i % 3 === 0 ? 'requested' : i % 3 === 1 ? 'approved' : 'executed',
+        agent: 'bench-bot',
+        project: 'bench',
+        tool: 'list_resources',
+        request: { i },
+        roleArn: 'arn:aws:sts::123456789012:assumed-role/bench-bot/warden-bench-bot',
+      });
   });
   let total = 0;
   for (const target of [100_000, 1_000_000]) {
@@ -154,7 +172,9 @@ async function budgetRace(): Promise<void> {
     agents.map(
       (a) =>
         new Promise<{ approved: number; ms: number[] }>((resolve, reject) => {
-          const child = spawn(process.execPath, [worker, db, policy, a, '500', String(startAt), '100'], { stdio: ['ignore', 'pipe', 'inherit'] });
+          const child = spawn(process.execPath, [worker, db, policy, a, '500', String(startAt), '100'], {
+            stdio: ['ignore', 'pipe', 'inherit'],
+          });
           let text = '';
           child.stdout.on('data', (d) => (text += d));
           child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(text)) : reject(new Error(`reserve worker exited ${code}`))));
@@ -166,7 +186,9 @@ async function budgetRace(): Promise<void> {
   store.close();
   const t = summarize(results.flatMap((r) => r.ms));
   const overspend = Math.max(0, (facts?.reservedCents ?? 0) + (facts?.committedCents ?? 0) - 100_000);
-  out(`budget check+reserve, 4 processes × 500 racing one $1,000 cap at $1.00 each: median ${ms(t.median)}  p99 ${ms(t.p99)}; approved ${results.reduce((s, r) => s + r.approved, 0)} (cap allows 1000); overspend $${(overspend / 100).toFixed(2)}`);
+  out(
+    `budget check+reserve, 4 processes × 500 racing one $1,000 cap at $1.00 each: median ${ms(t.median)}  p99 ${ms(t.p99)}; approved ${results.reduce((s, r) => s + r.approved, 0)} (cap allows 1000); overspend $${(overspend / 100).toFixed(2)}`,
+  );
 }
 
 /** get_service and list_resources over many owned instances, against the raw paginated DescribeInstances. */
@@ -178,8 +200,20 @@ async function manyInstances(n: number): Promise<void> {
     const count = Math.min(500, n - done);
     await ec2.send(
       new RunInstancesCommand({
-        ImageId: image, InstanceType: 't3.micro', MinCount: count, MaxCount: count,
-        TagSpecifications: [{ ResourceType: 'instance', Tags: [{ Key: 'ProjectId', Value: 'fleet' }, { Key: 'Service', Value: 'web' }, { Key: 'AgentId', Value: 'fleet-bot' }] }],
+        ImageId: image,
+        InstanceType: 't3.micro',
+        MinCount: count,
+        MaxCount: count,
+        TagSpecifications: [
+          {
+            ResourceType: 'instance',
+            Tags: [
+              { Key: 'ProjectId', Value: 'fleet' },
+              { Key: 'Service', Value: 'web' },
+              { Key: 'AgentId', Value: 'fleet-bot' },
+            ],
+          },
+        ],
       }),
     );
   }
@@ -198,7 +232,17 @@ agents: { fleet-bot: { project: fleet, tier: observer, role_arn: "arn:aws:iam::1
     let token: string | undefined;
     let count = 0;
     do {
-      const page = await aws.ec2.send(new DescribeInstancesCommand({ Filters: [{ Name: 'tag:ProjectId', Values: ['fleet'] }, { Name: 'tag:Service', Values: ['web'] }, { Name: 'instance-state-name', Values: ['pending', 'running', 'stopping', 'stopped'] }], MaxResults: 1000, NextToken: token }));
+      const page = await aws.ec2.send(
+        new DescribeInstancesCommand({
+          Filters: [
+            { Name: 'tag:ProjectId', Values: ['fleet'] },
+            { Name: 'tag:Service', Values: ['web'] },
+            { Name: 'instance-state-name', Values: ['pending', 'running', 'stopping', 'stopped'] },
+          ],
+          MaxResults: 1000,
+          NextToken: token,
+        }),
+      );
       count += (page.Reservations ?? []).reduce((s, r) => s + (r.Instances?.length ?? 0), 0);
       token = page.NextToken;
     } while (token);
@@ -206,18 +250,33 @@ agents: { fleet-bot: { project: fleet, tier: observer, role_arn: "arn:aws:iam::1
   };
   const guarded = (tool: string, args: Record<string, unknown>, check: (o: Record<string, unknown>) => boolean) => async () => {
     const r = await client.callTool({ name: tool, arguments: args });
-    if (r.isError || !check(r.structuredContent as Record<string, unknown>)) throw new Error(`${tool}: ${JSON.stringify(r.content).slice(0, 300)}`);
+    if (r.isError || !check(r.structuredContent as Record<string, unknown>))
+      throw new Error(`${tool}: ${JSON.stringify(r.content).slice(0, 300)}`);
   };
   const rss = () => process.memoryUsage().rss / 2 ** 20;
   const rssBefore = rss();
   const runs = 3;
   const r = await time(runs, 1, raw);
-  const g = await time(runs, 1, guarded('get_service', { service: 'web' }, (o) => o.count === n));
+  const g = await time(
+    runs,
+    1,
+    guarded('get_service', { service: 'web' }, (o) => o.count === n),
+  );
   const rssAfter = rss();
   out(`over ${n.toLocaleString('en')} owned instances (${runs} runs each, medians):`);
   out(`  raw paginated DescribeInstances   ${(r.median / 1000).toFixed(2)} s`);
-  out(`  get_service (guarded, MCP, + status checks in batches of 100)  ${(g.median / 1000).toFixed(2)} s   ratio ${(g.median / r.median).toFixed(2)}×`);
-  const l = await time(runs, 1, guarded('list_resources', { resource_types: ['ec2:instance'], max_results: 500 }, (o) => (o.resources as unknown[]).length === Math.min(500, n)));
+  out(
+    `  get_service (guarded, MCP, + status checks in batches of 100)  ${(g.median / 1000).toFixed(2)} s   ratio ${(g.median / r.median).toFixed(2)}×`,
+  );
+  const l = await time(
+    runs,
+    1,
+    guarded(
+      'list_resources',
+      { resource_types: ['ec2:instance'], max_results: 500 },
+      (o) => (o.resources as unknown[]).length === Math.min(500, n),
+    ),
+  );
   out(`  list_resources, first page of 500 (tagging API + states)    ${(l.median / 1000).toFixed(2)} s`);
   out(`  process RSS ${rssBefore.toFixed(0)} MiB before, ${rssAfter.toFixed(0)} MiB after the get_service runs`);
   await client.close();
@@ -248,16 +307,29 @@ agents: { site-bot: { project: sitebench, tier: operator, role_arn: "arn:aws:iam
   if (r.isError) throw new Error(JSON.stringify(r.content).slice(0, 400));
   // The bare SDK: the same 1,001 small puts, 8 at a time, and the 50 MB file in 8 MB parts, into a fresh bucket.
   const bucket = `bare-${Date.now()}`;
-  const files = readdirSync(join(site, 'assets')).map((f) => join(site, 'assets', f)).concat(join(site, 'index.html'));
+  const files = readdirSync(join(site, 'assets'))
+    .map((f) => join(site, 'assets', f))
+    .concat(join(site, 'index.html'));
   t = performance.now();
   // A bare client with the agent's own credentials: the same role, no write gate, no audit.
   const bareS3 = new S3Client({ credentials: aws.session.provider, forcePathStyle: true });
   await bareS3.send(new CreateBucketCommand({ Bucket: bucket }));
   for (let i = 0; i < files.length; i += 8)
-    await Promise.all(files.slice(i, i + 8).map(async (f) => bareS3.send(new PutObjectCommand({ Bucket: bucket, Key: f.slice(site.length + 1), Body: await readFile(f) }))));
-  await new Upload({ client: bareS3, params: { Bucket: bucket, Key: 'big.bin', Body: createReadStream(join(site, 'big.bin')) }, queueSize: 4, partSize: 8 * 2 ** 20 }).done();
+    await Promise.all(
+      files
+        .slice(i, i + 8)
+        .map(async (f) => bareS3.send(new PutObjectCommand({ Bucket: bucket, Key: f.slice(site.length + 1), Body: await readFile(f) }))),
+    );
+  await new Upload({
+    client: bareS3,
+    params: { Bucket: bucket, Key: 'big.bin', Body: createReadStream(join(site, 'big.bin')) },
+    queueSize: 4,
+    partSize: 8 * 2 ** 20,
+  }).done();
   const bare = performance.now() - t;
-  out(`deploy of 1,000 small files + one 50 MB file (moto): deploy_static_site via MCP ${(guarded / 1000).toFixed(2)} s (includes reading every object back to check its hash), bare SDK uploads ${(bare / 1000).toFixed(2)} s, ratio ${(guarded / bare).toFixed(2)}×`);
+  out(
+    `deploy of 1,000 small files + one 50 MB file (moto): deploy_static_site via MCP ${(guarded / 1000).toFixed(2)} s (includes reading every object back to check its hash), bare SDK uploads ${(bare / 1000).toFixed(2)} s, ratio ${(guarded / bare).toFixed(2)}×`,
+  );
   await client.close();
   store.close();
 }

@@ -17,7 +17,9 @@ function run(db: string, agent: string, count: number, startAt: number): Promise
     let err = '';
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (err += d));
-    child.on('exit', (code) => (code === 0 ? resolve(out.trim().split('\n').map(Number)) : reject(new Error(`worker exit ${code}: ${err}`))));
+    child.on('exit', (code) =>
+      code === 0 ? resolve(out.trim().split('\n').map(Number)) : reject(new Error(`worker exit ${code}: ${err}`)),
+    );
   });
 }
 
@@ -33,7 +35,7 @@ describe('a store shared by processes', () => {
     try {
       const audit = new AuditLog(conn);
       expect(audit.verify()).toMatchObject({ ok: true, count: 1000 });
-  expect(audit.counts().map((c) => c.n)).toEqual([250, 250, 250, 250]);
+      expect(audit.counts().map((c) => c.n)).toEqual([250, 250, 250, 250]);
       // They really interleaved: the agents alternate somewhere in the first 500 rows.
       const agents = audit.tail({ limit: 1000 }).map((r) => r.agent);
       expect(agents.filter((a, i) => i > 0 && a !== agents[i - 1]).length).toBeGreaterThan(3);

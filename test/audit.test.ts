@@ -8,7 +8,13 @@ function filled(n: number): { db: Db; audit: AuditLog } {
   const db = openDb(':memory:');
   const audit = new AuditLog(db);
   for (let i = 0; i < n; i++)
-    audit.append({ kind: i % 2 ? 'approved' : 'requested', agent: 'a', project: 'p', tool: 't', request: { i, nested: { z: 1, a: [1, 2] } } });
+    audit.append({
+      kind: i % 2 ? 'approved' : 'requested',
+      agent: 'a',
+      project: 'p',
+      tool: 't',
+      request: { i, nested: { z: 1, a: [1, 2] } },
+    });
   return { db, audit };
 }
 
@@ -43,12 +49,22 @@ describe('audit chain', () => {
   });
 
   it.each([
-    ['an edited row', "UPDATE audit_events SET request = '{\"i\":99}' WHERE seq = 4", 4, /row edited/],
-    ['an edited decision', "UPDATE audit_events SET decision = '\"allow\"' WHERE seq = 5", 5, /row edited/],
+    ['an edited row', 'UPDATE audit_events SET request = \'{"i":99}\' WHERE seq = 4', 4, /row edited/],
+    ['an edited decision', 'UPDATE audit_events SET decision = \'"allow"\' WHERE seq = 5', 5, /row edited/],
     ['a deleted row', 'DELETE FROM audit_events WHERE seq = 4', 5, /sequence jumps from 3 to 5/],
     ['a deleted first row', 'DELETE FROM audit_events WHERE seq = 1', 2, /sequence jumps/],
-    ['two rows swapped (seq renumbered)', 'UPDATE audit_events SET seq = -4 WHERE seq = 4; UPDATE audit_events SET seq = 4 WHERE seq = 5; UPDATE audit_events SET seq = 5 WHERE seq = -4', 4, /prev_hash|edited/],
-    ['a row re-hashed after editing', "UPDATE audit_events SET kind = 'executed', hash = 'f' || substr(hash, 2) WHERE seq = 3", 3, /row edited/],
+    [
+      'two rows swapped (seq renumbered)',
+      'UPDATE audit_events SET seq = -4 WHERE seq = 4; UPDATE audit_events SET seq = 4 WHERE seq = 5; UPDATE audit_events SET seq = 5 WHERE seq = -4',
+      4,
+      /prev_hash|edited/,
+    ],
+    [
+      'a row re-hashed after editing',
+      "UPDATE audit_events SET kind = 'executed', hash = 'f' || substr(hash, 2) WHERE seq = 3",
+      3,
+      /row edited/,
+    ],
   ])('detects %s and names the first bad row', (_what, sql, badSeq, reason) => {
     const { db, audit } = filled(8);
     tamper(db, sql);
@@ -91,6 +107,11 @@ describe('migrations', () => {
 
   it('refuses a migration list whose versions do not increase', () => {
     const db = openDb(':memory:');
-    expect(() => migrate(db, [{ version: 2, update() {} }, { version: 2, update() {} }])).toThrow(/must increase/);
+    expect(() =>
+      migrate(db, [
+        { version: 2, update() {} },
+        { version: 2, update() {} },
+      ]),
+    ).toThrow(/must increase/);
   });
 });

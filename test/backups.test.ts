@@ -1,6 +1,12 @@
 // verify_backups against moto: a clean restore passes; a deliberately corrupted object version is caught; the scratch
 // bucket is always removed; a service's volumes need a fresh snapshot; results are stored and failures notified.
-import { AttachVolumeCommand, CreateSnapshotCommand, CreateVolumeCommand, DescribeInstancesCommand, DescribeVolumesCommand } from '@aws-sdk/client-ec2';
+import {
+  AttachVolumeCommand,
+  CreateSnapshotCommand,
+  CreateVolumeCommand,
+  DescribeInstancesCommand,
+  DescribeVolumesCommand,
+} from '@aws-sdk/client-ec2';
 import { HeadObjectCommand, ListBucketsCommand, PutBucketTaggingCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -10,7 +16,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { launchTagged } from '../src/demo/seed.js';
 import { listNotifications } from '../src/notify/notify.js';
 import { bucketName } from '../src/sites/bucket.js';
-import { Store } from '../src/store/store.js';
+import { rawDb, Store } from '../src/store/store.js';
 import { ACCOUNT, admin, call, connect, world, type Harness } from './helpers/harness.js';
 
 const open: Harness[] = [];
@@ -26,7 +32,9 @@ const verify = async (h: Harness) => {
 };
 
 async function scratchBuckets(project: string) {
-  return ((await admin.s3().send(new ListBucketsCommand({}))).Buckets ?? []).map((b) => b.Name).filter((n) => n?.startsWith(`restore-${project}-`));
+  return ((await admin.s3().send(new ListBucketsCommand({}))).Buckets ?? [])
+    .map((b) => b.Name)
+    .filter((n) => n?.startsWith(`restore-${project}-`));
 }
 
 describe('verify_backups', () => {
@@ -49,7 +57,14 @@ describe('verify_backups', () => {
 
     // Corrupt it behind aws-warden's back: new bytes under the same key, with the original's recorded hash copied on.
     const original = await admin.s3().send(new HeadObjectCommand({ Bucket: bucket, Key: 'index.html' }));
-    await admin.s3().send(new PutObjectCommand({ Bucket: bucket, Key: 'index.html', Body: '<h1>defaced</h1>', Metadata: { sha256: original.Metadata?.sha256 as string } }));
+    await admin.s3().send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: 'index.html',
+        Body: '<h1>defaced</h1>',
+        Metadata: { sha256: original.Metadata?.sha256 as string },
+      }),
+    );
     const bad = await verify(h);
     expect(bad.ok).toBe(false);
     const failures = bad.results[0].failures;
@@ -59,25 +74,32 @@ describe('verify_backups', () => {
     expect(await scratchBuckets(w.project)).toEqual([]);
     expect(listNotifications(h.store).map((n) => n.kind)).toContain('backup_failed');
 
-    const ctl = spawnSync(process.execPath, [join(process.cwd(), 'dist/tools/wardenctl/main.js'), 'backups', '--db', dbFile, '--json'], { encoding: 'utf8' });
+    const ctl = spawnSync(process.execPath, [join(process.cwd(), 'dist/tools/wardenctl/main.js'), 'backups', '--db', dbFile, '--json'], {
+      encoding: 'utf8',
+    });
     expect(ctl.status, ctl.stderr).toBe(1);
     expect(JSON.parse(ctl.stdout)).toMatchObject([{ project: w.project, subject: 'site/shop/staging', ok: false }]);
   });
 
   it('a service passes only when each volume has a snapshot within max_snapshot_age_hours (clock injected)', async () => {
-    const w = world({ projectYaml: `    backups: { max_snapshot_age_hours: 24 }
+    const w = world({
+      projectYaml: `    backups: { max_snapshot_age_hours: 24 }
     services:
-      db: { image_id: ami-12c6146b, instance_types: [t3.micro], max: 2 }` });
+      db: { image_id: ami-12c6146b, instance_types: [t3.micro], max: 2 }`,
+    });
     let now = Date.now();
     const h = await connect(w.policy, w.agent, { store: Store.open(':memory:', { clock: () => new Date(now) }) });
     open.push(h);
     const arn = await launchTagged(admin.ec2(), { ProjectId: w.project, Service: 'db' });
     const id = arn.split('/').pop() as string;
-    const az = (await admin.ec2().send(new DescribeInstancesCommand({ InstanceIds: [id] }))).Reservations?.[0]?.Instances?.[0]?.Placement?.AvailabilityZone;
+    const az = (await admin.ec2().send(new DescribeInstancesCommand({ InstanceIds: [id] }))).Reservations?.[0]?.Instances?.[0]?.Placement
+      ?.AvailabilityZone;
     const vol = await admin.ec2().send(new CreateVolumeCommand({ AvailabilityZone: az, Size: 8 }));
     await admin.ec2().send(new AttachVolumeCommand({ VolumeId: vol.VolumeId, InstanceId: id, Device: '/dev/sdf' }));
 
-    const attached = ((await admin.ec2().send(new DescribeVolumesCommand({ Filters: [{ Name: 'attachment.instance-id', Values: [id] }] }))).Volumes ?? []).map((v) => v.VolumeId as string);
+    const attached = (
+      (await admin.ec2().send(new DescribeVolumesCommand({ Filters: [{ Name: 'attachment.instance-id', Values: [id] }] }))).Volumes ?? []
+    ).map((v) => v.VolumeId as string);
     expect(attached).toContain(vol.VolumeId);
     const service = async () => (await verify(h)).results.find((r) => r.subject === 'service/db');
     const none = await service();
@@ -94,7 +116,10 @@ describe('verify_backups', () => {
   it('a site bucket retagged to another project is reported, not read, and the agent is not treated as escaping', async () => {
     const root = mkdtempSync(join(tmpdir(), 'warden-backup-'));
     writeFileSync(join(root, 'index.html'), 'x');
-    const w = world({ projectYaml: `    sites: { roots: ["${root}"], health_timeout_seconds: 2 }`, topYaml: 'trust: { demote_on: [boundary_escape] }' });
+    const w = world({
+      projectYaml: `    sites: { roots: ["${root}"], health_timeout_seconds: 2 }`,
+      topYaml: 'trust: { demote_on: [boundary_escape] }',
+    });
     const h = await connect(w.policy, w.agent);
     open.push(h);
     await call(h.client, 'deploy_static_site', { site: 'shop', source_dir: root, environment: 'staging' });
@@ -102,8 +127,18 @@ describe('verify_backups', () => {
     await admin.s3().send(new PutBucketTaggingCommand({ Bucket: bucket, Tagging: { TagSet: [{ Key: 'ProjectId', Value: w.other }] } }));
     const reads = h.sent.length;
     const r = await verify(h);
-    expect(r).toMatchObject({ ok: false, results: [{ subject: 'site/shop/staging', ok: false, checks: 0, failures: [`${bucket} is no longer owned by ${w.project} (ProjectId is "${w.other}"); not read`] }] });
+    expect(r).toMatchObject({
+      ok: false,
+      results: [
+        {
+          subject: 'site/shop/staging',
+          ok: false,
+          checks: 0,
+          failures: [`${bucket} is no longer owned by ${w.project} (ProjectId is "${w.other}"); not read`],
+        },
+      ],
+    });
     expect(h.sent.slice(reads).filter((c) => c.command === 'GetObject' || c.command === 'CopyObject')).toEqual([]);
-    expect(h.store.db.prepare('SELECT COUNT(*) FROM tier_changes').pluck().get()).toBe(0);
+    expect(rawDb(h.store).prepare('SELECT COUNT(*) FROM tier_changes').pluck().get()).toBe(0);
   });
 });

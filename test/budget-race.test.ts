@@ -46,7 +46,10 @@ ${['a1', 'a2', 'a3', 'a4'].map((a) => `  ${a}: { project: shop, tier: operator, 
       expect(store.ledger.facts('shop', 10000)).toEqual({ capCents: 10000, committedCents: 0, reservedCents: 9900 });
       expect(store.audit.verify()).toMatchObject({ ok: true, count: 400 + 33 });
       // The processes really raced: their calls interleave in the one chain.
-      const agents = store.audit.tail({ limit: 1000 }).filter((e) => e.kind === 'requested').map((e) => e.agent);
+      const agents = store.audit
+        .tail({ limit: 1000 })
+        .filter((e) => e.kind === 'requested')
+        .map((e) => e.agent);
       expect(agents.filter((a, i) => i > 0 && a !== agents[i - 1]).length).toBeGreaterThan(3);
     } finally {
       store.close();

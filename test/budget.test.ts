@@ -7,7 +7,7 @@ import { hoursInMonth, monthKey } from '../src/budget/month.js';
 import { anyImageId, launchTagged } from '../src/demo/seed.js';
 import { ec2Hourly, monthlyCentsFromGbMonth, monthlyCentsFromHourly } from '../src/prices/prices.js';
 import { approveProposal, rejectProposal } from '../src/proposals/approve.js';
-import { Store } from '../src/store/store.js';
+import { rawDb, Store } from '../src/store/store.js';
 import { allTools } from '../src/tools/index.js';
 import { launchTool } from './fixtures/launch-tool.js';
 import { ACCOUNT, admin, call, connect, world, type Harness } from './helpers/harness.js';
@@ -65,7 +65,10 @@ describe('UTC months', () => {
   it('month to date counts only the hours held this month; the projection runs to month end', () => {
     let now = new Date('2026-11-01T00:00:00Z');
     const store = Store.open(':memory:', { clock: () => now });
-    store.ledger.settle(null, 'shop', 'bot', { add: [{ arn: 'arn:aws:ec2:us-east-1:1:instance/i-1', description: 'x', hourlyUsd: 0.1, centsMonth: 7300 }], remove: [] });
+    store.ledger.settle(null, 'shop', 'bot', {
+      add: [{ arn: 'arn:aws:ec2:us-east-1:1:instance/i-1', description: 'x', hourlyUsd: 0.1, centsMonth: 7300 }],
+      remove: [],
+    });
     now = new Date('2026-11-11T00:00:00Z'); // 240 h held
     const s = store.ledger.summary('shop', 10000);
     expect(s.monthToDateCents).toBe(2400);
@@ -107,7 +110,13 @@ describe('the budget step, against moto', () => {
     expect(r.isError, r.text).toBeFalsy();
     const arn = (r.structured?.result as { instance_arn: string }).instance_arn;
     const b = (await call(h.client, 'get_budget', {})).structured as Record<string, unknown>;
-    expect(b).toMatchObject({ cap_usd_month: 100, committed_usd_month: 7.6, reserved_usd_month: 0, remaining_usd_month: 92.4, unpriced_resources: [] });
+    expect(b).toMatchObject({
+      cap_usd_month: 100,
+      committed_usd_month: 7.6,
+      reserved_usd_month: 0,
+      remaining_usd_month: 92.4,
+      unpriced_resources: [],
+    });
     expect(b.by_resource).toEqual([expect.objectContaining({ arn, agent: w.agent, usd_month: 7.6 })]);
     expect(b.by_agent).toEqual([{ agent: w.agent, committed_usd_month: 7.6, reserved_usd_month: 0 }]);
   });
@@ -117,7 +126,8 @@ describe('the budget step, against moto', () => {
     // A fault moto cannot produce on demand: AWS throttling the launch.
     h.aws.ec2.middlewareStack.add(
       (next, ctx) => async (args) => {
-        if (ctx.commandName === 'RunInstancesCommand') throw Object.assign(new Error('Rate exceeded'), { name: 'RequestLimitExceeded', $metadata: { httpStatusCode: 503 } });
+        if (ctx.commandName === 'RunInstancesCommand')
+          throw Object.assign(new Error('Rate exceeded'), { name: 'RequestLimitExceeded', $metadata: { httpStatusCode: 503 } });
         return next(args);
       },
       { step: 'initialize', name: 'throttle' },
@@ -132,7 +142,11 @@ describe('the budget step, against moto', () => {
     const { h, store, w } = await pricedWorld(100);
     const r = await call(h.client, 'test_launch', { instance_type: 'm5.xlarge', dry_run: true });
     expect(r.isError).toBeFalsy();
-    expect(r.structured).toMatchObject({ status: 'dry_run', decision: { outcome: 'deny', rule: 'budget' }, plan: { costDeltaUsdMonth: 140.16 } });
+    expect(r.structured).toMatchObject({
+      status: 'dry_run',
+      decision: { outcome: 'deny', rule: 'budget' },
+      plan: { costDeltaUsdMonth: 140.16 },
+    });
     expect(store.ledger.facts(w.project, 10000)?.reservedCents).toBe(0);
     expect(h.sent).toEqual([]);
   });
@@ -152,11 +166,18 @@ describe('reconcile', () => {
     expect(report).toMatchObject({ released: [gone], adopted: [{ arn: stray, usd_month: 7.6 }], agreed: 0 });
     expect(store.ledger.facts(w.project, 10000)).toMatchObject({ committedCents: 760 });
     // Again: nothing to change.
-    expect(applyReconcile(store, w.project, await ownedInAws(ec2, w.project, ACCOUNT))).toMatchObject({ released: [], adopted: [], agreed: 1 });
+    expect(applyReconcile(store, w.project, await ownedInAws(ec2, w.project, ACCOUNT))).toMatchObject({
+      released: [],
+      adopted: [],
+      agreed: 1,
+    });
 
     await ec2.send(
       new RunInstancesCommand({
-        ImageId: await anyImageId(ec2), InstanceType: 'x1e.32xlarge', MinCount: 1, MaxCount: 1,
+        ImageId: await anyImageId(ec2),
+        InstanceType: 'x1e.32xlarge',
+        MinCount: 1,
+        MaxCount: 1,
         TagSpecifications: [{ ResourceType: 'instance', Tags: [{ Key: 'ProjectId', Value: w.project }] }],
       }),
     );
@@ -170,7 +191,11 @@ describe('reconcile', () => {
 describe('request_budget', () => {
   it('creates a pending proposal and changes nothing by itself; a human approval raises the cap once', async () => {
     const { w, h, store } = await pricedWorld(10);
-    const r = await call(h.client, 'request_budget', { amount_usd_month: 25.5, reason: 'a second node for the sale', duration: 'this_month' });
+    const r = await call(h.client, 'request_budget', {
+      amount_usd_month: 25.5,
+      reason: 'a second node for the sale',
+      duration: 'this_month',
+    });
     expect(r.isError, r.text).toBeFalsy();
     expect(r.structured).toMatchObject({ status: 'pending_approval', decision: { outcome: 'escalate' } });
     const id = r.structured?.proposal_id as string;
@@ -185,14 +210,24 @@ describe('request_budget', () => {
     expect(() => approveProposal(store, id, 'bob', null)).toThrow(/is executed \(by ann/);
     expect(store.ledger.capCents(w.project, 1000)).toBe(3550);
     const kinds = store.audit.tail({ limit: 10 }).map((e) => `${e.kind}:${e.agent}`);
-    expect(kinds).toEqual([`requested:${w.agent}`, `escalated:${w.agent}`, 'requested:' + w.agent, 'approved:' + w.agent, 'executed:' + w.agent, 'approved:human:ann', 'executed:human:ann']);
+    expect(kinds).toEqual([
+      `requested:${w.agent}`,
+      `escalated:${w.agent}`,
+      'requested:' + w.agent,
+      'approved:' + w.agent,
+      'executed:' + w.agent,
+      'approved:human:ann',
+      'executed:human:ann',
+    ]);
     expect(store.audit.verify().ok).toBe(true);
   });
 
   it('a rejected, expired or altered proposal cannot be approved', async () => {
     let now = new Date('2026-11-10T00:00:00Z');
     const { h, store, w } = await pricedWorld(10, () => now);
-    const ask = async () => (await call(h.client, 'request_budget', { amount_usd_month: 5, reason: 'need more for tests', duration: 'permanent' })).structured?.proposal_id as string;
+    const ask = async () =>
+      (await call(h.client, 'request_budget', { amount_usd_month: 5, reason: 'need more for tests', duration: 'permanent' })).structured
+        ?.proposal_id as string;
     const rejected = await ask();
     rejectProposal(store, rejected, 'ann', 'not now');
     expect(() => approveProposal(store, rejected, 'ann', null)).toThrow(/is rejected/);
@@ -202,7 +237,9 @@ describe('request_budget', () => {
     expect(() => approveProposal(store, expired, 'ann', null)).toThrow(/is expired/);
 
     const altered = await ask();
-    store.db.prepare("UPDATE proposals SET plan = replace(plan, '\"cents_month\":500', '\"cents_month\":500000') WHERE id = ?").run(altered);
+    rawDb(store)
+      .prepare('UPDATE proposals SET plan = replace(plan, \'"cents_month":500\', \'"cents_month":500000\') WHERE id = ?')
+      .run(altered);
     expect(() => approveProposal(store, altered, 'ann', null)).toThrow(/no longer matches its hash/);
     expect(store.ledger.capCents(w.project, 1000)).toBe(1000);
   });

@@ -13,7 +13,10 @@ import { allTools, toolNames } from '../src/tools/index.js';
 import { admin, call, connect, world, type Harness } from './helpers/harness.js';
 
 /** A valid call of each tool. A new tool without one fails the first test below. */
-const SAMPLES: Record<string, (w: ReturnType<typeof world>, ownedArn: string, h?: Harness) => Record<string, unknown> | Promise<Record<string, unknown>>> = {
+const SAMPLES: Record<
+  string,
+  (w: ReturnType<typeof world>, ownedArn: string, h?: Harness) => Record<string, unknown> | Promise<Record<string, unknown>>
+> = {
   get_status: () => ({}),
   list_resources: () => ({}),
   tag_resource: (_w, arn) => ({ resource_arn: arn, set: { Owner: 'x' } }),
@@ -29,18 +32,36 @@ const SAMPLES: Record<string, (w: ReturnType<typeof world>, ownedArn: string, h?
   },
   get_proposal: async (_w, _arn, h) => {
     if (!h) return { proposal_id: 'prop_000000000000' };
-    const asked = await call(h.client, 'request_budget', { amount_usd_month: 5, reason: 'to have something to poll', duration: 'this_month' });
+    const asked = await call(h.client, 'request_budget', {
+      amount_usd_month: 5,
+      reason: 'to have something to poll',
+      duration: 'this_month',
+    });
     return { proposal_id: asked.structured?.proposal_id };
   },
   propose_security_change: async (w) => {
     const sg = await admin.ec2().send(
-      new CreateSecurityGroupCommand({ GroupName: `sg-${w.project}-${Math.random().toString(16).slice(2, 8)}`, Description: 'test', TagSpecifications: [{ ResourceType: 'security-group', Tags: [{ Key: 'ProjectId', Value: w.project }] }] }),
+      new CreateSecurityGroupCommand({
+        GroupName: `sg-${w.project}-${Math.random().toString(16).slice(2, 8)}`,
+        Description: 'test',
+        TagSpecifications: [{ ResourceType: 'security-group', Tags: [{ Key: 'ProjectId', Value: w.project }] }],
+      }),
     );
-    return { security_group: sg.GroupId, add: [{ protocol: 'tcp', from_port: 443, to_port: 443, cidr: '0.0.0.0/0' }], reason: 'serve https to everyone' };
+    return {
+      security_group: sg.GroupId,
+      add: [{ protocol: 'tcp', from_port: 443, to_port: 443, cidr: '0.0.0.0/0' }],
+      reason: 'serve https to everyone',
+    };
   },
   find_unused_resources: () => ({}),
   reclaim_resources: async (w) => {
-    const vol = await admin.ec2().send(new CreateVolumeCommand({ AvailabilityZone: 'us-east-1a', Size: 1, TagSpecifications: [{ ResourceType: 'volume', Tags: [{ Key: 'ProjectId', Value: w.project }] }] }));
+    const vol = await admin.ec2().send(
+      new CreateVolumeCommand({
+        AvailabilityZone: 'us-east-1a',
+        Size: 1,
+        TagSpecifications: [{ ResourceType: 'volume', Tags: [{ Key: 'ProjectId', Value: w.project }] }],
+      }),
+    );
     return { ids: [vol.VolumeId], reason: 'attached to nothing' };
   },
   check_drift: () => ({}),
@@ -48,14 +69,25 @@ const SAMPLES: Record<string, (w: ReturnType<typeof world>, ownedArn: string, h?
     if (!h) return { ids: ['drift-0123456789'] };
     // Real drift: a tag aws-warden set, changed behind its back.
     await call(h.client, 'tag_resource', { resource_arn: arn, set: { Owner: 'web-team' } });
-    await admin.ec2().send(new CreateTagsCommand({ Resources: [arn.split('/').pop() as string], Tags: [{ Key: 'Owner', Value: 'someone-else' }] }));
+    await admin
+      .ec2()
+      .send(new CreateTagsCommand({ Resources: [arn.split('/').pop() as string], Tags: [{ Key: 'Owner', Value: 'someone-else' }] }));
     const found = await call(h.client, 'check_drift', {});
     return { ids: [(found.structured as { drift: { id: string }[] }).drift[0].id] };
   },
   verify_backups: () => ({}),
   get_job: async (w, _arn, h) => {
     if (!h) return { job_id: 'job-0123abcd' };
-    return { job_id: h.store.jobs.create({ project: w.project, agent: w.agent, tool: 'check_drift', args: {}, runAt: new Date(), why: 'to have something to poll' }).id };
+    return {
+      job_id: h.store.jobs.create({
+        project: w.project,
+        agent: w.agent,
+        tool: 'check_drift',
+        args: {},
+        runAt: new Date(),
+        why: 'to have something to poll',
+      }).id,
+    };
   },
 };
 
@@ -155,25 +187,42 @@ describe('the AWS layer refuses writes on its own', () => {
   it.each([
     ['a forged event id', () => 'not-an-event'],
     ['a "requested" event id', (h: Harness, a: string) => h.audit.append({ kind: 'requested', agent: a, project: 'p', tool: 't' }).id],
-    ['another agent\'s approval', (h: Harness) => h.audit.append({ kind: 'approved', agent: 'someone-else', project: 'p', tool: 't' }).id],
-    ['an approval already executed (a replay)', (h: Harness, a: string) => {
-      const ok = h.audit.append({ kind: 'approved', agent: a, project: 'p', tool: 't' });
-      h.audit.append({ kind: 'executed', agent: a, project: 'p', tool: 't', follows: ok.id });
-      return ok.id;
-    }],
+    ["another agent's approval", (h: Harness) => h.audit.append({ kind: 'approved', agent: 'someone-else', project: 'p', tool: 't' }).id],
+    [
+      'an approval already executed (a replay)',
+      (h: Harness, a: string) => {
+        const ok = h.audit.append({ kind: 'approved', agent: a, project: 'p', tool: 't' });
+        h.audit.append({ kind: 'executed', agent: a, project: 'p', tool: 't', follows: ok.id });
+        return ok.id;
+      },
+    ],
   ])('with %s', async (_what, id) => {
     const { w, h, put } = await setup();
     const approval = id(h, w.agent);
-    await expect(inCallScope(scope(w.agent), () => withPermit(permitFor(approval, w.project, { operations: [{ action: 's3:PutBucketTagging', target: `b-${w.project}` }], rollback: [] }), put))).rejects.toThrow(/is not an open approval/);
+    await expect(
+      inCallScope(scope(w.agent), () =>
+        withPermit(
+          permitFor(approval, w.project, { operations: [{ action: 's3:PutBucketTagging', target: `b-${w.project}` }], rollback: [] }),
+          put,
+        ),
+      ),
+    ).rejects.toThrow(/is not an open approval/);
     expect(h.sent).toEqual([]);
   });
 
   it('lets reads through without an approval, and lets a write through with an open one', async () => {
     const { w, h, put } = await setup();
     await admin.s3().send(new (await import('@aws-sdk/client-s3')).CreateBucketCommand({ Bucket: `b-${w.project}` }));
-    await admin.s3().send(new PutBucketTaggingCommand({ Bucket: `b-${w.project}`, Tagging: { TagSet: [{ Key: 'ProjectId', Value: w.project }] } }));
+    await admin
+      .s3()
+      .send(new PutBucketTaggingCommand({ Bucket: `b-${w.project}`, Tagging: { TagSet: [{ Key: 'ProjectId', Value: w.project }] } }));
     const ok = h.audit.append({ kind: 'approved', agent: w.agent, project: 'p', tool: 't' });
-    await inCallScope(scope(w.agent), () => withPermit(permitFor(ok.id, w.project, { operations: [{ action: 's3:PutBucketTagging', target: `b-${w.project}` }], rollback: [] }), put));
+    await inCallScope(scope(w.agent), () =>
+      withPermit(
+        permitFor(ok.id, w.project, { operations: [{ action: 's3:PutBucketTagging', target: `b-${w.project}` }], rollback: [] }),
+        put,
+      ),
+    );
     expect(h.writes().map((c) => c.command)).toEqual(['PutBucketTagging']);
   });
 });

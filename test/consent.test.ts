@@ -21,7 +21,9 @@ async function setup(answer?: { action: 'accept' | 'decline' | 'cancel'; content
 }
 
 async function tags(arn: string) {
-  const out = await admin.ec2().send(new DescribeTagsCommand({ Filters: [{ Name: 'resource-id', Values: [arn.split('/').pop() as string] }] }));
+  const out = await admin
+    .ec2()
+    .send(new DescribeTagsCommand({ Filters: [{ Name: 'resource-id', Values: [arn.split('/').pop() as string] }] }));
   return Object.fromEntries((out.Tags ?? []).map((t) => [t.Key, t.Value]));
 }
 
@@ -31,10 +33,16 @@ describe('in-client consent', () => {
     const r = await call(h.client, 'tag_resource', { resource_arn: critical, set: { Owner: 'ops' } });
     expect(r.isError, r.text).toBeFalsy();
     expect(r.structured).toMatchObject({ status: 'executed', result: { tags: { Owner: 'ops' } } });
-    expect(asked[0]).toMatch(/asks to run: tag .*\nA human must approve because: needs a human: .* is tagged critical\nPlan hash: [0-9a-f]{64}/);
+    expect(asked[0]).toMatch(
+      /asks to run: tag .*\nA human must approve because: needs a human: .* is tagged critical\nPlan hash: [0-9a-f]{64}/,
+    );
     expect((await tags(critical)).Owner).toBe('ops');
     const kinds = h.audit.tail({ limit: 10 }).map((e) => `${e.kind}:${e.agent}`);
-    expect(kinds.slice(-3)).toEqual(['escalated:' + kinds[0].split(':')[1], 'approved:human:in-client:test', 'executed:human:in-client:test']);
+    expect(kinds.slice(-3)).toEqual([
+      'escalated:' + kinds[0].split(':')[1],
+      'approved:human:in-client:test',
+      'executed:human:in-client:test',
+    ]);
     expect(h.store.proposals.list()[0]).toMatchObject({ state: 'executed', decided_by: 'in-client:test' });
   });
 
@@ -60,8 +68,18 @@ describe('in-client consent', () => {
 
   it('never asks in the client about a security group, whatever the client would answer', async () => {
     const { w, h, asked } = await setup({ action: 'accept', content: { approve: true } });
-    const sg = await admin.ec2().send(new CreateSecurityGroupCommand({ GroupName: fresh('sg'), Description: 'x', TagSpecifications: [{ ResourceType: 'security-group', Tags: [{ Key: 'ProjectId', Value: w.project }] }] }));
-    const r = await call(h.client, 'propose_security_change', { security_group: sg.GroupId, add: [{ protocol: 'tcp', from_port: 443, to_port: 443, cidr: '0.0.0.0/0' }], reason: 'the shop must serve https' });
+    const sg = await admin.ec2().send(
+      new CreateSecurityGroupCommand({
+        GroupName: fresh('sg'),
+        Description: 'x',
+        TagSpecifications: [{ ResourceType: 'security-group', Tags: [{ Key: 'ProjectId', Value: w.project }] }],
+      }),
+    );
+    const r = await call(h.client, 'propose_security_change', {
+      security_group: sg.GroupId,
+      add: [{ protocol: 'tcp', from_port: 443, to_port: 443, cidr: '0.0.0.0/0' }],
+      reason: 'the shop must serve https',
+    });
     expect(r.structured?.status).toBe('pending_approval');
     expect(asked).toEqual([]);
     expect(h.writes()).toEqual([]);
@@ -71,7 +89,11 @@ describe('in-client consent', () => {
     const { parsePolicy } = await import('../src/policy/load.js');
     const { toolNames } = await import('../src/tools/index.js');
     expect(() =>
-      parsePolicy('version: 1\nprojects: { shop: { budget_usd_month: 1, in_client_consent: [security_group] } }\ntiers: {}\nagents: {}\n', 'policy.yaml', toolNames),
+      parsePolicy(
+        'version: 1\nprojects: { shop: { budget_usd_month: 1, in_client_consent: [security_group] } }\ntiers: {}\nagents: {}\n',
+        'policy.yaml',
+        toolNames,
+      ),
     ).toThrow(/policy\.yaml:2:\d+ projects\.shop\.in_client_consent\.0: Invalid option/);
   });
 });

@@ -13,7 +13,7 @@ import { AgentSession } from '../src/aws/session.js';
 import { loadPolicyFile } from '../src/policy/load.js';
 import { resolveAgent } from '../src/core/agent.js';
 import { recoverOpenApprovals } from '../src/registry/recover.js';
-import { Store } from '../src/store/store.js';
+import { rawDb, Store } from '../src/store/store.js';
 import { toolNames } from '../src/tools/index.js';
 import { admin, fresh } from './helpers/harness.js';
 
@@ -53,11 +53,13 @@ agents: { bot: { project: ${project}, tier: operator, role_arn: "arn:aws:iam::12
   });
   const client = new Client({ name: 'crash', version: '0' });
   await client.connect(transport);
-  const pending = client.callTool({ name: 'deploy_static_site', arguments: { site: 'shop', source_dir: site, environment: 'staging' } }).catch(() => null);
+  const pending = client
+    .callTool({ name: 'deploy_static_site', arguments: { site: 'shop', source_dir: site, environment: 'staging' } })
+    .catch(() => null);
   // Wait until every upload is recorded and the health check is hanging, then kill the server outright.
   const store = Store.open(db);
   for (let i = 0; i < 200; i++) {
-    const d = store.db.prepare("SELECT created FROM deployments WHERE state = 'in_progress'").get() as { created: string } | undefined;
+    const d = rawDb(store).prepare("SELECT created FROM deployments WHERE state = 'in_progress'").get() as { created: string } | undefined;
     if (d && (JSON.parse(d.created) as unknown[]).length === 3 && hanging.length > 0) break;
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -68,18 +70,21 @@ agents: { bot: { project: ${project}, tier: operator, role_arn: "arn:aws:iam::12
 
   const policy = loadPolicyFile(policyFile, toolNames);
   const agent = resolveAgent(policy, 'bot');
-  const aws = new AgentAws(new AgentSession({ agentId: 'bot', projectId: project, roleArn: agent.agent.role_arn, sessionSeconds: 900 }), (id, who) => store.audit.isOpenApproval(id, who));
+  const aws = new AgentAws(
+    new AgentSession({ agentId: 'bot', projectId: project, roleArn: agent.agent.role_arn, sessionSeconds: 900 }),
+    (id, who) => store.audit.isOpenApproval(id, who),
+  );
   await aws.session.credentials();
   const recovered = await recoverOpenApprovals(store, agent, aws);
   http.close();
-  return { store, recovered, bucket: store.db.prepare('SELECT bucket FROM deployments').pluck().get() as string };
+  return { store, recovered, bucket: rawDb(store).prepare('SELECT bucket FROM deployments').pluck().get() as string };
 }
 
 describe('a deploy interrupted by kill -9', () => {
   it('completes on restart when the health check now passes', async () => {
     const { store, recovered, bucket } = await crashMidHealthCheck('ok');
     expect(recovered).toEqual([expect.objectContaining({ outcome: 'completed' })]);
-    expect(store.db.prepare('SELECT state FROM deployments').pluck().get()).toBe('live');
+    expect(rawDb(store).prepare('SELECT state FROM deployments').pluck().get()).toBe('live');
     expect(store.audit.tail({ limit: 3 }).map((e) => e.kind)).toEqual(['requested', 'approved', 'executed']);
     const keys = (await admin.s3().send(new ListObjectsV2Command({ Bucket: bucket }))).Contents?.map((c) => c.Key).sort();
     expect(keys).toEqual(['a.js', 'b.css', 'index.html']);
@@ -90,7 +95,7 @@ describe('a deploy interrupted by kill -9', () => {
   it('rolls back on restart when the health check fails', async () => {
     const { store, recovered, bucket } = await crashMidHealthCheck('fail');
     expect(recovered).toEqual([expect.objectContaining({ outcome: 'undone' })]);
-    expect(store.db.prepare('SELECT state FROM deployments').pluck().get()).toBe('rolled_back');
+    expect(rawDb(store).prepare('SELECT state FROM deployments').pluck().get()).toBe('rolled_back');
     expect(store.audit.tail({ limit: 4 }).map((e) => e.kind)).toEqual(['requested', 'approved', 'executed', 'rolled_back']);
     expect((await admin.s3().send(new ListObjectsV2Command({ Bucket: bucket }))).Contents ?? []).toEqual([]);
     store.close();

@@ -1,6 +1,14 @@
 // deploy_static_site against moto: the bucket it makes, sync by content, read-back and URL health with an exact
 // restore, path escapes and limits refused before any upload, another project's bucket untouchable, dry runs.
-import { CreateBucketCommand, GetBucketVersioningCommand, GetObjectCommand, GetPublicAccessBlockCommand, HeadObjectCommand, ListObjectsV2Command, PutBucketTaggingCommand } from '@aws-sdk/client-s3';
+import {
+  CreateBucketCommand,
+  GetBucketVersioningCommand,
+  GetObjectCommand,
+  GetPublicAccessBlockCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutBucketTaggingCommand,
+} from '@aws-sdk/client-s3';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -59,9 +67,18 @@ describe('deploy_static_site', () => {
     expect(first.isError, first.text).toBeFalsy();
     expect(first.structured?.result).toMatchObject({ bucket, put: 4, deleted: 0, unchanged: 0 });
     const tags = await admin.s3().send(new (await import('@aws-sdk/client-s3')).GetBucketTaggingCommand({ Bucket: bucket }));
-    expect(Object.fromEntries((tags.TagSet ?? []).map((t) => [t.Key, t.Value]))).toMatchObject({ ProjectId: w.project, AgentId: w.agent, ManagedBy: 'aws-warden', Site: 'shop', Environment: 'staging' });
+    expect(Object.fromEntries((tags.TagSet ?? []).map((t) => [t.Key, t.Value]))).toMatchObject({
+      ProjectId: w.project,
+      AgentId: w.agent,
+      ManagedBy: 'aws-warden',
+      Site: 'shop',
+      Environment: 'staging',
+    });
     expect((await admin.s3().send(new GetBucketVersioningCommand({ Bucket: bucket }))).Status).toBe('Enabled');
-    expect((await admin.s3().send(new GetPublicAccessBlockCommand({ Bucket: bucket }))).PublicAccessBlockConfiguration).toMatchObject({ BlockPublicAcls: true, BlockPublicPolicy: true });
+    expect((await admin.s3().send(new GetPublicAccessBlockCommand({ Bucket: bucket }))).PublicAccessBlockConfiguration).toMatchObject({
+      BlockPublicAcls: true,
+      BlockPublicPolicy: true,
+    });
     const head = await admin.s3().send(new HeadObjectCommand({ Bucket: bucket, Key: 'css/site.css' }));
     expect(head).toMatchObject({ ContentType: 'text/css', CacheControl: 'public, max-age=60' });
 
@@ -70,12 +87,20 @@ describe('deploy_static_site', () => {
     const second = await deploy(h, dir);
     expect(second.isError, second.text).toBeFalsy();
     expect(second.structured?.result).toMatchObject({ put: 1, deleted: 1, unchanged: 2 });
-    expect(h.writes().map((c) => c.command).sort()).toEqual(['DeleteObject', 'PutBucketVersioning', 'PutObject']);
+    expect(
+      h
+        .writes()
+        .map((c) => c.command)
+        .sort(),
+    ).toEqual(['DeleteObject', 'PutBucketVersioning', 'PutObject']);
     expect(await keys(bucket)).toEqual(['app.js', 'css/site.css', 'index.html']);
     expect(await body(bucket, 'index.html')).toBe('<h1>v2</h1>');
     const status = await call(h.client, 'get_site_status', { site: 'shop' });
     expect(status.structured).toMatchObject({
-      environments: [expect.objectContaining({ environment: 'staging', state: 'live', files: 3, healthy: true }), expect.objectContaining({ environment: 'prod', state: 'none' })],
+      environments: [
+        expect.objectContaining({ environment: 'staging', state: 'live', files: 3, healthy: true }),
+        expect.objectContaining({ environment: 'prod', state: 'none' }),
+      ],
       history: [expect.objectContaining({ state: 'live' }), expect.objectContaining({ state: 'superseded' })],
     });
   });
@@ -88,14 +113,18 @@ describe('deploy_static_site', () => {
     });
     servers.push(http);
     await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
-    const { h, root, bucket } = await setup({ healthUrl: `http://127.0.0.1:${(http.address() as { port: number }).port}/{site}/{environment}` });
+    const { h, root, bucket } = await setup({
+      healthUrl: `http://127.0.0.1:${(http.address() as { port: number }).port}/{site}/{environment}`,
+    });
     const dir = siteDir(root, { 'index.html': 'good', 'app.js': 'v1', 'gone.txt': 'still here' });
     expect((await deploy(h, dir)).isError).toBeFalsy();
     healthy = false;
     siteDir(root, { 'index.html': 'broken', 'app.js': 'v1', 'new.js': 'fresh' });
     const r = await deploy(h, dir);
     expect(r.isError).toBe(true);
-    expect(r.text).toMatch(/deploy_static_site failed its health check \(GET http:\/\/127\.0\.0\.1:\d+\/shop\/staging: no 2xx within 2s \(last: 503\)\); rolled back: every key is at its previous version and new keys are removed — nothing changed/);
+    expect(r.text).toMatch(
+      /deploy_static_site failed its health check \(GET http:\/\/127\.0\.0\.1:\d+\/shop\/staging: no 2xx within 2s \(last: 503\)\); rolled back: every key is at its previous version and new keys are removed — nothing changed/,
+    );
     expect(await keys(bucket)).toEqual(['app.js', 'gone.txt', 'index.html']);
     expect(await body(bucket, 'index.html')).toBe('good');
     expect(await body(bucket, 'gone.txt')).toBe('still here');
@@ -108,10 +137,13 @@ describe('deploy_static_site', () => {
   it.each([
     ['a ../ escape', (root: string) => join(root, '..')],
     ['an absolute path outside the roots', () => '/etc'],
-    ['a symlinked directory pointing at /etc', (root: string) => {
-      symlinkSync('/etc', join(root, 'etc-link'));
-      return join(root, 'etc-link');
-    }],
+    [
+      'a symlinked directory pointing at /etc',
+      (root: string) => {
+        symlinkSync('/etc', join(root, 'etc-link'));
+        return join(root, 'etc-link');
+      },
+    ],
     ['a directory that does not exist', (root: string) => join(root, 'nope')],
   ])('refuses %s, uploading nothing', async (_what, source) => {
     const { h, root, bucket } = await setup();
@@ -175,7 +207,12 @@ describe('deploy_static_site', () => {
       status: 'dry_run',
       decision: { outcome: 'allow' },
       // storage and requests each round up to a cent
-      plan: { costDeltaUsdMonth: 0.02, operations: expect.arrayContaining([expect.objectContaining({ action: 's3:PutObject', params: expect.objectContaining({ key: 'big.bin', size: 5000 }) })]) },
+      plan: {
+        costDeltaUsdMonth: 0.02,
+        operations: expect.arrayContaining([
+          expect.objectContaining({ action: 's3:PutObject', params: expect.objectContaining({ key: 'big.bin', size: 5000 }) }),
+        ]),
+      },
     });
     expect(h.writes()).toEqual([]);
     await expect(admin.s3().send(new ListObjectsV2Command({ Bucket: bucket }))).rejects.toThrow();

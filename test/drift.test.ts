@@ -1,6 +1,11 @@
 // Drift against moto: desired state recorded by executions, differences made by the test with the SDK directly,
 // repairs through the guard (security groups as proposals), unowned resources reported and refused.
-import { AuthorizeSecurityGroupIngressCommand, CreateSecurityGroupCommand, DescribeSecurityGroupsCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
+import {
+  AuthorizeSecurityGroupIngressCommand,
+  CreateSecurityGroupCommand,
+  DescribeSecurityGroupsCommand,
+  TerminateInstancesCommand,
+} from '@aws-sdk/client-ec2';
 import { GetBucketVersioningCommand, PutBucketTaggingCommand, PutBucketVersioningCommand } from '@aws-sdk/client-s3';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -41,11 +46,19 @@ describe('check_drift and repair_drift', () => {
     await admin.s3().send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: 'Suspended' } }));
     const [d, ...rest] = await drift(h);
     expect(rest).toEqual([]);
-    expect(d).toMatchObject({ resource: `arn:aws:s3:::${bucket}`, aspect: 'bucket_versioning', status: 'drifted', differences: ['versioning: "Suspended", desired "Enabled"'] });
+    expect(d).toMatchObject({
+      resource: `arn:aws:s3:::${bucket}`,
+      aspect: 'bucket_versioning',
+      status: 'drifted',
+      differences: ['versioning: "Suspended", desired "Enabled"'],
+    });
     expect(d.changed_by).toMatch(/^outside aws-warden/);
     const r = await call(h.client, 'repair_drift', { ids: [d.id] });
     expect(r.isError, r.text).toBeFalsy();
-    expect(r.structured).toMatchObject({ status: 'executed', result: { repaired: [{ id: d.id, aspect: 'bucket_versioning', actions: ['s3:PutBucketVersioning'] }] } });
+    expect(r.structured).toMatchObject({
+      status: 'executed',
+      result: { repaired: [{ id: d.id, aspect: 'bucket_versioning', actions: ['s3:PutBucketVersioning'] }] },
+    });
     expect((await admin.s3().send(new GetBucketVersioningCommand({ Bucket: bucket }))).Status).toBe('Enabled');
     expect(h.audit.tail({ limit: 3 }).map((e) => [e.tool, e.kind])).toEqual([
       ['repair_drift', 'requested'],
@@ -64,15 +77,28 @@ describe('check_drift and repair_drift', () => {
     const h = await connect(w.policy, w.agent);
     open.push(h);
     const sg = await admin.ec2().send(
-      new CreateSecurityGroupCommand({ GroupName: fresh('sg'), Description: 'web', TagSpecifications: [{ ResourceType: 'security-group', Tags: [{ Key: 'ProjectId', Value: w.project }] }] }),
+      new CreateSecurityGroupCommand({
+        GroupName: fresh('sg'),
+        Description: 'web',
+        TagSpecifications: [{ ResourceType: 'security-group', Tags: [{ Key: 'ProjectId', Value: w.project }] }],
+      }),
     );
     const group = sg.GroupId as string;
-    const proposed = await call(h.client, 'propose_security_change', { security_group: group, add: [{ protocol: 'tcp', from_port: 443, to_port: 443, cidr: '10.0.0.0/16' }], reason: 'https from the vpc' });
+    const proposed = await call(h.client, 'propose_security_change', {
+      security_group: group,
+      add: [{ protocol: 'tcp', from_port: 443, to_port: 443, cidr: '10.0.0.0/16' }],
+      reason: 'https from the vpc',
+    });
     expect(proposed.isError, proposed.text).toBeFalsy();
     await approveAndRun(h.store, w.policy, proposed.structured?.proposal_id as string, 'ann', null);
     expect(await drift(h)).toEqual([]);
 
-    await admin.ec2().send(new AuthorizeSecurityGroupIngressCommand({ GroupId: group, IpPermissions: [{ IpProtocol: 'tcp', FromPort: 22, ToPort: 22, IpRanges: [{ CidrIp: '0.0.0.0/0' }] }] }));
+    await admin.ec2().send(
+      new AuthorizeSecurityGroupIngressCommand({
+        GroupId: group,
+        IpPermissions: [{ IpProtocol: 'tcp', FromPort: 22, ToPort: 22, IpRanges: [{ CidrIp: '0.0.0.0/0' }] }],
+      }),
+    );
     const [d] = await drift(h);
     expect(d).toMatchObject({ aspect: 'sg_rules', status: 'drifted', differences: ['rule added: ingress tcp 22-22 0.0.0.0/0'] });
     const before = h.writes().length;
@@ -80,7 +106,8 @@ describe('check_drift and repair_drift', () => {
     expect(r.structured).toMatchObject({ status: 'pending_approval', decision: { outcome: 'escalate', classes: ['security_group'] } });
     expect(h.writes().length).toBe(before);
     await approveAndRun(h.store, w.policy, r.structured?.proposal_id as string, 'ann', null);
-    const rules = (await admin.ec2().send(new DescribeSecurityGroupsCommand({ GroupIds: [group] }))).SecurityGroups?.[0]?.IpPermissions ?? [];
+    const rules =
+      (await admin.ec2().send(new DescribeSecurityGroupsCommand({ GroupIds: [group] }))).SecurityGroups?.[0]?.IpPermissions ?? [];
     expect(rules.map((p) => p.FromPort)).toEqual([443]);
     expect(await drift(h)).toEqual([]);
   });

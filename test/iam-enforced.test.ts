@@ -2,8 +2,22 @@
 // an agent must never do, even when the call skips aws-warden entirely (as a bug in it would). moto evaluates
 // allow/deny, actions, resources and the trust principal, not condition keys: those are checked on the documents
 // (test/iam.test.ts).
-import { CreateAccessKeyCommand, CreateRoleCommand, CreateUserCommand, DeleteRolePolicyCommand, IAMClient, PutRolePolicyCommand, PutUserPolicyCommand } from '@aws-sdk/client-iam';
-import { AuthorizeSecurityGroupIngressCommand, CreateSecurityGroupCommand, DescribeInstancesCommand, DescribeSecurityGroupsCommand, EC2Client } from '@aws-sdk/client-ec2';
+import {
+  CreateAccessKeyCommand,
+  CreateRoleCommand,
+  CreateUserCommand,
+  DeleteRolePolicyCommand,
+  IAMClient,
+  PutRolePolicyCommand,
+  PutUserPolicyCommand,
+} from '@aws-sdk/client-iam';
+import {
+  AuthorizeSecurityGroupIngressCommand,
+  CreateSecurityGroupCommand,
+  DescribeInstancesCommand,
+  DescribeSecurityGroupsCommand,
+  EC2Client,
+} from '@aws-sdk/client-ec2';
 import { CreateBucketCommand, DeleteBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import type { AwsCredentialIdentity } from '@aws-sdk/types';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -42,7 +56,10 @@ async function assume(roleArn: string, base = warden): Promise<AwsCredentialIden
   return new AgentSession({ agentId: agent, projectId: project, roleArn, sessionSeconds: 900 }, async () => base).credentials();
 }
 async function refused(p: Promise<unknown>): Promise<string> {
-  const e = (await p.then(() => null, (err: Error) => err)) as Error | null;
+  const e = (await p.then(
+    () => null,
+    (err: Error) => err,
+  )) as Error | null;
   return e ? `${e.name}: ${e.message}` : 'allowed';
 }
 
@@ -56,10 +73,20 @@ beforeAll(async () => {
   const key = (await bootstrap.send(new CreateAccessKeyCommand({ UserName: 'aws-warden' }))).AccessKey;
   warden = { accessKeyId: key?.AccessKeyId as string, secretAccessKey: key?.SecretAccessKey as string };
   // The test also plays the account admin with this user, so it may do anything; the agent roles may not.
-  await bootstrap.send(new PutUserPolicyCommand({ UserName: 'aws-warden', PolicyName: 'admin', PolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }] }) }));
+  await bootstrap.send(
+    new PutUserPolicyCommand({
+      UserName: 'aws-warden',
+      PolicyName: 'admin',
+      PolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }] }),
+    }),
+  );
   const principal = `arn:aws:iam::${ACCOUNT}:user/aws-warden`;
   const roles = [...renderAgentRoles(policy, agent, principal), renderApproverRole(policy, project, principal)!];
-  expect((await applyRoles(new IAMClient(cfg(warden)), roles)).map((r) => r.role)).toEqual([agent, `${agent}-operator`, `${agent}-approver`]);
+  expect((await applyRoles(new IAMClient(cfg(warden)), roles)).map((r) => r.role)).toEqual([
+    agent,
+    `${agent}-operator`,
+    `${agent}-approver`,
+  ]);
 }, 60_000);
 
 afterAll(async () => {
@@ -78,7 +105,13 @@ describe('rendered roles under IAM enforcement', () => {
     const iam = new IAMClient(cfg(warden));
     await iam.send(new CreateUserCommand({ UserName: 'mallory' }));
     const key = (await iam.send(new CreateAccessKeyCommand({ UserName: 'mallory' }))).AccessKey;
-    await iam.send(new PutUserPolicyCommand({ UserName: 'mallory', PolicyName: 'all', PolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }] }) }));
+    await iam.send(
+      new PutUserPolicyCommand({
+        UserName: 'mallory',
+        PolicyName: 'all',
+        PolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }] }),
+      }),
+    );
     const mallory = { accessKeyId: key?.AccessKeyId as string, secretAccessKey: key?.SecretAccessKey as string };
     expect(await refused(assume(role(agent), mallory))).toMatch(/cannot assume .*AccessDenied/);
     expect(await refused(assume(role(agent)))).toBe('allowed');
@@ -89,22 +122,45 @@ describe('rendered roles under IAM enforcement', () => {
     const vpcless = await admin.send(new CreateSecurityGroupCommand({ GroupName: fresh('sg'), Description: 'web' }));
     const bucket = `${project}-site-prod-abcd1234`;
     await new S3Client({ ...cfg(warden), forcePathStyle: true }).send(new CreateBucketCommand({ Bucket: bucket }));
-    const open = { GroupId: vpcless.GroupId, IpPermissions: [{ IpProtocol: 'tcp', FromPort: 22, ToPort: 22, IpRanges: [{ CidrIp: '0.0.0.0/0' }] }] };
+    const open = {
+      GroupId: vpcless.GroupId,
+      IpPermissions: [{ IpProtocol: 'tcp', FromPort: 22, ToPort: 22, IpRanges: [{ CidrIp: '0.0.0.0/0' }] }],
+    };
     for (const arn of [role(agent), role(`${agent}-operator`)]) {
       const creds = await assume(arn);
-      expect(await refused(new EC2Client(cfg(creds)).send(new AuthorizeSecurityGroupIngressCommand(open)))).toMatch(/AccessDenied.*ec2:AuthorizeSecurityGroupIngress/);
-      expect(await refused(new IAMClient(cfg(creds)).send(new CreateRoleCommand({ RoleName: fresh('escape'), AssumeRolePolicyDocument: '{}' })))).toMatch(/AccessDenied/);
-      expect(await refused(new S3Client({ ...cfg(creds), forcePathStyle: true }).send(new DeleteBucketCommand({ Bucket: bucket })))).toMatch(/AccessDenied/);
+      expect(await refused(new EC2Client(cfg(creds)).send(new AuthorizeSecurityGroupIngressCommand(open)))).toMatch(
+        /AccessDenied.*ec2:AuthorizeSecurityGroupIngress/,
+      );
+      expect(
+        await refused(new IAMClient(cfg(creds)).send(new CreateRoleCommand({ RoleName: fresh('escape'), AssumeRolePolicyDocument: '{}' }))),
+      ).toMatch(/AccessDenied/);
+      expect(
+        await refused(new S3Client({ ...cfg(creds), forcePathStyle: true }).send(new DeleteBucketCommand({ Bucket: bucket }))),
+      ).toMatch(/AccessDenied/);
     }
     // An admin who widens the agent's role by hand (Allow *) does not undo the denies: an explicit Deny wins.
     const iam = new IAMClient(cfg(warden));
-    await iam.send(new PutRolePolicyCommand({ RoleName: `${agent}-operator`, PolicyName: 'widened-by-hand', PolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }] }) }));
+    await iam.send(
+      new PutRolePolicyCommand({
+        RoleName: `${agent}-operator`,
+        PolicyName: 'widened-by-hand',
+        PolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }] }),
+      }),
+    );
     try {
       const widened = await assume(role(`${agent}-operator`));
       expect(await refused(new EC2Client(cfg(widened)).send(new DescribeInstancesCommand({})))).toBe('allowed');
-      expect(await refused(new EC2Client(cfg(widened)).send(new AuthorizeSecurityGroupIngressCommand(open)))).toMatch(/AccessDenied.*ec2:AuthorizeSecurityGroupIngress/);
-      expect(await refused(new IAMClient(cfg(widened)).send(new CreateRoleCommand({ RoleName: fresh('escape'), AssumeRolePolicyDocument: '{}' })))).toMatch(/AccessDenied.*iam:CreateRole/);
-      expect(await refused(new S3Client({ ...cfg(widened), forcePathStyle: true }).send(new DeleteBucketCommand({ Bucket: bucket })))).toMatch(/AccessDenied/);
+      expect(await refused(new EC2Client(cfg(widened)).send(new AuthorizeSecurityGroupIngressCommand(open)))).toMatch(
+        /AccessDenied.*ec2:AuthorizeSecurityGroupIngress/,
+      );
+      expect(
+        await refused(
+          new IAMClient(cfg(widened)).send(new CreateRoleCommand({ RoleName: fresh('escape'), AssumeRolePolicyDocument: '{}' })),
+        ),
+      ).toMatch(/AccessDenied.*iam:CreateRole/);
+      expect(
+        await refused(new S3Client({ ...cfg(widened), forcePathStyle: true }).send(new DeleteBucketCommand({ Bucket: bucket }))),
+      ).toMatch(/AccessDenied/);
     } finally {
       await iam.send(new DeleteRolePolicyCommand({ RoleName: `${agent}-operator`, PolicyName: 'widened-by-hand' }));
     }

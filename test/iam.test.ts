@@ -23,12 +23,16 @@ describe('wardenctl iam apply and check, against moto', () => {
     const agent = fresh('bot');
     const dir = mkdtempSync(join(tmpdir(), 'warden-iam-'));
     const file = join(dir, 'policy.yaml');
-    writeFileSync(file, `version: 1
+    writeFileSync(
+      file,
+      `version: 1
 projects: { shop: { budget_usd_month: 1, approver_role_arn: "arn:aws:iam::123456789012:role/${agent}-approver" } }
 tiers: { operator: { tools: [list_resources, tag_resource] } }
 agents: { ${agent}: { project: shop, tier: operator, role_arn: "arn:aws:iam::123456789012:role/${agent}" } }
-`);
-    const ctl = (...args: string[]) => spawnSync(process.execPath, [CTL, 'iam', ...args, '--project', 'shop', '--policy', file], { encoding: 'utf8' });
+`,
+    );
+    const ctl = (...args: string[]) =>
+      spawnSync(process.execPath, [CTL, 'iam', ...args, '--project', 'shop', '--policy', file], { encoding: 'utf8' });
     expect(ctl('check').status).toBe(1);
     const applied = ctl('apply');
     expect(applied.status, applied.stderr).toBe(0);
@@ -37,7 +41,11 @@ agents: { ${agent}: { project: shop, tier: operator, role_arn: "arn:aws:iam::123
     expect(clean.status, clean.stdout).toBe(0);
     expect(clean.stdout).toMatch(/no drift/);
     await new IAMClient({}).send(
-      new PutRolePolicyCommand({ RoleName: agent, PolicyName: 'aws-warden', PolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }] }) }),
+      new PutRolePolicyCommand({
+        RoleName: agent,
+        PolicyName: 'aws-warden',
+        PolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }] }),
+      }),
     );
     const drift = ctl('check');
     expect(drift.status).toBe(1);
@@ -52,7 +60,7 @@ describe('IAM rendering', () => {
     await expect(JSON.stringify(renderAgentRole(policy, 'web-bot', BASE), null, 2)).toMatchFileSnapshot('golden/iam-web-bot.json');
   });
 
-  it.each(Object.keys(policy.agents))('%s: every allowed write is scoped by the ProjectId tag or the project\'s bucket prefix', (agent) => {
+  it.each(Object.keys(policy.agents))("%s: every allowed write is scoped by the ProjectId tag or the project's bucket prefix", (agent) => {
     const role = renderAgentRole(policy, agent, BASE);
     expect(() => policyDocument.parse(role.permissions)).not.toThrow();
     for (const s of role.permissions.Statement.filter((x) => x.Effect === 'Allow')) {
@@ -60,7 +68,11 @@ describe('IAM rendering', () => {
       if (writes.length === 0 || s.Sid === 'LaunchInputs') continue; // images, subnets, groups a launch reads
       const scoped =
         JSON.stringify(s.Condition ?? {}).includes('${aws:PrincipalTag/ProjectId}') ||
-        asList(s.Resource).every((r) => r.startsWith(`arn:aws:s3:::${policy.agents[agent].project}-`) || r.startsWith(`arn:aws:s3:::restore-${policy.agents[agent].project}-`));
+        asList(s.Resource).every(
+          (r) =>
+            r.startsWith(`arn:aws:s3:::${policy.agents[agent].project}-`) ||
+            r.startsWith(`arn:aws:s3:::restore-${policy.agents[agent].project}-`),
+        );
       expect(scoped, `${agent} ${s.Sid}`).toBe(true);
     }
     expect(role.trust.Statement[0]).toMatchObject({
@@ -73,18 +85,31 @@ describe('IAM rendering', () => {
   it('denies agents security-group, NACL and IAM writes, bucket deletion, other projects and re-tagging ownership', () => {
     const denies = renderAgentRole(policy, 'web-bot', BASE).permissions.Statement.filter((s) => s.Effect === 'Deny');
     const denied = denies.flatMap((s) => asList(s.Action));
-    for (const a of ['ec2:AuthorizeSecurityGroupIngress', 'ec2:RevokeSecurityGroupEgress', 'ec2:CreateNetworkAcl*', 'iam:*', 's3:DeleteBucket', 's3:PutBucketPolicy'])
+    for (const a of [
+      'ec2:AuthorizeSecurityGroupIngress',
+      'ec2:RevokeSecurityGroupEgress',
+      'ec2:CreateNetworkAcl*',
+      'iam:*',
+      's3:DeleteBucket',
+      's3:PutBucketPolicy',
+    ])
       expect(denied).toContain(a);
-    expect(denies.find((s) => s.Sid === 'NeverRetagOwnership')?.Condition).toMatchObject({ 'ForAnyValue:StringEquals': { 'aws:TagKeys': ['ProjectId', 'AgentId', 'ManagedBy'] } });
-    expect(denies.find((s) => s.Sid === 'NeverOtherProjects')?.Condition).toMatchObject({ StringNotEquals: { 'aws:ResourceTag/ProjectId': '${aws:PrincipalTag/ProjectId}' } });
+    expect(denies.find((s) => s.Sid === 'NeverRetagOwnership')?.Condition).toMatchObject({
+      'ForAnyValue:StringEquals': { 'aws:TagKeys': ['ProjectId', 'AgentId', 'ManagedBy'] },
+    });
+    expect(denies.find((s) => s.Sid === 'NeverOtherProjects')?.Condition).toMatchObject({
+      StringNotEquals: { 'aws:ResourceTag/ProjectId': '${aws:PrincipalTag/ProjectId}' },
+    });
   });
 
   it('gives an observer no write at all', () => {
-    const allowed = renderAgentRole(policy, 'auditor', BASE).permissions.Statement.filter((s) => s.Effect === 'Allow').flatMap((s) => asList(s.Action));
+    const allowed = renderAgentRole(policy, 'auditor', BASE)
+      .permissions.Statement.filter((s) => s.Effect === 'Allow')
+      .flatMap((s) => asList(s.Action));
     expect(allowed.filter((a) => !READ.test(a))).toEqual([]);
   });
 
-  it('lets only the approver role change security groups, still within the project\'s tags', () => {
+  it("lets only the approver role change security groups, still within the project's tags", () => {
     const approver = renderApproverRole(policy, 'shop', BASE);
     const sg = approver?.permissions.Statement.find((s) => asList(s.Action).includes('ec2:AuthorizeSecurityGroupIngress'));
     expect(sg?.Condition).toMatchObject({ StringEquals: { 'aws:ResourceTag/ProjectId': '${aws:PrincipalTag/ProjectId}' } });
@@ -95,7 +120,12 @@ describe('IAM rendering', () => {
     [{ Version: '2012-10-17', Statement: [{ Effect: 'Maybe', Action: 's3:GetObject', Resource: '*' }] }],
     [{ Version: '2008-10-17', Statement: [{ Effect: 'Allow', Action: 's3:GetObject', Resource: '*' }] }],
     [{ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'not an action', Resource: '*' }] }],
-    [{ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 's3:GetObject', Resource: '*', Condition: { StringEqualz: { a: 'b' } } }] }],
+    [
+      {
+        Version: '2012-10-17',
+        Statement: [{ Effect: 'Allow', Action: 's3:GetObject', Resource: '*', Condition: { StringEqualz: { a: 'b' } } }],
+      },
+    ],
     [{ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Resource: '*' }] }],
     [{ Version: '2012-10-17', Statement: [] }],
   ])('the grammar check refuses %j', (doc) => {
@@ -106,7 +136,11 @@ describe('IAM rendering', () => {
     const one = spawnSync(process.execPath, [CTL, 'iam', 'render', '--agent', 'web-bot', '--policy', 'policy.yaml'], { encoding: 'utf8' });
     expect(one.status, one.stderr).toBe(0);
     expect(JSON.parse(one.stdout)).toMatchObject({ roleName: 'warden-shop-web-bot' });
-    const stack = spawnSync(process.execPath, [CTL, 'iam', 'render', '--project', 'shop', '--format', 'cloudformation', '--policy', 'policy.yaml'], { encoding: 'utf8' });
+    const stack = spawnSync(
+      process.execPath,
+      [CTL, 'iam', 'render', '--project', 'shop', '--format', 'cloudformation', '--policy', 'policy.yaml'],
+      { encoding: 'utf8' },
+    );
     expect(Object.keys(JSON.parse(stack.stdout).Resources)).toEqual(['WardenShopWebBot', 'WardenShopAuditor', 'WardenShopApprover']);
     for (const [args, msg] of [
       [['--agent', 'nobody'], /unknown agent "nobody"/],

@@ -31,7 +31,13 @@ async function hook(status: number): Promise<{ url: string; bodies: unknown[] }>
 }
 
 const project = (webhooks: string[]): ProjectPolicy =>
-  ({ budget_usd_month: 1, environments: ['prod'], notify: webhooks.map((webhook) => ({ webhook })), proposal_ttl_hours: 72, services: {} }) as ProjectPolicy;
+  ({
+    budget_usd_month: 1,
+    environments: ['prod'],
+    notify: webhooks.map((webhook) => ({ webhook })),
+    proposal_ttl_hours: 72,
+    services: {},
+  }) as ProjectPolicy;
 
 describe('notify', () => {
   it('records the notice, posts JSON to every webhook, retries a failing one and records both outcomes', async () => {
@@ -39,9 +45,17 @@ describe('notify', () => {
     const bad = await hook(502);
     const file = join(mkdtempSync(join(tmpdir(), 'warden-notify-')), 'warden.db');
     const store = Store.open(file);
-    const { delivered } = notify(store, project([good.url, bad.url]), { project: 'shop', kind: 'rolled_back', subject: 'web rolled back', body: { terminated: ['i-1'] }, eventId: 'evt-1' });
+    const { delivered } = notify(store, project([good.url, bad.url]), {
+      project: 'shop',
+      kind: 'rolled_back',
+      subject: 'web rolled back',
+      body: { terminated: ['i-1'] },
+      eventId: 'evt-1',
+    });
     await delivered;
-    expect(good.bodies).toEqual([expect.objectContaining({ project: 'shop', kind: 'rolled_back', subject: 'web rolled back', terminated: ['i-1'], event_id: 'evt-1' })]);
+    expect(good.bodies).toEqual([
+      expect.objectContaining({ project: 'shop', kind: 'rolled_back', subject: 'web rolled back', terminated: ['i-1'], event_id: 'evt-1' }),
+    ]);
     expect(bad.bodies).toHaveLength(3);
     const [row] = listNotifications(store);
     expect(JSON.parse(row.deliveries)).toEqual([
@@ -49,14 +63,21 @@ describe('notify', () => {
       { webhook: bad.url, ok: false, status: 502, attempts: 3 },
     ]);
     store.close();
-    const ctl = spawnSync(process.execPath, [join(process.cwd(), 'dist', 'tools', 'wardenctl', 'main.js'), 'notifications', '--db', file], { encoding: 'utf8' });
+    const ctl = spawnSync(process.execPath, [join(process.cwd(), 'dist', 'tools', 'wardenctl', 'main.js'), 'notifications', '--db', file], {
+      encoding: 'utf8',
+    });
     expect(ctl.status).toBe(0);
     expect(ctl.stdout).toMatch(/rolled_back.*web rolled back.*1\/2 delivered/s);
   });
 
   it('an unreachable webhook is recorded as failed and never throws', async () => {
     const store = Store.open(':memory:');
-    const { delivered } = notify(store, project(['http://127.0.0.1:9/nothing-listens']), { project: 'shop', kind: 'escalated', subject: 's', body: {} });
+    const { delivered } = notify(store, project(['http://127.0.0.1:9/nothing-listens']), {
+      project: 'shop',
+      kind: 'escalated',
+      subject: 's',
+      body: {},
+    });
     await expect(delivered).resolves.toBeUndefined();
     expect(JSON.parse(listNotifications(store)[0].deliveries)[0]).toMatchObject({ ok: false, attempts: 3, error: expect.any(String) });
   });

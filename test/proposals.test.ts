@@ -1,6 +1,11 @@
 // Human escalation: every escalation class becomes a proposal and writes nothing; a human's approval runs exactly
 // the stored plan once under the approver role; stale, expired, rejected or altered proposals never run.
-import { AuthorizeSecurityGroupIngressCommand, CreateSecurityGroupCommand, CreateTagsCommand, DescribeSecurityGroupsCommand } from '@aws-sdk/client-ec2';
+import {
+  AuthorizeSecurityGroupIngressCommand,
+  CreateSecurityGroupCommand,
+  CreateTagsCommand,
+  DescribeSecurityGroupsCommand,
+} from '@aws-sdk/client-ec2';
 import { z } from 'zod';
 import { defineTool, noParams } from '../src/tools/tool.js';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -9,7 +14,7 @@ import { launchTagged } from '../src/demo/seed.js';
 import { ProposalRefused, rejectProposal } from '../src/proposals/approve.js';
 import { approveAndRun } from '../src/registry/approve.js';
 import { rulesOf } from '../src/security/rules.js';
-import { Store } from '../src/store/store.js';
+import { rawDb, Store } from '../src/store/store.js';
 import { allTools } from '../src/tools/index.js';
 import { launchTool } from './fixtures/launch-tool.js';
 import { admin, call, connect, fresh, world, type Harness } from './helpers/harness.js';
@@ -31,7 +36,11 @@ async function setup(opts: { clock?: () => Date } = {}) {
 
 async function ownedGroup(project: string): Promise<string> {
   const sg = await admin.ec2().send(
-    new CreateSecurityGroupCommand({ GroupName: fresh('sg'), Description: 'web', TagSpecifications: [{ ResourceType: 'security-group', Tags: [{ Key: 'ProjectId', Value: project }] }] }),
+    new CreateSecurityGroupCommand({
+      GroupName: fresh('sg'),
+      Description: 'web',
+      TagSpecifications: [{ ResourceType: 'security-group', Tags: [{ Key: 'ProjectId', Value: project }] }],
+    }),
   );
   return sg.GroupId as string;
 }
@@ -53,10 +62,28 @@ async function propose(h: Harness, group: string, add: Record<string, unknown>[]
 
 describe('escalation classes', () => {
   it.each([
-    ['a security-group change', async (h: Harness, w: ReturnType<typeof world>) => ['propose_security_change', { security_group: await ownedGroup(w.project), add: [https], reason: 'the shop must serve https' }], /risk: security group/],
-    ['a resource tagged critical', async (h: Harness, w: ReturnType<typeof world>) => ['tag_resource', { resource_arn: await launchTagged(admin.ec2(), { ProjectId: w.project, Criticality: 'critical' }), set: { Owner: 'x' } }], /is tagged critical/],
+    [
+      'a security-group change',
+      async (h: Harness, w: ReturnType<typeof world>) => [
+        'propose_security_change',
+        { security_group: await ownedGroup(w.project), add: [https], reason: 'the shop must serve https' },
+      ],
+      /risk: security group/,
+    ],
+    [
+      'a resource tagged critical',
+      async (h: Harness, w: ReturnType<typeof world>) => [
+        'tag_resource',
+        { resource_arn: await launchTagged(admin.ec2(), { ProjectId: w.project, Criticality: 'critical' }), set: { Owner: 'x' } },
+      ],
+      /is tagged critical/,
+    ],
     ['spend over the threshold', async () => ['test_launch', { instance_type: 't3.medium' }], /over the \$20\.00 a human must approve/],
-    ['a budget increase', async () => ['request_budget', { amount_usd_month: 10, reason: 'more room for tests', duration: 'permanent' }], /risk: budget increase/],
+    [
+      'a budget increase',
+      async () => ['request_budget', { amount_usd_month: 10, reason: 'more room for tests', duration: 'permanent' }],
+      /risk: budget increase/,
+    ],
   ] as const)('%s → a pending proposal, a notification, no AWS write', async (_what, make, reason) => {
     const { w, h, store } = await setup();
     const [tool, args] = await make(h, w);
@@ -69,7 +96,7 @@ describe('escalation classes', () => {
     expect(p).toMatchObject({ tool, agent: w.agent, project: w.project, id: r.structured?.proposal_id });
     const polled = await call(h.client, 'get_proposal', { proposal_id: p.id });
     expect(polled.structured).toMatchObject({ state: 'pending', proposed_by: w.agent });
-    expect(store.db.prepare("SELECT kind FROM notifications").all()).toEqual([{ kind: 'proposal' }]);
+    expect(rawDb(store).prepare('SELECT kind FROM notifications').all()).toEqual([{ kind: 'proposal' }]);
   });
 });
 
@@ -79,13 +106,37 @@ describe('every risk class', () => {
     name: 'test_risky',
     title: 'risky (test fixture)',
     description: 'test only',
-    input: z.object({ flag: z.enum(['security_group', 'nacl', 'iam', 'production_database', 'critical_tag', 'spend', 'public_exposure', 'budget_increase']) }).strict(),
+    input: z
+      .object({
+        flag: z.enum([
+          'security_group',
+          'nacl',
+          'iam',
+          'production_database',
+          'critical_tag',
+          'spend',
+          'public_exposure',
+          'budget_increase',
+        ]),
+      })
+      .strict(),
     output: z.object({ ran: z.boolean() }),
     annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
     iam: {},
     params: noParams,
     async plan(args) {
-      return { tool: 'test_risky', summary: `a ${args.flag} change`, mutating: true, operations: [{ action: 'ec2:CreateTags' }], resources: [], tagsToSet: {}, costDeltaUsdMonth: 0, riskFlags: [args.flag], rollback: [], params: {} };
+      return {
+        tool: 'test_risky',
+        summary: `a ${args.flag} change`,
+        mutating: true,
+        operations: [{ action: 'ec2:CreateTags' }],
+        resources: [],
+        tagsToSet: {},
+        costDeltaUsdMonth: 0,
+        riskFlags: [args.flag],
+        rollback: [],
+        params: {},
+      };
     },
     async execute(_plan, _args, { aws }) {
       await aws.ec2.send(new CreateTagsCommand({ Resources: ['i-00000000'], Tags: [{ Key: 'x', Value: 'y' }] }));
@@ -94,38 +145,62 @@ describe('every risk class', () => {
     summarize: () => 'ran',
   });
 
-  it.each(['security_group', 'nacl', 'iam', 'production_database', 'critical_tag', 'spend', 'public_exposure', 'budget_increase'])('%s → proposal, no AWS write', async (flag) => {
-    const w = world({ operatorTools: ['test_risky'] });
-    const h = await connect(w.policy, w.agent, { tools: [...allTools, risky] });
-    open.push(h);
-    const r = await call(h.client, 'test_risky', { flag });
-    expect(r.structured).toMatchObject({ status: 'pending_approval', decision: { outcome: 'escalate', classes: [flag] } });
-    expect(h.sent).toEqual([]);
-    expect(h.store.proposals.list({ state: 'pending' })).toHaveLength(1);
-  });
+  it.each(['security_group', 'nacl', 'iam', 'production_database', 'critical_tag', 'spend', 'public_exposure', 'budget_increase'])(
+    '%s → proposal, no AWS write',
+    async (flag) => {
+      const w = world({ operatorTools: ['test_risky'] });
+      const h = await connect(w.policy, w.agent, { tools: [...allTools, risky] });
+      open.push(h);
+      const r = await call(h.client, 'test_risky', { flag });
+      expect(r.structured).toMatchObject({ status: 'pending_approval', decision: { outcome: 'escalate', classes: [flag] } });
+      expect(h.sent).toEqual([]);
+      expect(h.store.proposals.list({ state: 'pending' })).toHaveLength(1);
+    },
+  );
 });
 
 describe('propose_security_change', () => {
   it('shows the current rules, the exact diff and a loud analysis', async () => {
     const { w, h } = await setup();
     const group = await ownedGroup(w.project);
-    await admin.ec2().send(new AuthorizeSecurityGroupIngressCommand({ GroupId: group, IpPermissions: [{ IpProtocol: 'tcp', FromPort: 80, ToPort: 80, IpRanges: [{ CidrIp: '0.0.0.0/0' }] }] }));
-    const r = await propose(h, group, [ssh, { protocol: 'tcp', from_port: 80, to_port: 80, cidr: '0.0.0.0/0' }, { protocol: 'udp', from_port: 1000, to_port: 5000, cidr: '10.0.0.0/8' }]);
-    const plan = r.structured?.plan as { summary: string; operations: { params: { rules: unknown[] } }[]; preconditions: { analysis: string[]; already_present: string[]; current_rules: unknown[] } };
+    await admin.ec2().send(
+      new AuthorizeSecurityGroupIngressCommand({
+        GroupId: group,
+        IpPermissions: [{ IpProtocol: 'tcp', FromPort: 80, ToPort: 80, IpRanges: [{ CidrIp: '0.0.0.0/0' }] }],
+      }),
+    );
+    const r = await propose(h, group, [
+      ssh,
+      { protocol: 'tcp', from_port: 80, to_port: 80, cidr: '0.0.0.0/0' },
+      { protocol: 'udp', from_port: 1000, to_port: 5000, cidr: '10.0.0.0/8' },
+    ]);
+    const plan = r.structured?.plan as {
+      summary: string;
+      operations: { params: { rules: unknown[] } }[];
+      preconditions: { analysis: string[]; already_present: string[]; current_rules: unknown[] };
+    };
     expect(plan.summary).toMatch(/add 2, remove 0 rule\(s\) — DANGER flagged/);
     expect(plan.operations[0].params.rules).toHaveLength(2);
     expect(plan.preconditions.already_present).toEqual(['ingress tcp 80-80 0.0.0.0/0']);
-    expect(plan.preconditions.analysis).toEqual(expect.arrayContaining([
-      'ingress tcp 22-22 0.0.0.0/0: DANGER: opens 22 (SSH) to the whole internet',
-      'ingress udp 1000-5000 10.0.0.0/8: wide port range 1000-5000 (4001 ports)',
-    ]));
-    expect(plan.preconditions.current_rules).toEqual(expect.arrayContaining([expect.objectContaining({ from_port: 80, cidr: '0.0.0.0/0' })]));
+    expect(plan.preconditions.analysis).toEqual(
+      expect.arrayContaining([
+        'ingress tcp 22-22 0.0.0.0/0: DANGER: opens 22 (SSH) to the whole internet',
+        'ingress udp 1000-5000 10.0.0.0/8: wide port range 1000-5000 (4001 ports)',
+      ]),
+    );
+    expect(plan.preconditions.current_rules).toEqual(
+      expect.arrayContaining([expect.objectContaining({ from_port: 80, cidr: '0.0.0.0/0' })]),
+    );
   });
 
   it('refuses a group of another project', async () => {
     const { w, h } = await setup();
     const theirs = await ownedGroup(w.other);
-    const r = await call(h.client, 'propose_security_change', { security_group: theirs, add: [https], reason: 'the shop must serve https' });
+    const r = await call(h.client, 'propose_security_change', {
+      security_group: theirs,
+      add: [https],
+      reason: 'the shop must serve https',
+    });
     expect(r.text).toMatch(/denied by the ownership rule: .*security-group\/sg-[0-9a-f]+: ProjectId is "q-/);
     expect(r.structured).toBeUndefined();
   });
@@ -144,7 +219,11 @@ describe('propose_security_change', () => {
     [{ ...https, description: "'; DROP TABLE proposals; --" }, /add\.0\.description: AWS allows/],
   ])('refuses bad rule %j naming the field', async (rule, msg) => {
     const { h, store } = await setup();
-    const r = await call(h.client, 'propose_security_change', { security_group: 'sg-0123456789abcdef0', add: [rule], reason: 'testing bad input' });
+    const r = await call(h.client, 'propose_security_change', {
+      security_group: 'sg-0123456789abcdef0',
+      add: [rule],
+      reason: 'testing bad input',
+    });
     expect(r.isError).toBe(true);
     expect(r.text).toMatch(msg);
     expect(h.sent).toEqual([]);
@@ -175,10 +254,15 @@ describe('wardenctl approve: the approved plan is the plan that runs', () => {
   it('revokes exactly the rules the approved plan removes', async () => {
     const { w, h, store } = await setup();
     const group = await ownedGroup(w.project);
-    await admin.ec2().send(new AuthorizeSecurityGroupIngressCommand({ GroupId: group, IpPermissions: [
-      { IpProtocol: 'tcp', FromPort: 22, ToPort: 22, IpRanges: [{ CidrIp: '0.0.0.0/0' }] },
-      { IpProtocol: 'tcp', FromPort: 443, ToPort: 443, IpRanges: [{ CidrIp: '0.0.0.0/0' }] },
-    ] }));
+    await admin.ec2().send(
+      new AuthorizeSecurityGroupIngressCommand({
+        GroupId: group,
+        IpPermissions: [
+          { IpProtocol: 'tcp', FromPort: 22, ToPort: 22, IpRanges: [{ CidrIp: '0.0.0.0/0' }] },
+          { IpProtocol: 'tcp', FromPort: 443, ToPort: 443, IpRanges: [{ CidrIp: '0.0.0.0/0' }] },
+        ],
+      }),
+    );
     const r = await call(h.client, 'propose_security_change', { security_group: group, remove: [ssh], reason: 'close ssh to the world' });
     const done = await approveAndRun(store, w.policy, r.structured?.proposal_id as string, 'ann', null);
     expect(done.result).toMatchObject({ added: 0, removed: 1 });
@@ -204,7 +288,12 @@ describe('wardenctl approve: the approved plan is the plan that runs', () => {
     const { w, h, store } = await setup();
     const group = await ownedGroup(w.project);
     const id = (await propose(h, group)).structured?.proposal_id as string;
-    await admin.ec2().send(new AuthorizeSecurityGroupIngressCommand({ GroupId: group, IpPermissions: [{ IpProtocol: 'tcp', FromPort: 8080, ToPort: 8080, IpRanges: [{ CidrIp: '192.0.2.0/24' }] }] }));
+    await admin.ec2().send(
+      new AuthorizeSecurityGroupIngressCommand({
+        GroupId: group,
+        IpPermissions: [{ IpProtocol: 'tcp', FromPort: 8080, ToPort: 8080, IpRanges: [{ CidrIp: '192.0.2.0/24' }] }],
+      }),
+    );
     const sent: SentCommand[] = [];
     await expect(approveAndRun(store, w.policy, id, 'ann', null, { observe: (c) => sent.push(c) })).rejects.toThrow(
       /is stale and was not run: preconditions\.current_rules: now also \{"cidr":"192\.0\.2\.0\/24","direction":"ingress","from_port":8080/,
@@ -223,10 +312,10 @@ describe('wardenctl approve: the approved plan is the plan that runs', () => {
     await expect(approveAndRun(store, w.policy, rejected, 'ann', null)).rejects.toThrow(/is rejected/);
 
     const altered = (await propose(h, group)).structured?.proposal_id as string;
-    store.db.prepare("UPDATE proposals SET plan = replace(plan, '\"from_port\":443', '\"from_port\":22') WHERE id = ?").run(altered);
+    rawDb(store).prepare('UPDATE proposals SET plan = replace(plan, \'"from_port":443\', \'"from_port":22\') WHERE id = ?').run(altered);
     await expect(approveAndRun(store, w.policy, altered, 'ann', null)).rejects.toThrow(/no longer matches its hash/);
 
-    store.db.prepare("UPDATE proposals SET state = 'rejected' WHERE id = ?").run(altered);
+    rawDb(store).prepare("UPDATE proposals SET state = 'rejected' WHERE id = ?").run(altered);
     const expired = (await propose(h, group)).structured?.proposal_id as string;
     now = new Date('2026-11-13T00:00:01Z');
     await expect(approveAndRun(store, w.policy, expired, 'ann', null)).rejects.toThrow(/is expired/);

@@ -74,11 +74,26 @@ describe('scale_service', () => {
     expect(live.map((i) => i.InstanceId).sort()).toEqual([...result.launched].sort());
     const approved = h.audit.tail({ limit: 10 }).find((e) => e.kind === 'approved');
     for (const i of live)
-      expect(tagsOf(i)).toMatchObject({ ProjectId: w.project, AgentId: w.agent, ManagedBy: 'aws-warden', Service: 'web', WardenEvent: approved?.id });
+      expect(tagsOf(i)).toMatchObject({
+        ProjectId: w.project,
+        AgentId: w.agent,
+        ManagedBy: 'aws-warden',
+        Service: 'web',
+        WardenEvent: approved?.id,
+      });
     expect(h.writes().map((c) => c.command)).toEqual(['RunInstances']);
 
-    const svc = (await call(h.client, 'get_service', { service: 'web' })).structured as { count: number; monthly_cost_usd: number; instances: { id: string }[]; bounds: unknown };
-    expect(svc).toMatchObject({ count: 2, monthly_cost_usd: 15.2, bounds: { min: 0, max: 4, instance_types: ['t3.micro', 't3.small'], max_change_per_call: 3 } });
+    const svc = (await call(h.client, 'get_service', { service: 'web' })).structured as {
+      count: number;
+      monthly_cost_usd: number;
+      instances: { id: string }[];
+      bounds: unknown;
+    };
+    expect(svc).toMatchObject({
+      count: 2,
+      monthly_cost_usd: 15.2,
+      bounds: { min: 0, max: 4, instance_types: ['t3.micro', 't3.small'], max_change_per_call: 3 },
+    });
     expect(h.store.ledger.facts(w.project, 10000)).toMatchObject({ committedCents: 1520, reservedCents: 0 });
 
     const down = await call(h.client, 'scale_service', { service: 'web', desired_count: 1 });
@@ -86,13 +101,21 @@ describe('scale_service', () => {
     expect((down.structured?.result as { terminated: string[] }).terminated).toHaveLength(1);
     expect(await instancesOf(w.project)).toHaveLength(1);
     expect(h.store.ledger.facts(w.project, 10000)).toMatchObject({ committedCents: 760 });
-    expect(h.audit.tail({ limit: 20 }).filter((e) => e.tool === 'scale_service').map((e) => e.kind)).toEqual(['requested', 'approved', 'executed', 'requested', 'approved', 'executed']);
+    expect(
+      h.audit
+        .tail({ limit: 20 })
+        .filter((e) => e.tool === 'scale_service')
+        .map((e) => e.kind),
+    ).toEqual(['requested', 'approved', 'executed', 'requested', 'approved', 'executed']);
   });
 
   it.each([
     [{ desired_count: 1000 }, /denied by the limits rule: desired_count 1000 is outside service web's bounds 0\.\.6/],
     [{ desired_count: 5 }, /denied by the limits rule: web would have 5 instances; tier "operator" allows at most 4 per service/],
-    [{ desired_count: 1, instance_type: 'm5.large' }, /denied by the limits rule: instance type m5\.large is not allowed for tier "operator" \(allowed: t3\.micro, t3\.small\)/],
+    [
+      { desired_count: 1, instance_type: 'm5.large' },
+      /denied by the limits rule: instance type m5\.large is not allowed for tier "operator" \(allowed: t3\.micro, t3\.small\)/,
+    ],
     [{ desired_count: 1, instance_type: 'x1e.32xlarge' }, /instance_type x1e\.32xlarge is not allowed for service web/],
     [{ desired_count: -1 }, /desired_count: Too small/],
     [{ desired_count: 1.5 }, /desired_count: .*expected int/],
@@ -120,7 +143,9 @@ describe('scale_service', () => {
   it('names a cheaper type that fits the budget', async () => {
     const { h } = await serviceWorld({ budget: 20 });
     const r = await call(h.client, 'scale_service', { service: 'web', desired_count: 2, instance_type: 't3.small' });
-    expect(r.text).toMatch(/has \$20\.00\/month left; web: 0 → 2: launch 2 × t3\.small costs \$30\.38\/month — 2 × t3\.micro \(\$15\.20\) fits — make a smaller change, or call request_budget$/);
+    expect(r.text).toMatch(
+      /has \$20\.00\/month left; web: 0 → 2: launch 2 × t3\.small costs \$30\.38\/month — 2 × t3\.micro \(\$15\.20\) fits — make a smaller change, or call request_budget$/,
+    );
   });
 
   it('past a tier limit escalates instead when the service says so', async () => {
@@ -136,14 +161,24 @@ describe('scale_service', () => {
     const { w, h } = await serviceWorld();
     const agent = resolveAgent(w.policy, w.agent);
     const args = { service: 'web', desired_count: 2, instance_type: 't3.micro' };
-    const ctx = { agent, aws: h.aws, ports: portsFor(h.store, agent.projectId, agent.project), signal: new AbortController().signal, progress: async () => {} };
+    const ctx = {
+      agent,
+      aws: h.aws,
+      ports: portsFor(h.store, agent.projectId, agent.project),
+      signal: new AbortController().signal,
+      progress: async () => {},
+    };
     const scope = { agent: w.agent, tool: 'scale_service', requestIds: [] as string[] };
     await h.aws.session.credentials();
     const plan = await inCallScope(scope, () => scaleService.plan(args, ctx));
     const approved = h.audit.append({ kind: 'approved', agent: w.agent, project: w.project, tool: 'scale_service', request: plan });
-    const first = await inCallScope(scope, () => withPermit(permitFor(approved.id, w.project, plan), () => scaleService.execute(plan, args, ctx)));
+    const first = await inCallScope(scope, () =>
+      withPermit(permitFor(approved.id, w.project, plan), () => scaleService.execute(plan, args, ctx)),
+    );
     // The process "crashed" before recording the outcome; the same approved event runs again.
-    const again = await inCallScope(scope, () => withPermit(permitFor(approved.id, w.project, plan), () => scaleService.execute(plan, args, ctx)));
+    const again = await inCallScope(scope, () =>
+      withPermit(permitFor(approved.id, w.project, plan), () => scaleService.execute(plan, args, ctx)),
+    );
     expect(again).toMatchObject({ count: 2 });
     expect((again as { launched: string[] }).launched.sort()).toEqual((first as { launched: string[] }).launched.sort());
     expect(await instancesOf(w.project)).toHaveLength(2);
@@ -176,7 +211,7 @@ describe('scale_service', () => {
     expect(JSON.parse(notes[0].body)).toMatchObject({ project: w.project, terminated: expect.any(Array) });
   });
 
-  it('never counts, changes or terminates another project\'s instances of the same service name', async () => {
+  it("never counts, changes or terminates another project's instances of the same service name", async () => {
     const { w, h } = await serviceWorld();
     const theirs = await Promise.all([1, 2].map(() => launchTagged(admin.ec2(), { ProjectId: w.other, Service: 'web' })));
     const up = await call(h.client, 'scale_service', { service: 'web', desired_count: 1, instance_type: 't3.micro' });
@@ -193,7 +228,9 @@ describe('scale_service', () => {
     const before = (await instancesOf(w.project)).map((i) => i.InstanceId);
     const r = await call(h.client, 'scale_service', { service: 'web', desired_count: 2, instance_type: 't3.small' });
     expect(r.isError, r.text).toBeFalsy();
-    expect(r.structured?.plan).toMatchObject({ operations: [{ action: 'ec2:RunInstances' }, { action: 'ec2:TerminateInstances', params: { ids: expect.arrayContaining(before) } }] });
+    expect(r.structured?.plan).toMatchObject({
+      operations: [{ action: 'ec2:RunInstances' }, { action: 'ec2:TerminateInstances', params: { ids: expect.arrayContaining(before) } }],
+    });
     const after = await instancesOf(w.project);
     expect(after.map((i) => i.InstanceType)).toEqual(['t3.small', 't3.small']);
     expect(after.some((i) => before.includes(i.InstanceId))).toBe(false);
@@ -214,16 +251,22 @@ describe('scale_service', () => {
     const { w, h } = await serviceWorld();
     await launchTagged(admin.ec2(), { ProjectId: w.project, Service: 'web', Criticality: 'critical' });
     const r = await call(h.client, 'scale_service', { service: 'web', desired_count: 2, instance_type: 't3.micro' });
-    expect(r.text).toMatch(/^pending approval: proposal prop_[0-9a-f]{12} — needs a human: arn:aws:ec2:.*instance\/i-[0-9a-f]+ is tagged critical/);
+    expect(r.text).toMatch(
+      /^pending approval: proposal prop_[0-9a-f]{12} — needs a human: arn:aws:ec2:.*instance\/i-[0-9a-f]+ is tagged critical/,
+    );
     expect(h.writes()).toEqual([]);
   });
 
   it('sends progress notifications while it waits for health, when the client asked', async () => {
     const { h } = await serviceWorld();
     const seen: string[] = [];
-    const res = await h.client.callTool({ name: 'scale_service', arguments: { service: 'web', desired_count: 1, instance_type: 't3.micro' } }, undefined, {
-      onprogress: (p) => void seen.push(p.message ?? ''),
-    });
+    const res = await h.client.callTool(
+      { name: 'scale_service', arguments: { service: 'web', desired_count: 1, instance_type: 't3.micro' } },
+      undefined,
+      {
+        onprogress: (p) => void seen.push(p.message ?? ''),
+      },
+    );
     expect(res.isError).toBeFalsy();
     expect(seen).toContain('launched 1 × t3.micro; waiting for health');
     expect(seen).toContain('1/1 instances healthy');
@@ -240,8 +283,22 @@ describe('scale_service', () => {
 
 describe('pickForScaleIn', () => {
   it('removes instances that are not running first, then the newest', () => {
-    const i = (id: string, state: string, launchedAt: string) => ({ id, state, launchedAt, arn: id, type: 't3.micro', privateIp: null, publicIp: null, tags: {} });
-    const set = [i('old', 'running', '2026-01-01'), i('new', 'running', '2026-03-01'), i('mid', 'running', '2026-02-01'), i('sick', 'pending', '2025-12-01')];
+    const i = (id: string, state: string, launchedAt: string) => ({
+      id,
+      state,
+      launchedAt,
+      arn: id,
+      type: 't3.micro',
+      privateIp: null,
+      publicIp: null,
+      tags: {},
+    });
+    const set = [
+      i('old', 'running', '2026-01-01'),
+      i('new', 'running', '2026-03-01'),
+      i('mid', 'running', '2026-02-01'),
+      i('sick', 'pending', '2025-12-01'),
+    ];
     expect(pickForScaleIn(set, 1).map((x) => x.id)).toEqual(['sick']);
     expect(pickForScaleIn(set, 3).map((x) => x.id)).toEqual(['sick', 'new', 'mid']);
   });

@@ -51,7 +51,11 @@ describe('aws-warden serve (stdio)', () => {
       }
       const status = await client.callTool({ name: 'get_status', arguments: {} });
       expect(status.isError).toBeFalsy();
-      expect(status.structuredContent).toMatchObject({ agent, project, assumed_role_arn: `arn:aws:sts::123456789012:assumed-role/${agent}/warden-${agent}` });
+      expect(status.structuredContent).toMatchObject({
+        agent,
+        project,
+        assumed_role_arn: `arn:aws:sts::123456789012:assumed-role/${agent}/warden-${agent}`,
+      });
       const list = await client.callTool({ name: 'list_resources', arguments: {} });
       expect((list.structuredContent as { resources: { arn: string }[] }).resources.map((r) => r.arn)).toEqual([arn]);
       const denied = await client.callTool({ name: 'tag_resource', arguments: { resource_arn: arn, set: { A: 'b' } } });
@@ -66,8 +70,18 @@ describe('aws-warden serve (stdio)', () => {
   });
 
   it.each([
-    ['an invalid policy', (f: string) => ['serve', '--agent', 'x', '--policy', f], 'tiers: { observer: { tools: [nope] } }', /policy\.yaml:\d+:\d+ tiers\.observer\.tools\.0: unknown tool "nope"/],
-    ['an agent not in the policy', (f: string) => ['serve', '--agent', 'mallory', '--policy', f], '', /agent "mallory" is not in the policy/],
+    [
+      'an invalid policy',
+      (f: string) => ['serve', '--agent', 'x', '--policy', f],
+      'tiers: { observer: { tools: [nope] } }',
+      /policy\.yaml:\d+:\d+ tiers\.observer\.tools\.0: unknown tool "nope"/,
+    ],
+    [
+      'an agent not in the policy',
+      (f: string) => ['serve', '--agent', 'mallory', '--policy', f],
+      '',
+      /agent "mallory" is not in the policy/,
+    ],
     ['no agent at all', (f: string) => ['serve', '--policy', f], '', /no agent id: start the server with --agent ID or WARDEN_AGENT/],
     ['a missing policy file', () => ['serve', '--agent', 'x', '--policy', '/nonexistent/policy.yaml'], '', /cannot read policy/],
     ['an unknown flag', () => ['serve', '--agnet', 'x'], '', /Unknown option '--agnet'/],
@@ -88,9 +102,14 @@ describe('aws-warden serve (stdio)', () => {
     const ok = spawnSync(process.execPath, [CLI, 'check-policy', 'policy.yaml'], { encoding: 'utf8' });
     expect(ok.status).toBe(0);
     expect(ok.stdout).toMatch(/agent web-bot\n\s+project\s+shop/);
-    expect(ok.stdout).toMatch(/tools\s+get_status, list_resources, get_budget, request_budget, get_proposal, tag_resource, get_service, scale_service, propose_security_change/);
+    expect(ok.stdout).toMatch(
+      /tools\s+get_status, list_resources, get_budget, request_budget, get_proposal, tag_resource, get_service, scale_service, propose_security_change/,
+    );
     const file = policyFile('p-x', 'bot-x').replace(/policy\.yaml$/, 'bad.yaml');
-    writeFileSync(file, 'version: 1\nprojects: {}\ntiers: {}\nagents: { web: { project: shop, tier: t, role_arn: "arn:aws:iam::123456789012:role/a" } }\n');
+    writeFileSync(
+      file,
+      'version: 1\nprojects: {}\ntiers: {}\nagents: { web: { project: shop, tier: t, role_arn: "arn:aws:iam::123456789012:role/a" } }\n',
+    );
     const bad = spawnSync(process.execPath, [CLI, 'check-policy', file], { encoding: 'utf8' });
     expect(bad.status).toBe(1);
     expect(bad.stderr).toMatch(/bad\.yaml:4:\d+ agents\.web\.project: unknown project "shop"/);

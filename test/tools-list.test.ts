@@ -18,7 +18,13 @@ describe('tools/list', () => {
     const h = await connect(w.policy, w.agent);
     const { tools } = await h.client.listTools();
     await h.close();
-    await expect(JSON.stringify(tools.find((t) => t.name === name), null, 2) + '\n').toMatchFileSnapshot(`__toolsnaps__/${name}.json`);
+    await expect(
+      JSON.stringify(
+        tools.find((t) => t.name === name),
+        null,
+        2,
+      ) + '\n',
+    ).toMatchFileSnapshot(`__toolsnaps__/${name}.json`);
   });
 
   it.each(allTools.map((t) => [t.name, t] as const))('%s declares the IAM it needs', (_n, t) => {

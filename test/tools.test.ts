@@ -25,7 +25,12 @@ async function tagsOf(instanceArn: string) {
 async function bucket(tags: Record<string, string> | null): Promise<string> {
   const name = fresh('bkt');
   await admin.s3().send(new CreateBucketCommand({ Bucket: name }));
-  if (tags) await admin.s3().send(new PutBucketTaggingCommand({ Bucket: name, Tagging: { TagSet: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) } }));
+  if (tags)
+    await admin
+      .s3()
+      .send(
+        new PutBucketTaggingCommand({ Bucket: name, Tagging: { TagSet: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) } }),
+      );
   return `arn:aws:s3:::${name}`;
 }
 
@@ -84,7 +89,11 @@ describe('list_resources', () => {
     let token: string | undefined;
     let pages = 0;
     do {
-      const r = await call(h.client, 'list_resources', { resource_types: ['ec2:instance'], max_results: 2, ...(token ? { next_token: token } : {}) });
+      const r = await call(h.client, 'list_resources', {
+        resource_types: ['ec2:instance'],
+        max_results: 2,
+        ...(token ? { next_token: token } : {}),
+      });
       expect(r.isError).toBeFalsy();
       seen.push(...(r.structured?.resources as { arn: string }[]).map((x) => x.arn));
       token = (r.structured?.next_token as string | null) ?? undefined;
@@ -138,13 +147,30 @@ describe('tag_resource', () => {
   });
 
   it.each([
-    ['another project (tagged so)', async (w: ReturnType<typeof world>) => launchTagged(admin.ec2(), { ProjectId: w.other }), /ProjectId is "q-[0-9a-f]+", not "p-/],
+    [
+      'another project (tagged so)',
+      async (w: ReturnType<typeof world>) => launchTagged(admin.ec2(), { ProjectId: w.other }),
+      /ProjectId is "q-[0-9a-f]+", not "p-/,
+    ],
     ['an untagged instance', async () => launchTagged(admin.ec2(), { Name: 'stray' }), /ProjectId is missing/],
-    ['a bucket tagged with a spoofed key case', async (w: ReturnType<typeof world>) => bucket({ projectid: w.project }), /ProjectId is missing/],
+    [
+      'a bucket tagged with a spoofed key case',
+      async (w: ReturnType<typeof world>) => bucket({ projectid: w.project }),
+      /ProjectId is missing/,
+    ],
     ['a bucket with no tags at all', async () => bucket(null), /ProjectId is missing/],
     ['a bucket that does not exist', async () => `arn:aws:s3:::${fresh('ghost')}`, /tags cannot be read \(NoSuchBucket/],
-    ['an instance in another region', async (w: ReturnType<typeof world>) => (await launchTagged(admin.ec2(), { ProjectId: w.project })).replace('us-east-1', 'eu-west-1'), /cannot be read \(in region eu-west-1/],
-    ['an instance in another account', async (w: ReturnType<typeof world>) => (await launchTagged(admin.ec2(), { ProjectId: w.project })).replace('123456789012', '210987654321'), /cannot be read \(in account 210987654321/],
+    [
+      'an instance in another region',
+      async (w: ReturnType<typeof world>) => (await launchTagged(admin.ec2(), { ProjectId: w.project })).replace('us-east-1', 'eu-west-1'),
+      /cannot be read \(in region eu-west-1/,
+    ],
+    [
+      'an instance in another account',
+      async (w: ReturnType<typeof world>) =>
+        (await launchTagged(admin.ec2(), { ProjectId: w.project })).replace('123456789012', '210987654321'),
+      /cannot be read \(in account 210987654321/,
+    ],
   ])('refuses %s: denied, audited, and no AWS write', async (_what, make, msg) => {
     const w = world();
     const arn = await make(w);

@@ -2,6 +2,7 @@
 // at once, and the very next call runs with the new tier.
 import { createServer, type Server } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
+import { rawDb } from '../src/store/store.js';
 import { anyImageId, launchTagged } from '../src/demo/seed.js';
 import { approveProposal } from '../src/proposals/approve.js';
 import { currentTier, trustRecord } from '../src/trust/tiers.js';
@@ -35,7 +36,13 @@ function successes(h: Harness, agent: string, project: string, n: number) {
 describe('trust gradient', () => {
   it('counts the record from the audit and proposes the next tier when it is earned; approval applies on the next call', async () => {
     const { w, h } = await setup('{ promote: { min_successes: 3, max_rollbacks: 0, window_days: 14 } }');
-    expect(trustRecord(h.store, w.policy, w.agent)).toMatchObject({ tier: 'observer', successes: 0, eligible: false, next_tier: 'operator', why: '0 of 3 successful changes' });
+    expect(trustRecord(h.store, w.policy, w.agent)).toMatchObject({
+      tier: 'observer',
+      successes: 0,
+      eligible: false,
+      next_tier: 'operator',
+      why: '0 of 3 successful changes',
+    });
     successes(h, w.agent, w.project, 2);
     const arn = await launchTagged(admin.ec2(), { ProjectId: w.project });
     const r = await call(h.client, 'tag_resource', { resource_arn: arn, set: { Owner: 'x' } });
@@ -67,7 +74,7 @@ describe('trust gradient', () => {
     const r = await call(h.client, 'tag_resource', { resource_arn: theirs, set: { Owner: 'mine now' } });
     expect(r.text).toMatch(/denied by the ownership rule/);
     expect(currentTier(h.store, w.policy, w.agent).tier).toBe('observer');
-    expect(h.store.db.prepare("SELECT kind FROM notifications").pluck().all()).toEqual(['demoted']);
+    expect(rawDb(h.store).prepare('SELECT kind FROM notifications').pluck().all()).toEqual(['demoted']);
     const next = await call(h.client, 'scale_service', { service: 'web', desired_count: 1 });
     expect(next.text).toMatch(/denied by the tier rule: tool "scale_service" is not granted to tier "observer"/);
   });
@@ -105,7 +112,7 @@ describe('trust gradient', () => {
     const r = await call(h.client, 'scale_service', { service: 'web', desired_count: 1 });
     expect(r.text).toMatch(/rolled back/);
     expect(currentTier(h.store, w.policy, w.agent).tier).toBe('observer');
-    const [change] = h.store.db.prepare('SELECT tier, by, reason FROM tier_changes WHERE agent = ?').all(w.agent);
+    const [change] = rawDb(h.store).prepare('SELECT tier, by, reason FROM tier_changes WHERE agent = ?').all(w.agent);
     expect(change).toEqual({ tier: 'observer', by: 'warden', reason: 'automatic demotion after a health failure' });
     expect((await h.client.listTools()).tools.map((t) => t.name)).toEqual(['get_status', 'list_resources']);
   });
@@ -115,7 +122,11 @@ describe('trust gradient', () => {
     const wider = `arn:aws:iam::123456789012:role/${w.agent}-operator`;
     w.policy.agents[w.agent].tier_roles = { operator: wider };
     await call(h.client, 'get_status', {});
-    const roleOf = () => h.store.db.prepare("SELECT role_arn FROM audit_events WHERE agent = ? AND role_arn IS NOT NULL ORDER BY seq DESC LIMIT 1").pluck().get(w.agent);
+    const roleOf = () =>
+      rawDb(h.store)
+        .prepare('SELECT role_arn FROM audit_events WHERE agent = ? AND role_arn IS NOT NULL ORDER BY seq DESC LIMIT 1')
+        .pluck()
+        .get(w.agent);
     const arn = await launchTagged(admin.ec2(), { ProjectId: w.project });
     const r = await call(h.client, 'tag_resource', { resource_arn: arn, set: { Owner: 'x' } });
     expect(r.isError, r.text).toBeFalsy();

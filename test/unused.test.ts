@@ -1,7 +1,14 @@
 // find_unused_resources and reclaim_resources against moto: CloudWatch metrics put by the test make an instance idle;
 // another project's idle instance is never listed or touched; reclaiming escalates unless tier and policy allow it.
 import { PutMetricDataCommand, CloudWatchClient } from '@aws-sdk/client-cloudwatch';
-import { AllocateAddressCommand, CreateVolumeCommand, DescribeInstancesCommand, DescribeSnapshotsCommand, DescribeVolumesCommand, StopInstancesCommand } from '@aws-sdk/client-ec2';
+import {
+  AllocateAddressCommand,
+  CreateVolumeCommand,
+  DescribeInstancesCommand,
+  DescribeSnapshotsCommand,
+  DescribeVolumesCommand,
+  StopInstancesCommand,
+} from '@aws-sdk/client-ec2';
 import { ListBucketsCommand } from '@aws-sdk/client-s3';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,7 +17,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { launchTagged } from '../src/demo/seed.js';
 import { approveAndRun } from '../src/registry/approve.js';
 import { bucketName } from '../src/sites/bucket.js';
-import { Store } from '../src/store/store.js';
+import { rawDb, Store } from '../src/store/store.js';
 import { stoppedAt } from '../src/unused/find.js';
 import { ACCOUNT, admin, call, connect, world, type Harness } from './helpers/harness.js';
 
@@ -29,14 +36,37 @@ async function metrics(instanceId: string, cpu: number) {
   for (let i = 0; i < points.length; i += 20) {
     const chunk = points.slice(i, i + 20);
     const dims = [{ Name: 'InstanceId', Value: instanceId }];
-    await cw.send(new PutMetricDataCommand({ Namespace: 'AWS/EC2', MetricData: chunk.map((t) => ({ MetricName: 'CPUUtilization', Dimensions: dims, Timestamp: t, Value: cpu, Unit: 'Percent' })) }));
-    await cw.send(new PutMetricDataCommand({ Namespace: 'AWS/EC2', MetricData: chunk.flatMap((t) => ['NetworkIn', 'NetworkOut'].map((m) => ({ MetricName: m, Dimensions: dims, Timestamp: t, Value: 100_000, Unit: 'Bytes' as const }))) }));
+    await cw.send(
+      new PutMetricDataCommand({
+        Namespace: 'AWS/EC2',
+        MetricData: chunk.map((t) => ({ MetricName: 'CPUUtilization', Dimensions: dims, Timestamp: t, Value: cpu, Unit: 'Percent' })),
+      }),
+    );
+    await cw.send(
+      new PutMetricDataCommand({
+        Namespace: 'AWS/EC2',
+        MetricData: chunk.flatMap((t) =>
+          ['NetworkIn', 'NetworkOut'].map((m) => ({
+            MetricName: m,
+            Dimensions: dims,
+            Timestamp: t,
+            Value: 100_000,
+            Unit: 'Bytes' as const,
+          })),
+        ),
+      }),
+    );
   }
 }
 
 async function volume(tags: Record<string, string>, size = 10) {
   const out = await admin.ec2().send(
-    new CreateVolumeCommand({ AvailabilityZone: 'us-east-1a', Size: size, VolumeType: 'gp3', TagSpecifications: [{ ResourceType: 'volume', Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) }] }),
+    new CreateVolumeCommand({
+      AvailabilityZone: 'us-east-1a',
+      Size: size,
+      VolumeType: 'gp3',
+      TagSpecifications: [{ ResourceType: 'volume', Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) }],
+    }),
   );
   return out.VolumeId as string;
 }
@@ -60,11 +90,20 @@ describe('find_unused_resources', () => {
     await Promise.all([metrics(idle, 1.5), metrics(busy, 60), metrics(theirs, 0.5)]);
     const vol = await volume({ ProjectId: w.project });
     await volume({ ProjectId: w.other });
-    const eip = await admin.ec2().send(new AllocateAddressCommand({ Domain: 'vpc', TagSpecifications: [{ ResourceType: 'elastic-ip', Tags: [{ Key: 'ProjectId', Value: w.project }] }] }));
+    const eip = await admin.ec2().send(
+      new AllocateAddressCommand({
+        Domain: 'vpc',
+        TagSpecifications: [{ ResourceType: 'elastic-ip', Tags: [{ Key: 'ProjectId', Value: w.project }] }],
+      }),
+    );
 
     const r = await call(h.client, 'find_unused_resources', {});
     expect(r.isError, r.text).toBeFalsy();
-    const found = r.structured as { resources: { id: string; type: string; saving_usd_month: number; evidence: string }[]; not_judged: { id: string; why: string }[]; total_saving_usd_month: number };
+    const found = r.structured as {
+      resources: { id: string; type: string; saving_usd_month: number; evidence: string }[];
+      not_judged: { id: string; why: string }[];
+      total_saving_usd_month: number;
+    };
     const byId = Object.fromEntries(found.resources.map((x) => [x.id, x]));
     expect(Object.keys(byId).sort()).toEqual([eip.AllocationId, idle, vol].sort());
     expect(byId[idle]).toMatchObject({ type: 'instance', saving_usd_month: 7.6 });
@@ -85,10 +124,14 @@ describe('find_unused_resources', () => {
     open.push(now);
     const early = (await call(now.client, 'find_unused_resources', {})).structured as { resources: { id: string }[] };
     expect(early.resources.map((x) => x.id)).not.toContain(id);
-    const later = await connect(w.policy, w.agent, { store: new Store(Store.open(':memory:').db, () => new Date(Date.now() + 20 * 86_400_000)) });
+    const later = await connect(w.policy, w.agent, {
+      store: new Store(rawDb(Store.open(':memory:')), () => new Date(Date.now() + 20 * 86_400_000)),
+    });
     open.push(later);
     const r = (await call(later.client, 'find_unused_resources', {})).structured as { resources: { id: string; evidence: string }[] };
-    expect(r.resources.find((x) => x.id === id)?.evidence).toMatch(/^stopped since .* \(20 days, over 14\); its \d+ volume\(s\) still bill$/);
+    expect(r.resources.find((x) => x.id === id)?.evidence).toMatch(
+      /^stopped since .* \(20 days, over 14\); its \d+ volume\(s\) still bill$/,
+    );
   });
 
   it('parses the stop time AWS and moto write', () => {
@@ -121,11 +164,17 @@ describe('reclaim_resources', () => {
     await Promise.all([metrics(idle, 0.5), metrics(bystander, 0.5)]);
     const vol = await volume({ ProjectId: w.project, Environment: 'staging' });
     const region = 'us-east-1';
-    h.store.ledger.settle(null, w.project, w.agent, { add: [{ arn: `arn:aws:ec2:${region}:123456789012:instance/${idle}`, description: 't3.micro', hourlyUsd: 0.0104, centsMonth: 760 }], remove: [] });
+    h.store.ledger.settle(null, w.project, w.agent, {
+      add: [{ arn: `arn:aws:ec2:${region}:123456789012:instance/${idle}`, description: 't3.micro', hourlyUsd: 0.0104, centsMonth: 760 }],
+      remove: [],
+    });
 
     const r = await call(h.client, 'reclaim_resources', { ids: [idle, vol], reason: 'idle for 3 days' });
     expect(r.isError, r.text).toBeFalsy();
-    const out = r.structured as { status: string; result: { reclaimed: { id: string; action: string; snapshots: { snapshot_id: string; volume: string }[] }[] } };
+    const out = r.structured as {
+      status: string;
+      result: { reclaimed: { id: string; action: string; snapshots: { snapshot_id: string; volume: string }[] }[] };
+    };
     expect(out.status).toBe('executed');
     expect(out.result.reclaimed.map((x) => [x.id, x.action])).toEqual([
       [idle, 'terminated'],
@@ -144,7 +193,12 @@ describe('reclaim_resources', () => {
     // The terminated instance's own volumes were snapshotted first too (terminating deletes its root volume).
     const rootVolumes = out.result.reclaimed[0].snapshots.map((x) => x.volume);
     expect(rootVolumes.length).toBeGreaterThan(0);
-    expect(h.writes().map((c) => c.command)).toEqual([...rootVolumes.map(() => 'CreateSnapshot'), 'TerminateInstances', 'CreateSnapshot', 'DeleteVolume']);
+    expect(h.writes().map((c) => c.command)).toEqual([
+      ...rootVolumes.map(() => 'CreateSnapshot'),
+      'TerminateInstances',
+      'CreateSnapshot',
+      'DeleteVolume',
+    ]);
   });
 
   it('a volume in an environment the policy does not list for unattended reclaim still escalates', async () => {
@@ -177,9 +231,12 @@ describe('reclaim_resources', () => {
   });
 
   it('an idle instance of a declared service is never reclaimed: its capacity is scale_service’s', async () => {
-    const w = world({ projectYaml: `${ALLOW}
+    const w = world({
+      projectYaml: `${ALLOW}
     services:
-      web: { image_id: ami-12c6146b, instance_types: [t3.micro], max: 2 }`, limits: '{ reclaim_unattended: true }' });
+      web: { image_id: ami-12c6146b, instance_types: [t3.micro], max: 2 }`,
+      limits: '{ reclaim_unattended: true }',
+    });
     const h = await connect(w.policy, w.agent);
     open.push(h);
     const member = idOf(await launchTagged(admin.ec2(), { ProjectId: w.project, Service: 'web' }));
@@ -187,14 +244,21 @@ describe('reclaim_resources', () => {
     const found = (await call(h.client, 'find_unused_resources', {})).structured as { resources: { id: string }[] };
     expect(found.resources.map((r) => r.id)).not.toContain(member);
     const r = await call(h.client, 'reclaim_resources', { ids: [member], reason: 'idle for three days' });
-    expect(r.text).toMatch(new RegExp(`ids: ${member} is owned by ${w.project} but not unused now \\(part of service web: change its capacity with scale_service\\)`));
+    expect(r.text).toMatch(
+      new RegExp(
+        `ids: ${member} is owned by ${w.project} but not unused now \\(part of service web: change its capacity with scale_service\\)`,
+      ),
+    );
     expect(h.writes()).toEqual([]);
   });
 
   it('a site environment with no deploy in site_idle_days is listed; reclaiming its bucket always needs a human, who empties and deletes it', async () => {
     const root = mkdtempSync(join(tmpdir(), 'warden-unused-site-'));
     writeFileSync(join(root, 'index.html'), 'old campaign');
-    const w = world({ projectYaml: `${ALLOW}\n    sites: { roots: ["${root}"], health_timeout_seconds: 2 }`, limits: '{ reclaim_unattended: true }' });
+    const w = world({
+      projectYaml: `${ALLOW}\n    sites: { roots: ["${root}"], health_timeout_seconds: 2 }`,
+      limits: '{ reclaim_unattended: true }',
+    });
     w.policy.projects[w.project].approver_role_arn = `arn:aws:iam::123456789012:role/${w.project}-approver`;
     const clock = { now: Date.now() };
     const h = await connect(w.policy, w.agent, { store: Store.open(':memory:', { clock: () => new Date(clock.now) }) });
@@ -206,8 +270,13 @@ describe('reclaim_resources', () => {
     expect(fresh.resources.map((r) => r.id)).not.toContain(bucket);
     clock.now += 61 * 86_400_000;
     const writes = h.writes().length;
-    const found = (await call(h.client, 'find_unused_resources', {})).structured as { resources: { id: string; type: string; evidence: string }[] };
-    expect(found.resources.find((r) => r.id === bucket)).toMatchObject({ type: 'site_bucket', evidence: expect.stringMatching(/^site promo \(staging\): last deploy \S+, 61 days ago \(over 60\)/) });
+    const found = (await call(h.client, 'find_unused_resources', {})).structured as {
+      resources: { id: string; type: string; evidence: string }[];
+    };
+    expect(found.resources.find((r) => r.id === bucket)).toMatchObject({
+      type: 'site_bucket',
+      evidence: expect.stringMatching(/^site promo \(staging\): last deploy \S+, 61 days ago \(over 60\)/),
+    });
     const r = await call(h.client, 'reclaim_resources', { ids: [bucket], reason: 'the promo ended in the summer' });
     expect(r.structured).toMatchObject({ status: 'pending_approval', decision: { classes: ['deletion'] } });
     expect(h.writes().length).toBe(writes);

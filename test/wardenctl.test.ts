@@ -22,7 +22,13 @@ function store(): string {
   const audit = new AuditLog(db, () => now);
   for (const [i, agent] of ['web-bot', 'web-bot', 'auditor', 'web-bot', 'auditor', 'web-bot'].entries()) {
     if (i === 3) now = new Date('2026-11-02T10:00:00Z');
-    audit.append({ kind: i % 3 === 0 ? 'requested' : i % 3 === 1 ? 'approved' : 'executed', agent, project: 'shop', tool: 'get_status', request: { i } });
+    audit.append({
+      kind: i % 3 === 0 ? 'requested' : i % 3 === 1 ? 'approved' : 'executed',
+      agent,
+      project: 'shop',
+      tool: 'get_status',
+      request: { i },
+    });
   }
   closeDb(db);
   return file;
@@ -38,7 +44,9 @@ describe('wardenctl', () => {
     const rows = JSON.parse(json.stdout) as { seq: number; request: { i: number } }[];
     expect(rows.map((r) => r.seq)).toEqual([3, 5]);
     expect(rows[0].request).toEqual({ i: 2 });
-    expect(JSON.parse(ctl('audit', 'tail', '--db', db, '--limit', '2', '--json').stdout).map((r: { seq: number }) => r.seq)).toEqual([5, 6]);
+    expect(JSON.parse(ctl('audit', 'tail', '--db', db, '--limit', '2', '--json').stdout).map((r: { seq: number }) => r.seq)).toEqual([
+      5, 6,
+    ]);
   });
 
   it('audit verify: 0 on a sound chain, 1 naming the first bad row, 1 when a recorded head vanished', () => {
@@ -50,7 +58,7 @@ describe('wardenctl', () => {
     expect(ctl('audit', 'verify', '--db', db, '--head', head).status).toBe(0);
 
     const conn = openDb(db);
-    conn.exec("DROP TRIGGER audit_events_no_delete; DELETE FROM audit_events WHERE seq = 6;");
+    conn.exec('DROP TRIGGER audit_events_no_delete; DELETE FROM audit_events WHERE seq = 6;');
     closeDb(conn);
     const truncated = ctl('audit', 'verify', '--db', db, '--head', head);
     expect(truncated.status).toBe(1);
@@ -67,7 +75,10 @@ describe('wardenctl', () => {
 
   it('audit export writes JSON lines, all or since a time', () => {
     const db = store();
-    const all = ctl('audit', 'export', '--db', db).stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const all = ctl('audit', 'export', '--db', db)
+      .stdout.trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(all).toHaveLength(6);
     expect(all[0]).toMatchObject({ seq: 1, kind: 'requested', request: { i: 0 }, prev_hash: '0'.repeat(64) });
     const since = ctl('audit', 'export', '--db', db, '--since', '2026-11-02T00:00:00Z').stdout.trim().split('\n');
@@ -105,7 +116,18 @@ describe('wardenctl', () => {
     expect(r.stderr).toMatch(/cannot open audit store \/tmp\/definitely-not-here\/warden\.db/);
   });
 
-  it.each([['--help'], ['audit', 'tail', '--help'], ['audit', 'verify', '--help'], ['audit', 'export', '--help'], ['status', '--help'], ['budget', '--help'], ['budget', 'reconcile', '--help'], ['proposals', '--help'], ['proposals', 'list', '--help'], ['prices', '--help']])('%s prints usage and exits 0', (...args) => {
+  it.each([
+    ['--help'],
+    ['audit', 'tail', '--help'],
+    ['audit', 'verify', '--help'],
+    ['audit', 'export', '--help'],
+    ['status', '--help'],
+    ['budget', '--help'],
+    ['budget', 'reconcile', '--help'],
+    ['proposals', '--help'],
+    ['proposals', 'list', '--help'],
+    ['prices', '--help'],
+  ])('%s prints usage and exits 0', (...args) => {
     const r = ctl(...args);
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/Usage: wardenctl/);
@@ -117,13 +139,37 @@ describe('wardenctl budget, proposals, prices', () => {
     const dir = mkdtempSync(join(tmpdir(), 'warden-ctl-b-'));
     const policy = join(dir, 'policy.yaml');
     const project = `p-${Math.random().toString(16).slice(2, 10)}`;
-    writeFileSync(policy, `version: 1\nprojects: { ${project}: { budget_usd_month: 50 } }\ntiers: { asker: { tools: [request_budget] } }\nagents: { bot: { project: ${project}, tier: asker, role_arn: "arn:aws:iam::123456789012:role/bot" } }\napproval: { allow_as: [ops-team] }\n`);
+    writeFileSync(
+      policy,
+      `version: 1\nprojects: { ${project}: { budget_usd_month: 50 } }\ntiers: { asker: { tools: [request_budget] } }\nagents: { bot: { project: ${project}, tier: asker, role_arn: "arn:aws:iam::123456789012:role/bot" } }\napproval: { allow_as: [ops-team] }\n`,
+    );
     const db = join(dir, 'warden.db');
     const store = Store.open(db, { clock: opts.clock });
     const requested = store.audit.append({ kind: 'requested', agent: 'bot', project, tool: 'request_budget' });
-    const plan = { tool: 'request_budget', summary: `raise ${project}'s cap by $20.00/month (permanent)`, mutating: true, operations: [{ action: 'warden:RaiseBudget', target: project, params: { cents_month: 2000, month: null } }], resources: [], tagsToSet: {}, costDeltaUsdMonth: 0, riskFlags: ['budget_increase' as const], rollback: [], params: {} };
+    const plan = {
+      tool: 'request_budget',
+      summary: `raise ${project}'s cap by $20.00/month (permanent)`,
+      mutating: true,
+      operations: [{ action: 'warden:RaiseBudget', target: project, params: { cents_month: 2000, month: null } }],
+      resources: [],
+      tagsToSet: {},
+      costDeltaUsdMonth: 0,
+      riskFlags: ['budget_increase' as const],
+      rollback: [],
+      params: {},
+    };
     const escalated = store.audit.append({ kind: 'escalated', agent: 'bot', project, tool: 'request_budget', follows: requested.id });
-    const p = store.proposals.create({ kind: 'request_budget', project, agent: 'bot', tool: 'request_budget', reason: 'more nodes', plan, args: {}, eventId: escalated.id, ttlHours: 72 });
+    const p = store.proposals.create({
+      kind: 'request_budget',
+      project,
+      agent: 'bot',
+      tool: 'request_budget',
+      reason: 'more nodes',
+      plan,
+      args: {},
+      eventId: escalated.id,
+      ttlHours: 72,
+    });
     store.close();
     return { policy, db, project, id: p.id };
   }
@@ -156,7 +202,10 @@ describe('wardenctl budget, proposals, prices', () => {
     expect(no.stderr).toMatch(/--as mallory: the policy's approval\.allow_as does not name it \(names: ops-team\)/);
     const ok = ctl('proposals', 'approve', id, '--yes', '--as', 'ops-team', '--db', db, '--policy', policy);
     expect(ok.status, ok.stderr).toBe(0);
-    expect(JSON.parse(ctl('proposals', 'show', id, '--db', db, '--json').stdout)).toMatchObject({ decided_by: 'ops-team', decision_note: expect.stringMatching(/as ops-team, OS user /) });
+    expect(JSON.parse(ctl('proposals', 'show', id, '--db', db, '--json').stdout)).toMatchObject({
+      decided_by: 'ops-team',
+      decision_note: expect.stringMatching(/as ops-team, OS user /),
+    });
   });
 
   it('list records proposals past their TTL as expired, with an audit row', () => {
@@ -173,7 +222,10 @@ describe('wardenctl budget, proposals, prices', () => {
     expect(ctl('proposals', 'reject', id, '--db', db).status).toBe(2);
     const r = ctl('proposals', 'reject', id, '--reason', 'not this month', '--db', db);
     expect(r.status).toBe(0);
-    expect(JSON.parse(ctl('proposals', 'list', '--db', db, '--json').stdout)[0]).toMatchObject({ state: 'rejected', decision_note: 'not this month' });
+    expect(JSON.parse(ctl('proposals', 'list', '--db', db, '--json').stdout)[0]).toMatchObject({
+      state: 'rejected',
+      decision_note: 'not this month',
+    });
   });
 
   it('budget reconcile adopts what the project holds in AWS: exit 1 when it changed the ledger, 0 when it agreed', async () => {

@@ -41,7 +41,9 @@ async function siteWorld() {
 }
 
 describe('deploy windows', () => {
-  const ranges = (yaml: string) => parsePolicy(`version: 1\nprojects: { pp: { budget_usd_month: 1,\n${yaml} } }\ntiers: {}\nagents: {}\n`, 'policy.yaml', toolNames).projects.pp.windows.prod;
+  const ranges = (yaml: string) =>
+    parsePolicy(`version: 1\nprojects: { pp: { budget_usd_month: 1,\n${yaml} } }\ntiers: {}\nagents: {}\n`, 'policy.yaml', toolNames)
+      .projects.pp.windows.prod;
 
   it('opens in its own time zone, across daylight saving, and past midnight', () => {
     const sat = ranges(WINDOW);
@@ -54,20 +56,25 @@ describe('deploy windows', () => {
     expect(isOpen(nights, new Date('2026-11-27T23:00:00Z'))).toBe(true); // Friday 23:00
     expect(isOpen(nights, new Date('2026-11-28T05:59:00Z'))).toBe(true); // Saturday 05:59, still Friday's night
     expect(isOpen(nights, new Date('2026-11-28T22:30:00Z'))).toBe(false); // Saturday 22:30
-    expect(() => ranges(`    windows: { prod: [{ start: "25:00", end: "06:00", time_zone: Mars/Olympus }] }`)).toThrow(/windows\.prod\.0\.start: must be HH:MM[\s\S]*time_zone: unknown IANA time zone/);
+    expect(() => ranges(`    windows: { prod: [{ start: "25:00", end: "06:00", time_zone: Mars/Olympus }] }`)).toThrow(
+      /windows\.prod\.0\.start: must be HH:MM[\s\S]*time_zone: unknown IANA time zone/,
+    );
   });
 
   it('nextOpening agrees with a minute-by-minute scan across zones, daylight saving and midnight', () => {
     const all = [
       ...ranges(WINDOW),
-      ...ranges(`    windows: { prod: [{ days: [sun], start: "02:30", end: "03:30", time_zone: America/New_York }, { days: [mon, fri], start: "23:00", end: "01:00", time_zone: Asia/Kolkata }] }`),
+      ...ranges(
+        `    windows: { prod: [{ days: [sun], start: "02:30", end: "03:30", time_zone: America/New_York }, { days: [mon, fri], start: "23:00", end: "01:00", time_zone: Asia/Kolkata }] }`,
+      ),
     ];
     const scan = (rs: typeof all, from: Date) => {
-      for (let t = Math.ceil(from.getTime() / 60_000) * 60_000, i = 0; i <= 8 * 24 * 60; i++, t += 60_000) if (isOpen(rs, new Date(t))) return new Date(t).toISOString();
+      for (let t = Math.ceil(from.getTime() / 60_000) * 60_000, i = 0; i <= 8 * 24 * 60; i++, t += 60_000)
+        if (isOpen(rs, new Date(t))) return new Date(t).toISOString();
       return null;
     };
     let seed = 42;
-    const random = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+    const random = () => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
     // Instants spread over the year, and instants in the days before each daylight-saving change of these zones.
     const changes = ['2026-03-08', '2026-03-29', '2026-10-25', '2026-11-01'].map((d) => Date.parse(`${d}T00:00:00Z`));
     const instants = [
@@ -76,7 +83,8 @@ describe('deploy windows', () => {
     ];
     for (const at of instants) {
       const from = new Date(Math.floor(at));
-      for (const rs of [all.slice(0, 1), all.slice(1, 2), all.slice(2), all]) expect(nextOpening(rs, from)?.toISOString() ?? null, from.toISOString()).toBe(scan(rs, from));
+      for (const rs of [all.slice(0, 1), all.slice(1, 2), all.slice(2), all])
+        expect(nextOpening(rs, from)?.toISOString() ?? null, from.toISOString()).toBe(scan(rs, from));
     }
   });
 
@@ -89,17 +97,27 @@ describe('deploy windows', () => {
     const r = await call(h.client, 'deploy_static_site', { site: 'shop', source_dir: root, environment: 'prod' });
     expect(r.isError, r.text).toBeFalsy();
     expect(r.structured).toMatchObject({ status: 'scheduled', run_at: OPENS });
-    expect(r.text).toMatch(/^scheduled: deploy_static_site is held — prod changes run in its deploy window \(sat 02:00-04:00 Europe\/Berlin\); next opening 2026-11-28T01:00:00.000Z\. Job job-[0-9a-f]{8} runs then/);
+    expect(r.text).toMatch(
+      /^scheduled: deploy_static_site is held — prod changes run in its deploy window \(sat 02:00-04:00 Europe\/Berlin\); next opening 2026-11-28T01:00:00.000Z\. Job job-[0-9a-f]{8} runs then/,
+    );
     expect(h.writes().length).toBe(writes);
     const job = r.structured?.job_id as string;
     const scheduled = h.audit.tail({ limit: 1 })[0];
     expect(scheduled.kind).toBe('escalated');
     expect(JSON.parse(scheduled.decision as string)).toMatchObject({ outcome: 'schedule', rule: 'deploy_window', run_at: OPENS });
     const listed = spawnSync(process.execPath, [CTL, 'schedule', 'list', '--db', dbFile, '--json'], { encoding: 'utf8' });
-    expect(JSON.parse(listed.stdout)).toMatchObject([{ id: job, state: 'queued', tool: 'deploy_static_site', run_at: OPENS, args: { environment: 'prod' } }]);
+    expect(JSON.parse(listed.stdout)).toMatchObject([
+      { id: job, state: 'queued', tool: 'deploy_static_site', run_at: OPENS, args: { environment: 'prod' } },
+    ]);
 
     const polled = await call(h.client, 'get_job', { job_id: job });
-    expect(polled.structured).toMatchObject({ job_id: job, state: 'queued', tool: 'deploy_static_site', requested_by: w.agent, run_at: OPENS });
+    expect(polled.structured).toMatchObject({
+      job_id: job,
+      state: 'queued',
+      tool: 'deploy_static_site',
+      requested_by: w.agent,
+      run_at: OPENS,
+    });
     const worker = new Worker(store, w.policy, 'test:1');
     expect((await worker.runOnce()).ran).toEqual([]);
     clock.now = Date.parse(OPENS) + 60_000;
@@ -133,7 +151,17 @@ describe('deploy windows', () => {
     const r = await call(h.client, 'scale_service', { service: 'web', desired_count: 1 });
     expect(r.structured).toMatchObject({ status: 'scheduled' });
     // Meanwhile the project's budget is used up by something else.
-    store.ledger.settle(null, w.project, 'someone', { add: [{ arn: 'arn:aws:ec2:us-east-1:123456789012:instance/i-0000000000000000a', description: 'm5.large', hourlyUsd: 0.096, centsMonth: 1950 }], remove: [] });
+    store.ledger.settle(null, w.project, 'someone', {
+      add: [
+        {
+          arn: 'arn:aws:ec2:us-east-1:123456789012:instance/i-0000000000000000a',
+          description: 'm5.large',
+          hourlyUsd: 0.096,
+          centsMonth: 1950,
+        },
+      ],
+      remove: [],
+    });
     now = Date.parse(OPENS) + 60_000;
     const pass = await new Worker(store, w.policy, 'test:2').runOnce();
     expect(pass.ran).toHaveLength(1);
@@ -154,7 +182,9 @@ describe('deploy windows', () => {
     // Another project's agent cannot see it: reported exactly like a job that does not exist.
     const outsider = await connect(w.policy, `${w.other}-bot`, { store });
     open.push(outsider);
-    expect((await call(outsider.client, 'get_job', { job_id: job })).text).toBe(`get_job refused: job_id ${job}: no such job in project ${w.other}`);
+    expect((await call(outsider.client, 'get_job', { job_id: job })).text).toBe(
+      `get_job refused: job_id ${job}: no such job in project ${w.other}`,
+    );
     const cancel = spawnSync(process.execPath, [CTL, 'schedule', 'cancel', job, '--as', 'ann', '--db', dbFile], { encoding: 'utf8' });
     expect(cancel.status, cancel.stderr).toBe(0);
     expect(cancel.stdout).toMatch(new RegExp(`^cancelled ${job}`));

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { anyImageId } from '../src/demo/seed.js';
-import { Store } from '../src/store/store.js';
+import { rawDb, Store } from '../src/store/store.js';
 import { Worker } from '../src/worker/worker.js';
 import { admin, world } from './helpers/harness.js';
 
@@ -22,7 +22,14 @@ afterEach(() => {
 });
 
 async function launched(project: string) {
-  const out = await admin.ec2().send(new DescribeInstancesCommand({ Filters: [{ Name: 'tag:ProjectId', Values: [project] }, { Name: 'instance-state-name', Values: ['pending', 'running'] }] }));
+  const out = await admin.ec2().send(
+    new DescribeInstancesCommand({
+      Filters: [
+        { Name: 'tag:ProjectId', Values: [project] },
+        { Name: 'instance-state-name', Values: ['pending', 'running'] },
+      ],
+    }),
+  );
   return (out.Reservations ?? []).flatMap((r) => r.Instances ?? []).length;
 }
 
@@ -50,12 +57,22 @@ describe('aws-warden worker', () => {
     const dbFile = join(dir, 'warden.db');
     writeFileSync(policyFile, w.yaml);
     const store = Store.open(dbFile);
-    const job = store.jobs.create({ project: w.project, agent: w.agent, tool: 'scale_service', args: { service: 'web', desired_count: 1 }, runAt: new Date(), why: 'test' });
+    const job = store.jobs.create({
+      project: w.project,
+      agent: w.agent,
+      tool: 'scale_service',
+      args: { service: 'web', desired_count: 1 },
+      runAt: new Date(),
+      why: 'test',
+    });
 
-    const worker = spawn(process.execPath, [CLI, 'worker', '--once', '--policy', policyFile, '--db', dbFile], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const worker = spawn(process.execPath, [CLI, 'worker', '--once', '--policy', policyFile, '--db', dbFile], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let stderr = '';
     worker.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const approved = () => (store.db.prepare("SELECT COUNT(*) FROM audit_events WHERE tool = 'scale_service' AND kind = 'approved'").pluck().get() as number);
+    const approved = () =>
+      rawDb(store).prepare("SELECT COUNT(*) FROM audit_events WHERE tool = 'scale_service' AND kind = 'approved'").pluck().get() as number;
     await until('the job to launch its instance', async () => approved() === 1 && (await launched(w.project)) === 1);
     expect(store.jobs.get(job.id)).toMatchObject({ state: 'running', claimed_by: expect.stringMatching(/:\d+$/) });
     worker.kill('SIGKILL');
@@ -67,7 +84,7 @@ describe('aws-warden worker', () => {
     expect(store.jobs.get(job.id)?.state).toBe('interrupted');
     expect(approved()).toBe(1);
     expect(await launched(w.project)).toBe(1);
-    expect(store.db.prepare("SELECT kind FROM notifications WHERE kind = 'interrupted'").pluck().all()).toEqual(['interrupted']);
+    expect(rawDb(store).prepare("SELECT kind FROM notifications WHERE kind = 'interrupted'").pluck().all()).toEqual(['interrupted']);
     const last = store.audit.tail({ limit: 1 })[0];
     expect(last).toMatchObject({ kind: 'failed', agent: 'warden', tool: 'scale_service' });
     expect(JSON.parse(last.decision as string)).toMatchObject({ rule: 'interrupted', job: job.id });
@@ -81,7 +98,9 @@ describe('aws-warden worker', () => {
     const job = store.jobs.create({ project: w.project, agent: w.agent, tool: 'check_drift', args: {}, runAt: new Date(), why: 'test' });
     const [a, b] = await Promise.all([new Worker(store, w.policy, 'host:1').runOnce(), new Worker(store, w.policy, 'host:2').runOnce()]);
     expect([...a.ran, ...b.ran].map((r) => [r.job, r.state])).toEqual([[job.id, 'done']]);
-    expect(store.db.prepare("SELECT COUNT(*) FROM audit_events WHERE tool = 'check_drift' AND kind = 'requested'").pluck().get()).toBe(1);
+    expect(rawDb(store).prepare("SELECT COUNT(*) FROM audit_events WHERE tool = 'check_drift' AND kind = 'requested'").pluck().get()).toBe(
+      1,
+    );
     store.close();
   });
 
@@ -107,9 +126,15 @@ describe('aws-warden worker', () => {
     writeFileSync(join(dir, 'policy.yaml'), w.yaml);
     const store = Store.open(join(dir, 'warden.db'));
     const job = store.jobs.create({ project: w.other, agent: w.agent, tool: 'check_drift', args: {}, runAt: new Date(), why: 'test' });
-    const run = spawnSync(process.execPath, [CLI, 'worker', '--once', '--policy', join(dir, 'policy.yaml'), '--db', join(dir, 'warden.db')], { encoding: 'utf8' });
+    const run = spawnSync(
+      process.execPath,
+      [CLI, 'worker', '--once', '--policy', join(dir, 'policy.yaml'), '--db', join(dir, 'warden.db')],
+      { encoding: 'utf8' },
+    );
     expect(run.status, run.stderr).toBe(1);
-    expect(run.stderr).toContain(`job ${job.id} check_drift: failed — ${w.agent} now belongs to project ${w.project}, not ${w.other}: the job is not run for another project`);
+    expect(run.stderr).toContain(
+      `job ${job.id} check_drift: failed — ${w.agent} now belongs to project ${w.project}, not ${w.other}: the job is not run for another project`,
+    );
     expect(store.jobs.get(job.id)?.state).toBe('failed');
     expect(store.audit.tail({ limit: 5 })).toEqual([]);
     store.close();

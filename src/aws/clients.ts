@@ -63,7 +63,8 @@ export class AgentAws {
       const input = (args.input ?? {}) as Record<string, unknown>;
       const { acts, reads } = resourcesOfCommand(service, input);
       const permit = checkWrite(service, command, acts, approvals);
-      if (permit) await this.ensureOwned(permit, service, `${service}:${command}`, isCreate(`${service}:${command}`) ? reads : [...acts, ...reads]);
+      if (permit)
+        await this.ensureOwned(permit, service, `${service}:${command}`, isCreate(`${service}:${command}`) ? reads : [...acts, ...reads]);
       try {
         const out = await next(args);
         const id = (out.output as { $metadata?: { requestId?: string } } | undefined)?.$metadata?.requestId;

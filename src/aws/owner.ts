@@ -4,7 +4,11 @@ import { GetBucketTaggingCommand } from '@aws-sdk/client-s3';
 import type { AgentAws } from './clients.js';
 
 /** id → ProjectId value; undefined when the tag is absent, null when the tags cannot be read (both mean "not owned"). */
-export async function ownerOf(aws: AgentAws, service: 'ec2' | 's3', ids: readonly string[]): Promise<Map<string, string | null | undefined>> {
+export async function ownerOf(
+  aws: AgentAws,
+  service: 'ec2' | 's3',
+  ids: readonly string[],
+): Promise<Map<string, string | null | undefined>> {
   const owners = new Map<string, string | null | undefined>(ids.map((id) => [id, undefined]));
   if (service === 's3') {
     await Promise.all(
@@ -23,7 +27,13 @@ export async function ownerOf(aws: AgentAws, service: 'ec2' | 's3', ids: readonl
     let token: string | undefined;
     do {
       const out = await aws.ec2.send(
-        new DescribeTagsCommand({ Filters: [{ Name: 'resource-id', Values: [...ids] }, { Name: 'key', Values: ['ProjectId'] }], NextToken: token }),
+        new DescribeTagsCommand({
+          Filters: [
+            { Name: 'resource-id', Values: [...ids] },
+            { Name: 'key', Values: ['ProjectId'] },
+          ],
+          NextToken: token,
+        }),
       );
       for (const t of out.Tags ?? []) if (t.ResourceId) owners.set(t.ResourceId, t.Value ?? '');
       token = out.NextToken;

@@ -39,7 +39,10 @@ export function resourcesOfOp(op: PlannedOperation): string[] {
 
 /** The permit of an approved plan: every operation and rollback step, with the resources each names. */
 export function permitFor(approvalId: string, project: string, plan: Pick<Plan, 'operations' | 'rollback'>): Permit {
-  const ops = [...plan.operations, ...plan.rollback].map((op) => ({ commands: [op.action, ...(FAMILIES[op.action] ?? [])], resources: resourcesOfOp(op) }));
+  const ops = [...plan.operations, ...plan.rollback].map((op) => ({
+    commands: [op.action, ...(FAMILIES[op.action] ?? [])],
+    resources: resourcesOfOp(op),
+  }));
   return { approvalId, project, ops, created: new Set(), owned: new Set() };
 }
 
@@ -56,7 +59,17 @@ export function resourcesOfCommand(service: string, input: Record<string, unknow
     // CopySource is "bucket/key?versionId=…": the source bucket is read, and must be the project's as well.
     if (typeof input.CopySource === 'string') reads.push(decodeURIComponent(input.CopySource).replace(/^\//, '').split('/')[0]);
   } else {
-    for (const key of ['InstanceIds', 'GroupId', 'VolumeId', 'AllocationId', 'Resources', 'SnapshotId', 'NetworkAclId', 'DBInstanceIdentifier']) add(input[key]);
+    for (const key of [
+      'InstanceIds',
+      'GroupId',
+      'VolumeId',
+      'AllocationId',
+      'Resources',
+      'SnapshotId',
+      'NetworkAclId',
+      'DBInstanceIdentifier',
+    ])
+      add(input[key]);
   }
   return { acts, reads };
 }

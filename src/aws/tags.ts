@@ -24,9 +24,7 @@ export async function readTags(aws: AgentAws, arn: string): Promise<TagRead> {
       const tags: Tags = {};
       let token: string | undefined;
       do {
-        const out = await aws.ec2.send(
-          new DescribeTagsCommand({ Filters: [{ Name: 'resource-id', Values: [p.id] }], NextToken: token }),
-        );
+        const out = await aws.ec2.send(new DescribeTagsCommand({ Filters: [{ Name: 'resource-id', Values: [p.id] }], NextToken: token }));
         for (const t of out.Tags ?? []) if (t.Key) tags[t.Key] = t.Value ?? '';
         token = out.NextToken;
       } while (token);

@@ -66,7 +66,8 @@ export type ApprovalCheck = (approvalId: string, agent: string) => boolean;
 export function checkWrite(service: string, command: string, acts: readonly string[], check: ApprovalCheck): Permit | null {
   if (isReadCommand(command)) return null;
   const s = scope.getStore();
-  if (!s?.permit) throw new WriteRefused(`${command} refused by the AWS layer: no approved audit event (writes run only after the guard approves)`);
+  if (!s?.permit)
+    throw new WriteRefused(`${command} refused by the AWS layer: no approved audit event (writes run only after the guard approves)`);
   if (!check(s.permit.approvalId, s.agent))
     throw new WriteRefused(`${command} refused by the AWS layer: ${s.permit.approvalId} is not an open approval of agent ${s.agent}`);
   const why = permitRefusal(s.permit, `${service}:${command}`, acts);

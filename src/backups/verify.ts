@@ -2,7 +2,14 @@
 // made, and a restore of that version set into a scratch bucket reproduces every object's SHA-256 recorded at upload
 // (the scratch bucket is then removed). A service: every volume of its instances has a snapshot within the policy's age.
 import { DescribeSnapshotsCommand, DescribeVolumesCommand } from '@aws-sdk/client-ec2';
-import { CopyObjectCommand, CreateBucketCommand, DeleteBucketCommand, GetBucketVersioningCommand, HeadObjectCommand, PutBucketTaggingCommand } from '@aws-sdk/client-s3';
+import {
+  CopyObjectCommand,
+  CreateBucketCommand,
+  DeleteBucketCommand,
+  GetBucketVersioningCommand,
+  HeadObjectCommand,
+  PutBucketTaggingCommand,
+} from '@aws-sdk/client-s3';
 import type { AgentAws } from '../aws/clients.js';
 import { findInstances } from '../services/instances.js';
 import { deleteAllVersions, readContents } from '../sites/bucket.js';
@@ -16,13 +23,18 @@ export interface Verification {
   failures: string[];
 }
 
-
 async function removeBucket(aws: AgentAws, bucket: string): Promise<void> {
   await deleteAllVersions(aws.s3, bucket);
   await aws.s3.send(new DeleteBucketCommand({ Bucket: bucket }));
 }
 
-export async function verifySite(aws: AgentAws, d: DeploymentRow, scratch: string, scratchTags: Record<string, string>, progress: (done: number, total: number) => Promise<void>): Promise<Verification> {
+export async function verifySite(
+  aws: AgentAws,
+  d: DeploymentRow,
+  scratch: string,
+  scratchTags: Record<string, string>,
+  progress: (done: number, total: number) => Promise<void>,
+): Promise<Verification> {
   const subject = `site/${d.site}/${d.environment}`;
   const failures: string[] = [];
   let checks = 0;
@@ -35,14 +47,20 @@ export async function verifySite(aws: AgentAws, d: DeploymentRow, scratch: strin
     checks++;
     const now = live.get(key);
     if (!now) failures.push(`${key}: deleted outside aws-warden (deployed version ${versionId})`);
-    else if (now.versionId !== versionId) failures.push(`${key}: live version ${now.versionId} is not the deployed ${versionId} (changed outside aws-warden)`);
+    else if (now.versionId !== versionId)
+      failures.push(`${key}: live version ${now.versionId} is not the deployed ${versionId} (changed outside aws-warden)`);
   }
   for (const key of live.keys()) if (!(key in deployed)) failures.push(`${key}: live but not part of deployment ${d.id}`);
 
   // The restore: the live version set copied version by version into a scratch bucket, then read back.
   await aws.s3.send(new CreateBucketCommand({ Bucket: scratch }));
   try {
-    await aws.s3.send(new PutBucketTaggingCommand({ Bucket: scratch, Tagging: { TagSet: Object.entries(scratchTags).map(([Key, Value]) => ({ Key, Value })) } }));
+    await aws.s3.send(
+      new PutBucketTaggingCommand({
+        Bucket: scratch,
+        Tagging: { TagSet: Object.entries(scratchTags).map(([Key, Value]) => ({ Key, Value })) },
+      }),
+    );
     const keys = [...live.keys()].sort();
     let done = 0;
     for (const key of keys) {
@@ -50,10 +68,12 @@ export async function verifySite(aws: AgentAws, d: DeploymentRow, scratch: strin
       checks++;
       const source = `${d.bucket}/${key.split('/').map(encodeURIComponent).join('/')}?versionId=${encodeURIComponent(version)}`;
       await aws.s3.send(new CopyObjectCommand({ Bucket: scratch, Key: key, CopySource: source }));
-      const recorded = (await aws.s3.send(new HeadObjectCommand({ Bucket: d.bucket, Key: key, VersionId: deployed[key] ?? version }))).Metadata?.sha256;
+      const recorded = (await aws.s3.send(new HeadObjectCommand({ Bucket: d.bucket, Key: key, VersionId: deployed[key] ?? version })))
+        .Metadata?.sha256;
       const restored = (await hashVersion(aws, scratch, key)).got;
       if (!recorded) failures.push(`${key}: no SHA-256 was recorded at upload`);
-      else if (restored !== recorded) failures.push(`${key}: restored SHA-256 ${restored.slice(0, 12)}… differs from the deployed ${recorded.slice(0, 12)}…`);
+      else if (restored !== recorded)
+        failures.push(`${key}: restored SHA-256 ${restored.slice(0, 12)}… differs from the deployed ${recorded.slice(0, 12)}…`);
       await progress(++done, keys.length);
     }
   } finally {
@@ -62,20 +82,35 @@ export async function verifySite(aws: AgentAws, d: DeploymentRow, scratch: strin
   return { subject, ok: failures.length === 0, checks, failures };
 }
 
-export async function verifyService(aws: AgentAws, project: string, service: string, maxAgeHours: number, now: Date): Promise<Verification> {
-  const instances = (await findInstances(aws, { ProjectId: project, Service: service })).filter((i) => i.state === 'running' || i.state === 'stopped');
+export async function verifyService(
+  aws: AgentAws,
+  project: string,
+  service: string,
+  maxAgeHours: number,
+  now: Date,
+): Promise<Verification> {
+  const instances = (await findInstances(aws, { ProjectId: project, Service: service })).filter(
+    (i) => i.state === 'running' || i.state === 'stopped',
+  );
   const failures: string[] = [];
   let checks = 0;
   for (const i of instances) {
-    const volumes = (await aws.ec2.send(new DescribeVolumesCommand({ Filters: [{ Name: 'attachment.instance-id', Values: [i.id] }] }))).Volumes ?? [];
+    const volumes =
+      (await aws.ec2.send(new DescribeVolumesCommand({ Filters: [{ Name: 'attachment.instance-id', Values: [i.id] }] }))).Volumes ?? [];
     for (const v of volumes) {
       checks++;
-      const snaps = (await aws.ec2.send(new DescribeSnapshotsCommand({ Filters: [{ Name: 'volume-id', Values: [v.VolumeId as string] }], OwnerIds: ['self'] }))).Snapshots ?? [];
+      const snaps =
+        (
+          await aws.ec2.send(
+            new DescribeSnapshotsCommand({ Filters: [{ Name: 'volume-id', Values: [v.VolumeId as string] }], OwnerIds: ['self'] }),
+          )
+        ).Snapshots ?? [];
       const newest = snaps.map((s) => s.StartTime?.getTime() ?? 0).sort((a, b) => b - a)[0];
       if (!newest) failures.push(`${v.VolumeId} of ${i.id}: no snapshot`);
       else {
         const age = (now.getTime() - newest) / 3_600_000;
-        if (age > maxAgeHours) failures.push(`${v.VolumeId} of ${i.id}: newest snapshot is ${Math.floor(age)} h old (at most ${maxAgeHours} h)`);
+        if (age > maxAgeHours)
+          failures.push(`${v.VolumeId} of ${i.id}: newest snapshot is ${Math.floor(age)} h old (at most ${maxAgeHours} h)`);
       }
     }
   }

@@ -24,7 +24,10 @@ export async function ownedInAws(ec2: EC2Client, project: string, account: strin
   let token: string | undefined;
   do {
     const out = await ec2.send(
-      new DescribeInstancesCommand({ Filters: [tag, { Name: 'instance-state-name', Values: ['pending', 'running', 'stopping', 'stopped'] }], NextToken: token }),
+      new DescribeInstancesCommand({
+        Filters: [tag, { Name: 'instance-state-name', Values: ['pending', 'running', 'stopping', 'stopped'] }],
+        NextToken: token,
+      }),
     );
     for (const r of out.Reservations ?? [])
       for (const i of r.Instances ?? []) {

@@ -8,7 +8,8 @@ function brief(row: AuditRow): string {
   const r = parse(row.result);
   if (row.kind === 'denied' || row.kind === 'escalated') return `${d?.rule ?? ''}: ${String(d?.reason ?? '')}`;
   if (row.kind === 'failed') return String(r?.error ?? d?.stage ?? '');
-  if (row.kind === 'approved' || row.kind === 'planned') return row.action ?? `checked ${(d?.checked as string[] | undefined)?.join(',') ?? ''}`;
+  if (row.kind === 'approved' || row.kind === 'planned')
+    return row.action ?? `checked ${(d?.checked as string[] | undefined)?.join(',') ?? ''}`;
   if (row.kind === 'requested') return (row.request ?? '').slice(0, 80);
   if (row.kind === 'executed') return (row.result ?? '').slice(0, 80);
   return '';
@@ -23,7 +24,6 @@ export function auditTable(rows: AuditRow[], width = process.stdout.columns ?? 1
     style: { head: [], border: [] },
     chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' },
   });
-  for (const row of rows)
-    table.push([row.seq, row.ts.slice(0, 19).replace('T', ' '), row.agent, row.tool, row.kind, brief(row)]);
+  for (const row of rows) table.push([row.seq, row.ts.slice(0, 19).replace('T', ' '), row.agent, row.tool, row.kind, brief(row)]);
   return table.toString();
 }

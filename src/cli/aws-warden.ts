@@ -47,12 +47,16 @@ async function main(argv: string[]): Promise<number | void> {
     return command ? 0 : 2;
   }
   if (command === 'serve') {
-    const { values } = parse(rest, {
-      agent: { type: 'string' },
-      policy: { type: 'string' },
-      db: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    }, HELP);
+    const { values } = parse(
+      rest,
+      {
+        agent: { type: 'string' },
+        policy: { type: 'string' },
+        db: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      HELP,
+    );
     if (values.help) return void process.stderr.write(HELP);
     await serveStdio({
       agentId: values.agent ?? (process.env.WARDEN_AGENT || undefined),
@@ -62,13 +66,17 @@ async function main(argv: string[]): Promise<number | void> {
     return;
   }
   if (command === 'worker') {
-    const { values } = parse(rest, {
-      once: { type: 'boolean' },
-      interval: { type: 'string' },
-      policy: { type: 'string' },
-      db: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    }, HELP);
+    const { values } = parse(
+      rest,
+      {
+        once: { type: 'boolean' },
+        interval: { type: 'string' },
+        policy: { type: 'string' },
+        db: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      HELP,
+    );
     if (values.help) return void process.stdout.write(HELP);
     const interval = Number(values.interval ?? 60);
     if (!Number.isFinite(interval) || interval < 1) throw new UsageError(`--interval: expected seconds ≥ 1, got "${values.interval}"`);
@@ -103,12 +111,16 @@ async function main(argv: string[]): Promise<number | void> {
     return 0;
   }
   if (command === 'demo') {
-    const { values } = parse(rest, {
-      serve: { type: 'boolean' },
-      agent: { type: 'string' },
-      'keep-db': { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    }, HELP);
+    const { values } = parse(
+      rest,
+      {
+        serve: { type: 'boolean' },
+        agent: { type: 'string' },
+        'keep-db': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      HELP,
+    );
     if (values.help) return void process.stdout.write(HELP);
     const { runDemo, serveDemo } = await import('../demo/demo.js');
     if (values.serve) return serveDemo({ agentId: values.agent ?? 'web-bot', dbFile: values['keep-db'] });

@@ -9,7 +9,10 @@ export class UsageError extends Error {
 
 /** Exit status with a message: 1 for a finding, 2 for usage or environment. */
 export class ExitError extends Error {
-  constructor(readonly code: 1 | 2, message: string) {
+  constructor(
+    readonly code: 1 | 2,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -51,6 +54,7 @@ export function runMain(main: () => Promise<number | void>): void {
 /** A --limit flag: a whole number from 1 to 10000, or `fallback` when absent. */
 export function parseLimit(value: string | undefined, fallback: number): number {
   const limit = value === undefined ? fallback : Number(value);
-  if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw new UsageError(`--limit: expected a whole number from 1 to 10000, got "${value}"`);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 10_000)
+    throw new UsageError(`--limit: expected a whole number from 1 to 10000, got "${value}"`);
   return limit;
 }

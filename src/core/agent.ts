@@ -20,7 +20,8 @@ const own = <T>(map: Record<string, T>, key: string): T | undefined => (Object.h
 export function resolveAgent(policy: Policy, agentId: string | undefined): AgentContext {
   if (!agentId) throw new IdentityError('no agent id: start the server with --agent ID or WARDEN_AGENT');
   const agent = own(policy.agents, agentId);
-  if (!agent) throw new IdentityError(`agent "${agentId}" is not in the policy (known: ${Object.keys(policy.agents).join(', ') || '(none)'})`);
+  if (!agent)
+    throw new IdentityError(`agent "${agentId}" is not in the policy (known: ${Object.keys(policy.agents).join(', ') || '(none)'})`);
   return {
     id: agentId,
     projectId: agent.project,

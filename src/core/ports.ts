@@ -10,7 +10,10 @@ import type { Proposals } from '../store/proposals.js';
 
 export interface ToolPorts {
   clock(): Date;
-  deployments: Pick<Deployments, 'start' | 'noteCreated' | 'finish' | 'live' | 'allLive' | 'get' | 'history' | 'lastDeploys' | 'unfinished'>;
+  deployments: Pick<
+    Deployments,
+    'start' | 'noteCreated' | 'finish' | 'live' | 'allLive' | 'get' | 'history' | 'lastDeploys' | 'unfinished'
+  >;
   desired: Pick<DesiredState, 'list'>;
   jobs: Pick<Jobs, 'get'>;
   proposals: Pick<Proposals, 'list' | 'get'>;

@@ -12,9 +12,7 @@ import { loadPolicyFile } from '../policy/load.js';
 import { serveStdio } from '../server/stdio.js';
 import { approveProposal, rejectProposal } from '../proposals/approve.js';
 import { approveAndRun } from '../registry/approve.js';
-import { AuditLog } from '../store/audit.js';
 import { Store } from '../store/store.js';
-import { closeDb, openDb } from '../store/db.js';
 import { toolNames } from '../tools/index.js';
 import { IAMClient } from '@aws-sdk/client-iam';
 import { applyRoles } from '../iam/apply.js';
@@ -53,21 +51,45 @@ async function prepare(dbFile: string | undefined, say: (s: string) => void): Pr
       .replace('roots: [./examples/site]', `roots: ["${join(packageRoot(), 'examples', 'site')}", "${broken}"]`)
       .replace(/prod: \[\{ days: \[tue, thu\][^\n]*\]/, `prod: ${closedWindow()}`),
   );
-  say(`the demo uses policy.yaml with the staging soak cut to 0 minutes, a second site root for a broken v2, and prod's deploy window moved to one that is closed now (${closedWindow()})`);
+  say(
+    `the demo uses policy.yaml with the staging soak cut to 0 minutes, a second site root for a broken v2, and prod's deploy window moved to one that is closed now (${closedWindow()})`,
+  );
   const policy = loadPolicyFile(policyFile, toolNames);
   // The same roles `wardenctl iam apply --project P` would create, rendered from the policy.
   const rendered = Object.keys(policy.projects).flatMap((project) => [
-    ...Object.entries(policy.agents).filter(([, a]) => a.project === project).flatMap(([id, a]) => renderAgentRoles(policy, id, `arn:aws:iam::${a.role_arn.split(':')[4]}:root`)),
+    ...Object.entries(policy.agents)
+      .filter(([, a]) => a.project === project)
+      .flatMap(([id, a]) => renderAgentRoles(policy, id, `arn:aws:iam::${a.role_arn.split(':')[4]}:root`)),
     ...[renderApproverRole(policy, project, 'arn:aws:iam::123456789012:root')].filter((r): r is RenderedRole => r !== null),
   ]);
   const roles = await applyRoles(new IAMClient({}), rendered);
   say(`emulator at ${emulator.endpoint}; applied ${roles.length} IAM roles rendered from policy.yaml (wardenctl iam apply)`);
   const ec2 = new EC2Client({});
   const image = await anyImageId(ec2);
-  const shopInstance = await launchTagged(ec2, { ProjectId: 'shop', AgentId: 'web-bot', ManagedBy: 'aws-warden', Name: 'shop-web-1' }, image);
-  const billingInstance = await launchTagged(ec2, { ProjectId: 'billing', AgentId: 'billing-bot', ManagedBy: 'aws-warden', Name: 'billing-db' }, image);
+  const shopInstance = await launchTagged(
+    ec2,
+    { ProjectId: 'shop', AgentId: 'web-bot', ManagedBy: 'aws-warden', Name: 'shop-web-1' },
+    image,
+  );
+  const billingInstance = await launchTagged(
+    ec2,
+    { ProjectId: 'billing', AgentId: 'billing-bot', ManagedBy: 'aws-warden', Name: 'billing-db' },
+    image,
+  );
   const group = await ec2.send(
-    new CreateSecurityGroupCommand({ GroupName: 'shop-web', Description: 'shop web servers', TagSpecifications: [{ ResourceType: 'security-group', Tags: [{ Key: 'ProjectId', Value: 'shop' }, { Key: 'ManagedBy', Value: 'aws-warden' }] }] }),
+    new CreateSecurityGroupCommand({
+      GroupName: 'shop-web',
+      Description: 'shop web servers',
+      TagSpecifications: [
+        {
+          ResourceType: 'security-group',
+          Tags: [
+            { Key: 'ProjectId', Value: 'shop' },
+            { Key: 'ManagedBy', Value: 'aws-warden' },
+          ],
+        },
+      ],
+    }),
   );
   return {
     emulator,
@@ -84,7 +106,16 @@ async function prepare(dbFile: string | undefined, say: (s: string) => void): Pr
 async function connect(agent: string, p: Prepared): Promise<Client> {
   const transport = new StdioClientTransport({
     command: process.execPath,
-    args: [join(packageRoot(), 'dist', 'src', 'cli', 'aws-warden.js'), 'serve', '--agent', agent, '--policy', p.policyFile, '--db', p.dbFile],
+    args: [
+      join(packageRoot(), 'dist', 'src', 'cli', 'aws-warden.js'),
+      'serve',
+      '--agent',
+      agent,
+      '--policy',
+      p.policyFile,
+      '--db',
+      p.dbFile,
+    ],
     env: { ...(process.env as Record<string, string>) },
     stderr: 'ignore',
   });
@@ -95,7 +126,13 @@ async function connect(agent: string, p: Prepared): Promise<Client> {
 
 type Out = (s: string) => void;
 
-async function call(client: Client, agent: string, tool: string, args: Record<string, unknown>, out: Out): Promise<Record<string, unknown> | undefined> {
+async function call(
+  client: Client,
+  agent: string,
+  tool: string,
+  args: Record<string, unknown>,
+  out: Out,
+): Promise<Record<string, unknown> | undefined> {
   out(`\n▶ ${agent} calls ${tool}(${JSON.stringify(args)})`);
   const res = await client.callTool({ name: tool, arguments: args });
   const text = (res.content as { type: string; text: string }[]).find((c) => c.type === 'text')?.text ?? '';
@@ -132,7 +169,13 @@ export async function runDemo(opts: { dbFile?: string }, out: Out = (s) => conso
     });
     await new Promise<void>((r) => siteHealth.listen(47832, '127.0.0.1', r));
     try {
-      await call(bot, 'web-bot', 'deploy_static_site', { site: 'shop', source_dir: p.siteDir, environment: 'staging', error_document: '404.html' }, out);
+      await call(
+        bot,
+        'web-bot',
+        'deploy_static_site',
+        { site: 'shop', source_dir: p.siteDir, environment: 'staging', error_document: '404.html' },
+        out,
+      );
       siteHealthy = false;
       await call(bot, 'web-bot', 'deploy_static_site', { site: 'shop', source_dir: p.brokenSiteDir, environment: 'staging' }, out);
       siteHealthy = true;
@@ -143,7 +186,13 @@ export async function runDemo(opts: { dbFile?: string }, out: Out = (s) => conso
     }
 
     out('\n— capacity —');
-    await call(bot, 'web-bot', 'scale_service', { service: 'web', desired_count: 2, instance_type: 't3.micro', reason: 'evening traffic' }, out);
+    await call(
+      bot,
+      'web-bot',
+      'scale_service',
+      { service: 'web', desired_count: 2, instance_type: 't3.micro', reason: 'evening traffic' },
+      out,
+    );
     await call(bot, 'web-bot', 'get_service', { service: 'web' }, out);
     await call(bot, 'web-bot', 'scale_service', { service: 'web', desired_count: 1000, reason: 'just in case' }, out);
     await call(bot, 'web-bot', 'scale_service', { service: 'web', desired_count: 2, instance_type: 'm5.large' }, out);
@@ -159,9 +208,23 @@ export async function runDemo(opts: { dbFile?: string }, out: Out = (s) => conso
     }
 
     out('\n— security groups: the agent may only suggest —');
-    const https = await bot.callTool({ name: 'propose_security_change', arguments: { security_group: p.shopGroup, add: [{ protocol: 'tcp', from_port: 443, to_port: 443, cidr: '0.0.0.0/0', description: 'public https' }], reason: 'the shop must serve https' } });
+    const https = await bot.callTool({
+      name: 'propose_security_change',
+      arguments: {
+        security_group: p.shopGroup,
+        add: [{ protocol: 'tcp', from_port: 443, to_port: 443, cidr: '0.0.0.0/0', description: 'public https' }],
+        reason: 'the shop must serve https',
+      },
+    });
     out(`\n▶ web-bot proposes opening 443 to the world\n  ⏸ ${(https.content as { text: string }[])[0].text}`);
-    const ssh = await bot.callTool({ name: 'propose_security_change', arguments: { security_group: p.shopGroup, add: [{ protocol: 'tcp', from_port: 22, to_port: 22, cidr: '0.0.0.0/0' }], reason: 'I want to debug over ssh' } });
+    const ssh = await bot.callTool({
+      name: 'propose_security_change',
+      arguments: {
+        security_group: p.shopGroup,
+        add: [{ protocol: 'tcp', from_port: 22, to_port: 22, cidr: '0.0.0.0/0' }],
+        reason: 'I want to debug over ssh',
+      },
+    });
     out(`\n▶ web-bot proposes opening 22 to the world\n  ⏸ ${(ssh.content as { text: string }[])[0].text}`);
     {
       const store = Store.open(p.dbFile);
@@ -182,7 +245,10 @@ export async function runDemo(opts: { dbFile?: string }, out: Out = (s) => conso
 
     out('\n— budget —');
     await call(bot, 'web-bot', 'get_budget', {}, out);
-    const asked = await bot.callTool({ name: 'request_budget', arguments: { amount_usd_month: 50, reason: 'a second web node for the winter sale', duration: 'this_month' } });
+    const asked = await bot.callTool({
+      name: 'request_budget',
+      arguments: { amount_usd_month: 50, reason: 'a second web node for the winter sale', duration: 'this_month' },
+    });
     const proposalId = (asked.structuredContent as { proposal_id?: string } | undefined)?.proposal_id;
     out(`\n▶ web-bot calls request_budget({"amount_usd_month":50,…})\n  ⏸ ${(asked.content as { text: string }[])[0].text}`);
     if (proposalId) {
@@ -195,16 +261,21 @@ export async function runDemo(opts: { dbFile?: string }, out: Out = (s) => conso
       out(`\n  a human runs: wardenctl proposals approve ${proposalId} --yes`);
       await call(bot, 'web-bot', 'get_budget', {}, out);
     }
-    await operationsChapter(bot, (c, a, t, args) => call(c, a, t, args, out), { ...p, stagingBucket: bucketName('123456789012', 'shop', 'shop', 'staging') }, out);
+    await operationsChapter(
+      bot,
+      (c, a, t, args) => call(c, a, t, args, out),
+      { ...p, stagingBucket: bucketName('123456789012', 'shop', 'shop', 'staging') },
+      out,
+    );
     await bot.close();
     const auditor = await connect('auditor', p);
     clients.push(auditor);
     await call(auditor, 'auditor', 'tag_resource', { resource_arn: p.shopInstance, set: { Owner: 'auditors' } }, out);
     await auditor.close();
 
-    const db = openDb(p.dbFile);
+    const store = Store.open(p.dbFile);
     try {
-      const audit = new AuditLog(db);
+      const audit = store.audit;
       out(`\nAudit trail (${p.dbFile}):`);
       out(auditTable(audit.tail({ limit: 200 })));
       const v = audit.verify();
@@ -212,7 +283,7 @@ export async function runDemo(opts: { dbFile?: string }, out: Out = (s) => conso
       out(`\nInspect it yourself: npx wardenctl audit tail --db ${p.dbFile}`);
       return v.ok ? 0 : 1;
     } finally {
-      closeDb(db);
+      store.close();
     }
   } finally {
     await Promise.allSettled(clients.map((c) => c.close()));

@@ -20,12 +20,19 @@ export function closedWindow(now = new Date()): string {
 }
 
 /** promote_site to prod outside its window → a job; the worker, fast-forwarded to the opening, runs it. */
-export async function windowChapter(bot: Client, call: Call, p: { policyFile: string; dbFile: string }, out: (s: string) => void): Promise<void> {
+export async function windowChapter(
+  bot: Client,
+  call: Call,
+  p: { policyFile: string; dbFile: string },
+  out: (s: string) => void,
+): Promise<void> {
   const held = await call(bot, 'web-bot', 'promote_site', { site: 'shop' });
   const runAt = held?.run_at as string | undefined;
   if (!runAt) return;
   await call(bot, 'web-bot', 'get_job', { job_id: held?.job_id });
-  out(`  a human sees it with \`wardenctl schedule list\`; \`aws-warden worker\` runs it at ${runAt} — the demo fast-forwards the worker's clock there`);
+  out(
+    `  a human sees it with \`wardenctl schedule list\`; \`aws-warden worker\` runs it at ${runAt} — the demo fast-forwards the worker's clock there`,
+  );
   const store = Store.open(p.dbFile, { clock: () => new Date(Date.parse(runAt) + 60_000) });
   try {
     const pass = await new Worker(store, loadPolicyFile(p.policyFile, toolNames), 'demo:worker').runOnce();
@@ -35,37 +42,79 @@ export async function windowChapter(bot: Client, call: Call, p: { policyFile: st
   }
 }
 
-export async function operationsChapter(bot: Client, call: Call, p: { policyFile: string; dbFile: string; stagingBucket: string }, out: (s: string) => void): Promise<void> {
+export async function operationsChapter(
+  bot: Client,
+  call: Call,
+  p: { policyFile: string; dbFile: string; stagingBucket: string },
+  out: (s: string) => void,
+): Promise<void> {
   out('\n— unused resources: found with evidence, reclaimed only with a human —');
   const ec2 = new EC2Client({});
-  const idle = (await launchTagged(ec2, { ProjectId: 'shop', AgentId: 'web-bot', ManagedBy: 'aws-warden', Name: 'forgotten-test-box' })).split('/').pop() as string;
+  const idle = (await launchTagged(ec2, { ProjectId: 'shop', AgentId: 'web-bot', ManagedBy: 'aws-warden', Name: 'forgotten-test-box' }))
+    .split('/')
+    .pop() as string;
   const cw = new CloudWatchClient({});
   const hours = Array.from({ length: 72 }, (_, k) => new Date(Date.now() - (k + 0.5) * 3_600_000));
   for (let i = 0; i < hours.length; i += 20)
-    await cw.send(new PutMetricDataCommand({ Namespace: 'AWS/EC2', MetricData: hours.slice(i, i + 20).map((t) => ({ MetricName: 'CPUUtilization', Dimensions: [{ Name: 'InstanceId', Value: idle }], Timestamp: t, Value: 0.7, Unit: 'Percent' })) }));
-  const vol = await ec2.send(new CreateVolumeCommand({ AvailabilityZone: 'us-east-1a', Size: 50, VolumeType: 'gp3', TagSpecifications: [{ ResourceType: 'volume', Tags: [{ Key: 'ProjectId', Value: 'shop' }, { Key: 'Name', Value: 'old-export' }] }] }));
+    await cw.send(
+      new PutMetricDataCommand({
+        Namespace: 'AWS/EC2',
+        MetricData: hours.slice(i, i + 20).map((t) => ({
+          MetricName: 'CPUUtilization',
+          Dimensions: [{ Name: 'InstanceId', Value: idle }],
+          Timestamp: t,
+          Value: 0.7,
+          Unit: 'Percent',
+        })),
+      }),
+    );
+  const vol = await ec2.send(
+    new CreateVolumeCommand({
+      AvailabilityZone: 'us-east-1a',
+      Size: 50,
+      VolumeType: 'gp3',
+      TagSpecifications: [
+        {
+          ResourceType: 'volume',
+          Tags: [
+            { Key: 'ProjectId', Value: 'shop' },
+            { Key: 'Name', Value: 'old-export' },
+          ],
+        },
+      ],
+    }),
+  );
   out(`  (seeded: ${idle} at 0.7% CPU for 72 h, and an unattached 50 GB volume ${vol.VolumeId})`);
   await call(bot, 'web-bot', 'find_unused_resources', {});
-  const reclaim = await call(bot, 'web-bot', 'reclaim_resources', { ids: [vol.VolumeId, idle], reason: 'idle test box and an export volume nobody attached' });
+  const reclaim = await call(bot, 'web-bot', 'reclaim_resources', {
+    ids: [vol.VolumeId, idle],
+    reason: 'idle test box and an export volume nobody attached',
+  });
   const proposal = reclaim?.proposal_id as string | undefined;
   if (proposal) {
     const store = Store.open(p.dbFile);
     try {
       const done = await approveAndRun(store, loadPolicyFile(p.policyFile, toolNames), proposal, 'demo-human', 'ok to reclaim');
-      out(`  a human runs: wardenctl proposals approve ${proposal} --yes → ${done.proposal.state}: ${JSON.stringify(done.result.reclaimed)}`);
+      out(
+        `  a human runs: wardenctl proposals approve ${proposal} --yes → ${done.proposal.state}: ${JSON.stringify(done.result.reclaimed)}`,
+      );
     } finally {
       store.close();
     }
   }
 
   out('\n— drift: someone suspends versioning on the staging bucket by hand —');
-  await new S3Client({ forcePathStyle: true }).send(new PutBucketVersioningCommand({ Bucket: p.stagingBucket, VersioningConfiguration: { Status: 'Suspended' } }));
+  await new S3Client({ forcePathStyle: true }).send(
+    new PutBucketVersioningCommand({ Bucket: p.stagingBucket, VersioningConfiguration: { Status: 'Suspended' } }),
+  );
   const found = await call(bot, 'web-bot', 'check_drift', {});
   const ids = ((found?.drift as { id: string; status: string }[] | undefined) ?? []).filter((d) => d.status === 'drifted').map((d) => d.id);
   if (ids.length) await call(bot, 'web-bot', 'repair_drift', { ids });
 
   out('\n— backups: restore the live site into a scratch bucket and compare every hash —');
   const checked = await call(bot, 'web-bot', 'verify_backups', {});
-  const failed = ((checked?.result as { results?: { subject: string; ok: boolean; failures: string[] }[] } | undefined)?.results ?? []).filter((r) => !r.ok);
+  const failed = (
+    (checked?.result as { results?: { subject: string; ok: boolean; failures: string[] }[] } | undefined)?.results ?? []
+  ).filter((r) => !r.ok);
   for (const f of failed) out(`  ${f.subject}: ${f.failures.join('; ')} — humans were notified; \`wardenctl backups\` shows it`);
 }

@@ -26,7 +26,10 @@ export async function launchTagged(ec2: EC2Client, tags: Record<string, string>,
       MinCount: 1,
       MaxCount: 1,
       TagSpecifications: Object.keys(tags).length
-        ? (['instance', 'volume'] as const).map((ResourceType) => ({ ResourceType, Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) }))
+        ? (['instance', 'volume'] as const).map((ResourceType) => ({
+            ResourceType,
+            Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })),
+          }))
         : undefined,
     }),
   );

@@ -36,7 +36,10 @@ export interface DriftReport {
 }
 
 const itemId = (resource: string, aspect: string, actual: unknown) =>
-  `drift-${createHash('sha256').update(`${resource}\n${aspect}\n${JSON.stringify(actual)}`).digest('hex').slice(0, 10)}`;
+  `drift-${createHash('sha256')
+    .update(`${resource}\n${aspect}\n${JSON.stringify(actual)}`)
+    .digest('hex')
+    .slice(0, 10)}`;
 
 async function bucketAspect(aws: AgentAws, bucket: string, aspect: Aspect): Promise<unknown> {
   try {
@@ -60,7 +63,8 @@ function compare(aspect: Aspect, desired: unknown, actual: unknown): string[] {
     const want = desired as Record<string, string>;
     const have = actual as Record<string, string>;
     const out: string[] = [];
-    for (const [k, v] of Object.entries(want)) if (have[k] !== v) out.push(k in have ? `tag ${k}: "${have[k]}", desired "${v}"` : `tag ${k}: removed, desired "${v}"`);
+    for (const [k, v] of Object.entries(want))
+      if (have[k] !== v) out.push(k in have ? `tag ${k}: "${have[k]}", desired "${v}"` : `tag ${k}: removed, desired "${v}"`);
     for (const k of Object.keys(have)) if (!(k in want) && !k.startsWith('aws:')) out.push(`tag ${k}: added ("${have[k]}")`);
     return out;
   }
@@ -81,7 +85,9 @@ function compare(aspect: Aspect, desired: unknown, actual: unknown): string[] {
     if (odd.length) out.push(`instance types: ${[...new Set(odd)].join(', ')} present, desired ${w.instance_type}`);
     return out;
   }
-  return JSON.stringify(desired) === JSON.stringify(actual) ? [] : [`${aspect.replace('bucket_', '')}: ${JSON.stringify(actual)}, desired ${JSON.stringify(desired)}`];
+  return JSON.stringify(desired) === JSON.stringify(actual)
+    ? []
+    : [`${aspect.replace('bucket_', '')}: ${JSON.stringify(actual)}, desired ${JSON.stringify(desired)}`];
 }
 
 /** Who changed it: CloudTrail's newest write on the resource since aws-warden last set it (throws when CloudTrail does not answer). */
@@ -89,18 +95,31 @@ async function whoChanged(aws: AgentAws, resource: string, since: string): Promi
   const name = resource.startsWith('service:') ? null : (parseArn(resource)?.id ?? null);
   if (!name) return 'outside aws-warden (instances launched or terminated without it)';
   const out = await aws.cloudtrail.send(
-    new LookupEventsCommand({ LookupAttributes: [{ AttributeKey: 'ResourceName', AttributeValue: name }], StartTime: new Date(since), MaxResults: 20 }),
+    new LookupEventsCommand({
+      LookupAttributes: [{ AttributeKey: 'ResourceName', AttributeValue: name }],
+      StartTime: new Date(since),
+      MaxResults: 20,
+    }),
   );
   const e = (out.Events ?? []).find((x) => x.ReadOnly !== 'true' && !(x.Username ?? '').startsWith('warden-'));
-  return e ? `${e.Username ?? 'unknown principal'} (${e.EventName} at ${e.EventTime?.toISOString()}, CloudTrail)` : 'outside aws-warden (no CloudTrail event found)';
+  return e
+    ? `${e.Username ?? 'unknown principal'} (${e.EventName} at ${e.EventTime?.toISOString()}, CloudTrail)`
+    : 'outside aws-warden (no CloudTrail event found)';
 }
 
 type TagReader = (arn: string) => Promise<TagRead>;
 
-async function actualOf(aws: AgentAws, project: string, row: DesiredRow, tagsOf: TagReader): Promise<{ owned: boolean; tags: Record<string, string> | null; actual: unknown; missing?: string }> {
+async function actualOf(
+  aws: AgentAws,
+  project: string,
+  row: DesiredRow,
+  tagsOf: TagReader,
+): Promise<{ owned: boolean; tags: Record<string, string> | null; actual: unknown; missing?: string }> {
   if (row.aspect === 'service') {
     const service = row.resource.slice('service:'.length);
-    const live = (await findInstances(aws, { ProjectId: project, Service: service })).filter((i) => i.state === 'pending' || i.state === 'running');
+    const live = (await findInstances(aws, { ProjectId: project, Service: service })).filter(
+      (i) => i.state === 'pending' || i.state === 'running',
+    );
     return { owned: true, tags: null, actual: { count: live.length, types: live.map((i) => i.type).sort() } };
   }
   const read = await tagsOf(row.resource);
@@ -119,7 +138,12 @@ async function actualOf(aws: AgentAws, project: string, row: DesiredRow, tagsOf:
  * Every managed setting of the project compared with AWS now. `attribute: false` skips the CloudTrail lookups (a
  * repair only needs the differences); an account without CloudTrail is asked once per check, not once per drift.
  */
-export async function checkDrift(aws: AgentAws, ports: Pick<ToolPorts, 'desired'>, project: string, opts: { attribute?: boolean } = {}): Promise<DriftReport> {
+export async function checkDrift(
+  aws: AgentAws,
+  ports: Pick<ToolPorts, 'desired'>,
+  project: string,
+  opts: { attribute?: boolean } = {},
+): Promise<DriftReport> {
   const rows = ports.desired.list(project);
   const items: DriftItem[] = [];
   let unavailable: string | null = opts.attribute === false ? 'not looked up' : null;
@@ -140,7 +164,13 @@ export async function checkDrift(aws: AgentAws, ports: Pick<ToolPorts, 'desired'
     return `outside aws-warden (${unavailable})`;
   };
   for (const row of rows) {
-    const base = { resource: row.resource, aspect: row.aspect, desired: row.value, desired_since: row.at, tags: null as Record<string, string> | null };
+    const base = {
+      resource: row.resource,
+      aspect: row.aspect,
+      desired: row.value,
+      desired_since: row.at,
+      tags: null as Record<string, string> | null,
+    };
     let a: Awaited<ReturnType<typeof actualOf>>;
     try {
       a = await actualOf(aws, project, row, tagsOf);
@@ -148,13 +178,24 @@ export async function checkDrift(aws: AgentAws, ports: Pick<ToolPorts, 'desired'
       a = { owned: false, tags: null, actual: null, missing: `${(e as Error).name}: ${(e as Error).message.split('\n')[0]}` };
     }
     if (a.missing !== undefined) {
-      items.push({ ...base, id: itemId(row.resource, row.aspect, { missing: true }), status: 'missing', actual: null, differences: [`cannot be read: ${a.missing}`], changed_by: await changedBy(row.resource, row.at) });
+      items.push({
+        ...base,
+        id: itemId(row.resource, row.aspect, { missing: true }),
+        status: 'missing',
+        actual: null,
+        differences: [`cannot be read: ${a.missing}`],
+        changed_by: await changedBy(row.resource, row.at),
+      });
       continue;
     }
     if (!a.owned) {
       const now = a.tags?.ProjectId;
       items.push({
-        ...base, tags: a.tags, id: itemId(row.resource, row.aspect, a.tags), status: 'unowned', actual: a.tags,
+        ...base,
+        tags: a.tags,
+        id: itemId(row.resource, row.aspect, a.tags),
+        status: 'unowned',
+        actual: a.tags,
         differences: [`no longer owned by ${project}: ProjectId is ${now === undefined ? 'gone' : `"${now}"`} — reported, not touched`],
         changed_by: await changedBy(row.resource, row.at),
       });
@@ -162,7 +203,15 @@ export async function checkDrift(aws: AgentAws, ports: Pick<ToolPorts, 'desired'
     }
     const differences = compare(row.aspect, row.value, a.actual);
     if (differences.length)
-      items.push({ ...base, tags: a.tags, id: itemId(row.resource, row.aspect, a.actual), status: 'drifted', actual: a.actual, differences, changed_by: await changedBy(row.resource, row.at) });
+      items.push({
+        ...base,
+        tags: a.tags,
+        id: itemId(row.resource, row.aspect, a.actual),
+        status: 'drifted',
+        actual: a.actual,
+        differences,
+        changed_by: await changedBy(row.resource, row.at),
+      });
   }
   return { checked: rows.length, items };
 }

@@ -37,7 +37,8 @@ export function ensureMotoInstalled(): void {
   } catch {
     const script = join(packageRoot(), 'scripts', 'setup-emulator.sh');
     const run = spawnSync('bash', [script], { stdio: ['ignore', 'inherit', 'inherit'] });
-    if (run.status !== 0) throw new Error(`installing the emulator failed (${script} exited ${run.status}); Python 3 with venv and PyPI access are needed`);
+    if (run.status !== 0)
+      throw new Error(`installing the emulator failed (${script} exited ${run.status}); Python 3 with venv and PyPI access are needed`);
   }
 }
 
@@ -85,7 +86,7 @@ export async function startMoto(opts: { timeoutMs?: number; env?: NodeJS.Process
     await waitUntilUp(endpoint, child, opts.timeoutMs ?? 60_000);
   } catch (e) {
     kill();
-    throw new Error(`${(e as Error).message}\n${stderr}`);
+    throw new Error(`${(e as Error).message}\n${stderr}`, { cause: e });
   }
   return {
     endpoint,

@@ -60,7 +60,10 @@ export function ownershipRule(req: GuardRequest, plan: Plan): Verdict {
         instead: teach,
       };
   }
-  for (const [key, want] of [['ProjectId', req.projectId], ['AgentId', req.agent]] as const) {
+  for (const [key, want] of [
+    ['ProjectId', req.projectId],
+    ['AgentId', req.agent],
+  ] as const) {
     const set = plan.tagsToSet[key];
     if (set !== undefined && set !== want)
       return {

@@ -97,7 +97,6 @@ export type Rule = 'tier' | 'limits' | 'ownership' | 'budget' | 'escalation';
 export type EscalationClass = RiskFlag | 'limits' | 'tier_policy';
 
 export type Verdict =
-  | { outcome: 'allow' }
-  | { outcome: 'deny' | 'escalate'; rule: Rule; reason: string; instead: string; classes?: EscalationClass[] };
+  { outcome: 'allow' } | { outcome: 'deny' | 'escalate'; rule: Rule; reason: string; instead: string; classes?: EscalationClass[] };
 
 export type Decision = Verdict & { checked: Rule[] };

@@ -38,7 +38,15 @@ const zoned = new Map<string, Intl.DateTimeFormat>();
 function offsetMinutes(t: number, timeZone: string): number {
   let f = zoned.get(timeZone);
   if (!f) {
-    f = new Intl.DateTimeFormat('en-US', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+    f = new Intl.DateTimeFormat('en-US', {
+      timeZone,
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      hourCycle: 'h23',
+    });
     zoned.set(timeZone, f);
   }
   const p = Object.fromEntries(f.formatToParts(new Date(t)).map((x) => [x.type, Number(x.value)]));
@@ -91,6 +99,12 @@ export function windowRule(windows: Record<string, readonly WindowRange[]>, envi
   if (!environment || !ranges || isOpen(ranges, now)) return { outcome: 'allow' };
   const at = nextOpening(ranges, now);
   const described = describeRanges(ranges);
-  if (!at) return { outcome: 'deny', rule: 'deploy_window', reason: `${environment}'s deploy window (${described}) does not open within 8 days` };
-  return { outcome: 'queue', rule: 'deploy_window', runAt: at, reason: `${environment} changes run in its deploy window (${described}); next opening ${at.toISOString()}` };
+  if (!at)
+    return { outcome: 'deny', rule: 'deploy_window', reason: `${environment}'s deploy window (${described}) does not open within 8 days` };
+  return {
+    outcome: 'queue',
+    rule: 'deploy_window',
+    runAt: at,
+    reason: `${environment} changes run in its deploy window (${described}); next opening ${at.toISOString()}`,
+  };
 }

@@ -1,6 +1,13 @@
 // Creates or updates rendered roles through the IAM API, and compares live roles with what the policy renders.
-import { CreateRoleCommand, GetRoleCommand, GetRolePolicyCommand, PutRolePolicyCommand, UpdateAssumeRolePolicyCommand, type IAMClient } from '@aws-sdk/client-iam';
-import { canonicalJson } from '../store/canonical.js';
+import {
+  CreateRoleCommand,
+  GetRoleCommand,
+  GetRolePolicyCommand,
+  PutRolePolicyCommand,
+  UpdateAssumeRolePolicyCommand,
+  type IAMClient,
+} from '@aws-sdk/client-iam';
+import { canonicalJson } from '../util/canonical.js';
 import type { RenderedRole } from './render.js';
 
 export const INLINE_POLICY = 'aws-warden';
@@ -21,9 +28,18 @@ export async function applyRoles(iam: IAMClient, roles: RenderedRole[]): Promise
   const done: { role: string; action: 'created' | 'updated' }[] = [];
   for (const r of roles) {
     const live = await liveRole(iam, r.roleName);
-    if (!live) await iam.send(new CreateRoleCommand({ RoleName: r.roleName, AssumeRolePolicyDocument: JSON.stringify(r.trust), Tags: [{ Key: 'ManagedBy', Value: 'aws-warden' }] }));
+    if (!live)
+      await iam.send(
+        new CreateRoleCommand({
+          RoleName: r.roleName,
+          AssumeRolePolicyDocument: JSON.stringify(r.trust),
+          Tags: [{ Key: 'ManagedBy', Value: 'aws-warden' }],
+        }),
+      );
     else await iam.send(new UpdateAssumeRolePolicyCommand({ RoleName: r.roleName, PolicyDocument: JSON.stringify(r.trust) }));
-    await iam.send(new PutRolePolicyCommand({ RoleName: r.roleName, PolicyName: INLINE_POLICY, PolicyDocument: JSON.stringify(r.permissions) }));
+    await iam.send(
+      new PutRolePolicyCommand({ RoleName: r.roleName, PolicyName: INLINE_POLICY, PolicyDocument: JSON.stringify(r.permissions) }),
+    );
     done.push({ role: r.roleName, action: live ? 'updated' : 'created' });
   }
   return done;
@@ -42,6 +58,7 @@ export async function checkRole(iam: IAMClient, r: RenderedRole): Promise<string
     if (!/NoSuchEntity/.test((e as Error).name)) throw e;
   }
   if (inline === null) drift.push(`${r.roleName}: inline policy ${INLINE_POLICY} is missing`);
-  else if (canonicalJson(inline) !== canonicalJson(r.permissions)) drift.push(`${r.roleName}: permission policy ${INLINE_POLICY} differs from the rendered one`);
+  else if (canonicalJson(inline) !== canonicalJson(r.permissions))
+    drift.push(`${r.roleName}: permission policy ${INLINE_POLICY} differs from the rendered one`);
   return drift;
 }

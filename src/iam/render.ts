@@ -9,8 +9,21 @@ import { policyDocument, type PolicyDocument, type Statement } from './grammar.j
 const NEEDS: Record<string, IamNeeds> = Object.fromEntries(allTools.map((t) => [t.name, t.iam]));
 
 /** What only a human-approved plan may do (the approver role); agents are denied them outright. */
-const HUMAN_ONLY = ['ec2:AuthorizeSecurityGroupIngress', 'ec2:AuthorizeSecurityGroupEgress', 'ec2:RevokeSecurityGroupIngress', 'ec2:RevokeSecurityGroupEgress'];
-const NEVER_FOR_AGENTS = [...HUMAN_ONLY, 'ec2:CreateNetworkAcl*', 'ec2:DeleteNetworkAcl*', 'ec2:ReplaceNetworkAcl*', 'iam:*', 's3:PutBucketPolicy', 's3:DeleteBucketPolicy'];
+const HUMAN_ONLY = [
+  'ec2:AuthorizeSecurityGroupIngress',
+  'ec2:AuthorizeSecurityGroupEgress',
+  'ec2:RevokeSecurityGroupIngress',
+  'ec2:RevokeSecurityGroupEgress',
+];
+const NEVER_FOR_AGENTS = [
+  ...HUMAN_ONLY,
+  'ec2:CreateNetworkAcl*',
+  'ec2:DeleteNetworkAcl*',
+  'ec2:ReplaceNetworkAcl*',
+  'iam:*',
+  's3:PutBucketPolicy',
+  's3:DeleteBucketPolicy',
+];
 
 /**
  * An agent deletes no bucket but the scratch buckets of its own restore checks (verify_backups, named
@@ -18,7 +31,12 @@ const NEVER_FOR_AGENTS = [...HUMAN_ONLY, 'ec2:CreateNetworkAcl*', 'ec2:DeleteNet
  * without NotResource (moto) evaluate too.
  */
 const scratchOnly = (project: string): Statement[] => [
-  { Sid: 'NeverDeleteBucketsButRestoreScratch', Effect: 'Deny', Action: ['s3:DeleteBucket'], NotResource: [`arn:aws:s3:::restore-${project}-*`] },
+  {
+    Sid: 'NeverDeleteBucketsButRestoreScratch',
+    Effect: 'Deny',
+    Action: ['s3:DeleteBucket'],
+    NotResource: [`arn:aws:s3:::restore-${project}-*`],
+  },
   { Sid: 'NeverDeleteProjectBuckets', Effect: 'Deny', Action: ['s3:DeleteBucket'], Resource: [`arn:aws:s3:::${project}-*`] },
 ];
 const OWNERSHIP_KEYS = ['ProjectId', 'AgentId', 'ManagedBy'];
@@ -48,7 +66,13 @@ function permissionStatements(tools: string[], project: string, extra: string[] 
       Sid: 'LaunchInputs',
       Effect: 'Allow',
       Action: ['ec2:RunInstances'],
-      Resource: ['arn:aws:ec2:*::image/*', 'arn:aws:ec2:*:*:subnet/*', 'arn:aws:ec2:*:*:security-group/*', 'arn:aws:ec2:*:*:network-interface/*', 'arn:aws:ec2:*:*:key-pair/*'],
+      Resource: [
+        'arn:aws:ec2:*::image/*',
+        'arn:aws:ec2:*:*:subnet/*',
+        'arn:aws:ec2:*:*:security-group/*',
+        'arn:aws:ec2:*:*:network-interface/*',
+        'arn:aws:ec2:*:*:key-pair/*',
+      ],
     });
     out.push({
       Sid: 'CreateOnlyTaggedForThisProject',
@@ -56,14 +80,30 @@ function permissionStatements(tools: string[], project: string, extra: string[] 
       Action: need('create'),
       Resource: ['arn:aws:ec2:*:*:instance/*', 'arn:aws:ec2:*:*:volume/*', 'arn:aws:ec2:*::snapshot/*'],
       Condition: {
-        StringEquals: { 'aws:RequestTag/ProjectId': '${aws:PrincipalTag/ProjectId}', 'aws:RequestTag/AgentId': '${aws:PrincipalTag/AgentId}' },
+        StringEquals: {
+          'aws:RequestTag/ProjectId': '${aws:PrincipalTag/ProjectId}',
+          'aws:RequestTag/AgentId': '${aws:PrincipalTag/AgentId}',
+        },
         'ForAllValues:StringLike': { 'aws:TagKeys': ['ProjectId', 'AgentId', 'ManagedBy', 'Service', 'WardenEvent', 'Name'] },
       },
     });
   }
-  if (need('s3').length) out.push({ Sid: 'SiteBucketsOfThisProject', Effect: 'Allow', Action: need('s3'), Resource: [`arn:aws:s3:::${project}-*`, `arn:aws:s3:::${project}-*/*`] });
-  if (need('scratch').length) out.push({ Sid: 'RestoreScratchBuckets', Effect: 'Allow', Action: need('scratch'), Resource: [`arn:aws:s3:::restore-${project}-*`, `arn:aws:s3:::restore-${project}-*/*`] });
-  if (need('ssm').length) out.push({ Sid: 'PublicAmiParameters', Effect: 'Allow', Action: need('ssm'), Resource: 'arn:aws:ssm:*::parameter/aws/service/*' });
+  if (need('s3').length)
+    out.push({
+      Sid: 'SiteBucketsOfThisProject',
+      Effect: 'Allow',
+      Action: need('s3'),
+      Resource: [`arn:aws:s3:::${project}-*`, `arn:aws:s3:::${project}-*/*`],
+    });
+  if (need('scratch').length)
+    out.push({
+      Sid: 'RestoreScratchBuckets',
+      Effect: 'Allow',
+      Action: need('scratch'),
+      Resource: [`arn:aws:s3:::restore-${project}-*`, `arn:aws:s3:::restore-${project}-*/*`],
+    });
+  if (need('ssm').length)
+    out.push({ Sid: 'PublicAmiParameters', Effect: 'Allow', Action: need('ssm'), Resource: 'arn:aws:ssm:*::parameter/aws/service/*' });
   return out;
 }
 
@@ -87,7 +127,10 @@ export function renderAgentRoles(policy: Policy, agentId: string, basePrincipal:
   const agent = policy.agents[agentId];
   if (!agent) throw new Error(`agent "${agentId}" is not in the policy`);
   const others = Object.entries(agent.tier_roles).filter(([tier, arn]) => tier !== agent.tier && arn !== agent.role_arn);
-  return [renderAgentRole(policy, agentId, basePrincipal), ...others.map(([tier]) => renderAgentRole(policy, agentId, basePrincipal, tier))];
+  return [
+    renderAgentRole(policy, agentId, basePrincipal),
+    ...others.map(([tier]) => renderAgentRole(policy, agentId, basePrincipal, tier)),
+  ];
 }
 
 export function renderAgentRole(policy: Policy, agentId: string, basePrincipal: string, tierName?: string): RenderedRole {
@@ -100,8 +143,23 @@ export function renderAgentRole(policy: Policy, agentId: string, basePrincipal: 
     ...permissionStatements(tools, agent.project),
     { Sid: 'NeverWithoutAHuman', Effect: 'Deny', Action: NEVER_FOR_AGENTS, Resource: '*' },
     ...scratchOnly(agent.project),
-    { Sid: 'NeverOtherProjects', Effect: 'Deny', Action: ['ec2:TerminateInstances', 'ec2:StopInstances', 'ec2:DeleteTags', 'ec2:CreateTags'], Resource: '*', Condition: { StringNotEquals: { 'aws:ResourceTag/ProjectId': '${aws:PrincipalTag/ProjectId}' }, Null: { 'aws:ResourceTag/ProjectId': 'false' } } },
-    { Sid: 'NeverRetagOwnership', Effect: 'Deny', Action: ['ec2:DeleteTags', 'ec2:CreateTags'], Resource: '*', Condition: { 'ForAnyValue:StringEquals': { 'aws:TagKeys': OWNERSHIP_KEYS }, StringNotEquals: { 'ec2:CreateAction': 'RunInstances' } } },
+    {
+      Sid: 'NeverOtherProjects',
+      Effect: 'Deny',
+      Action: ['ec2:TerminateInstances', 'ec2:StopInstances', 'ec2:DeleteTags', 'ec2:CreateTags'],
+      Resource: '*',
+      Condition: {
+        StringNotEquals: { 'aws:ResourceTag/ProjectId': '${aws:PrincipalTag/ProjectId}' },
+        Null: { 'aws:ResourceTag/ProjectId': 'false' },
+      },
+    },
+    {
+      Sid: 'NeverRetagOwnership',
+      Effect: 'Deny',
+      Action: ['ec2:DeleteTags', 'ec2:CreateTags'],
+      Resource: '*',
+      Condition: { 'ForAnyValue:StringEquals': { 'aws:TagKeys': OWNERSHIP_KEYS }, StringNotEquals: { 'ec2:CreateAction': 'RunInstances' } },
+    },
   ];
   return {
     roleName: roleArn.split('/').pop() as string,
@@ -115,21 +173,36 @@ export function renderAgentRole(policy: Policy, agentId: string, basePrincipal: 
 export function renderApproverRole(policy: Policy, project: string, basePrincipal: string): RenderedRole | null {
   const arn = policy.projects[project]?.approver_role_arn;
   if (!arn) return null;
-  const tiers = Object.values(policy.agents).filter((a) => a.project === project).flatMap((a) => [a.tier, ...Object.keys(a.tier_roles)]);
+  const tiers = Object.values(policy.agents)
+    .filter((a) => a.project === project)
+    .flatMap((a) => [a.tier, ...Object.keys(a.tier_roles)]);
   const tools = uniq(tiers.flatMap((t) => policy.tiers[t].tools));
   return {
     roleName: arn.split('/').pop() as string,
     roleArn: arn,
     trust: policyDocument.parse({
       Version: '2012-10-17',
-      Statement: [{ Sid: 'OnlyTheWarden', Effect: 'Allow', Principal: { AWS: basePrincipal }, Action: ['sts:AssumeRole', 'sts:TagSession'], Condition: { StringEquals: { 'aws:RequestTag/ProjectId': project } } }],
+      Statement: [
+        {
+          Sid: 'OnlyTheWarden',
+          Effect: 'Allow',
+          Principal: { AWS: basePrincipal },
+          Action: ['sts:AssumeRole', 'sts:TagSession'],
+          Condition: { StringEquals: { 'aws:RequestTag/ProjectId': project } },
+        },
+      ],
     }),
     permissions: policyDocument.parse({
       Version: '2012-10-17',
       Statement: [
         ...permissionStatements(tools, project, [...HUMAN_ONLY, 'ec2:DescribeSecurityGroups']),
         // Deleting a site bucket (reclaim_resources) is only ever a human's approved plan.
-        { Sid: 'ApprovedBucketDeletion', Effect: 'Allow', Action: ['s3:DeleteBucket', 's3:ListBucketVersions', 's3:DeleteObjectVersion'], Resource: [`arn:aws:s3:::${project}-*`, `arn:aws:s3:::${project}-*/*`] },
+        {
+          Sid: 'ApprovedBucketDeletion',
+          Effect: 'Allow',
+          Action: ['s3:DeleteBucket', 's3:ListBucketVersions', 's3:DeleteObjectVersion'],
+          Resource: [`arn:aws:s3:::${project}-*`, `arn:aws:s3:::${project}-*/*`],
+        },
         { Sid: 'NeverIam', Effect: 'Deny', Action: ['iam:*'], Resource: '*' },
       ],
     }),
@@ -140,7 +213,10 @@ export function renderApproverRole(policy: Policy, project: string, basePrincipa
 export function cloudFormation(roles: RenderedRole[]): Record<string, unknown> {
   const resources: Record<string, unknown> = {};
   for (const r of roles) {
-    const id = r.roleName.replace(/[^A-Za-z0-9]/g, ' ').replace(/(^| )(\w)/g, (_m, _s, c: string) => c.toUpperCase()).replace(/ /g, '');
+    const id = r.roleName
+      .replace(/[^A-Za-z0-9]/g, ' ')
+      .replace(/(^| )(\w)/g, (_m, _s, c: string) => c.toUpperCase())
+      .replace(/ /g, '');
     resources[id] = {
       Type: 'AWS::IAM::Role',
       Properties: {
@@ -151,5 +227,9 @@ export function cloudFormation(roles: RenderedRole[]): Record<string, unknown> {
       },
     };
   }
-  return { AWSTemplateFormatVersion: '2010-09-09', Description: 'aws-warden roles (generated by wardenctl iam render; review before deploying)', Resources: resources };
+  return {
+    AWSTemplateFormatVersion: '2010-09-09',
+    Description: 'aws-warden roles (generated by wardenctl iam render; review before deploying)',
+    Resources: resources,
+  };
 }

@@ -1,12 +1,24 @@
 // Tells humans: a notifications row always, and a JSON POST to each of the project's webhooks (bounded, never blocking).
-import { stmt } from '../store/db.js';
 import type { Store } from '../store/store.js';
 import type { ProjectPolicy } from '../policy/schema.js';
 import { log } from '../core/log.js';
 
 export interface Notice {
   project: string;
-  kind: 'rolled_back' | 'escalated' | 'proposal' | 'approved' | 'rejected' | 'expired' | 'failed' | 'promoted' | 'demoted' | 'scheduled' | 'drift' | 'backup_failed' | 'interrupted';
+  kind:
+    | 'rolled_back'
+    | 'escalated'
+    | 'proposal'
+    | 'approved'
+    | 'rejected'
+    | 'expired'
+    | 'failed'
+    | 'promoted'
+    | 'demoted'
+    | 'scheduled'
+    | 'drift'
+    | 'backup_failed'
+    | 'interrupted';
   subject: string;
   body: Record<string, unknown>;
   eventId?: string;
@@ -27,7 +39,12 @@ async function post(url: string, payload: string): Promise<Delivery> {
   let last: Delivery = { webhook: url, ok: false, attempts: 0 };
   for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
     try {
-      const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: payload, signal: AbortSignal.timeout(TIMEOUT_MS) });
+      const res = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: payload,
+        signal: AbortSignal.timeout(TIMEOUT_MS),
+      });
       last = { webhook: url, ok: res.ok, status: res.status, attempts: attempt };
       if (res.ok || res.status < 500) return last;
     } catch (e) {
@@ -45,32 +62,26 @@ async function post(url: string, payload: string): Promise<Delivery> {
 export function notify(store: Store, project: ProjectPolicy, n: Notice): { id: number; delivered: Promise<void> } {
   const ts = store.clock().toISOString();
   const body = { ...n.body, project: n.project, kind: n.kind, subject: n.subject, ts, event_id: n.eventId ?? null };
-  const id = Number(
-    stmt(store.db, 'INSERT INTO notifications (ts, project, kind, subject, body, event_id) VALUES (?, ?, ?, ?, ?, ?)').run(
-      ts, n.project, n.kind, n.subject, JSON.stringify(body), n.eventId ?? null,
-    ).lastInsertRowid,
-  );
+  const id = store.notifications.record({
+    ts,
+    project: n.project,
+    kind: n.kind,
+    subject: n.subject,
+    body: JSON.stringify(body),
+    eventId: n.eventId ?? null,
+  });
   const payload = JSON.stringify(body);
   const delivered = Promise.all(project.notify.map((t) => post(t.webhook, payload)))
     .then((results) => {
-      if (results.length && store.db.open) stmt(store.db, 'UPDATE notifications SET deliveries = ? WHERE id = ?').run(JSON.stringify(results), id);
+      if (results.length) store.notifications.setDeliveries(id, results);
       for (const r of results) if (!r.ok) log.warn(`webhook ${r.webhook} failed after ${r.attempts} attempt(s): ${r.error ?? r.status}`);
     })
     .catch((e) => log.error(`recording webhook results failed: ${(e as Error).message}`));
   return { id, delivered };
 }
 
-export interface NotificationRow {
-  id: number;
-  ts: string;
-  project: string;
-  kind: string;
-  subject: string;
-  body: string;
-  event_id: string | null;
-  deliveries: string;
-}
+export type { NotificationRow } from '../store/notifications.js';
 
-export function listNotifications(store: Store, limit = 50): NotificationRow[] {
-  return (stmt(store.db, 'SELECT * FROM notifications ORDER BY id DESC LIMIT ?').all(limit) as NotificationRow[]).reverse();
+export function listNotifications(store: Store, limit = 50) {
+  return store.notifications.list(limit);
 }

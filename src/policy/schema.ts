@@ -2,10 +2,9 @@
 import { z } from 'zod';
 
 const NAME = /^[a-z][a-z0-9-]{1,39}$/;
-const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@\/-]{1,512}$/;
+const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/;
 
-const name = (what: string) =>
-  z.string().regex(NAME, `${what} must be 2-40 chars of a-z, 0-9 and "-", starting with a letter`);
+const name = (what: string) => z.string().regex(NAME, `${what} must be 2-40 chars of a-z, 0-9 and "-", starting with a letter`);
 const roleArn = z.string().regex(ROLE_ARN, 'must be an IAM role ARN (arn:aws:iam::<account>:role/<name>)');
 const usd = z.number().finite().nonnegative();
 
@@ -16,9 +15,15 @@ const INSTANCE_TYPE = /^[a-z0-9]+\.[a-z0-9]+$/;
 /** A named set of EC2 instances a human declared; the agent may change only its count and type within these bounds. */
 const service = z
   .object({
-    image_id: z.string().regex(/^ami-[0-9a-f]{8,17}$/, 'must be an AMI id (ami-…)').optional(),
+    image_id: z
+      .string()
+      .regex(/^ami-[0-9a-f]{8,17}$/, 'must be an AMI id (ami-…)')
+      .optional(),
     /** e.g. /aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64, resolved when a scale is planned. */
-    image_ssm_parameter: z.string().regex(/^\/[\w./-]+$/, 'must be an SSM parameter path (/aws/service/…)').optional(),
+    image_ssm_parameter: z
+      .string()
+      .regex(/^\/[\w./-]+$/, 'must be an SSM parameter path (/aws/service/…)')
+      .optional(),
     instance_types: z.array(z.string().regex(INSTANCE_TYPE)).min(1),
     min: z.number().int().nonnegative().default(0),
     max: z.number().int().positive(),
@@ -26,11 +31,17 @@ const service = z
     security_group_ids: z.array(z.string().regex(/^sg-[0-9a-f]+$/)).default([]),
     key_name: z.string().min(1).optional(),
     user_data_file: z.string().min(1).optional(),
-    instance_profile_arn: z.string().regex(/^arn:aws[a-z-]*:iam::\d{12}:instance-profile\/.+$/).optional(),
+    instance_profile_arn: z
+      .string()
+      .regex(/^arn:aws[a-z-]*:iam::\d{12}:instance-profile\/.+$/)
+      .optional(),
     health: z
       .object({
         /** e.g. http://{private_ip}:80/healthz; {instance_id}, {private_ip}, {public_ip} are filled in. */
-        http_url: z.string().regex(/^https?:\/\//, 'must start with http:// or https://').optional(),
+        http_url: z
+          .string()
+          .regex(/^https?:\/\//, 'must start with http:// or https://')
+          .optional(),
         timeout_seconds: z.number().int().positive().max(3600).default(300),
         poll_seconds: z.number().positive().max(60).default(5),
       })
@@ -59,7 +70,10 @@ const sites = z
     public: z.boolean().default(false),
     cache_control: z.string().max(200).default('public, max-age=300'),
     /** e.g. https://{bucket}.s3-website-{region}.amazonaws.com/ — {site}, {environment}, {bucket}, {region} are filled in. */
-    health_url: z.string().regex(/^https?:\/\//, 'must start with http:// or https://').optional(),
+    health_url: z
+      .string()
+      .regex(/^https?:\/\//, 'must start with http:// or https://')
+      .optional(),
     health_timeout_seconds: z.number().positive().max(600).default(30),
     soak_minutes: z.number().nonnegative().default(30),
     prod_requires_approval: z.boolean().default(false),
@@ -72,7 +86,10 @@ const DAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
 /** One opening of a deploy window: on these days from start to end (past midnight when end ≤ start), in a time zone. */
 const windowRange = z
   .object({
-    days: z.array(z.enum(DAYS)).min(1).default([...DAYS]),
+    days: z
+      .array(z.enum(DAYS))
+      .min(1)
+      .default([...DAYS]),
     start: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be HH:MM (00:00-23:59)'),
     end: z.string().regex(HHMM, 'must be HH:MM (00:00-24:00)'),
     time_zone: z
@@ -100,7 +117,11 @@ const unused = z
     idle_cpu_percent: z.number().min(0).max(100).default(5),
     /** NetworkIn + NetworkOut per hour, averaged over the window, below which an instance is idle. */
     idle_network_mb_per_hour: z.number().nonnegative().default(5),
-    idle_window_hours: z.number().positive().max(24 * 63).default(72),
+    idle_window_hours: z
+      .number()
+      .positive()
+      .max(24 * 63)
+      .default(72),
     stopped_days: z.number().positive().default(14),
     site_idle_days: z.number().positive().default(60),
     /** reclaim stops an idle instance (start it again to undo) instead of terminating it. */
@@ -115,7 +136,16 @@ const unused = z
   })
   .strict();
 
-const UNUSED_DEFAULTS = { idle_cpu_percent: 5, idle_network_mb_per_hour: 5, idle_window_hours: 72, stopped_days: 14, site_idle_days: 60, stop_instead_of_terminate: true, snapshot_volumes: true, unattended: {} };
+const UNUSED_DEFAULTS = {
+  idle_cpu_percent: 5,
+  idle_network_mb_per_hour: 5,
+  idle_window_hours: 72,
+  stopped_days: 14,
+  site_idle_days: 60,
+  stop_instead_of_terminate: true,
+  snapshot_volumes: true,
+  unattended: {},
+};
 
 /** The worker's periodic work for a project, done as one of its agents (through the guard like any call). */
 const operations = z
@@ -133,14 +163,41 @@ const project = z
     critical_tag: z.record(z.string().min(1), z.string()).optional(),
     approver_role_arn: roleArn.optional(),
     environments: z.array(name('environment')).min(1).default(['staging', 'prod']),
-    proposal_ttl_hours: z.number().positive().max(24 * 90).default(72),
+    proposal_ttl_hours: z
+      .number()
+      .positive()
+      .max(24 * 90)
+      .default(72),
     services: z.record(name('service'), service).default({}),
-    sites: sites.default({ roots: [], max_files: 5000, max_total_mb: 500, allow_dotfiles: false, public: false, cache_control: 'public, max-age=300', health_timeout_seconds: 30, soak_minutes: 30, prod_requires_approval: false }),
+    sites: sites.default({
+      roots: [],
+      max_files: 5000,
+      max_total_mb: 500,
+      allow_dotfiles: false,
+      public: false,
+      cache_control: 'public, max-age=300',
+      health_timeout_seconds: 30,
+      soak_minutes: 30,
+      prod_requires_approval: false,
+    }),
     /**
      * Escalation classes a person at the MCP client may approve in the client (elicitation) instead of
      * wardenctl. Security groups, NACLs and IAM are never among them.
      */
-    in_client_consent: z.array(z.enum(['critical_tag', 'spend', 'limits', 'budget_increase', 'production_database', 'public_exposure', 'production_deploy', 'deletion'])).default([]),
+    in_client_consent: z
+      .array(
+        z.enum([
+          'critical_tag',
+          'spend',
+          'limits',
+          'budget_increase',
+          'production_database',
+          'public_exposure',
+          'production_deploy',
+          'deletion',
+        ]),
+      )
+      .default([]),
     notify: z.array(z.object({ webhook: z.url({ protocol: /^https?$/ }) }).strict()).default([]),
     /** Deploy windows per environment: a change outside them is scheduled for the next opening, not refused. */
     windows: z.record(name('environment'), z.array(windowRange).min(1)).default({}),
@@ -212,9 +269,15 @@ export function policySchema(knownTools: readonly string[]) {
           demote_on: z.array(z.enum(INCIDENTS)).default([...INCIDENTS]),
         })
         .strict()
-        .default({ promote: { min_successes: 20, max_rollbacks: 0, max_denials: 5, window_days: 14, automatic: false }, demote_on: [...INCIDENTS] }),
+        .default({
+          promote: { min_successes: 20, max_rollbacks: 0, max_denials: 5, window_days: 14, automatic: false },
+          demote_on: [...INCIDENTS],
+        }),
       /** Who decides proposals: `wardenctl proposals approve --as NAME` is allowed only for these names. */
-      approval: z.object({ allow_as: z.array(z.string().regex(/^[a-z][a-z0-9._-]{1,39}$/)).default([]) }).strict().default({ allow_as: [] }),
+      approval: z
+        .object({ allow_as: z.array(z.string().regex(/^[a-z][a-z0-9._-]{1,39}$/)).default([]) })
+        .strict()
+        .default({ allow_as: [] }),
     })
     .strict()
     .superRefine((p, ctx) => {
@@ -234,15 +297,27 @@ export function policySchema(knownTools: readonly string[]) {
           });
         for (const t of Object.keys(a.tier_roles))
           if (!(t in p.tiers))
-            ctx.addIssue({ code: 'custom', path: ['agents', id, 'tier_roles', t], message: `unknown tier "${t}" (known: ${known(Object.keys(p.tiers))})` });
+            ctx.addIssue({
+              code: 'custom',
+              path: ['agents', id, 'tier_roles', t],
+              message: `unknown tier "${t}" (known: ${known(Object.keys(p.tiers))})`,
+            });
       }
       for (const [id, pr] of Object.entries(p.projects)) {
         const ops = pr.operations;
         if (ops && p.agents[ops.agent]?.project !== id)
-          ctx.addIssue({ code: 'custom', path: ['projects', id, 'operations', 'agent'], message: `"${ops.agent}" is not an agent of project ${id}` });
+          ctx.addIssue({
+            code: 'custom',
+            path: ['projects', id, 'operations', 'agent'],
+            message: `"${ops.agent}" is not an agent of project ${id}`,
+          });
         for (const env of Object.keys(pr.windows))
           if (!pr.environments.includes(env))
-            ctx.addIssue({ code: 'custom', path: ['projects', id, 'windows', env], message: `unknown environment "${env}" (known: ${known(pr.environments)})` });
+            ctx.addIssue({
+              code: 'custom',
+              path: ['projects', id, 'windows', env],
+              message: `unknown environment "${env}" (known: ${known(pr.environments)})`,
+            });
       }
       for (const [id, t] of Object.entries(p.tiers))
         t.escalate_tools.forEach((tool, i) => {

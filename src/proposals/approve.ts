@@ -2,7 +2,7 @@
 import type { Plan } from '../guard/types.js';
 import { notify } from '../notify/notify.js';
 import type { Policy } from '../policy/schema.js';
-import { canonicalJson, sha256 } from '../store/canonical.js';
+import { canonicalJson, sha256 } from '../util/canonical.js';
 import type { ProposalRow } from '../store/proposals.js';
 import type { Store } from '../store/store.js';
 import { recordTierChange } from '../trust/tiers.js';
@@ -40,8 +40,14 @@ export function loadPending(store: Store, id: string): { p: ProposalRow; plan: P
   store.proposals.expireDue();
   const p = store.proposals.get(id);
   if (!p) throw new ProposalRefused(`no proposal ${id} (wardenctl proposals list shows them)`);
-  if (p.state !== 'pending') throw new ProposalRefused(`proposal ${id} is ${p.state}${p.decided_by ? ` (by ${p.decided_by} at ${p.decided_at})` : ''}; only a pending proposal can be decided`);
-  if (sha256(p.plan) !== p.plan_hash) throw new ProposalRefused(`proposal ${id}: the stored plan no longer matches its hash ${p.plan_hash}; it was altered after the agent proposed it — refused`);
+  if (p.state !== 'pending')
+    throw new ProposalRefused(
+      `proposal ${id} is ${p.state}${p.decided_by ? ` (by ${p.decided_by} at ${p.decided_at})` : ''}; only a pending proposal can be decided`,
+    );
+  if (sha256(p.plan) !== p.plan_hash)
+    throw new ProposalRefused(
+      `proposal ${id}: the stored plan no longer matches its hash ${p.plan_hash}; it was altered after the agent proposed it — refused`,
+    );
   const plan = JSON.parse(p.plan) as Plan;
   // Canonical form must round-trip too, or the row was hand-edited into an equivalent-looking plan.
   if (sha256(canonicalJson(plan)) !== p.plan_hash) throw new ProposalRefused(`proposal ${id}: plan is not in canonical form; refused`);
@@ -51,11 +57,17 @@ export function loadPending(store: Store, id: string): { p: ProposalRow; plan: P
 export function approveProposal(store: Store, id: string, approver: string, comment: string | null): Decided {
   return store.transaction(() => {
     const { p, plan } = loadPending(store, id);
-    if (!store.proposals.decide(id, 'approved', approver, comment)) throw new ProposalRefused(`proposal ${id} was decided by someone else just now`);
+    if (!store.proposals.decide(id, 'approved', approver, comment))
+      throw new ProposalRefused(`proposal ${id} was decided by someone else just now`);
     const human = `human:${approver}`;
     const approved = store.audit.append({
-      kind: 'approved', agent: human, project: p.project, tool: p.tool, action: plan.operations.map((o) => o.action).join(' '),
-      decision: { proposal: id, plan_hash: p.plan_hash, proposed_by: p.agent, comment }, follows: p.event_id,
+      kind: 'approved',
+      agent: human,
+      project: p.project,
+      tool: p.tool,
+      action: plan.operations.map((o) => o.action).join(' '),
+      decision: { proposal: id, plan_hash: p.plan_hash, proposed_by: p.agent, comment },
+      follows: p.event_id,
     });
     const result = apply(store, p, plan, approver);
     store.audit.append({ kind: 'executed', agent: human, project: p.project, tool: p.tool, result, follows: approved.id });
@@ -68,14 +80,25 @@ export function approveProposal(store: Store, id: string, approver: string, comm
 export function rejectProposal(store: Store, id: string, by: string, reason: string, policy?: Policy): Decided {
   const decided = store.transaction(() => {
     const { p } = loadPending(store, id);
-    if (!store.proposals.decide(id, 'rejected', by, reason)) throw new ProposalRefused(`proposal ${id} was decided by someone else just now`);
+    if (!store.proposals.decide(id, 'rejected', by, reason))
+      throw new ProposalRefused(`proposal ${id} was decided by someone else just now`);
     store.audit.append({
-      kind: 'denied', agent: `human:${by}`, project: p.project, tool: p.tool,
-      decision: { outcome: 'deny', rule: 'human', reason, proposal: id, proposed_by: p.agent }, follows: p.event_id,
+      kind: 'denied',
+      agent: `human:${by}`,
+      project: p.project,
+      tool: p.tool,
+      decision: { outcome: 'deny', rule: 'human', reason, proposal: id, proposed_by: p.agent },
+      follows: p.event_id,
     });
     return { proposal: store.proposals.get(id)!, result: { rejected: true, reason } };
   });
   const project = policy?.projects[decided.proposal.project];
-  if (project) notify(store, project, { project: decided.proposal.project, kind: 'rejected', subject: `proposal ${id} rejected by ${by}`, body: { proposal_id: id, reason, proposed_by: decided.proposal.agent } });
+  if (project)
+    notify(store, project, {
+      project: decided.proposal.project,
+      kind: 'rejected',
+      subject: `proposal ${id} rejected by ${by}`,
+      body: { proposal_id: id, reason, proposed_by: decided.proposal.agent },
+    });
   return decided;
 }

@@ -7,9 +7,22 @@ import type { Store } from '../store/store.js';
 export function recordExpiries(store: Store, policy: Policy | undefined): ProposalRow[] {
   const expired = store.proposals.expireDue();
   for (const p of expired) {
-    store.audit.append({ kind: 'denied', agent: 'warden', project: p.project, tool: p.tool, follows: p.event_id, decision: { outcome: 'deny', rule: 'expired', proposal: p.id, expires_at: p.expires_at } });
+    store.audit.append({
+      kind: 'denied',
+      agent: 'warden',
+      project: p.project,
+      tool: p.tool,
+      follows: p.event_id,
+      decision: { outcome: 'deny', rule: 'expired', proposal: p.id, expires_at: p.expires_at },
+    });
     const project = policy?.projects[p.project];
-    if (project) notify(store, project, { project: p.project, kind: 'expired', subject: `proposal ${p.id} expired undecided`, body: { proposal_id: p.id, proposed_by: p.agent } });
+    if (project)
+      notify(store, project, {
+        project: p.project,
+        kind: 'expired',
+        subject: `proposal ${p.id} expired undecided`,
+        body: { proposal_id: p.id, proposed_by: p.agent },
+      });
   }
   return expired;
 }

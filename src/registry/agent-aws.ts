@@ -11,7 +11,12 @@ import type { Store } from '../store/store.js';
 
 /** The agent's SDK clients: its own assumed role (per tier), writes gated on an open approval of this agent in `store`. */
 export function awsFor(agent: AgentContext, store: Store, observe?: SendObserver): AgentAws {
-  const session = new AgentSession({ agentId: agent.id, projectId: agent.projectId, roleArn: roleFor(agent), sessionSeconds: agent.agent.session_seconds });
+  const session = new AgentSession({
+    agentId: agent.id,
+    projectId: agent.projectId,
+    roleArn: roleFor(agent),
+    sessionSeconds: agent.agent.session_seconds,
+  });
   return new AgentAws(session, (id, who) => store.audit.isOpenApproval(id, who), observe);
 }
 

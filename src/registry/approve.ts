@@ -11,7 +11,7 @@ import { toCents } from '../guard/rules.js';
 import type { GuardRequest, Plan } from '../guard/types.js';
 import type { Policy } from '../policy/schema.js';
 import { approveProposal, loadPending, ProposalRefused, type Decided } from '../proposals/approve.js';
-import { canonicalJson } from '../store/canonical.js';
+import { canonicalJson } from '../util/canonical.js';
 import type { Store } from '../store/store.js';
 import { allTools } from '../tools/index.js';
 import type { ToolContext, ToolSpec } from '../tools/tool.js';
@@ -53,11 +53,19 @@ function differences(path: string, a: unknown, b: unknown, out: string[]): void 
 /** What moved between the plan the agent proposed and the plan the world gives now; null when nothing did. */
 export function planDrift(proposed: Plan, now: Plan): string | null {
   const parts: string[] = [];
-  for (const key of ['preconditions', 'resources', 'operations', 'costDeltaUsdMonth', 'capacity'] as const) differences(key, proposed[key], now[key], parts);
+  for (const key of ['preconditions', 'resources', 'operations', 'costDeltaUsdMonth', 'capacity'] as const)
+    differences(key, proposed[key], now[key], parts);
   return parts.length ? parts.slice(0, 8).join('; ') : null;
 }
 
-export async function approveAndRun(store: Store, policy: Policy, id: string, approver: string, comment: string | null, deps: RunDeps = {}): Promise<Decided> {
+export async function approveAndRun(
+  store: Store,
+  policy: Policy,
+  id: string,
+  approver: string,
+  comment: string | null,
+  deps: RunDeps = {},
+): Promise<Decided> {
   const { p, plan: stored } = loadPending(store, id);
   if (stored.operations.every((o) => o.action.startsWith('warden:'))) return approveProposal(store, id, approver, comment);
   const spec = (deps.tools ?? allTools).find((t) => t.name === p.tool);
@@ -69,13 +77,23 @@ export async function approveAndRun(store: Store, policy: Policy, id: string, ap
     throw new ProposalRefused(`proposal ${id}: ${(e as Error).message}`);
   }
   const agent = resolveAgent(policy, p.agent);
-  if (agent.projectId !== p.project) throw new ProposalRefused(`proposal ${id}: agent ${p.agent} now belongs to project ${agent.projectId}, not ${p.project}`);
+  if (agent.projectId !== p.project)
+    throw new ProposalRefused(`proposal ${id}: agent ${p.agent} now belongs to project ${agent.projectId}, not ${p.project}`);
   const roleArn = agent.project.approver_role_arn;
-  if (!roleArn) throw new ProposalRefused(`proposal ${id}: project ${p.project} has no approver_role_arn in the policy; approved plans run under that role, never the agent's`);
+  if (!roleArn)
+    throw new ProposalRefused(
+      `proposal ${id}: project ${p.project} has no approver_role_arn in the policy; approved plans run under that role, never the agent's`,
+    );
   const aws = approverAws(approver, p.project, roleArn, store, deps.observe);
   const call = new Call(spec, store, agent, aws, `human:${approver}`);
   const args = JSON.parse(p.args) as Record<string, unknown>;
-  const ctx: ToolContext = { agent, aws, ports: portsFor(store, agent.projectId, agent.project), signal: new AbortController().signal, progress: async () => {} };
+  const ctx: ToolContext = {
+    agent,
+    aws,
+    ports: portsFor(store, agent.projectId, agent.project),
+    signal: new AbortController().signal,
+    progress: async () => {},
+  };
 
   try {
     return await inCallScope({ agent: call.actor, tool: p.tool, requestIds: call.requestIds }, async () => {
@@ -96,35 +114,50 @@ export async function approveAndRun(store: Store, policy: Policy, id: string, ap
         drift = planDrift(plan, await spec.plan(args, ctx));
       } catch (e) {
         const now = store.proposals.get(id);
-        if (now?.state !== 'pending') throw new ProposalRefused(`proposal ${id} was decided by ${now?.decided_by ?? 'someone else'} just now (${now?.state})`);
-        if (!(e instanceof Refusal)) throw new ProposalRefused(`proposal ${id}: planning it again failed (${(e as Error).message}); nothing was done`);
+        if (now?.state !== 'pending')
+          throw new ProposalRefused(`proposal ${id} was decided by ${now?.decided_by ?? 'someone else'} just now (${now?.state})`);
+        if (!(e instanceof Refusal))
+          throw new ProposalRefused(`proposal ${id}: planning it again failed (${(e as Error).message}); nothing was done`);
         drift = `planning it again is refused now: ${e.message}`;
       }
       if (drift) {
         store.transaction(() => {
-          if (!store.proposals.markStale(id, approver, drift)) throw new ProposalRefused(`proposal ${id} was decided by someone else just now`);
+          if (!store.proposals.markStale(id, approver, drift))
+            throw new ProposalRefused(`proposal ${id} was decided by someone else just now`);
           call.record({ kind: 'denied', follows: p.event_id, decision: { outcome: 'deny', rule: 'stale', reason: drift, proposal: id } });
         });
         call.tell({ kind: 'rejected', subject: `proposal ${id} is stale`, body: { proposal_id: id, reason: drift } });
         throw new ProposalRefused(`proposal ${id} is stale and was not run: ${drift} — the agent must propose again`);
       }
-      const req: GuardRequest = { agent: agent.id, projectId: agent.projectId, project: agent.project, tierName: agent.tierName, tier: agent.tier, tool: spec.name };
+      const req: GuardRequest = {
+        agent: agent.id,
+        projectId: agent.projectId,
+        project: agent.project,
+        tierName: agent.tierName,
+        tier: agent.tier,
+        tool: spec.name,
+      };
       const deltaCents = plan.costDeltaUsdMonth === null ? 0 : toCents(plan.costDeltaUsdMonth);
       const { row, decision } = store.transaction(() => {
         const d = decide(req, plan, { budget: store.ledger.facts(p.project, toCents(agent.project.budget_usd_month)) });
         // Escalation is what this human resolves; every other rule must still allow it now.
         if (d.outcome === 'deny') throw new ProposalRefused(`proposal ${id} cannot run now: ${explain(d)}`);
-        if (!store.proposals.decide(id, 'approved', approver, comment)) throw new ProposalRefused(`proposal ${id} was decided by someone else just now`);
+        if (!store.proposals.decide(id, 'approved', approver, comment))
+          throw new ProposalRefused(`proposal ${id} was decided by someone else just now`);
         const approved = call.record({
-          kind: 'approved', action: plan.operations.map((o) => o.action).join(' '),
-          decision: { proposal: id, plan_hash: p.plan_hash, proposed_by: p.agent, comment, checked: d.checked }, request: plan,
-          follows: p.event_id, roleArn: call.roleArn,
+          kind: 'approved',
+          action: plan.operations.map((o) => o.action).join(' '),
+          decision: { proposal: id, plan_hash: p.plan_hash, proposed_by: p.agent, comment, checked: d.checked },
+          request: plan,
+          follows: p.event_id,
+          roleArn: call.roleArn,
         });
         if (deltaCents > 0) store.ledger.reserve(approved.id, p.project, p.agent, p.tool, deltaCents);
         return { row: approved, decision: d };
       });
       const outcome = await runAndSettle(call, { row, plan, args, deltaCents, decision, proposalId: id }, ctx);
-      if (outcome.status !== 'executed') throw new ProposalRefused(`proposal ${id} was approved but ${'message' in outcome ? outcome.message : outcome.status}`);
+      if (outcome.status !== 'executed')
+        throw new ProposalRefused(`proposal ${id} was approved but ${'message' in outcome ? outcome.message : outcome.status}`);
       return { proposal: store.proposals.get(id)!, result: outcome.result };
     });
   } finally {

@@ -38,7 +38,8 @@ export function decideAndRecord(store: Store, g: GateInput): Gate {
     const decision = decide(g.req, g.plan, { budget });
     const common = { decision, planHash: hash, deltaCents };
     const decided = { ...decision, plan_hash: hash };
-    if (g.dryRun) return { ...common, kind: 'planned', row: store.audit.append({ ...base, kind: 'planned', decision: decided, request: g.plan }) };
+    if (g.dryRun)
+      return { ...common, kind: 'planned', row: store.audit.append({ ...base, kind: 'planned', decision: decided, request: g.plan }) };
     if (decision.outcome === 'deny') return { ...common, kind: 'refused' };
     if (decision.outcome === 'escalate') {
       const row = store.audit.append({ ...base, kind: 'escalated', decision: decided, request: g.plan });

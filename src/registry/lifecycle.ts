@@ -63,10 +63,15 @@ export async function runCall(spec: ToolSpec, rawArgs: unknown, deps: CallDeps, 
     requested = call.record({ kind: 'requested', request: rawArgs ?? {} }).id;
   } catch (e) {
     log.error(`audit append failed: ${(e as Error).message}`);
-    return { status: 'failed', message: `${spec.name} refused: the audit store cannot be written (${(e as Error).message}). No log, no action: nothing was done — tell a human` };
+    return {
+      status: 'failed',
+      message: `${spec.name} refused: the audit store cannot be written (${(e as Error).message}). No log, no action: nothing was done — tell a human`,
+    };
   }
   try {
-    return await inCallScope({ agent: agent.id, tool: spec.name, requestIds: call.requestIds }, () => admitted(call, requested, rawArgs, extras));
+    return await inCallScope({ agent: agent.id, tool: spec.name, requestIds: call.requestIds }, () =>
+      admitted(call, requested, rawArgs, extras),
+    );
   } finally {
     call.unlock();
   }
@@ -84,7 +89,14 @@ async function admitted(call: Call, requested: string, rawArgs: unknown, extras:
     return answer;
   }
   const { dry_run: dryRun = false, ...args } = parsed.data as Record<string, unknown> & { dry_run?: boolean };
-  const req: GuardRequest = { agent: agent.id, projectId: agent.projectId, project: agent.project, tierName: agent.tierName, tier: agent.tier, tool: spec.name };
+  const req: GuardRequest = {
+    agent: agent.id,
+    projectId: agent.projectId,
+    project: agent.project,
+    tierName: agent.tierName,
+    tier: agent.tier,
+    tool: spec.name,
+  };
   // The tier rule runs before planning too, so a tool the tier does not grant never even reads AWS.
   const tier = tierRule(req);
   if (tier.outcome !== 'allow') {
@@ -95,7 +107,8 @@ async function admitted(call: Call, requested: string, rawArgs: unknown, extras:
   // A change to an environment outside its deploy window is not refused: it waits for the window as a job.
   const env = isMutating(spec) && !dryRun && !extras.scheduledJob ? (spec.environmentOf?.(args, agent) ?? null) : null;
   const window = windowRule(agent.project.windows, env, store.clock());
-  if (window.outcome === 'deny') return call.refuse('denied', requested, window, `${spec.name} refused: ${window.reason}; nothing was done`);
+  if (window.outcome === 'deny')
+    return call.refuse('denied', requested, window, `${spec.name} refused: ${window.reason}; nothing was done`);
   if (window.outcome === 'queue') return schedule(call, requested, args, env as string, window.runAt, window.reason);
 
   // Every call, reads too, runs as the agent's own role; not being able to become it is a denial.
@@ -103,31 +116,61 @@ async function admitted(call: Call, requested: string, rawArgs: unknown, extras:
     await aws.session.credentials();
   } catch (e) {
     const why = e instanceof AssumeRoleError ? e.message : describeFailure(e, call);
-    return call.refuse('denied', requested, { outcome: 'deny', rule: 'identity', reason: why }, `${spec.name} denied: ${why} — nothing was done; a human must fix the agent's role`);
+    return call.refuse(
+      'denied',
+      requested,
+      { outcome: 'deny', rule: 'identity', reason: why },
+      `${spec.name} denied: ${why} — nothing was done; a human must fix the agent's role`,
+    );
   }
 
   const lockKey = spec.lockKey?.(args, agent);
   if (lockKey) {
     const busy = await call.lock(lockKey);
-    if (busy) return call.refuse('denied', requested, { outcome: 'deny', rule: 'concurrency', reason: busy }, `${spec.name} refused: ${busy}; nothing was done`);
+    if (busy)
+      return call.refuse(
+        'denied',
+        requested,
+        { outcome: 'deny', rule: 'concurrency', reason: busy },
+        `${spec.name} refused: ${busy}; nothing was done`,
+      );
   }
-  const ctx: ToolContext = { agent, aws, ports: portsFor(store, agent.projectId, agent.project), signal: extras.signal, progress: extras.progress };
+  const ctx: ToolContext = {
+    agent,
+    aws,
+    ports: portsFor(store, agent.projectId, agent.project),
+    signal: extras.signal,
+    progress: extras.progress,
+  };
   const planned = await planStage(call, requested, args, ctx);
   if ('status' in planned) return planned;
   return decideStage(call, requested, req, planned.plan, args, dryRun, ctx, extras);
 }
 
 /** Plan: reads only, the params checked against the tool's schema; a plan that needs more locks is made again under them. */
-export async function planStage(call: Call, requested: string, args: Record<string, unknown>, ctx: ToolContext): Promise<{ plan: Plan } | Outcome> {
+export async function planStage(
+  call: Call,
+  requested: string,
+  args: Record<string, unknown>,
+  ctx: ToolContext,
+): Promise<{ plan: Plan } | Outcome> {
   const { spec } = call;
   const once = async (): Promise<{ plan: Plan } | Outcome> => {
     try {
       return { plan: checkedPlan(spec, await spec.plan(args, ctx)) };
     } catch (e) {
       if (e instanceof Refusal)
-        return call.refuse('denied', requested, { outcome: 'deny', rule: e.rule, reason: e.message }, `${spec.name} ${e.rule === 'input' ? 'refused' : `denied by the ${e.rule} rule`}: ${e.message}`);
+        return call.refuse(
+          'denied',
+          requested,
+          { outcome: 'deny', rule: e.rule, reason: e.message },
+          `${spec.name} ${e.rule === 'input' ? 'refused' : `denied by the ${e.rule} rule`}: ${e.message}`,
+        );
       const why = describeFailure(e, call);
-      return call.refuse('failed', requested, { stage: 'plan' }, `${spec.name} failed while planning: ${why}`, { result: { error: why }, requestIds: call.requestIds });
+      return call.refuse('failed', requested, { stage: 'plan' }, `${spec.name} failed while planning: ${why}`, {
+        result: { error: why },
+        requestIds: call.requestIds,
+      });
     }
   };
   const first = await once();
@@ -135,24 +178,58 @@ export async function planStage(call: Call, requested: string, args: Record<stri
   const wanted = first.plan.locks;
   for (const key of wanted) {
     const busy = await call.lock(key);
-    if (busy) return call.refuse('denied', requested, { outcome: 'deny', rule: 'concurrency', reason: busy }, `${spec.name} refused: ${busy}; nothing was done`);
+    if (busy)
+      return call.refuse(
+        'denied',
+        requested,
+        { outcome: 'deny', rule: 'concurrency', reason: busy },
+        `${spec.name} refused: ${busy}; nothing was done`,
+      );
   }
   // Planned before the locks were held: plan again now that nothing else can change what they guard.
   const again = await once();
   if ('status' in again) return again;
   const extra = (again.plan.locks ?? []).filter((k) => !wanted.includes(k));
-  if (extra.length) return call.refuse('denied', requested, { outcome: 'deny', rule: 'concurrency', reason: `the plan moved to ${extra.join(', ')}` }, `${spec.name} refused: what it acts on changed while it was planned (${extra.join(', ')}); call it again`);
+  if (extra.length)
+    return call.refuse(
+      'denied',
+      requested,
+      { outcome: 'deny', rule: 'concurrency', reason: `the plan moved to ${extra.join(', ')}` },
+      `${spec.name} refused: what it acts on changed while it was planned (${extra.join(', ')}); call it again`,
+    );
   return again;
 }
 
-async function decideStage(call: Call, requested: string, req: GuardRequest, plan: Plan, args: Record<string, unknown>, dryRun: boolean, ctx: ToolContext, extras: CallExtras): Promise<Outcome> {
+async function decideStage(
+  call: Call,
+  requested: string,
+  req: GuardRequest,
+  plan: Plan,
+  args: Record<string, unknown>,
+  dryRun: boolean,
+  ctx: ToolContext,
+  extras: CallExtras,
+): Promise<Outcome> {
   const { spec, store, agent } = call;
   let gate: Gate;
   try {
-    gate = decideAndRecord(store, { req, plan, agent, requestedId: requested, roleArn: call.roleArn, dryRun, reason: spec.reasonOf?.(args), mutating: isMutating(spec), args });
+    gate = decideAndRecord(store, {
+      req,
+      plan,
+      agent,
+      requestedId: requested,
+      roleArn: call.roleArn,
+      dryRun,
+      reason: spec.reasonOf?.(args),
+      mutating: isMutating(spec),
+      args,
+    });
   } catch (e) {
     log.error(`guard transaction failed: ${(e as Error).message}`);
-    return { status: 'failed', message: `${spec.name} refused: the decision could not be written to the audit store (${(e as Error).message}). No log, no action: nothing was done` };
+    return {
+      status: 'failed',
+      message: `${spec.name} refused: the decision could not be written to the audit store (${(e as Error).message}). No log, no action: nothing was done`,
+    };
   }
   const d = gate.decision;
   if (gate.kind === 'refused') {
@@ -163,7 +240,13 @@ async function decideStage(call: Call, requested: string, req: GuardRequest, pla
   if (gate.kind === 'planned') {
     const verdict = d.outcome === 'allow' ? 'would be allowed' : `would be ${explain(d)}`;
     const cost = plan.costDeltaUsdMonth === null ? 'unknown' : `$${plan.costDeltaUsdMonth.toFixed(2)}`;
-    return { status: 'dry_run', eventId: gate.row.id, decision: d, plan, summary: `dry run: ${plan.summary} — ${verdict}; cost delta ${cost}/month` };
+    return {
+      status: 'dry_run',
+      eventId: gate.row.id,
+      decision: d,
+      plan,
+      summary: `dry run: ${plan.summary} — ${verdict}; cost delta ${cost}/month`,
+    };
   }
   if (gate.kind === 'proposed') return proposed(call, gate, plan, extras);
   if (extras.signal.aborted) {
@@ -179,24 +262,48 @@ async function proposed(call: Call, gate: Extract<Gate, { kind: 'proposed' }>, p
   const { agent, spec, store } = call;
   const d = gate.decision;
   const reason = d.outcome !== 'allow' ? d.reason : '';
-  call.tell({ kind: 'proposal', subject: `${agent.id} proposes: ${plan.summary}`, body: { proposal_id: gate.proposalId, reason, plan }, eventId: gate.row.id });
+  call.tell({
+    kind: 'proposal',
+    subject: `${agent.id} proposes: ${plan.summary}`,
+    body: { proposal_id: gate.proposalId, reason, plan },
+    eventId: gate.row.id,
+  });
   const classes = d.outcome === 'escalate' ? (d.classes ?? []) : [];
   const consentable = classes.length > 0 && classes.every((c) => (agent.project.in_client_consent as string[]).includes(c));
   if (consentable && extras.consent) {
-    const answer = await extras.consent(`${agent.id} asks to run: ${plan.summary}\nA human must approve because: ${reason}\nPlan hash: ${gate.planHash}\nApprove exactly this plan?`, gate.planHash);
+    const answer = await extras.consent(
+      `${agent.id} asks to run: ${plan.summary}\nA human must approve because: ${reason}\nPlan hash: ${gate.planHash}\nApprove exactly this plan?`,
+      gate.planHash,
+    );
     if (answer.approved) {
       try {
         // The same approval path as wardenctl's; this call's own locks are already held for it.
-        const done = await approveAndRun(store, agent.policy, gate.proposalId, answer.who, 'approved in the MCP client', { tools: extras.tools, locksHeld: new Set(call.locks.keys()) });
+        const done = await approveAndRun(store, agent.policy, gate.proposalId, answer.who, 'approved in the MCP client', {
+          tools: extras.tools,
+          locksHeld: new Set(call.locks.keys()),
+        });
         const result = spec.output.safeParse(done.result).success ? done.result : {};
-        return { status: 'executed', eventId: gate.row.id, decision: d, plan, result, summary: `approved in the client by ${answer.who} and executed: ${plan.summary}`, mutating: true, proposalId: gate.proposalId };
+        return {
+          status: 'executed',
+          eventId: gate.row.id,
+          decision: d,
+          plan,
+          result,
+          summary: `approved in the client by ${answer.who} and executed: ${plan.summary}`,
+          mutating: true,
+          proposalId: gate.proposalId,
+        };
       } catch (e) {
         return { status: 'failed', eventId: gate.row.id, message: `${spec.name}: approved in the client, but ${(e as Error).message}` };
       }
     }
   }
   return {
-    status: 'pending_approval', eventId: gate.row.id, decision: d, plan, proposalId: gate.proposalId,
+    status: 'pending_approval',
+    eventId: gate.row.id,
+    decision: d,
+    plan,
+    proposalId: gate.proposalId,
     summary: `pending approval: proposal ${gate.proposalId} — ${reason}. A human decides with \`wardenctl proposals approve ${gate.proposalId}\`; nothing was executed yet — check back with get_proposal`,
   };
 }
@@ -206,15 +313,41 @@ function schedule(call: Call, requested: string, args: Record<string, unknown>, 
   let job;
   try {
     job = store.transaction(() => {
-      const row = call.record({ kind: 'escalated', follows: requested, decision: { outcome: 'schedule', rule: 'deploy_window', reason, run_at: at.toISOString() } });
-      return { row, job: store.jobs.create({ project: agent.projectId, agent: agent.id, tool: spec.name, args: { ...args }, runAt: at, why: `deploy window of ${env}`, eventId: row.id }) };
+      const row = call.record({
+        kind: 'escalated',
+        follows: requested,
+        decision: { outcome: 'schedule', rule: 'deploy_window', reason, run_at: at.toISOString() },
+      });
+      return {
+        row,
+        job: store.jobs.create({
+          project: agent.projectId,
+          agent: agent.id,
+          tool: spec.name,
+          args: { ...args },
+          runAt: at,
+          why: `deploy window of ${env}`,
+          eventId: row.id,
+        }),
+      };
     });
   } catch (e) {
-    return { status: 'failed', message: `${spec.name} refused: the job could not be written to the store (${(e as Error).message}); nothing was done` };
+    return {
+      status: 'failed',
+      message: `${spec.name} refused: the job could not be written to the store (${(e as Error).message}); nothing was done`,
+    };
   }
-  call.tell({ kind: 'scheduled', subject: `${agent.id}: ${spec.name} waits for ${env}'s window (${at.toISOString()})`, body: { job_id: job.job.id, run_at: at.toISOString(), args }, eventId: job.row.id });
+  call.tell({
+    kind: 'scheduled',
+    subject: `${agent.id}: ${spec.name} waits for ${env}'s window (${at.toISOString()})`,
+    body: { job_id: job.job.id, run_at: at.toISOString(), args },
+    eventId: job.row.id,
+  });
   return {
-    status: 'scheduled', eventId: job.row.id, jobId: job.job.id, runAt: at.toISOString(),
+    status: 'scheduled',
+    eventId: job.row.id,
+    jobId: job.job.id,
+    runAt: at.toISOString(),
     summary: `scheduled: ${spec.name} is held — ${reason}. Job ${job.job.id} runs then, with the full guard checked again; a human can cancel it with \`wardenctl schedule cancel ${job.job.id}\``,
   };
 }

@@ -24,7 +24,12 @@ export interface RecoveryReport {
 }
 
 /** Every open approval of `agent` whose tool can recover, not held by a live process: completed or undone now. */
-export async function recoverOpenApprovals(store: Store, agent: AgentContext, aws: AgentAws, tools: readonly ToolSpec[] = allTools): Promise<RecoveryReport[]> {
+export async function recoverOpenApprovals(
+  store: Store,
+  agent: AgentContext,
+  aws: AgentAws,
+  tools: readonly ToolSpec[] = allTools,
+): Promise<RecoveryReport[]> {
   const reports: RecoveryReport[] = [];
   for (const row of store.audit.openApprovals(agent.id)) {
     const spec = tools.find((t) => t.name === row.tool);
@@ -44,7 +49,9 @@ export async function recoverOpenApprovals(store: Store, agent: AgentContext, aw
         reports.push({ approval: row.id, tool: row.tool, outcome: 'skipped', why: `${key} is held by a running process` });
         continue;
       }
-      reports.push(await recoverOne(call, spec, row.id, JSON.parse(row.request ?? '{}') as Plan, args, JSON.parse(row.decision ?? '{}') as Decision));
+      reports.push(
+        await recoverOne(call, spec, row.id, JSON.parse(row.request ?? '{}') as Plan, args, JSON.parse(row.decision ?? '{}') as Decision),
+      );
     } finally {
       call.unlock();
     }
@@ -52,7 +59,14 @@ export async function recoverOpenApprovals(store: Store, agent: AgentContext, aw
   return reports;
 }
 
-async function recoverOne(call: Call, spec: ToolSpec, approvalId: string, stored: Plan, args: Record<string, unknown>, decision: Decision): Promise<RecoveryReport> {
+async function recoverOne(
+  call: Call,
+  spec: ToolSpec,
+  approvalId: string,
+  stored: Plan,
+  args: Record<string, unknown>,
+  decision: Decision,
+): Promise<RecoveryReport> {
   const { store, agent, aws } = call;
   const base = { approval: approvalId, tool: spec.name };
   let plan: Plan;
@@ -61,18 +75,43 @@ async function recoverOne(call: Call, spec: ToolSpec, approvalId: string, stored
   } catch (e) {
     return { ...base, outcome: 'skipped', why: (e as Error).message };
   }
-  const ctx = { agent, aws, ports: portsFor(store, agent.projectId, agent.project), signal: new AbortController().signal, progress: async () => {}, approvalId };
+  const ctx = {
+    agent,
+    aws,
+    ports: portsFor(store, agent.projectId, agent.project),
+    signal: new AbortController().signal,
+    progress: async () => {},
+    approvalId,
+  };
   const recover = spec.recover!;
   let why = '';
   const outcome: Outcome = await inCallScope({ agent: call.actor, tool: spec.name, requestIds: call.requestIds }, () =>
-    runAndSettle(call, { row: { id: approvalId } as never, plan, args, deltaCents: plan.costDeltaUsdMonth === null ? 0 : toCents(plan.costDeltaUsdMonth), decision }, ctx, () =>
-      withPermit(permitFor(approvalId, agent.projectId, plan), async () => {
-        const r = await recover(plan, args, ctx);
-        why = r.why;
-        if (r.outcome === 'completed') return r.result;
-        throw new RolledBack(r.outcome === 'undone' ? `was interrupted and undone after a restart: ${r.why}` : `could not be recovered: ${r.why}`, r.outcome === 'undone' ? r.detail : {}, 'interrupted');
-      }),
+    runAndSettle(
+      call,
+      {
+        row: { id: approvalId } as never,
+        plan,
+        args,
+        deltaCents: plan.costDeltaUsdMonth === null ? 0 : toCents(plan.costDeltaUsdMonth),
+        decision,
+      },
+      ctx,
+      () =>
+        withPermit(permitFor(approvalId, agent.projectId, plan), async () => {
+          const r = await recover(plan, args, ctx);
+          why = r.why;
+          if (r.outcome === 'completed') return r.result;
+          throw new RolledBack(
+            r.outcome === 'undone' ? `was interrupted and undone after a restart: ${r.why}` : `could not be recovered: ${r.why}`,
+            r.outcome === 'undone' ? r.detail : {},
+            'interrupted',
+          );
+        }),
     ),
   );
-  return { ...base, outcome: outcome.status === 'executed' ? 'completed' : outcome.status === 'rolled_back' ? 'undone' : 'failed', why: why || ('message' in outcome ? outcome.message : '') };
+  return {
+    ...base,
+    outcome: outcome.status === 'executed' ? 'completed' : outcome.status === 'rolled_back' ? 'undone' : 'failed',
+    why: why || ('message' in outcome ? outcome.message : ''),
+  };
 }

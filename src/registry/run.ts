@@ -26,7 +26,11 @@ export interface Approved {
 /** A plan read back from the store (a proposal, a job, a recovery) is checked against the tool's schema again. */
 export function checkedPlan(spec: ToolSpec, plan: Plan): Plan {
   const params = spec.params.safeParse(plan.params);
-  if (!params.success) throw new Refusal(`the stored plan's params do not match ${spec.name}'s plan schema (${params.error.issues[0]?.path.join('.')}: ${params.error.issues[0]?.message}); refused`, 'plan');
+  if (!params.success)
+    throw new Refusal(
+      `the stored plan's params do not match ${spec.name}'s plan schema (${params.error.issues[0]?.path.join('.')}: ${params.error.issues[0]?.message}); refused`,
+      'plan',
+    );
   return { ...plan, params: params.data };
 }
 
@@ -37,7 +41,12 @@ export function execute(spec: ToolSpec, a: Approved, project: string, ctx: ToolC
 }
 
 /** Settles a run: success, rollback or failure, each with its rows, ledger and the humans told. */
-export async function runAndSettle(call: Call, a: Approved, ctx: ToolContext, run: () => Promise<unknown> = () => execute(call.spec, a, call.agent.projectId, ctx)): Promise<Outcome> {
+export async function runAndSettle(
+  call: Call,
+  a: Approved,
+  ctx: ToolContext,
+  run: () => Promise<unknown> = () => execute(call.spec, a, call.agent.projectId, ctx),
+): Promise<Outcome> {
   const { spec, store } = call;
   let out: Record<string, unknown>;
   try {
@@ -48,7 +57,8 @@ export async function runAndSettle(call: Call, a: Approved, ctx: ToolContext, ru
   try {
     store.transaction(() => {
       const change = spec.ledger?.(a.plan, out);
-      if (change || a.deltaCents > 0) store.ledger.settle(a.deltaCents > 0 ? a.row.id : null, call.agent.projectId, call.agent.id, change ?? { add: [], remove: [] });
+      if (change || a.deltaCents > 0)
+        store.ledger.settle(a.deltaCents > 0 ? a.row.id : null, call.agent.projectId, call.agent.id, change ?? { add: [], remove: [] });
       store.desired.apply(call.agent.projectId, a.row.id, spec.desired?.(a.plan, out, a.args));
       call.record({ kind: 'executed', follows: a.row.id, result: out, roleArn: call.roleArn, requestIds: call.requestIds });
       if (a.proposalId) store.proposals.finish(a.proposalId, 'executed', out);
@@ -57,9 +67,24 @@ export async function runAndSettle(call: Call, a: Approved, ctx: ToolContext, ru
     // The action happened; say so rather than hide it. The approved row already records the intent.
     log.error(`recording the outcome of ${a.row.id} failed: ${(e as Error).message}`);
   }
-  if (a.proposalId) call.tell({ kind: 'approved', subject: `proposal ${a.proposalId} approved by ${call.actor.replace(/^human:/, '')} and executed`, body: { proposal_id: a.proposalId, result: out }, eventId: a.row.id });
+  if (a.proposalId)
+    call.tell({
+      kind: 'approved',
+      subject: `proposal ${a.proposalId} approved by ${call.actor.replace(/^human:/, '')} and executed`,
+      body: { proposal_id: a.proposalId, result: out },
+      eventId: a.row.id,
+    });
   if (isMutating(spec)) call.review();
-  return { status: 'executed', eventId: a.row.id, decision: a.decision, plan: a.plan, result: out, summary: spec.summarize(out), mutating: isMutating(spec), proposalId: a.proposalId };
+  return {
+    status: 'executed',
+    eventId: a.row.id,
+    decision: a.decision,
+    plan: a.plan,
+    result: out,
+    summary: spec.summarize(out),
+    mutating: isMutating(spec),
+    proposalId: a.proposalId,
+  };
 }
 
 function settleFailure(call: Call, a: Approved, e: unknown): Outcome {
@@ -71,18 +96,45 @@ function settleFailure(call: Call, a: Approved, e: unknown): Outcome {
       store.ledger.release(a.row.id, `${rolledBack ? 'rolled back' : 'failed'}: ${why}`);
       if (a.proposalId) store.proposals.finish(a.proposalId, 'failed', { error: why });
       if (rolledBack) {
-        const then = { health: 'health check failed', ownership: 'a resource was no longer owned', interrupted: 'the process running it stopped' }[e.trigger];
+        const then = {
+          health: 'health check failed',
+          ownership: 'a resource was no longer owned',
+          interrupted: 'the process running it stopped',
+        }[e.trigger];
         store.audit.appendRolledBack({
-          agent: call.actor, project: call.agent.projectId, tool: spec.name, approvalId: a.row.id, ran: { operations: a.plan.operations.length, then },
-          decision: { stage: e.trigger }, result: { error: why, ...e.detail }, roleArn: call.roleArn, requestIds: call.requestIds,
+          agent: call.actor,
+          project: call.agent.projectId,
+          tool: spec.name,
+          approvalId: a.row.id,
+          ran: { operations: a.plan.operations.length, then },
+          decision: { stage: e.trigger },
+          result: { error: why, ...e.detail },
+          roleArn: call.roleArn,
+          requestIds: call.requestIds,
         });
-      } else call.record({ kind: 'failed', follows: a.row.id, decision: { stage: 'execute', ...(e instanceof OwnershipLost ? { rule: 'ownership', resource: e.resource } : {}) }, result: { error: why }, requestIds: call.requestIds, roleArn: call.roleArn });
+      } else
+        call.record({
+          kind: 'failed',
+          follows: a.row.id,
+          decision: { stage: 'execute', ...(e instanceof OwnershipLost ? { rule: 'ownership', resource: e.resource } : {}) },
+          result: { error: why },
+          requestIds: call.requestIds,
+          roleArn: call.roleArn,
+        });
     });
   } catch (err) {
     log.error(`recording the failure of ${a.row.id} failed: ${(err as Error).message}`);
   }
-  const subject = a.proposalId ? `approved proposal ${a.proposalId} ${rolledBack ? 'was rolled back' : 'failed'}` : `${spec.name} by ${call.agent.id} ${rolledBack ? 'was rolled back' : 'failed'}`;
-  if (rolledBack || a.proposalId) call.tell({ kind: rolledBack ? 'rolled_back' : 'failed', subject, body: { ...(a.proposalId ? { proposal_id: a.proposalId } : {}), error: why, ...(rolledBack ? e.detail : {}) }, eventId: a.row.id });
+  const subject = a.proposalId
+    ? `approved proposal ${a.proposalId} ${rolledBack ? 'was rolled back' : 'failed'}`
+    : `${spec.name} by ${call.agent.id} ${rolledBack ? 'was rolled back' : 'failed'}`;
+  if (rolledBack || a.proposalId)
+    call.tell({
+      kind: rolledBack ? 'rolled_back' : 'failed',
+      subject,
+      body: { ...(a.proposalId ? { proposal_id: a.proposalId } : {}), error: why, ...(rolledBack ? e.detail : {}) },
+      eventId: a.row.id,
+    });
   if (rolledBack) {
     // A health failure counts toward demotion (in prod, gravely); a resource someone else took away does not.
     if (e.trigger === 'health') {

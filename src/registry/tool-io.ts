@@ -2,7 +2,12 @@
 import { z } from 'zod';
 import { isMutating, type ToolSpec } from '../tools/tool.js';
 
-const operation = z.object({ action: z.string(), target: z.string().optional(), resources: z.array(z.string()).optional(), params: z.unknown().optional() });
+const operation = z.object({
+  action: z.string(),
+  target: z.string().optional(),
+  resources: z.array(z.string()).optional(),
+  params: z.unknown().optional(),
+});
 
 export const planOutput = z.object({
   tool: z.string(),

@@ -1,11 +1,21 @@
 // Runs one planned security-group step (authorize or revoke, ingress or egress) with its exact rules.
-import { AuthorizeSecurityGroupEgressCommand, AuthorizeSecurityGroupIngressCommand, RevokeSecurityGroupEgressCommand, RevokeSecurityGroupIngressCommand } from '@aws-sdk/client-ec2';
+import {
+  AuthorizeSecurityGroupEgressCommand,
+  AuthorizeSecurityGroupIngressCommand,
+  RevokeSecurityGroupEgressCommand,
+  RevokeSecurityGroupIngressCommand,
+} from '@aws-sdk/client-ec2';
 import { z } from 'zod';
 import type { AgentAws } from '../aws/clients.js';
 import type { PlannedOperation } from '../guard/types.js';
 import { toIpPermission, type SgRule } from './rules.js';
 
-const RULE_ACTIONS = ['ec2:AuthorizeSecurityGroupIngress', 'ec2:AuthorizeSecurityGroupEgress', 'ec2:RevokeSecurityGroupIngress', 'ec2:RevokeSecurityGroupEgress'] as const;
+const RULE_ACTIONS = [
+  'ec2:AuthorizeSecurityGroupIngress',
+  'ec2:AuthorizeSecurityGroupEgress',
+  'ec2:RevokeSecurityGroupIngress',
+  'ec2:RevokeSecurityGroupEgress',
+] as const;
 type RuleAction = (typeof RULE_ACTIONS)[number];
 
 export const isRuleOperation = (action: string): action is RuleAction => (RULE_ACTIONS as readonly string[]).includes(action);

@@ -12,7 +12,15 @@ export interface SgRule {
   description?: string;
 }
 
-const PROTOCOL_IN: Record<string, SgRule['protocol']> = { tcp: 'tcp', '6': 'tcp', udp: 'udp', '17': 'udp', icmp: 'icmp', '1': 'icmp', '-1': 'all' };
+const PROTOCOL_IN: Record<string, SgRule['protocol']> = {
+  tcp: 'tcp',
+  '6': 'tcp',
+  udp: 'udp',
+  '17': 'udp',
+  icmp: 'icmp',
+  '1': 'icmp',
+  '-1': 'all',
+};
 
 /** Identity of a rule (its description does not make it another rule). */
 export const ruleKey = (r: SgRule) =>
@@ -23,10 +31,17 @@ export function rulesOf(sg: SecurityGroup): SgRule[] {
   const flatten = (perms: IpPermission[] | undefined, direction: SgRule['direction']) => {
     for (const p of perms ?? []) {
       const protocol = PROTOCOL_IN[p.IpProtocol ?? ''] ?? 'all';
-      const base = { direction, protocol, from_port: protocol === 'all' ? -1 : (p.FromPort ?? -1), to_port: protocol === 'all' ? -1 : (p.ToPort ?? -1) };
+      const base = {
+        direction,
+        protocol,
+        from_port: protocol === 'all' ? -1 : (p.FromPort ?? -1),
+        to_port: protocol === 'all' ? -1 : (p.ToPort ?? -1),
+      };
       for (const r of p.IpRanges ?? []) out.push({ ...base, cidr: r.CidrIp, ...(r.Description ? { description: r.Description } : {}) });
-      for (const r of p.Ipv6Ranges ?? []) out.push({ ...base, ipv6_cidr: r.CidrIpv6, ...(r.Description ? { description: r.Description } : {}) });
-      for (const r of p.UserIdGroupPairs ?? []) out.push({ ...base, source_group: r.GroupId, ...(r.Description ? { description: r.Description } : {}) });
+      for (const r of p.Ipv6Ranges ?? [])
+        out.push({ ...base, ipv6_cidr: r.CidrIpv6, ...(r.Description ? { description: r.Description } : {}) });
+      for (const r of p.UserIdGroupPairs ?? [])
+        out.push({ ...base, source_group: r.GroupId, ...(r.Description ? { description: r.Description } : {}) });
     }
   };
   flatten(sg.IpPermissions, 'ingress');
@@ -46,8 +61,21 @@ export function toIpPermission(r: SgRule): IpPermission {
 }
 
 const SENSITIVE: Record<number, string> = {
-  22: 'SSH', 23: 'telnet', 3389: 'RDP', 5985: 'WinRM', 5986: 'WinRM', 3306: 'MySQL', 5432: 'PostgreSQL', 1433: 'SQL Server',
-  1521: 'Oracle', 27017: 'MongoDB', 6379: 'Redis', 9200: 'Elasticsearch', 11211: 'memcached', 2379: 'etcd', 5984: 'CouchDB',
+  22: 'SSH',
+  23: 'telnet',
+  3389: 'RDP',
+  5985: 'WinRM',
+  5986: 'WinRM',
+  3306: 'MySQL',
+  5432: 'PostgreSQL',
+  1433: 'SQL Server',
+  1521: 'Oracle',
+  27017: 'MongoDB',
+  6379: 'Redis',
+  9200: 'Elasticsearch',
+  11211: 'memcached',
+  2379: 'etcd',
+  5984: 'CouchDB',
 };
 
 /** What a human should see first: world-open admin or database ports, wide ranges. */
@@ -57,8 +85,16 @@ export function analyse(r: SgRule): string[] {
   const all = r.protocol === 'all';
   const span = all ? 65536 : r.to_port - r.from_port + 1;
   if (world && r.direction === 'ingress') {
-    const hit = Object.entries(SENSITIVE).filter(([port]) => all || (r.protocol !== 'icmp' && Number(port) >= r.from_port && Number(port) <= r.to_port));
-    if (hit.length) notes.push(`DANGER: opens ${hit.slice(0, 4).map(([port, what]) => `${port} (${what})`).join(', ')}${hit.length > 4 ? ` and ${hit.length - 4} more admin/database ports` : ''} to the whole internet`);
+    const hit = Object.entries(SENSITIVE).filter(
+      ([port]) => all || (r.protocol !== 'icmp' && Number(port) >= r.from_port && Number(port) <= r.to_port),
+    );
+    if (hit.length)
+      notes.push(
+        `DANGER: opens ${hit
+          .slice(0, 4)
+          .map(([port, what]) => `${port} (${what})`)
+          .join(', ')}${hit.length > 4 ? ` and ${hit.length - 4} more admin/database ports` : ''} to the whole internet`,
+      );
     else notes.push(`open to the whole internet (${r.cidr ?? r.ipv6_cidr})`);
   }
   if (all) notes.push('all protocols and ports');

@@ -51,7 +51,12 @@ export function createServer(deps: ServerDeps): Server {
     if (!spec)
       return {
         isError: true,
-        content: [{ type: 'text', text: `unknown tool "${request.params.name}"; tools you may call: ${withCurrentTier(deps.store, deps.agent).tier.tools.join(', ')}` }],
+        content: [
+          {
+            type: 'text',
+            text: `unknown tool "${request.params.name}"; tools you may call: ${withCurrentTier(deps.store, deps.agent).tier.tools.join(', ')}`,
+          },
+        ],
       };
     const token = request.params._meta?.progressToken;
     const canElicit = Boolean(server.getClientCapabilities()?.elicitation);

@@ -16,11 +16,29 @@ export function toToolResult(o: Outcome): CallToolResult {
   switch (o.status) {
     case 'executed':
       // A read-only tool answers with its result alone; a change with the envelope of decision, plan and result.
-      return ok(o.summary, o.mutating ? { status: 'executed', event_id: o.eventId, decision: o.decision, plan: o.plan, ...(o.proposalId ? { proposal_id: o.proposalId } : {}), result: o.result } : o.result);
+      return ok(
+        o.summary,
+        o.mutating
+          ? {
+              status: 'executed',
+              event_id: o.eventId,
+              decision: o.decision,
+              plan: o.plan,
+              ...(o.proposalId ? { proposal_id: o.proposalId } : {}),
+              result: o.result,
+            }
+          : o.result,
+      );
     case 'dry_run':
       return ok(o.summary, { status: 'dry_run', event_id: o.eventId, decision: o.decision, plan: o.plan });
     case 'pending_approval':
-      return ok(o.summary, { status: 'pending_approval', event_id: o.eventId, decision: o.decision, plan: o.plan, proposal_id: o.proposalId });
+      return ok(o.summary, {
+        status: 'pending_approval',
+        event_id: o.eventId,
+        decision: o.decision,
+        plan: o.plan,
+        proposal_id: o.proposalId,
+      });
     case 'scheduled':
       return ok(o.summary, { status: 'scheduled', event_id: o.eventId, job_id: o.jobId, run_at: o.runAt });
     default:

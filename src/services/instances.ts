@@ -40,17 +40,21 @@ export async function findInstances(aws: AgentAws, tags: Record<string, string>)
   do {
     const out = await aws.ec2.send(
       new DescribeInstancesCommand({
-        Filters: [...Object.entries(tags).map(([k, v]) => ({ Name: `tag:${k}`, Values: [v] })), { Name: 'instance-state-name', Values: LIVE }],
+        Filters: [
+          ...Object.entries(tags).map(([k, v]) => ({ Name: `tag:${k}`, Values: [v] })),
+          { Name: 'instance-state-name', Values: LIVE },
+        ],
         NextToken: token,
         MaxResults: 1000,
       }),
     );
-    for (const r of out.Reservations ?? [])
-      for (const i of r.Instances ?? []) found.push(toServiceInstance(i, region, r.OwnerId ?? ''));
+    for (const r of out.Reservations ?? []) for (const i of r.Instances ?? []) found.push(toServiceInstance(i, region, r.OwnerId ?? ''));
     token = out.NextToken;
   } while (token);
   // The filter ran on the AWS side; check the tags again rather than trust it.
-  return found.filter((i) => Object.entries(tags).every(([k, v]) => i.tags[k] === v)).sort((a, b) => b.launchedAt.localeCompare(a.launchedAt));
+  return found
+    .filter((i) => Object.entries(tags).every(([k, v]) => i.tags[k] === v))
+    .sort((a, b) => b.launchedAt.localeCompare(a.launchedAt));
 }
 
 /** Which instances a scale-in removes: unhealthy first, then the newest (the longest-proven stay). */
@@ -96,7 +100,11 @@ export async function waitHealthy(
       const id = s.InstanceId ?? '';
       const inst = fresh.get(id) ?? pending.get(id);
       if (!inst || s.InstanceState?.Name !== 'running' || s.InstanceStatus?.Status !== 'ok' || s.SystemStatus?.Status !== 'ok') {
-        results.set(id, { instance: id, ok: false, detail: `state ${s.InstanceState?.Name}, instance status ${s.InstanceStatus?.Status}, system status ${s.SystemStatus?.Status}` });
+        results.set(id, {
+          instance: id,
+          ok: false,
+          detail: `state ${s.InstanceState?.Name}, instance status ${s.InstanceStatus?.Status}, system status ${s.SystemStatus?.Status}`,
+        });
         continue;
       }
       if (!health.http_url) {
@@ -114,7 +122,11 @@ export async function waitHealthy(
         results.set(id, { instance: id, ok: false, detail: `GET ${url} → ${(e as Error).message}` });
       }
     }
-    await progress(instances.length - pending.size, instances.length, `${instances.length - pending.size}/${instances.length} instances healthy`);
+    await progress(
+      instances.length - pending.size,
+      instances.length,
+      `${instances.length - pending.size}/${instances.length} instances healthy`,
+    );
     if (pending.size === 0 || Date.now() + health.poll_seconds * 1000 > deadline) break;
     await sleep();
   }
@@ -125,6 +137,7 @@ async function findInstancesById(aws: AgentAws, ids: string[]): Promise<Map<stri
   const region = await aws.ec2.config.region();
   const out = await aws.ec2.send(new DescribeInstancesCommand({ Filters: [{ Name: 'instance-id', Values: ids }] }));
   const map = new Map<string, ServiceInstance>();
-  for (const r of out.Reservations ?? []) for (const i of r.Instances ?? []) map.set(i.InstanceId ?? '', toServiceInstance(i, region, r.OwnerId ?? ''));
+  for (const r of out.Reservations ?? [])
+    for (const i of r.Instances ?? []) map.set(i.InstanceId ?? '', toServiceInstance(i, region, r.OwnerId ?? ''));
   return map;
 }

@@ -1,7 +1,7 @@
 // A site's bucket: its name (derived, never chosen by an agent), and what is live in it now, version by version.
 import { DeleteObjectsCommand, ListObjectVersionsCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { AgentAws } from '../aws/clients.js';
-import { sha256 } from '../store/canonical.js';
+import { sha256 } from '../util/canonical.js';
 
 /** Derived from account, project, site and environment; unique per account, readable, at most 63 chars. */
 export function bucketName(account: string, project: string, site: string, environment: string): string {
@@ -35,7 +35,8 @@ export async function readContents(aws: AgentAws, bucket: string): Promise<Bucke
     const out = await aws.s3.send(new ListObjectVersionsCommand({ Bucket: bucket, KeyMarker: keyMarker, VersionIdMarker: versionMarker }));
     for (const v of out.Versions ?? []) {
       allVersionBytes += v.Size ?? 0;
-      if (v.IsLatest && v.Key) live.set(v.Key, { versionId: v.VersionId ?? 'null', etag: (v.ETag ?? '').replaceAll('"', ''), size: v.Size ?? 0 });
+      if (v.IsLatest && v.Key)
+        live.set(v.Key, { versionId: v.VersionId ?? 'null', etag: (v.ETag ?? '').replaceAll('"', ''), size: v.Size ?? 0 });
     }
     if (!out.IsTruncated) break;
     keyMarker = out.NextKeyMarker;

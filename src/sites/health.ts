@@ -10,7 +10,12 @@ export interface SiteHealth {
 }
 
 /** Downloads one object version and returns its SHA-256 and the sha256 recorded on it at upload. */
-export async function hashVersion(aws: AgentAws, bucket: string, key: string, versionId?: string): Promise<{ got: string; recorded?: string }> {
+export async function hashVersion(
+  aws: AgentAws,
+  bucket: string,
+  key: string,
+  versionId?: string,
+): Promise<{ got: string; recorded?: string }> {
   const out = await aws.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, VersionId: versionId }));
   const hash = createHash('sha256');
   for await (const chunk of out.Body as AsyncIterable<Uint8Array>) hash.update(chunk);
@@ -30,7 +35,11 @@ const verdict = (check: string, got: string, want: string | undefined, label: st
     : { check, ok: got === want, detail: got === want ? 'hash ok' : `sha256 ${got.slice(0, 12)}…, ${label} ${want.slice(0, 12)}…` };
 
 /** Every uploaded version must read back with the hash that was planned. */
-export function readBack(aws: AgentAws, bucket: string, objects: { key: string; versionId: string; sha256: string }[]): Promise<SiteHealth[]> {
+export function readBack(
+  aws: AgentAws,
+  bucket: string,
+  objects: { key: string; versionId: string; sha256: string }[],
+): Promise<SiteHealth[]> {
   return checkAll(objects, async (o) => {
     try {
       return verdict(`read back ${o.key}`, (await hashVersion(aws, bucket, o.key, o.versionId)).got, o.sha256, 'planned');

@@ -1,7 +1,13 @@
 // S3 operations a site deploy and a promotion share: bucket setup as planned operations, their execution, the exact restore.
 import {
-  CreateBucketCommand, DeleteObjectCommand, PutBucketPolicyCommand, PutBucketTaggingCommand, PutBucketVersioningCommand,
-  PutBucketWebsiteCommand, PutPublicAccessBlockCommand, type BucketLocationConstraint,
+  CreateBucketCommand,
+  DeleteObjectCommand,
+  PutBucketPolicyCommand,
+  PutBucketTaggingCommand,
+  PutBucketVersioningCommand,
+  PutBucketWebsiteCommand,
+  PutPublicAccessBlockCommand,
+  type BucketLocationConstraint,
 } from '@aws-sdk/client-s3';
 import type { AgentAws } from '../aws/clients.js';
 import type { PlannedOperation } from '../guard/types.js';
@@ -46,32 +52,68 @@ export function setupSteps(bucket: string, exists: boolean, s: BucketSetup): Buc
 export const bucketOperation = ({ action, bucket, ...params }: BucketStep): PlannedOperation => ({ action, target: bucket, params });
 
 export function siteHealthUrl(template: string, site: string, environment: string, bucket: string, region: string): string {
-  return template.replaceAll('{site}', site).replaceAll('{environment}', environment).replaceAll('{bucket}', bucket).replaceAll('{region}', region);
+  return template
+    .replaceAll('{site}', site)
+    .replaceAll('{environment}', environment)
+    .replaceAll('{bucket}', bucket)
+    .replaceAll('{region}', region);
 }
 
 export async function runBucketStep(aws: AgentAws, step: BucketStep): Promise<void> {
   const Bucket = step.bucket;
   switch (step.action) {
     case 's3:CreateBucket':
-      await aws.s3.send(new CreateBucketCommand({ Bucket, ...(step.region === 'us-east-1' ? {} : { CreateBucketConfiguration: { LocationConstraint: step.region as BucketLocationConstraint } }) }));
+      await aws.s3.send(
+        new CreateBucketCommand({
+          Bucket,
+          ...(step.region === 'us-east-1'
+            ? {}
+            : { CreateBucketConfiguration: { LocationConstraint: step.region as BucketLocationConstraint } }),
+        }),
+      );
       return;
     case 's3:PutBucketTagging':
-      await aws.s3.send(new PutBucketTaggingCommand({ Bucket, Tagging: { TagSet: Object.entries(step.tags).map(([Key, Value]) => ({ Key, Value })) } }));
+      await aws.s3.send(
+        new PutBucketTaggingCommand({ Bucket, Tagging: { TagSet: Object.entries(step.tags).map(([Key, Value]) => ({ Key, Value })) } }),
+      );
       return;
     case 's3:PutBucketVersioning':
       await aws.s3.send(new PutBucketVersioningCommand({ Bucket, VersioningConfiguration: { Status: 'Enabled' } }));
       return;
     case 's3:PutPublicAccessBlock': {
       const block = step.blockAll;
-      await aws.s3.send(new PutPublicAccessBlockCommand({ Bucket, PublicAccessBlockConfiguration: { BlockPublicAcls: block, IgnorePublicAcls: block, BlockPublicPolicy: block, RestrictPublicBuckets: block } }));
+      await aws.s3.send(
+        new PutPublicAccessBlockCommand({
+          Bucket,
+          PublicAccessBlockConfiguration: {
+            BlockPublicAcls: block,
+            IgnorePublicAcls: block,
+            BlockPublicPolicy: block,
+            RestrictPublicBuckets: block,
+          },
+        }),
+      );
       return;
     }
     case 's3:PutBucketWebsite':
-      await aws.s3.send(new PutBucketWebsiteCommand({ Bucket, WebsiteConfiguration: { IndexDocument: { Suffix: step.index }, ...(step.error ? { ErrorDocument: { Key: step.error } } : {}) } }));
+      await aws.s3.send(
+        new PutBucketWebsiteCommand({
+          Bucket,
+          WebsiteConfiguration: { IndexDocument: { Suffix: step.index }, ...(step.error ? { ErrorDocument: { Key: step.error } } : {}) },
+        }),
+      );
       return;
     case 's3:PutBucketPolicy':
       await aws.s3.send(
-        new PutBucketPolicyCommand({ Bucket, Policy: JSON.stringify({ Version: '2012-10-17', Statement: [{ Sid: 'PublicRead', Effect: 'Allow', Principal: '*', Action: 's3:GetObject', Resource: `arn:aws:s3:::${Bucket}/*` }] }) }),
+        new PutBucketPolicyCommand({
+          Bucket,
+          Policy: JSON.stringify({
+            Version: '2012-10-17',
+            Statement: [
+              { Sid: 'PublicRead', Effect: 'Allow', Principal: '*', Action: 's3:GetObject', Resource: `arn:aws:s3:::${Bucket}/*` },
+            ],
+          }),
+        }),
       );
       return;
   }
@@ -79,7 +121,8 @@ export async function runBucketStep(aws: AgentAws, step: BucketStep): Promise<vo
 
 /** Deleting exactly the versions this deploy wrote puts every key back at the version that was live before. */
 export async function restore(aws: AgentAws, bucket: string, created: { key: string; versionId: string }[]) {
-  for (const c of [...created].reverse()) await aws.s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: c.key, VersionId: c.versionId }));
+  for (const c of [...created].reverse())
+    await aws.s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: c.key, VersionId: c.versionId }));
 }
 
 /**
@@ -89,7 +132,13 @@ export async function restore(aws: AgentAws, bucket: string, created: { key: str
 export async function rollBackIfUnhealthy(
   aws: AgentAws,
   ports: Pick<ToolPorts, 'deployments'>,
-  d: { eventId: string; bucket: string; created: { key: string; versionId: string }[]; previous: Record<string, string>; health: SiteHealth[] },
+  d: {
+    eventId: string;
+    bucket: string;
+    created: { key: string; versionId: string }[];
+    previous: Record<string, string>;
+    health: SiteHealth[];
+  },
   what: string,
   trigger: 'health' | 'ownership' = 'health',
 ): Promise<void> {
@@ -98,7 +147,10 @@ export async function rollBackIfUnhealthy(
   await restore(aws, d.bucket, d.created);
   ports.deployments.finish(d.eventId, 'rolled_back', d.previous, d.health);
   throw new RolledBack(
-    `${what} (${failed.slice(0, 3).map((f) => `${f.check}: ${f.detail}`).join('; ')}); rolled back: every key is at its previous version and new keys are removed — nothing changed`,
+    `${what} (${failed
+      .slice(0, 3)
+      .map((f) => `${f.check}: ${f.detail}`)
+      .join('; ')}); rolled back: every key is at its previous version and new keys are removed — nothing changed`,
     { bucket: d.bucket, restored: d.created.length, health: d.health },
     trigger,
   );

@@ -27,7 +27,10 @@ const inside = (child: string, parent: string) => child === parent || child.star
 
 /** Roots as real paths; a root that does not exist allows nothing. */
 function realRoots(roots: string[]): string[] {
-  return roots.map((r) => resolve(r)).filter((r) => existsSync(r)).map((r) => realpathSync(r));
+  return roots
+    .map((r) => resolve(r))
+    .filter((r) => existsSync(r))
+    .map((r) => realpathSync(r));
 }
 
 async function hashFile(path: string): Promise<{ md5: string; sha256: string }> {
@@ -95,7 +98,8 @@ export async function scanSource(sourceDir: string, sites: SitesPolicy): Promise
       }
       const size = (await stat(target)).size;
       bytes += size;
-      if (files.length + 1 > sites.max_files) throw new Refusal(`source_dir ${sourceDir}: more than ${sites.max_files} files (policy sites.max_files)`);
+      if (files.length + 1 > sites.max_files)
+        throw new Refusal(`source_dir ${sourceDir}: more than ${sites.max_files} files (policy sites.max_files)`);
       if (bytes > maxBytes) throw new Refusal(`source_dir ${sourceDir}: more than ${sites.max_total_mb} MB (policy sites.max_total_mb)`);
       files.push({ key: rel, path: target, size, ...(await hashFile(target)), contentType: lookup(rel) || 'application/octet-stream' });
     }

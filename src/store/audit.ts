@@ -1,19 +1,12 @@
 // The append-only, hash-chained audit log: every tool call leaves its requested → decision → outcome rows here.
-import { hash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
+import { chainHash } from './chain.js';
 import { stmt, type Db } from './db.js';
-import { canonicalJson } from './canonical.js';
+import { canonicalJson } from '../util/canonical.js';
 
 export const GENESIS_HASH = '0'.repeat(64);
 
-export type EventKind =
-  | 'requested'
-  | 'denied'
-  | 'escalated'
-  | 'planned'
-  | 'approved'
-  | 'executed'
-  | 'failed'
-  | 'rolled_back';
+export type EventKind = 'requested' | 'denied' | 'escalated' | 'planned' | 'approved' | 'executed' | 'failed' | 'rolled_back';
 
 export interface NewEvent {
   kind: EventKind;
@@ -50,8 +43,20 @@ export interface AuditRow {
 }
 
 const COLUMNS = [
-  'seq', 'id', 'ts', 'kind', 'agent', 'project', 'tool', 'action', 'request',
-  'decision', 'result', 'role_arn', 'request_ids', 'follows',
+  'seq',
+  'id',
+  'ts',
+  'kind',
+  'agent',
+  'project',
+  'tool',
+  'action',
+  'request',
+  'decision',
+  'result',
+  'role_arn',
+  'request_ids',
+  'follows',
 ] as const;
 
 /**
@@ -62,14 +67,7 @@ const COLUMNS = [
  */
 const BODY_SQL = `json_array(${COLUMNS.join(', ')})`;
 
-export function chainHash(prevHash: string, body: string): string {
-  return hash('sha256', `${prevHash}\n${body}`);
-}
-
-/** Makes chainHash callable from SQL on this connection (openDb does this for every store). */
-export function registerChainHash(db: Db): void {
-  db.function('warden_chain_hash', { deterministic: true }, (prev: unknown, body: unknown) => chainHash(String(prev), String(body)));
-}
+export { chainHash, registerChainHash } from './chain.js';
 
 const json = (v: unknown) => (v === undefined || v === null ? null : canonicalJson(v));
 
@@ -83,13 +81,24 @@ export class AuditLog {
   append(e: NewEvent): AuditRow {
     const insert = this.db.transaction((): AuditRow => {
       const last = stmt(this.db, 'SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1').get() as
-        | { seq: number; hash: string }
-        | undefined;
+        { seq: number; hash: string } | undefined;
       const seq = (last?.seq ?? 0) + 1;
       const prev = last?.hash ?? GENESIS_HASH;
       const fields = [
-        seq, randomUUID(), this.clock().toISOString(), e.kind, e.agent, e.project, e.tool, e.action ?? null,
-        json(e.request), json(e.decision), json(e.result), e.roleArn ?? null, json(e.requestIds), e.follows ?? null,
+        seq,
+        randomUUID(),
+        this.clock().toISOString(),
+        e.kind,
+        e.agent,
+        e.project,
+        e.tool,
+        e.action ?? null,
+        json(e.request),
+        json(e.decision),
+        json(e.result),
+        e.roleArn ?? null,
+        json(e.requestIds),
+        e.follows ?? null,
       ] as const;
       // seq is cast because a bound JS number is a REAL, and json_array would render it "1.0".
       const values = COLUMNS.map((c, i) => (i === 0 ? `CAST(? AS INTEGER) AS ${c}` : `? AS ${c}`)).join(', ');
@@ -110,11 +119,13 @@ export class AuditLog {
    * approval, which closes it) then `rolled_back` (why, following the execution), in one transaction.
    */
   appendRolledBack(e: Omit<NewEvent, 'kind' | 'follows'> & { approvalId: string; ran: unknown }): AuditRow {
-    return this.db.transaction(() => {
-      const { approvalId, ran, ...base } = e;
-      const executed = this.append({ ...base, kind: 'executed', follows: approvalId, result: ran });
-      return this.append({ ...base, kind: 'rolled_back', follows: executed.id });
-    }).immediate();
+    return this.db
+      .transaction(() => {
+        const { approvalId, ran, ...base } = e;
+        const executed = this.append({ ...base, kind: 'executed', follows: approvalId, result: ran });
+        return this.append({ ...base, kind: 'rolled_back', follows: executed.id });
+      })
+      .immediate();
   }
 
   /**
@@ -140,6 +151,11 @@ export class AuditLog {
          AND NOT EXISTS (SELECT 1 FROM audit_events o WHERE o.follows = e.id AND o.kind IN ('executed', 'failed', 'rolled_back'))
        ORDER BY e.seq`,
     ).all(agent) as AuditRow[];
+  }
+
+  /** The row whose hash is `hash`, if any (wardenctl audit verify --head). */
+  seqOfHash(hash: string): { seq: number } | undefined {
+    return stmt(this.db, 'SELECT seq FROM audit_events WHERE hash = ?').get(hash) as { seq: number } | undefined;
   }
 
   get(id: string): AuditRow | undefined {
@@ -176,10 +192,9 @@ export class AuditLog {
    */
   verify(): VerifyResult {
     // Paged rather than one long iterate(): fewer crossings into SQLite per row (about 2 µs a row in all).
-    const page = stmt(
-      this.db,
-      `SELECT seq, id, prev_hash, hash, ${BODY_SQL} FROM audit_events WHERE seq > ? ORDER BY seq LIMIT 5000`,
-    ).raw(true);
+    const page = stmt(this.db, `SELECT seq, id, prev_hash, hash, ${BODY_SQL} FROM audit_events WHERE seq > ? ORDER BY seq LIMIT 5000`).raw(
+      true,
+    );
     let prev = GENESIS_HASH;
     let expectedSeq = 1;
     let count = 0;
@@ -201,5 +216,4 @@ export class AuditLog {
 }
 
 export type VerifyResult =
-  | { ok: true; count: number; head: string }
-  | { ok: false; count: number; seq: number; id: string; reason: string };
+  { ok: true; count: number; head: string } | { ok: false; count: number; seq: number; id: string; reason: string };

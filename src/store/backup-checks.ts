@@ -19,7 +19,12 @@ export class BackupChecks {
 
   record(project: string, eventId: string, subject: string, ok: boolean, detail: unknown): void {
     stmt(this.db, 'INSERT INTO backup_checks (project, subject, ok, detail, event_id, at) VALUES (?, ?, ?, ?, ?, ?)').run(
-      project, subject, ok ? 1 : 0, JSON.stringify(detail), eventId, this.clock().toISOString(),
+      project,
+      subject,
+      ok ? 1 : 0,
+      JSON.stringify(detail),
+      eventId,
+      this.clock().toISOString(),
     );
   }
 

@@ -1,6 +1,6 @@
 // Opens the SQLite store with the pragmas every process sharing it must agree on, and migrates it.
 import Database from 'better-sqlite3';
-import { registerChainHash } from './audit.js';
+import { registerChainHash } from './chain.js';
 import { migrate } from './migrations.js';
 
 export type Db = Database.Database;

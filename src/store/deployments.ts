@@ -40,10 +40,17 @@ export class Deployments {
     this.db.transaction(() => {
       const row = this.get(id);
       if (state === 'live' && row)
-        stmt(this.db, "UPDATE deployments SET state = 'superseded' WHERE project = ? AND site = ? AND environment = ? AND state = 'live' AND id != ?").run(
-          row.project, row.site, row.environment, id,
-        );
-      stmt(this.db, 'UPDATE deployments SET state = ?, versions = ?, health = ?, finished_at = ? WHERE id = ?').run(state, JSON.stringify(versions), JSON.stringify(health), now, id);
+        stmt(
+          this.db,
+          "UPDATE deployments SET state = 'superseded' WHERE project = ? AND site = ? AND environment = ? AND state = 'live' AND id != ?",
+        ).run(row.project, row.site, row.environment, id);
+      stmt(this.db, 'UPDATE deployments SET state = ?, versions = ?, health = ?, finished_at = ? WHERE id = ?').run(
+        state,
+        JSON.stringify(versions),
+        JSON.stringify(health),
+        now,
+        id,
+      );
     })();
   }
 
@@ -52,28 +59,43 @@ export class Deployments {
   }
 
   live(project: string, site: string, environment: string): DeploymentRow | undefined {
-    return stmt(this.db, "SELECT * FROM deployments WHERE project = ? AND site = ? AND environment = ? AND state = 'live' ORDER BY started_at DESC LIMIT 1").get(
-      project, site, environment,
-    ) as DeploymentRow | undefined;
+    return stmt(
+      this.db,
+      "SELECT * FROM deployments WHERE project = ? AND site = ? AND environment = ? AND state = 'live' ORDER BY started_at DESC LIMIT 1",
+    ).get(project, site, environment) as DeploymentRow | undefined;
   }
 
   /** Per bucket of a project: its site, environment and when it was last deployed to (what unused-site checks read). */
   lastDeploys(project: string): { bucket: string; site: string; environment: string; last: string }[] {
-    return stmt(this.db, 'SELECT bucket, site, environment, MAX(started_at) AS last FROM deployments WHERE project = ? GROUP BY bucket').all(project) as {
-      bucket: string; site: string; environment: string; last: string;
+    return stmt(
+      this.db,
+      'SELECT bucket, site, environment, MAX(started_at) AS last FROM deployments WHERE project = ? GROUP BY bucket',
+    ).all(project) as {
+      bucket: string;
+      site: string;
+      environment: string;
+      last: string;
     }[];
   }
 
   /** The live deployment of every site and environment of a project. */
   allLive(project: string): DeploymentRow[] {
-    return stmt(this.db, "SELECT * FROM deployments WHERE project = ? AND state = 'live' ORDER BY site, environment").all(project) as DeploymentRow[];
+    return stmt(this.db, "SELECT * FROM deployments WHERE project = ? AND state = 'live' ORDER BY site, environment").all(
+      project,
+    ) as DeploymentRow[];
   }
 
   history(project: string, site: string, limit = 20): DeploymentRow[] {
-    return stmt(this.db, 'SELECT * FROM deployments WHERE project = ? AND site = ? ORDER BY started_at DESC LIMIT ?').all(project, site, limit) as DeploymentRow[];
+    return stmt(this.db, 'SELECT * FROM deployments WHERE project = ? AND site = ? ORDER BY started_at DESC LIMIT ?').all(
+      project,
+      site,
+      limit,
+    ) as DeploymentRow[];
   }
 
   unfinished(project: string): DeploymentRow[] {
-    return stmt(this.db, "SELECT * FROM deployments WHERE project = ? AND state = 'in_progress' ORDER BY started_at").all(project) as DeploymentRow[];
+    return stmt(this.db, "SELECT * FROM deployments WHERE project = ? AND state = 'in_progress' ORDER BY started_at").all(
+      project,
+    ) as DeploymentRow[];
   }
 }

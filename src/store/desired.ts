@@ -22,7 +22,10 @@ export class DesiredState {
   ) {}
 
   record(project: string, eventId: string, entries: DesiredEntry[]): void {
-    const put = stmt(this.db, 'INSERT OR REPLACE INTO desired_state (project, resource, aspect, value, event_id, at) VALUES (?, ?, ?, ?, ?, ?)');
+    const put = stmt(
+      this.db,
+      'INSERT OR REPLACE INTO desired_state (project, resource, aspect, value, event_id, at) VALUES (?, ?, ?, ?, ?, ?)',
+    );
     const at = this.clock().toISOString();
     for (const e of entries) put.run(project, e.resource, e.aspect, JSON.stringify(e.value), eventId, at);
   }
@@ -40,7 +43,10 @@ export class DesiredState {
   }
 
   list(project: string): DesiredRow[] {
-    const rows = stmt(this.db, 'SELECT * FROM desired_state WHERE project = ? ORDER BY resource, aspect').all(project) as (Omit<DesiredRow, 'value'> & { value: string })[];
+    const rows = stmt(this.db, 'SELECT * FROM desired_state WHERE project = ? ORDER BY resource, aspect').all(project) as (Omit<
+      DesiredRow,
+      'value'
+    > & { value: string })[];
     return rows.map((r) => ({ ...r, value: JSON.parse(r.value) as unknown }));
   }
 }

@@ -40,8 +40,19 @@ export class Jobs {
 
   create(j: NewJob): JobRow {
     const id = `job-${randomUUID().slice(0, 8)}`;
-    stmt(this.db, `INSERT INTO jobs (id, project, agent, tool, args, run_at, why, state, event_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?)`).run(
-      id, j.project, j.agent, j.tool, JSON.stringify(j.args ?? {}), j.runAt.toISOString(), j.why, j.eventId ?? null, this.clock().toISOString(),
+    stmt(
+      this.db,
+      `INSERT INTO jobs (id, project, agent, tool, args, run_at, why, state, event_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?)`,
+    ).run(
+      id,
+      j.project,
+      j.agent,
+      j.tool,
+      JSON.stringify(j.args ?? {}),
+      j.runAt.toISOString(),
+      j.why,
+      j.eventId ?? null,
+      this.clock().toISOString(),
     );
     return this.get(id) as JobRow;
   }
@@ -59,14 +70,19 @@ export class Jobs {
 
   /** Queued jobs whose time has come, oldest first. */
   due(now: Date = this.clock()): JobRow[] {
-    return stmt(this.db, "SELECT * FROM jobs WHERE state = 'queued' AND run_at <= ? ORDER BY run_at, created_at").all(now.toISOString()) as JobRow[];
+    return stmt(this.db, "SELECT * FROM jobs WHERE state = 'queued' AND run_at <= ? ORDER BY run_at, created_at").all(
+      now.toISOString(),
+    ) as JobRow[];
   }
 
   /** Takes a queued job for `worker`; false when another worker (or a cancel) got there first. */
   claim(id: string, worker: string): boolean {
     return (
-      stmt(this.db, "UPDATE jobs SET state = 'running', claimed_by = ?, started_at = ? WHERE id = ? AND state = 'queued'").run(worker, this.clock().toISOString(), id)
-        .changes === 1
+      stmt(this.db, "UPDATE jobs SET state = 'running', claimed_by = ?, started_at = ? WHERE id = ? AND state = 'queued'").run(
+        worker,
+        this.clock().toISOString(),
+        id,
+      ).changes === 1
     );
   }
 
@@ -76,25 +92,37 @@ export class Jobs {
   }
 
   finish(id: string, state: 'done' | 'failed' | 'interrupted', result: unknown): void {
-    stmt(this.db, 'UPDATE jobs SET state = ?, result = ?, finished_at = ? WHERE id = ?').run(state, JSON.stringify(result), this.clock().toISOString(), id);
+    stmt(this.db, 'UPDATE jobs SET state = ?, result = ?, finished_at = ? WHERE id = ?').run(
+      state,
+      JSON.stringify(result),
+      this.clock().toISOString(),
+      id,
+    );
   }
 
   /** Cancels a job that has not started; false when it is not queued (running, finished, unknown). */
   cancel(id: string, by: string): boolean {
     return (
       stmt(this.db, "UPDATE jobs SET state = 'cancelled', result = ?, finished_at = ? WHERE id = ? AND state = 'queued'").run(
-        JSON.stringify({ cancelled_by: by }), this.clock().toISOString(), id,
+        JSON.stringify({ cancelled_by: by }),
+        this.clock().toISOString(),
+        id,
       ).changes === 1
     );
   }
 
   /** Jobs left running by a worker that is gone (no process holds them): never re-run, handed to a human. */
   orphaned(liveWorkers: (worker: string) => boolean): JobRow[] {
-    return (stmt(this.db, "SELECT * FROM jobs WHERE state = 'running'").all() as JobRow[]).filter((j) => !j.claimed_by || !liveWorkers(j.claimed_by));
+    return (stmt(this.db, "SELECT * FROM jobs WHERE state = 'running'").all() as JobRow[]).filter(
+      (j) => !j.claimed_by || !liveWorkers(j.claimed_by),
+    );
   }
 
   /** The newest periodic job of a tool for a project, whatever its state (the worker's interval is measured from it). */
   lastPeriodic(project: string, tool: string): JobRow | undefined {
-    return stmt(this.db, "SELECT * FROM jobs WHERE project = ? AND tool = ? AND why LIKE 'periodic%' ORDER BY run_at DESC LIMIT 1").get(project, tool) as JobRow | undefined;
+    return stmt(this.db, "SELECT * FROM jobs WHERE project = ? AND tool = ? AND why LIKE 'periodic%' ORDER BY run_at DESC LIMIT 1").get(
+      project,
+      tool,
+    ) as JobRow | undefined;
   }
 }

@@ -88,7 +88,10 @@ export class Ledger {
   settle(eventId: string | null, project: string, agent: string, change: LedgerChange): void {
     const now = this.clock().toISOString();
     if (eventId)
-      stmt(this.db, "UPDATE budget_reservations SET state = 'committed', closed_at = ? WHERE event_id = ? AND state = 'reserved'").run(now, eventId);
+      stmt(this.db, "UPDATE budget_reservations SET state = 'committed', closed_at = ? WHERE event_id = ? AND state = 'reserved'").run(
+        now,
+        eventId,
+      );
     for (const arn of change.remove) this.releaseResource(arn, now);
     for (const line of change.add)
       stmt(
@@ -120,7 +123,9 @@ export class Ledger {
   }
 
   liveResources(project: string): ResourceRow[] {
-    return stmt(this.db, 'SELECT * FROM budget_resources WHERE project = ? AND released_at IS NULL ORDER BY id').all(project) as ResourceRow[];
+    return stmt(this.db, 'SELECT * FROM budget_resources WHERE project = ? AND released_at IS NULL ORDER BY id').all(
+      project,
+    ) as ResourceRow[];
   }
 
   raiseCap(project: string, cents: number, month: string | null, proposalId: string, approvedBy: string): void {
@@ -133,10 +138,10 @@ export class Ledger {
   summary(project: string, baseCents: number): BudgetSummary {
     const now = this.clock();
     const live = this.liveResources(project);
-    const held = stmt(
-      this.db,
-      'SELECT * FROM budget_resources WHERE project = ? AND (released_at IS NULL OR released_at > ?)',
-    ).all(project, monthStart(now).toISOString()) as ResourceRow[];
+    const held = stmt(this.db, 'SELECT * FROM budget_resources WHERE project = ? AND (released_at IS NULL OR released_at > ?)').all(
+      project,
+      monthStart(now).toISOString(),
+    ) as ResourceRow[];
     // Month to date: hours actually held this UTC month × hourly price; the rest of the month at today's run-rate.
     let mtd = 0;
     let rest = 0;
@@ -173,9 +178,21 @@ export class Ledger {
       unpriced: live.filter((r) => r.cents_month === null).map((r) => r.arn),
       monthToDateCents: Math.ceil(mtd),
       projectedMonthEndCents: Math.ceil(mtd + rest),
-      byResource: live.map((r) => ({ arn: r.arn, description: r.description, agent: r.agent, centsMonth: r.cents_month, since: r.started_at })),
+      byResource: live.map((r) => ({
+        arn: r.arn,
+        description: r.description,
+        agent: r.agent,
+        centsMonth: r.cents_month,
+        since: r.started_at,
+      })),
       byAgent: [...agents.values()],
-      reservations: reservations.map((r) => ({ eventId: r.event_id, agent: r.agent, tool: r.tool, cents: r.cents_month, since: r.created_at })),
+      reservations: reservations.map((r) => ({
+        eventId: r.event_id,
+        agent: r.agent,
+        tool: r.tool,
+        cents: r.cents_month,
+        since: r.created_at,
+      })),
     };
   }
 }

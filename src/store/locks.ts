@@ -31,9 +31,14 @@ export class Locks {
       stmt(this.db, 'DELETE FROM locks WHERE key = ? AND expires_at <= ?').run(key, now.toISOString());
       const held = stmt(this.db, 'SELECT holder FROM locks WHERE key = ?').get(key) as { holder: string } | undefined;
       if (held && holderDead(held.holder)) stmt(this.db, 'DELETE FROM locks WHERE key = ? AND holder = ?').run(key, held.holder);
-      return stmt(this.db, 'INSERT OR IGNORE INTO locks (key, holder, acquired_at, expires_at) VALUES (?, ?, ?, ?)').run(
-        key, holder, now.toISOString(), new Date(now.getTime() + ttlMs).toISOString(),
-      ).changes === 1;
+      return (
+        stmt(this.db, 'INSERT OR IGNORE INTO locks (key, holder, acquired_at, expires_at) VALUES (?, ?, ?, ?)').run(
+          key,
+          holder,
+          now.toISOString(),
+          new Date(now.getTime() + ttlMs).toISOString(),
+        ).changes === 1
+      );
     });
     return take.immediate() ? holder : null;
   }
@@ -50,7 +55,12 @@ export class Locks {
 
   /** Who holds `key` now, if anyone (a `host:pid:…` token). */
   holder(key: string): string | null {
-    return ((stmt(this.db, 'SELECT holder FROM locks WHERE key = ? AND expires_at > ?').get(key, this.clock().toISOString()) as { holder: string } | undefined)?.holder) ?? null;
+    return (
+      (
+        stmt(this.db, 'SELECT holder FROM locks WHERE key = ? AND expires_at > ?').get(key, this.clock().toISOString()) as
+          { holder: string } | undefined
+      )?.holder ?? null
+    );
   }
 
   release(key: string, holder: string): void {
@@ -60,7 +70,12 @@ export class Locks {
   /** A lease its holder keeps renewing while it is alive (a worker's heartbeat). */
   renewLease(key: string, holder: string, ttlMs: number): void {
     const now = this.clock();
-    stmt(this.db, 'INSERT OR REPLACE INTO locks (key, holder, acquired_at, expires_at) VALUES (?, ?, ?, ?)').run(key, holder, now.toISOString(), new Date(now.getTime() + ttlMs).toISOString());
+    stmt(this.db, 'INSERT OR REPLACE INTO locks (key, holder, acquired_at, expires_at) VALUES (?, ?, ?, ?)').run(
+      key,
+      holder,
+      now.toISOString(),
+      new Date(now.getTime() + ttlMs).toISOString(),
+    );
   }
 
   /** Whether a lease was renewed within its TTL. */

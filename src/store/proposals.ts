@@ -1,7 +1,7 @@
 // Proposals: what an agent may only suggest, stored with the exact plan and its hash until a human decides.
 import { randomBytes } from 'node:crypto';
 import type { Plan } from '../guard/types.js';
-import { canonicalJson, sha256 } from './canonical.js';
+import { canonicalJson, sha256 } from '../util/canonical.js';
 import { stmt, type Db } from './db.js';
 
 export type ProposalState = 'pending' | 'approved' | 'rejected' | 'expired' | 'executed' | 'failed' | 'stale';
@@ -35,7 +35,17 @@ export class Proposals {
     private readonly clock: () => Date = () => new Date(),
   ) {}
 
-  create(p: { kind: string; project: string; agent: string; tool: string; reason: string; plan: Plan; args: unknown; eventId: string; ttlHours: number }): ProposalRow {
+  create(p: {
+    kind: string;
+    project: string;
+    agent: string;
+    tool: string;
+    reason: string;
+    plan: Plan;
+    args: unknown;
+    eventId: string;
+    ttlHours: number;
+  }): ProposalRow {
     const now = this.clock();
     const id = `prop_${randomBytes(6).toString('hex')}`;
     stmt(
@@ -43,8 +53,19 @@ export class Proposals {
       `INSERT INTO proposals (id, kind, project, agent, tool, reason, plan, plan_hash, risk_flags, event_id, state, created_at, expires_at, args)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)`,
     ).run(
-      id, p.kind, p.project, p.agent, p.tool, p.reason, canonicalJson(p.plan), planHash(p.plan), JSON.stringify(p.plan.riskFlags),
-      p.eventId, now.toISOString(), new Date(now.getTime() + p.ttlHours * 3_600_000).toISOString(), canonicalJson(p.args ?? {}),
+      id,
+      p.kind,
+      p.project,
+      p.agent,
+      p.tool,
+      p.reason,
+      canonicalJson(p.plan),
+      planHash(p.plan),
+      JSON.stringify(p.plan.riskFlags),
+      p.eventId,
+      now.toISOString(),
+      new Date(now.getTime() + p.ttlHours * 3_600_000).toISOString(),
+      canonicalJson(p.args ?? {}),
     );
     return this.get(id)!;
   }
@@ -71,7 +92,9 @@ export class Proposals {
 
   /** Pending proposals past their TTL become expired (they can no longer be approved); returns those it expired. */
   expireDue(): ProposalRow[] {
-    return stmt(this.db, "UPDATE proposals SET state = 'expired' WHERE state = 'pending' AND expires_at <= ? RETURNING *").all(this.clock().toISOString()) as ProposalRow[];
+    return stmt(this.db, "UPDATE proposals SET state = 'expired' WHERE state = 'pending' AND expires_at <= ? RETURNING *").all(
+      this.clock().toISOString(),
+    ) as ProposalRow[];
   }
 
   /**
@@ -89,15 +112,20 @@ export class Proposals {
   }
 
   finish(id: string, to: 'executed' | 'failed', result: unknown = null): void {
-    stmt(this.db, "UPDATE proposals SET state = ?, result = ? WHERE id = ? AND state = 'approved'").run(to, result === null ? null : JSON.stringify(result), id);
+    stmt(this.db, "UPDATE proposals SET state = ?, result = ? WHERE id = ? AND state = 'approved'").run(
+      to,
+      result === null ? null : JSON.stringify(result),
+      id,
+    );
   }
 
   /** The world moved since the plan was made: the proposal can no longer be approved. */
   markStale(id: string, by: string, what: string): boolean {
     return (
-      stmt(this.db, "UPDATE proposals SET state = 'stale', decided_by = ?, decided_at = ?, decision_note = ? WHERE id = ? AND state = 'pending'").run(
-        by, this.clock().toISOString(), what, id,
-      ).changes === 1
+      stmt(
+        this.db,
+        "UPDATE proposals SET state = 'stale', decided_by = ?, decided_at = ?, decision_note = ? WHERE id = ? AND state = 'pending'",
+      ).run(by, this.clock().toISOString(), what, id).changes === 1
     );
   }
 }

@@ -7,7 +7,16 @@ import { closeDb, openDb, type Db } from './db.js';
 import { Deployments } from './deployments.js';
 import { Ledger } from './ledger.js';
 import { Locks } from './locks.js';
+import { Notifications } from './notifications.js';
 import { Proposals } from './proposals.js';
+import { TierChanges } from './tiers.js';
+
+const raw = new WeakMap<Store, Db>();
+
+/** The store's own connection, for tests and benchmarks that inspect or break it on purpose; lint keeps it out of src. */
+export function rawDb(store: Store): Db {
+  return raw.get(store) as Db;
+}
 
 export class Store {
   readonly audit: AuditLog;
@@ -18,11 +27,14 @@ export class Store {
   readonly jobs: Jobs;
   readonly desired: DesiredState;
   readonly backups: BackupChecks;
+  readonly notifications: Notifications;
+  readonly tiers: TierChanges;
 
   constructor(
-    readonly db: Db,
+    private readonly db: Db,
     readonly clock: () => Date = () => new Date(),
   ) {
+    raw.set(this, db);
     this.audit = new AuditLog(db, clock);
     this.ledger = new Ledger(db, clock);
     this.proposals = new Proposals(db, clock);
@@ -31,6 +43,18 @@ export class Store {
     this.jobs = new Jobs(db, clock);
     this.desired = new DesiredState(db, clock);
     this.backups = new BackupChecks(db, clock);
+    this.notifications = new Notifications(db);
+    this.tiers = new TierChanges(db, clock);
+  }
+
+  /** The schema version the file is at (PRAGMA user_version). */
+  schemaVersion(): number {
+    return this.db.pragma('user_version', { simple: true }) as number;
+  }
+
+  /** Whether the connection is still open (a late webhook result after shutdown is then dropped). */
+  get isOpen(): boolean {
+    return this.db.open;
   }
 
   static open(file: string, opts: { mustExist?: boolean; clock?: () => Date } = {}): Store {

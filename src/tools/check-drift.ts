@@ -29,7 +29,10 @@ export const checkDriftTool = defineTool({
   input: z.object({}).strict(),
   output,
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
-  iam: { read: ['ec2:DescribeTags', 'ec2:DescribeSecurityGroups', 'ec2:DescribeInstances', 'cloudtrail:LookupEvents'], s3: ['s3:GetBucketTagging', 's3:GetBucketVersioning', 's3:GetBucketWebsite', 's3:GetBucketPublicAccessBlock'], },
+  iam: {
+    read: ['ec2:DescribeTags', 'ec2:DescribeSecurityGroups', 'ec2:DescribeInstances', 'cloudtrail:LookupEvents'],
+    s3: ['s3:GetBucketTagging', 's3:GetBucketVersioning', 's3:GetBucketWebsite', 's3:GetBucketPublicAccessBlock'],
+  },
   params: noParams,
   async plan() {
     return readPlan(name, 'read the desired state and the managed resources', []);

@@ -28,11 +28,21 @@ const GB = 2 ** 30;
 const input = z
   .object({
     site: z.string().regex(/^[a-z0-9-]{3,40}$/, 'a short name: 3-40 of a-z, 0-9 and -'),
-    source_dir: z.string().min(1).max(4096).describe('a directory under one of the policy\'s sites.roots'),
+    source_dir: z.string().min(1).max(4096).describe("a directory under one of the policy's sites.roots"),
     environment: z.string().regex(/^[a-z][a-z0-9-]{1,39}$/, "one of the project's environments (get_status lists them)"),
-    index_document: z.string().min(1).max(200).regex(/^[^/][\w./-]*$/, 'a relative file name such as index.html').default('index.html'),
-    error_document: z.string().min(1).max(200).regex(/^[^/][\w./-]*$/, 'a relative file name such as 404.html').optional(),
-    tags: z.record(z.string(), z.string().max(256)).default({}).describe('extra tags for the bucket; ownership keys are the server\'s'),
+    index_document: z
+      .string()
+      .min(1)
+      .max(200)
+      .regex(/^[^/][\w./-]*$/, 'a relative file name such as index.html')
+      .default('index.html'),
+    error_document: z
+      .string()
+      .min(1)
+      .max(200)
+      .regex(/^[^/][\w./-]*$/, 'a relative file name such as 404.html')
+      .optional(),
+    tags: z.record(z.string(), z.string().max(256)).default({}).describe("extra tags for the bucket; ownership keys are the server's"),
   })
   .strict()
   .superRefine((a, ctx) => {
@@ -54,7 +64,16 @@ const output = z.object({
   health: z.array(z.object({ check: z.string(), ok: z.boolean(), detail: z.string() })),
 });
 
-const putStep = z.object({ key: z.string(), path: z.string(), size: z.number(), sha256: z.string(), contentType: z.string(), previous: z.string().nullable() }).strict();
+const putStep = z
+  .object({
+    key: z.string(),
+    path: z.string(),
+    size: z.number(),
+    sha256: z.string(),
+    contentType: z.string(),
+    previous: z.string().nullable(),
+  })
+  .strict();
 type PutParams = z.infer<typeof putStep>;
 
 /** Everything the deploy sends and checks, fixed at planning time. */
@@ -87,13 +106,30 @@ export const deployStaticSite = defineTool({
   output,
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
   params,
-  iam: { s3: ['s3:CreateBucket', 's3:GetBucketTagging', 's3:PutBucketTagging', 's3:PutBucketVersioning', 's3:PutBucketWebsite', 's3:PutBucketPublicAccessBlock', 's3:ListBucketVersions', 's3:GetObject', 's3:GetObjectVersion', 's3:PutObject', 's3:DeleteObject', 's3:DeleteObjectVersion'], },
+  iam: {
+    s3: [
+      's3:CreateBucket',
+      's3:GetBucketTagging',
+      's3:PutBucketTagging',
+      's3:PutBucketVersioning',
+      's3:PutBucketWebsite',
+      's3:PutBucketPublicAccessBlock',
+      's3:ListBucketVersions',
+      's3:GetObject',
+      's3:GetObjectVersion',
+      's3:PutObject',
+      's3:DeleteObject',
+      's3:DeleteObjectVersion',
+    ],
+  },
   environmentOf: (args) => args.environment,
   lockKey: (args, agent) => `site:${agent.projectId}:${args.site}:${args.environment}`,
   async plan(args, { aws, agent }) {
     const sites = agent.project.sites;
     if (!agent.project.environments.includes(args.environment))
-      throw new Refusal(`environment "${args.environment}" is not one of project ${agent.projectId}'s (${agent.project.environments.join(', ')})`);
+      throw new Refusal(
+        `environment "${args.environment}" is not one of project ${agent.projectId}'s (${agent.project.environments.join(', ')})`,
+      );
     const source = await scanSource(args.source_dir, sites);
     if (!source.files.some((f) => f.key === args.index_document))
       throw new Refusal(`source_dir ${args.source_dir} has no ${args.index_document} (index_document)`);
@@ -118,12 +154,32 @@ export const deployStaticSite = defineTool({
     }
     const puts: PutParams[] = source.files
       .filter((f) => contents.live.get(f.key)?.etag !== f.md5 && !multipartSame.has(f.key))
-      .map((f) => ({ key: f.key, path: f.path, size: f.size, sha256: f.sha256, contentType: f.contentType, previous: contents.live.get(f.key)?.versionId ?? null }));
+      .map((f) => ({
+        key: f.key,
+        path: f.path,
+        size: f.size,
+        sha256: f.sha256,
+        contentType: f.contentType,
+        previous: contents.live.get(f.key)?.versionId ?? null,
+      }));
     const keep = new Set(source.files.map((f) => f.key));
     const deletes = [...contents.live].filter(([k]) => !keep.has(k)).map(([key, v]) => ({ key, previous: v.versionId }));
     // Server tags last: an agent's extra tags can never overwrite them.
-    const tags = { ...args.tags, ProjectId: agent.projectId, AgentId: agent.id, ManagedBy: 'aws-warden', Site: args.site, Environment: args.environment };
-    const setup = setupSteps(bucket, exists, { region, tags, public: sites.public, index: args.index_document, error: args.error_document ?? null });
+    const tags = {
+      ...args.tags,
+      ProjectId: agent.projectId,
+      AgentId: agent.id,
+      ManagedBy: 'aws-warden',
+      Site: args.site,
+      Environment: args.environment,
+    };
+    const setup = setupSteps(bucket, exists, {
+      region,
+      tags,
+      public: sites.public,
+      index: args.index_document,
+      error: args.error_document ?? null,
+    });
     const price = s3Prices(region);
     const putBytes = puts.reduce((s, p) => s + p.size, 0);
     const riskFlags: RiskFlag[] = sites.public && !exists ? ['public_exposure'] : [];
@@ -139,7 +195,11 @@ export const deployStaticSite = defineTool({
       resources: [{ arn, change: exists ? 'modify' : 'create', tags: exists ? tagRead.tags : null, unreadableWhy: tagRead.why }],
       tagsToSet: tags,
       // Versioning keeps old versions, so storage grows by every byte put; requests are counted once, rounded up.
-      costDeltaUsdMonth: price === null ? null : (monthlyCentsFromGbMonth(putBytes / GB, price.standard_gb_month) + Math.ceil((puts.length / 1000) * price.put_per_1000 * 100)) / 100,
+      costDeltaUsdMonth:
+        price === null
+          ? null
+          : (monthlyCentsFromGbMonth(putBytes / GB, price.standard_gb_month) + Math.ceil((puts.length / 1000) * price.put_per_1000 * 100)) /
+            100,
       riskFlags,
       rollback: [
         ...puts.map((p) => ({ action: 's3:RestoreVersion', target: bucket, params: { key: p.key, to: p.previous } })),
@@ -167,7 +227,14 @@ export const deployStaticSite = defineTool({
     const eventId = currentApproval();
     const p = plan.params;
     const bucket = p.bucket;
-    ports.deployments.start({ id: eventId, project: agent.projectId, site: args.site, environment: args.environment, bucket, source: args.source_dir });
+    ports.deployments.start({
+      id: eventId,
+      project: agent.projectId,
+      site: args.site,
+      environment: args.environment,
+      bucket,
+      source: args.source_dir,
+    });
     for (const step of p.setup) await runBucketStep(aws, step);
 
     const created: { key: string; versionId: string }[] = [];
@@ -182,7 +249,11 @@ export const deployStaticSite = defineTool({
           uploaded.push({ key: p.puts[i + j].key, versionId, sha256: p.puts[i + j].sha256 });
         }
         ports.deployments.noteCreated(eventId, created);
-        await progress(Math.min(i + 8, p.puts.length), p.puts.length + p.deletes.length, `uploaded ${Math.min(i + 8, p.puts.length)}/${p.puts.length}`);
+        await progress(
+          Math.min(i + 8, p.puts.length),
+          p.puts.length + p.deletes.length,
+          `uploaded ${Math.min(i + 8, p.puts.length)}/${p.puts.length}`,
+        );
       }
       for (const d of p.deletes) {
         const out = await aws.s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: d.key }));
@@ -195,7 +266,13 @@ export const deployStaticSite = defineTool({
       lost = e instanceof OwnershipLost;
       health.push({ check: 'deploy', ok: false, detail: (e as Error).message.split('\n')[0] });
     }
-    await rollBackIfUnhealthy(aws, ports, { eventId, bucket, created, previous: p.liveVersions, health }, 'failed its health check', lost ? 'ownership' : 'health');
+    await rollBackIfUnhealthy(
+      aws,
+      ports,
+      { eventId, bucket, created, previous: p.liveVersions, health },
+      'failed its health check',
+      lost ? 'ownership' : 'health',
+    );
     const versions: Record<string, string> = { ...p.liveVersions };
     for (const d of p.deletes) delete versions[d.key];
     for (const u of uploaded) versions[u.key] = u.versionId;
@@ -215,16 +292,27 @@ export const deployStaticSite = defineTool({
     let health: SiteHealth[] = [];
     let why: string;
     if (p.puts.every((x) => wrote.has(x.key))) {
-      health = await readBack(aws, p.bucket, p.puts.map((x) => ({ key: x.key, versionId: wrote.get(x.key) as string, sha256: x.sha256 })));
+      health = await readBack(
+        aws,
+        p.bucket,
+        p.puts.map((x) => ({ key: x.key, versionId: wrote.get(x.key) as string, sha256: x.sha256 })),
+      );
       if (p.healthUrl) health.push(await probeUrl(p.healthUrl, p.healthTimeoutSeconds));
-      why = health.filter((h) => !h.ok).map((h) => `${h.check}: ${h.detail}`).join('; ');
+      why = health
+        .filter((h) => !h.ok)
+        .map((h) => `${h.check}: ${h.detail}`)
+        .join('; ');
     } else why = `only ${p.puts.filter((x) => wrote.has(x.key)).length} of ${p.puts.length} uploads landed before the crash`;
     if (!why) {
       const versions: Record<string, string> = { ...p.liveVersions };
       for (const c of created) if (p.puts.some((x) => x.key === c.key)) versions[c.key] = c.versionId;
       for (const x of p.deletes) delete versions[x.key];
       ports.deployments.finish(approvalId, 'live', versions, health);
-      return { outcome: 'completed', result: { ...resultOf(p, approvalId, health) }, why: 'all uploads landed and the health check passed after a restart' };
+      return {
+        outcome: 'completed',
+        result: { ...resultOf(p, approvalId, health) },
+        why: 'all uploads landed and the health check passed after a restart',
+      };
     }
     await restore(aws, p.bucket, created);
     ports.deployments.finish(approvalId, 'rolled_back', p.liveVersions, health);
@@ -237,7 +325,17 @@ export const deployStaticSite = defineTool({
     const cents = price ? monthlyCentsFromGbMonth(bytes / GB, price.standard_gb_month) : null;
     const arn = `arn:aws:s3:::${p.bucket}`;
     // The bucket's run-rate is its whole stored size: replace the row rather than add to it.
-    return { remove: [arn], add: [{ arn, description: `site bucket, ${(bytes / 2 ** 20).toFixed(1)} MiB stored`, hourlyUsd: cents === null ? null : cents / 100 / 730, centsMonth: cents }] };
+    return {
+      remove: [arn],
+      add: [
+        {
+          arn,
+          description: `site bucket, ${(bytes / 2 ** 20).toFixed(1)} MiB stored`,
+          hourlyUsd: cents === null ? null : cents / 100 / 730,
+          centsMonth: cents,
+        },
+      ],
+    };
   },
   desired: (plan) => bucketDesired(plan.params.setup),
   summarize: (o) => `deployed to ${o.bucket}: put ${o.put}, deleted ${o.deleted}, unchanged ${o.unchanged}; ${o.website_url}`,
@@ -245,8 +343,15 @@ export const deployStaticSite = defineTool({
 
 function resultOf(p: DeployParams, deploymentId: string, health: SiteHealth[]) {
   return {
-    bucket: p.bucket, website_url: p.websiteUrl, deployment_id: deploymentId, put: p.puts.length, deleted: p.deletes.length, unchanged: p.unchanged,
-    bytes_uploaded: p.puts.reduce((s, x) => s + x.size, 0), skipped: p.skipped, health,
+    bucket: p.bucket,
+    website_url: p.websiteUrl,
+    deployment_id: deploymentId,
+    put: p.puts.length,
+    deleted: p.deletes.length,
+    unchanged: p.unchanged,
+    bytes_uploaded: p.puts.reduce((s, x) => s + x.size, 0),
+    skipped: p.skipped,
+    health,
   };
 }
 
@@ -255,7 +360,12 @@ async function upload(aws: import('../aws/clients.js').AgentAws, bucket: string,
   const common = { Bucket: bucket, Key: p.key, ContentType: p.contentType, CacheControl: cacheControl, Metadata: { sha256: p.sha256 } };
   if (p.size > MULTIPART_BYTES) {
     // Large files go up in parts; the read-back health check verifies their hash.
-    const out = await new Upload({ client: aws.s3, params: { ...common, Body: createReadStream(p.path) }, queueSize: 4, partSize: 8 * 2 ** 20 }).done();
+    const out = await new Upload({
+      client: aws.s3,
+      params: { ...common, Body: createReadStream(p.path) },
+      queueSize: 4,
+      partSize: 8 * 2 ** 20,
+    }).done();
     return (out as { VersionId?: string }).VersionId ?? 'null';
   }
   const body = await readFile(p.path);
@@ -263,4 +373,3 @@ async function upload(aws: import('../aws/clients.js').AgentAws, bucket: string,
   const out = await aws.s3.send(new PutObjectCommand({ ...common, Body: body }));
   return out.VersionId ?? 'null';
 }
-

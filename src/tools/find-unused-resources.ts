@@ -36,7 +36,10 @@ export const findUnusedResources = defineTool({
   input: z.object({}).strict(),
   output,
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
-  iam: { read: ['ec2:DescribeInstances', 'ec2:DescribeVolumes', 'ec2:DescribeAddresses', 'cloudwatch:GetMetricStatistics'], s3: ['s3:GetBucketTagging', 's3:ListBucketVersions'], },
+  iam: {
+    read: ['ec2:DescribeInstances', 'ec2:DescribeVolumes', 'ec2:DescribeAddresses', 'cloudwatch:GetMetricStatistics'],
+    s3: ['s3:GetBucketTagging', 's3:ListBucketVersions'],
+  },
   params: noParams,
   async plan() {
     return readPlan(name, 'read owned instances, volumes, addresses, site buckets and CloudWatch metrics', []);
@@ -48,7 +51,15 @@ export const findUnusedResources = defineTool({
     const { unattended, ...thresholds } = policy;
     return {
       project: agent.projectId,
-      resources: r.resources.map((u) => ({ id: u.id, arn: u.arn, type: u.type, environment: u.environment, evidence: u.evidence, saving_usd_month: usd(u.savingCents), detail: u.detail })),
+      resources: r.resources.map((u) => ({
+        id: u.id,
+        arn: u.arn,
+        type: u.type,
+        environment: u.environment,
+        evidence: u.evidence,
+        saving_usd_month: usd(u.savingCents),
+        detail: u.detail,
+      })),
       total_saving_usd_month: r.resources.reduce((a, u) => a + (u.savingCents ?? 0), 0) / 100,
       examined: r.examined,
       not_judged: r.notJudged,

@@ -18,9 +18,26 @@ const output = z.object({
   month_to_date_usd: z.number().describe('estimated from resource-hours actually held this month'),
   projected_month_end_usd: z.number(),
   unpriced_resources: z.array(z.string()).describe('held resources with no known price; new spending is refused until priced'),
-  by_resource: z.array(z.object({ arn: z.string(), description: z.string(), agent: z.string().nullable(), usd_month: z.number().nullable(), since: z.string() })),
+  by_resource: z.array(
+    z.object({
+      arn: z.string(),
+      description: z.string(),
+      agent: z.string().nullable(),
+      usd_month: z.number().nullable(),
+      since: z.string(),
+    }),
+  ),
   by_agent: z.array(z.object({ agent: z.string(), committed_usd_month: z.number(), reserved_usd_month: z.number() })),
-  pending_requests: z.array(z.object({ proposal_id: z.string(), agent: z.string(), reason: z.string(), created_at: z.string(), expires_at: z.string(), plan: z.string() })),
+  pending_requests: z.array(
+    z.object({
+      proposal_id: z.string(),
+      agent: z.string(),
+      reason: z.string(),
+      created_at: z.string(),
+      expires_at: z.string(),
+      plan: z.string(),
+    }),
+  ),
 });
 
 export const getBudget = defineTool({
@@ -49,10 +66,24 @@ export const getBudget = defineTool({
       month_to_date_usd: usd(s.monthToDateCents),
       projected_month_end_usd: usd(s.projectedMonthEndCents),
       unpriced_resources: s.unpriced,
-      by_resource: s.byResource.map((r) => ({ arn: r.arn, description: r.description, agent: r.agent, usd_month: r.centsMonth === null ? null : usd(r.centsMonth), since: r.since })),
-      by_agent: s.byAgent.map((a) => ({ agent: a.agent, committed_usd_month: usd(a.committedCents), reserved_usd_month: usd(a.reservedCents) })),
+      by_resource: s.byResource.map((r) => ({
+        arn: r.arn,
+        description: r.description,
+        agent: r.agent,
+        usd_month: r.centsMonth === null ? null : usd(r.centsMonth),
+        since: r.since,
+      })),
+      by_agent: s.byAgent.map((a) => ({
+        agent: a.agent,
+        committed_usd_month: usd(a.committedCents),
+        reserved_usd_month: usd(a.reservedCents),
+      })),
       pending_requests: pending.map((p) => ({
-        proposal_id: p.id, agent: p.agent, reason: p.reason, created_at: p.created_at, expires_at: p.expires_at,
+        proposal_id: p.id,
+        agent: p.agent,
+        reason: p.reason,
+        created_at: p.created_at,
+        expires_at: p.expires_at,
         plan: (JSON.parse(p.plan) as { summary: string }).summary,
       })),
     };

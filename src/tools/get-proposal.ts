@@ -32,7 +32,8 @@ function find(ports: ToolPorts, project: string, id: string) {
 export const getProposal = defineTool({
   name,
   title: 'Check a proposal',
-  description: 'Shows a proposal of your project: whether a human approved, rejected or has not decided it yet, and what running it did. Poll it after a pending_approval answer.',
+  description:
+    'Shows a proposal of your project: whether a human approved, rejected or has not decided it yet, and what running it did. Poll it after a pending_approval answer.',
   input: z.object({ proposal_id: z.string().regex(/^prop_[0-9a-f]{12}$/, 'a proposal id such as prop_0123456789ab') }).strict(),
   output,
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },

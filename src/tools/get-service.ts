@@ -36,7 +36,8 @@ const output = z.object({
 export const getService = defineTool({
   name,
   title: 'Show a service',
-  description: "Shows a service declared in the policy: its instances (type, state, status checks), monthly cost, and the bounds scale_service works within (min, max, allowed types, max change per call).",
+  description:
+    'Shows a service declared in the policy: its instances (type, state, status checks), monthly cost, and the bounds scale_service works within (min, max, allowed types, max change per call).',
   input: z.object({ service: z.string().regex(/^[a-z][a-z0-9-]{1,39}$/, 'a service name from the policy') }).strict(),
   output,
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
@@ -52,8 +53,11 @@ export const getService = defineTool({
     const instances = await findInstances(aws, { ProjectId: agent.projectId, Service: args.service });
     const checks = new Map<string, string>();
     for (let i = 0; i < instances.length; i += 100) {
-      const out = await aws.ec2.send(new DescribeInstanceStatusCommand({ InstanceIds: instances.slice(i, i + 100).map((x) => x.id), IncludeAllInstances: true }));
-      for (const s of out.InstanceStatuses ?? []) checks.set(s.InstanceId ?? '', `instance ${s.InstanceStatus?.Status ?? '?'}, system ${s.SystemStatus?.Status ?? '?'}`);
+      const out = await aws.ec2.send(
+        new DescribeInstanceStatusCommand({ InstanceIds: instances.slice(i, i + 100).map((x) => x.id), IncludeAllInstances: true }),
+      );
+      for (const s of out.InstanceStatuses ?? [])
+        checks.set(s.InstanceId ?? '', `instance ${s.InstanceStatus?.Status ?? '?'}, system ${s.SystemStatus?.Status ?? '?'}`);
     }
     const priced = instances.map((i) => {
       const h = ec2Hourly(region, i.type);
@@ -65,7 +69,12 @@ export const getService = defineTool({
       service: args.service,
       count: instances.length,
       instances: priced.map(({ i, cents }) => ({
-        id: i.id, type: i.type, state: i.state, status_checks: checks.get(i.id) ?? null, launched_at: i.launchedAt, private_ip: i.privateIp,
+        id: i.id,
+        type: i.type,
+        state: i.state,
+        status_checks: checks.get(i.id) ?? null,
+        launched_at: i.launchedAt,
+        private_ip: i.privateIp,
         usd_month: cents === null ? null : cents / 100,
       })),
       monthly_cost_usd: priced.some((p) => p.cents === null) ? null : priced.reduce((s, p) => s + (p.cents ?? 0), 0) / 100,
@@ -78,5 +87,6 @@ export const getService = defineTool({
       },
     };
   },
-  summarize: (o) => `${o.service}: ${o.count} instance(s), ${o.monthly_cost_usd === null ? 'unpriced' : `$${o.monthly_cost_usd.toFixed(2)}/month`}; bounds ${o.bounds.min}..${o.bounds.max} of ${o.bounds.instance_types.join(', ')}`,
+  summarize: (o) =>
+    `${o.service}: ${o.count} instance(s), ${o.monthly_cost_usd === null ? 'unpriced' : `$${o.monthly_cost_usd.toFixed(2)}/month`}; bounds ${o.bounds.min}..${o.bounds.max} of ${o.bounds.instance_types.join(', ')}`,
 });

@@ -19,13 +19,22 @@ const output = z.object({
       soak: z.object({ minutes_live: z.number(), soak_minutes: z.number(), done: z.boolean() }).nullable(),
     }),
   ),
-  history: z.array(z.object({ deployment_id: z.string(), environment: z.string(), state: z.string(), started_at: z.string(), finished_at: z.string().nullable() })),
+  history: z.array(
+    z.object({
+      deployment_id: z.string(),
+      environment: z.string(),
+      state: z.string(),
+      started_at: z.string(),
+      finished_at: z.string().nullable(),
+    }),
+  ),
 });
 
 export const getSiteStatus = defineTool({
   name,
   title: 'Show a site',
-  description: 'Shows the live deployment of a site in each environment (bucket, files, health, how long staging has soaked before promote_site may copy it to prod) and its recent deployments.',
+  description:
+    'Shows the live deployment of a site in each environment (bucket, files, health, how long staging has soaked before promote_site may copy it to prod) and its recent deployments.',
   input: z.object({ site: z.string().regex(/^[a-z0-9-]{3,40}$/, 'a short name: 3-40 of a-z, 0-9 and -') }).strict(),
   output,
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
@@ -41,7 +50,8 @@ export const getSiteStatus = defineTool({
       site: args.site,
       environments: agent.project.environments.map((environment) => {
         const d = ports.deployments.live(agent.projectId, args.site, environment);
-        if (!d) return { environment, state: 'none', deployment_id: null, bucket: null, files: 0, deployed_at: null, healthy: null, soak: null };
+        if (!d)
+          return { environment, state: 'none', deployment_id: null, bucket: null, files: 0, deployed_at: null, healthy: null, soak: null };
         const health = JSON.parse(d.health) as { ok: boolean }[];
         const minutesLive = d.finished_at ? Math.floor((now - Date.parse(d.finished_at)) / 60_000) : 0;
         return {
@@ -55,8 +65,15 @@ export const getSiteStatus = defineTool({
           soak: { minutes_live: minutesLive, soak_minutes: soakMinutes, done: minutesLive >= soakMinutes },
         };
       }),
-      history: ports.deployments.history(agent.projectId, args.site).map((d) => ({ deployment_id: d.id, environment: d.environment, state: d.state, started_at: d.started_at, finished_at: d.finished_at })),
+      history: ports.deployments.history(agent.projectId, args.site).map((d) => ({
+        deployment_id: d.id,
+        environment: d.environment,
+        state: d.state,
+        started_at: d.started_at,
+        finished_at: d.finished_at,
+      })),
     };
   },
-  summarize: (o) => `${o.site}: ${o.environments.map((e) => `${e.environment} ${e.state}${e.files ? ` (${e.files} files)` : ''}`).join(', ')}`,
+  summarize: (o) =>
+    `${o.site}: ${o.environments.map((e) => `${e.environment} ${e.state}${e.files ? ` (${e.files} files)` : ''}`).join(', ')}`,
 });

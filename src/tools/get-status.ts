@@ -54,6 +54,5 @@ export const getStatus = defineTool({
       environments: agent.project.environments,
     };
   },
-  summarize: (o) =>
-    `${o.agent} (project ${o.project}, tier ${o.tier}) runs as ${o.assumed_role_arn}; may call: ${o.tools.join(', ')}`,
+  summarize: (o) => `${o.agent} (project ${o.project}, tier ${o.tier}) runs as ${o.assumed_role_arn}; may call: ${o.tools.join(', ')}`,
 });

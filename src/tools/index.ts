@@ -19,6 +19,25 @@ import { tagResource } from './tag-resource.js';
 import type { ToolSpec } from './tool.js';
 import { verifyBackups } from './verify-backups.js';
 
-export const allTools: readonly ToolSpec[] = [getStatus, listResources, tagResource, getBudget, requestBudget, getService, scaleService, getProposal, proposeSecurityChange, deployStaticSite, getSiteStatus, promoteSite, findUnusedResources, reclaimResources, checkDriftTool, repairDrift, verifyBackups, getJob];
+export const allTools: readonly ToolSpec[] = [
+  getStatus,
+  listResources,
+  tagResource,
+  getBudget,
+  requestBudget,
+  getService,
+  scaleService,
+  getProposal,
+  proposeSecurityChange,
+  deployStaticSite,
+  getSiteStatus,
+  promoteSite,
+  findUnusedResources,
+  reclaimResources,
+  checkDriftTool,
+  repairDrift,
+  verifyBackups,
+  getJob,
+];
 
 export const toolNames: readonly string[] = allTools.map((t) => t.name);

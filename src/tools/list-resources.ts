@@ -9,7 +9,12 @@ import { readPlan } from './read-plan.js';
 
 export const name = 'list_resources';
 
-const TYPES = { 'ec2:instance': 'ec2:instance', 'ec2:security-group': 'ec2:security-group', 'ec2:volume': 'ec2:volume', 's3:bucket': 's3' } as const;
+const TYPES = {
+  'ec2:instance': 'ec2:instance',
+  'ec2:security-group': 'ec2:security-group',
+  'ec2:volume': 'ec2:volume',
+  's3:bucket': 's3',
+} as const;
 type ResourceType = keyof typeof TYPES;
 
 const resource = z.object({
@@ -84,8 +89,7 @@ export const listResources = defineTool({
     await fillInstanceStates(aws, found);
     return { project: agent.projectId, resources: found, next_token: token ?? null };
   },
-  summarize: (o) =>
-    `${o.resources.length} resource(s) owned by ${o.project}${o.next_token ? ' (more: pass next_token)' : ''}`,
+  summarize: (o) => `${o.resources.length} resource(s) owned by ${o.project}${o.next_token ? ' (more: pass next_token)' : ''}`,
 });
 
 /** Filters (not InstanceIds) so an instance gone since the tag read does not fail the whole listing. */

@@ -28,7 +28,9 @@ const output = z.object({
   health: z.array(z.object({ check: z.string(), ok: z.boolean(), detail: z.string() })),
 });
 
-const copyStep = z.object({ key: z.string(), sourceBucket: z.string(), sourceVersion: z.string(), previous: z.string().nullable() }).strict();
+const copyStep = z
+  .object({ key: z.string(), sourceBucket: z.string(), sourceVersion: z.string(), previous: z.string().nullable() })
+  .strict();
 type CopyParams = z.infer<typeof copyStep>;
 
 /** Everything the promotion sends and checks, fixed at planning time. */
@@ -55,26 +57,54 @@ export const promoteSite = defineTool({
   output,
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
   params,
-  iam: { s3: ['s3:CreateBucket', 's3:GetBucketTagging', 's3:PutBucketTagging', 's3:PutBucketVersioning', 's3:PutBucketWebsite', 's3:PutBucketPublicAccessBlock', 's3:ListBucketVersions', 's3:GetObject', 's3:GetObjectVersion', 's3:PutObject', 's3:DeleteObject', 's3:DeleteObjectVersion'] },
+  iam: {
+    s3: [
+      's3:CreateBucket',
+      's3:GetBucketTagging',
+      's3:PutBucketTagging',
+      's3:PutBucketVersioning',
+      's3:PutBucketWebsite',
+      's3:PutBucketPublicAccessBlock',
+      's3:ListBucketVersions',
+      's3:GetObject',
+      's3:GetObjectVersion',
+      's3:PutObject',
+      's3:DeleteObject',
+      's3:DeleteObjectVersion',
+    ],
+  },
   environmentOf: () => TO,
   lockKey: (args, agent) => `site:${agent.projectId}:${args.site}:${TO}`,
   async plan(args, { aws, agent, ports }) {
     const sites = agent.project.sites;
     for (const env of [FROM, TO])
-      if (!agent.project.environments.includes(env)) throw new Refusal(`project ${agent.projectId} has no ${env} environment (has ${agent.project.environments.join(', ')})`);
+      if (!agent.project.environments.includes(env))
+        throw new Refusal(`project ${agent.projectId} has no ${env} environment (has ${agent.project.environments.join(', ')})`);
     const staged = ports.deployments.live(agent.projectId, args.site, FROM);
     if (!staged?.finished_at) throw new Refusal(`site ${args.site} has no live ${FROM} deployment; deploy_static_site to ${FROM} first`);
     const soaked = (ports.clock().getTime() - Date.parse(staged.finished_at)) / 60_000;
     if (soaked < sites.soak_minutes)
-      throw new Refusal(`${FROM} of ${args.site} has soaked ${Math.floor(soaked)} of ${sites.soak_minutes} minutes; promote again in ${Math.ceil(sites.soak_minutes - soaked)} minute(s)`, 'soak');
-    if (!(JSON.parse(staged.health) as SiteHealth[]).every((h) => h.ok)) throw new Refusal(`${FROM} deployment ${staged.id} recorded a failed health check; deploy a healthy one first`, 'soak');
+      throw new Refusal(
+        `${FROM} of ${args.site} has soaked ${Math.floor(soaked)} of ${sites.soak_minutes} minutes; promote again in ${Math.ceil(sites.soak_minutes - soaked)} minute(s)`,
+        'soak',
+      );
+    if (!(JSON.parse(staged.health) as SiteHealth[]).every((h) => h.ok))
+      throw new Refusal(`${FROM} deployment ${staged.id} recorded a failed health check; deploy a healthy one first`, 'soak');
     const versions = JSON.parse(staged.versions) as Record<string, string>;
     // Health again, now: every staged version must still read back with its recorded hash, and the URL answer.
     const region = await aws.s3.config.region();
     const now = await verifyRecorded(aws, staged.bucket, versions);
-    if (sites.health_url) now.push(await probeUrl(siteHealthUrl(sites.health_url, args.site, FROM, staged.bucket, region), sites.health_timeout_seconds));
+    if (sites.health_url)
+      now.push(await probeUrl(siteHealthUrl(sites.health_url, args.site, FROM, staged.bucket, region), sites.health_timeout_seconds));
     const bad = now.filter((h) => !h.ok);
-    if (bad.length) throw new Refusal(`${FROM} is not healthy now (${bad.slice(0, 3).map((b) => `${b.check}: ${b.detail}`).join('; ')}); nothing was promoted`, 'soak');
+    if (bad.length)
+      throw new Refusal(
+        `${FROM} is not healthy now (${bad
+          .slice(0, 3)
+          .map((b) => `${b.check}: ${b.detail}`)
+          .join('; ')}); nothing was promoted`,
+        'soak',
+      );
 
     const account = accountOf(aws.session.assumedRoleArn) ?? '';
     const bucket = bucketName(account, agent.projectId, args.site, TO);
@@ -85,29 +115,49 @@ export const promoteSite = defineTool({
     if (exists && tagRead.tags?.ProjectId === agent.projectId) contents = await readContents(aws, bucket);
     const stagedContents = await readContents(aws, staged.bucket);
     const copies: CopyParams[] = Object.entries(versions)
-      .filter(([key]) => contents.live.get(key)?.etag === undefined || contents.live.get(key)?.etag !== stagedEtag(stagedContents, key, versions[key]))
+      .filter(
+        ([key]) =>
+          contents.live.get(key)?.etag === undefined || contents.live.get(key)?.etag !== stagedEtag(stagedContents, key, versions[key]),
+      )
       .map(([key, v]) => ({ key, sourceBucket: staged.bucket, sourceVersion: v, previous: contents.live.get(key)?.versionId ?? null }));
     const deletes = [...contents.live].filter(([k]) => !(k in versions)).map(([key, v]) => ({ key, previous: v.versionId }));
     const tags = { ProjectId: agent.projectId, AgentId: agent.id, ManagedBy: 'aws-warden', Site: args.site, Environment: TO };
     const setup = setupSteps(bucket, exists, { region, tags, public: sites.public, index: 'index.html', error: null });
     const bytes = copies.reduce((s, c) => s + (stagedContents.live.get(c.key)?.size ?? 0), 0);
     const price = s3Prices(region);
-    const riskFlags: RiskFlag[] = [...(sites.prod_requires_approval ? (['production_deploy'] as const) : []), ...(sites.public && !exists ? (['public_exposure'] as const) : [])];
+    const riskFlags: RiskFlag[] = [
+      ...(sites.prod_requires_approval ? (['production_deploy'] as const) : []),
+      ...(sites.public && !exists ? (['public_exposure'] as const) : []),
+    ];
     return {
       tool: name,
       summary: `promote ${args.site}: ${FROM} deployment ${staged.id} → ${TO} (${bucket}): copy ${copies.length}, delete ${deletes.length}`,
       mutating: true,
       operations: [
         ...setup.map(bucketOperation),
-        ...copies.map((c) => ({ action: 's3:CopyObject', target: bucket, params: { key: c.key, from: `${c.sourceBucket}@${c.sourceVersion}` } })),
+        ...copies.map((c) => ({
+          action: 's3:CopyObject',
+          target: bucket,
+          params: { key: c.key, from: `${c.sourceBucket}@${c.sourceVersion}` },
+        })),
         ...deletes.map((d) => ({ action: 's3:DeleteObject', target: bucket, params: { key: d.key } })),
       ],
       resources: [{ arn, change: exists ? 'modify' : 'create', tags: exists ? tagRead.tags : null, unreadableWhy: tagRead.why }],
       tagsToSet: tags,
-      costDeltaUsdMonth: price === null ? null : Math.ceil((bytes / 2 ** 30) * price.standard_gb_month * 100 + (copies.length / 1000) * price.put_per_1000 * 100) / 100,
+      costDeltaUsdMonth:
+        price === null
+          ? null
+          : Math.ceil((bytes / 2 ** 30) * price.standard_gb_month * 100 + (copies.length / 1000) * price.put_per_1000 * 100) / 100,
       riskFlags,
-      rollback: [...copies.map((c) => ({ action: 's3:RestoreVersion', target: bucket, params: { key: c.key, to: c.previous } })), ...deletes.map((d) => ({ action: 's3:RestoreVersion', target: bucket, params: { key: d.key, to: d.previous } }))],
-      preconditions: { staged_deployment: staged.id, staged_versions: versions, live_versions: Object.fromEntries([...contents.live].map(([k, v]) => [k, v.versionId])) },
+      rollback: [
+        ...copies.map((c) => ({ action: 's3:RestoreVersion', target: bucket, params: { key: c.key, to: c.previous } })),
+        ...deletes.map((d) => ({ action: 's3:RestoreVersion', target: bucket, params: { key: d.key, to: d.previous } })),
+      ],
+      preconditions: {
+        staged_deployment: staged.id,
+        staged_versions: versions,
+        live_versions: Object.fromEntries([...contents.live].map(([k, v]) => [k, v.versionId])),
+      },
       params: {
         bucket,
         setup,
@@ -126,7 +176,14 @@ export const promoteSite = defineTool({
     const eventId = currentApproval();
     const p = plan.params;
     const bucket = p.bucket;
-    ports.deployments.start({ id: eventId, project: agent.projectId, site: args.site, environment: TO, bucket, source: `promoted from ${p.stagedDeployment}` });
+    ports.deployments.start({
+      id: eventId,
+      project: agent.projectId,
+      site: args.site,
+      environment: TO,
+      bucket,
+      source: `promoted from ${p.stagedDeployment}`,
+    });
     for (const step of p.setup) await runBucketStep(aws, step);
     const created: { key: string; versionId: string }[] = [];
     const live: Record<string, string> = { ...p.liveVersions };
@@ -136,7 +193,12 @@ export const promoteSite = defineTool({
       for (const c of p.copies) {
         // The AWS layer re-reads the staging bucket's ownership (CopySource) as well as prod's before this copy.
         const out = await aws.s3.send(
-          new CopyObjectCommand({ Bucket: bucket, Key: c.key, CopySource: `${c.sourceBucket}/${encodeURIComponent(c.key).replaceAll('%2F', '/')}?versionId=${c.sourceVersion}`, MetadataDirective: 'COPY' }),
+          new CopyObjectCommand({
+            Bucket: bucket,
+            Key: c.key,
+            CopySource: `${c.sourceBucket}/${encodeURIComponent(c.key).replaceAll('%2F', '/')}?versionId=${c.sourceVersion}`,
+            MetadataDirective: 'COPY',
+          }),
         );
         created.push({ key: c.key, versionId: out.VersionId ?? 'null' });
         live[c.key] = out.VersionId ?? 'null';
@@ -153,12 +215,29 @@ export const promoteSite = defineTool({
       lost = e instanceof OwnershipLost;
       health.push({ check: 'promote', ok: false, detail: (e as Error).message.split('\n')[0] });
     }
-    await rollBackIfUnhealthy(aws, ports, { eventId, bucket, created, previous: p.liveVersions, health }, `promotion failed its health check in ${TO}`, lost ? 'ownership' : 'health');
+    await rollBackIfUnhealthy(
+      aws,
+      ports,
+      { eventId, bucket, created, previous: p.liveVersions, health },
+      `promotion failed its health check in ${TO}`,
+      lost ? 'ownership' : 'health',
+    );
     ports.deployments.finish(eventId, 'live', live, health);
-    ports.notify({ kind: 'promoted', subject: `${args.site} promoted from ${FROM} to ${TO}`, body: { deployment_id: eventId, promoted_from: p.stagedDeployment, bucket }, eventId });
+    ports.notify({
+      kind: 'promoted',
+      subject: `${args.site} promoted from ${FROM} to ${TO}`,
+      body: { deployment_id: eventId, promoted_from: p.stagedDeployment, bucket },
+      eventId,
+    });
     return {
-      bucket, website_url: p.websiteUrl, deployment_id: eventId, promoted_from: p.stagedDeployment,
-      copied: p.copies.length, deleted: p.deletes.length, unchanged: p.unchanged, health,
+      bucket,
+      website_url: p.websiteUrl,
+      deployment_id: eventId,
+      promoted_from: p.stagedDeployment,
+      copied: p.copies.length,
+      deleted: p.deletes.length,
+      unchanged: p.unchanged,
+      health,
     };
   },
   desired: (plan) => bucketDesired(plan.params.setup),

@@ -30,11 +30,17 @@ const rule = z
     to_port: z.number().int().min(-1).max(65535),
     cidr: z.string().refine(validIpv4Cidr, 'an IPv4 CIDR such as 203.0.113.0/24').optional(),
     ipv6_cidr: z.string().refine(validIpv6Cidr, 'an IPv6 CIDR such as 2001:db8::/32').optional(),
-    source_group: z.string().regex(/^sg-[0-9a-f]{8,17}$/, 'a security group id (sg-…)').optional(),
+    source_group: z
+      .string()
+      .regex(/^sg-[0-9a-f]{8,17}$/, 'a security group id (sg-…)')
+      .optional(),
     description: z
       .string()
       .max(255)
-      .regex(/^[a-zA-Z0-9. _\-:/()#,@[\]+=&;{}!$*]*$/, 'AWS allows letters, digits, spaces and . _ - : / ( ) # , @ [ ] + = & ; { } ! $ * in descriptions')
+      .regex(
+        /^[a-zA-Z0-9. _\-:/()#,@[\]+=&;{}!$*]*$/,
+        'AWS allows letters, digits, spaces and . _ - : / ( ) # , @ [ ] + = & ; { } ! $ * in descriptions',
+      )
       .optional(),
   })
   .strict()
@@ -43,7 +49,8 @@ const rule = z
       ctx.addIssue({ code: 'custom', path: ['cidr'], message: 'give exactly one source: cidr, ipv6_cidr or source_group' });
     if (r.protocol !== 'icmp' && r.protocol !== 'all' && (r.from_port < 0 || r.to_port < 0))
       ctx.addIssue({ code: 'custom', path: ['from_port'], message: `${r.protocol} ports are 0-65535` });
-    if (r.from_port > r.to_port) ctx.addIssue({ code: 'custom', path: ['to_port'], message: `to_port ${r.to_port} is below from_port ${r.from_port}` });
+    if (r.from_port > r.to_port)
+      ctx.addIssue({ code: 'custom', path: ['to_port'], message: `to_port ${r.to_port} is below from_port ${r.from_port}` });
   });
 
 const input = z
@@ -55,10 +62,16 @@ const input = z
   })
   .strict()
   .superRefine((a, ctx) => {
-    if (a.add.length + a.remove.length === 0) ctx.addIssue({ code: 'custom', path: ['add'], message: 'nothing to change: give add and/or remove' });
+    if (a.add.length + a.remove.length === 0)
+      ctx.addIssue({ code: 'custom', path: ['add'], message: 'nothing to change: give add and/or remove' });
   });
 
-const output = z.object({ security_group: z.string(), added: z.number(), removed: z.number(), rules: z.array(z.record(z.string(), z.unknown())) });
+const output = z.object({
+  security_group: z.string(),
+  added: z.number(),
+  removed: z.number(),
+  rules: z.array(z.record(z.string(), z.unknown())),
+});
 
 async function readGroup(aws: AgentAws, id: string) {
   try {
@@ -74,7 +87,10 @@ async function readGroup(aws: AgentAws, id: string) {
 
 function steps(sg: string, add: SgRule[], remove: SgRule[]): RuleStep[] {
   const out: RuleStep[] = [];
-  for (const [verb, list] of [['Revoke', remove], ['Authorize', add]] as const)
+  for (const [verb, list] of [
+    ['Revoke', remove],
+    ['Authorize', add],
+  ] as const)
     for (const dir of ['ingress', 'egress'] as const) {
       const rules = list.filter((r) => r.direction === dir);
       if (rules.length) out.push({ action: `ec2:${verb}SecurityGroup${dir === 'ingress' ? 'Ingress' : 'Egress'}`, group: sg, rules });
@@ -105,7 +121,9 @@ export const proposeSecurityChange = defineTool({
     const already = (args.add as SgRule[]).filter((r) => have.has(ruleKey(r))).map(ruleKey);
     const absent = (args.remove as SgRule[]).filter((r) => !have.has(ruleKey(r))).map(ruleKey);
     if (add.length + remove.length === 0)
-      throw new Refusal(`nothing to change on ${args.security_group}: ${[...already.map((k) => `already present: ${k}`), ...absent.map((k) => `not present: ${k}`)].join('; ')}`);
+      throw new Refusal(
+        `nothing to change on ${args.security_group}: ${[...already.map((k) => `already present: ${k}`), ...absent.map((k) => `not present: ${k}`)].join('; ')}`,
+      );
     const analysis = add.flatMap((r) => analyse(r).map((note) => `${ruleKey(r)}: ${note}`));
     return {
       tool: name,

@@ -43,7 +43,9 @@ const output = z.object({
       id: z.string(),
       type: z.string(),
       action: z.string(),
-      snapshots: z.array(z.object({ snapshot_id: z.string(), volume: z.string(), size_gb: z.number() })).describe('taken first: CreateVolume from one undoes the deletion'),
+      snapshots: z
+        .array(z.object({ snapshot_id: z.string(), volume: z.string(), size_gb: z.number() }))
+        .describe('taken first: CreateVolume from one undoes the deletion'),
     }),
   ),
   saving_usd_month: z.number(),
@@ -61,7 +63,8 @@ interface Step {
 }
 
 /** A snapshot's monthly cost; regions the table lacks are priced at the us-east-1 rate rather than as free. */
-const snapshotCents = (region: string, gb: number) => monthlyCentsFromGbMonth(gb, snapshotGbMonth(region) ?? snapshotGbMonth('us-east-1') ?? 0.05);
+const snapshotCents = (region: string, gb: number) =>
+  monthlyCentsFromGbMonth(gb, snapshotGbMonth(region) ?? snapshotGbMonth('us-east-1') ?? 0.05);
 
 /** The ARN the plan holds for a reclaimed id. */
 const arnIn = (plan: Plan, id: string) => plan.resources.find((x) => x.arn.endsWith(`/${id}`) || x.arn === `arn:aws:s3:::${id}`)?.arn ?? id;
@@ -75,18 +78,33 @@ function stepOf(u: UnusedResource, agent: AgentContext, region: string): Step {
     const volumes = (u.detail.volumes as { id: string; size_gb: number }[] | undefined) ?? [];
     return { ...base, action: 'terminate', snapshot: p.snapshot_volumes ? volumes.map((v) => ({ volume: v.id, sizeGb: v.size_gb })) : [] };
   }
-  if (u.type === 'volume') return { ...base, action: 'delete', snapshot: p.snapshot_volumes ? [{ volume: u.id, sizeGb: Number(u.detail.size_gb ?? 0) }] : [] };
+  if (u.type === 'volume')
+    return { ...base, action: 'delete', snapshot: p.snapshot_volumes ? [{ volume: u.id, sizeGb: Number(u.detail.size_gb ?? 0) }] : [] };
   if (u.type === 'address') return { ...base, action: 'release', snapshot: [] };
   return { ...base, action: 'delete', snapshot: [] };
 }
 
-const RECLAIM_ACTIONS = ['ec2:CreateSnapshot', 'ec2:StopInstances', 'ec2:TerminateInstances', 'ec2:DeleteVolume', 'ec2:ReleaseAddress', 's3:DeleteObjectVersion', 's3:DeleteBucket'] as const;
+const RECLAIM_ACTIONS = [
+  'ec2:CreateSnapshot',
+  'ec2:StopInstances',
+  'ec2:TerminateInstances',
+  'ec2:DeleteVolume',
+  'ec2:ReleaseAddress',
+  's3:DeleteObjectVersion',
+  's3:DeleteBucket',
+] as const;
 /** One step of a reclaim as the executor sends it: the action, its target id, and a snapshot's size for its price. */
 const reclaimStep = z.object({ action: z.enum(RECLAIM_ACTIONS), target: z.string(), size_gb: z.number().optional() }).strict();
 const params = z.object({ steps: z.array(reclaimStep) }).strict();
 type ReclaimStep = z.infer<typeof reclaimStep>;
 
-const stepOfOp = (op: PlannedOperation): ReclaimStep => ({ action: op.action as ReclaimStep['action'], target: op.target ?? '', ...((op.params as { size_gb?: number } | undefined)?.size_gb !== undefined ? { size_gb: (op.params as { size_gb: number }).size_gb } : {}) });
+const stepOfOp = (op: PlannedOperation): ReclaimStep => ({
+  action: op.action as ReclaimStep['action'],
+  target: op.target ?? '',
+  ...((op.params as { size_gb?: number } | undefined)?.size_gb !== undefined
+    ? { size_gb: (op.params as { size_gb: number }).size_gb }
+    : {}),
+});
 
 function operationsOf(s: Step): { ops: PlannedOperation[]; undo: PlannedOperation[] } {
   const snaps = s.snapshot.map((v) => ({ action: 'ec2:CreateSnapshot', target: v.volume, params: { size_gb: v.sizeGb } }));
@@ -101,7 +119,13 @@ function operationsOf(s: Step): { ops: PlannedOperation[]; undo: PlannedOperatio
     case 'address':
       return { ops: [{ action: 'ec2:ReleaseAddress', target: s.id }], undo: [] };
     case 'site_bucket':
-      return { ops: [{ action: 's3:DeleteObjectVersion', target: s.id, params: { all: true } }, { action: 's3:DeleteBucket', target: s.id }], undo: [] };
+      return {
+        ops: [
+          { action: 's3:DeleteObjectVersion', target: s.id, params: { all: true } },
+          { action: 's3:DeleteBucket', target: s.id },
+        ],
+        undo: [],
+      };
   }
 }
 
@@ -121,12 +145,24 @@ export const reclaimResources = defineTool({
   output,
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
   params,
-  iam: { read: ['ec2:DescribeInstances', 'ec2:DescribeVolumes', 'ec2:DescribeAddresses', 'ec2:DescribeTags', 'cloudwatch:GetMetricStatistics'], owned: ['ec2:StopInstances', 'ec2:TerminateInstances', 'ec2:DeleteVolume', 'ec2:ReleaseAddress', 'ec2:CreateSnapshot'], create: ['ec2:CreateSnapshot', 'ec2:CreateTags'], s3: ['s3:GetBucketTagging', 's3:ListBucketVersions'], },
+  iam: {
+    read: ['ec2:DescribeInstances', 'ec2:DescribeVolumes', 'ec2:DescribeAddresses', 'ec2:DescribeTags', 'cloudwatch:GetMetricStatistics'],
+    owned: ['ec2:StopInstances', 'ec2:TerminateInstances', 'ec2:DeleteVolume', 'ec2:ReleaseAddress', 'ec2:CreateSnapshot'],
+    create: ['ec2:CreateSnapshot', 'ec2:CreateTags'],
+    s3: ['s3:GetBucketTagging', 's3:ListBucketVersions'],
+  },
   reasonOf: (a) => a.reason,
   lockKey: (_a, agent) => `reclaim:${agent.projectId}`,
   async plan(args, { aws, agent, ports }) {
     const region = await aws.ec2.config.region();
-    const report = await findUnused(aws, ports, agent.projectId, agent.project.unused, Object.keys(agent.project.services), new Set(args.ids));
+    const report = await findUnused(
+      aws,
+      ports,
+      agent.projectId,
+      agent.project.unused,
+      Object.keys(agent.project.services),
+      new Set(args.ids),
+    );
     const found = new Map(report.resources.map((u) => [u.id, u]));
     const resources: TouchedResource[] = [];
     const account = accountOf(aws.session.assumedRoleArn) ?? '';
@@ -140,7 +176,9 @@ export const reclaimResources = defineTool({
         continue;
       }
       const why = report.notJudged.find((n) => n.id === id)?.why;
-      throw new Refusal(`ids: ${id} is owned by ${agent.projectId} but not unused now${why ? ` (${why})` : ''} — call find_unused_resources for what can go`);
+      throw new Refusal(
+        `ids: ${id} is owned by ${agent.projectId} but not unused now${why ? ` (${why})` : ''} — call find_unused_resources for what can go`,
+      );
     }
     const steps = args.ids.filter((id) => found.has(id)).map((id) => stepOf(found.get(id) as UnusedResource, agent, region));
     const ops = steps.map(operationsOf);
@@ -152,7 +190,14 @@ export const reclaimResources = defineTool({
       summary: `reclaim ${steps.map((s) => `${s.action} ${s.id}`).join(', ') || '(nothing of this project)'} — saves $${(saving / 100).toFixed(2)}/month`,
       mutating: true,
       operations: ops.flatMap((o) => o.ops),
-      resources: [...resources, ...steps.map((s) => ({ arn: s.arn, change: s.action === 'stop' ? ('modify' as const) : ('delete' as const), tags: (found.get(s.id) as UnusedResource).tags }))],
+      resources: [
+        ...resources,
+        ...steps.map((s) => ({
+          arn: s.arn,
+          change: s.action === 'stop' ? ('modify' as const) : ('delete' as const),
+          tags: (found.get(s.id) as UnusedResource).tags,
+        })),
+      ],
       tagsToSet: {},
       costDeltaUsdMonth: (snapshotsCost - saving) / 100,
       riskFlags,
@@ -168,9 +213,16 @@ export const reclaimResources = defineTool({
     // Every id is still the project's before the first one goes: a reclaim of several stops before it starts, not midway.
     const ec2Ids = [...new Set(steps.filter((s) => s.action.startsWith('ec2:')).map((s) => s.target))];
     const buckets = [...new Set(steps.filter((s) => s.action.startsWith('s3:')).map((s) => s.target))];
-    const owners = new Map([...(ec2Ids.length ? await ownerOf(aws, 'ec2', ec2Ids) : []), ...(buckets.length ? await ownerOf(aws, 's3', buckets) : [])]);
+    const owners = new Map([
+      ...(ec2Ids.length ? await ownerOf(aws, 'ec2', ec2Ids) : []),
+      ...(buckets.length ? await ownerOf(aws, 's3', buckets) : []),
+    ]);
     for (const [id, owner] of owners)
-      if (owner !== agent.projectId) throw new OwnershipLost(`${id} is not owned by ${agent.projectId} now (${owner ? `ProjectId is "${owner}"` : 'no ProjectId tag'}); nothing was reclaimed`, id);
+      if (owner !== agent.projectId)
+        throw new OwnershipLost(
+          `${id} is not owned by ${agent.projectId} now (${owner ? `ProjectId is "${owner}"` : 'no ProjectId tag'}); nothing was reclaimed`,
+          id,
+        );
     type Snap = { snapshot_id: string; volume: string; size_gb: number };
     let snapshots: Snap[] = [];
     const done: { id: string; type: string; action: string; snapshots: Snap[] }[] = [];
@@ -179,7 +231,13 @@ export const reclaimResources = defineTool({
       await progress(i, steps.length, `${op.action} ${target}`);
       switch (op.action) {
         case 'ec2:CreateSnapshot': {
-          const tags = { ProjectId: agent.projectId, AgentId: agent.id, ManagedBy: 'aws-warden', WardenEvent: eventId, ReclaimedFrom: target };
+          const tags = {
+            ProjectId: agent.projectId,
+            AgentId: agent.id,
+            ManagedBy: 'aws-warden',
+            WardenEvent: eventId,
+            ReclaimedFrom: target,
+          };
           const snap = await aws.ec2.send(
             new CreateSnapshotCommand({
               VolumeId: target,
@@ -225,7 +283,12 @@ export const reclaimResources = defineTool({
       add: out.reclaimed.flatMap((r) =>
         r.snapshots.map((snap) => {
           const cents = snapshotCents(region, snap.size_gb);
-          return { arn: `arn:aws:ec2:${region}::snapshot/${snap.snapshot_id}`, description: `${snap.size_gb} GB snapshot of ${snap.volume} before reclaim`, hourlyUsd: cents / 100 / PRICE_TABLE.hours_per_month, centsMonth: cents };
+          return {
+            arn: `arn:aws:ec2:${region}::snapshot/${snap.snapshot_id}`,
+            description: `${snap.size_gb} GB snapshot of ${snap.volume} before reclaim`,
+            hourlyUsd: cents / 100 / PRICE_TABLE.hours_per_month,
+            centsMonth: cents,
+          };
         }),
       ),
       remove: out.reclaimed.map((r) => arnIn(plan, r.id)),
@@ -233,5 +296,6 @@ export const reclaimResources = defineTool({
   },
   // A stopped instance is still managed; what was deleted takes its desired state with it.
   desired: (plan, out) => ({ forget: out.reclaimed.filter((r) => r.action !== 'stopped').map((r) => arnIn(plan, r.id)) }),
-  summarize: (o) => `reclaimed ${o.reclaimed.map((r) => `${r.id} (${r.action})`).join(', ')}; saves $${o.saving_usd_month.toFixed(2)}/month`,
+  summarize: (o) =>
+    `reclaimed ${o.reclaimed.map((r) => `${r.id} (${r.action})`).join(', ')}; saves $${o.saving_usd_month.toFixed(2)}/month`,
 });

@@ -42,7 +42,13 @@ const step = z.object({ drift: z.string(), step: z.union([tagStep, ruleStep, buc
 type Step = z.infer<typeof step>['step'];
 
 const params = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('steps'), steps: z.array(step), drift: z.array(z.object({ id: z.string(), resource: z.string(), aspect: z.string() }).strict()) }).strict(),
+  z
+    .object({
+      kind: z.literal('steps'),
+      steps: z.array(step),
+      drift: z.array(z.object({ id: z.string(), resource: z.string(), aspect: z.string() }).strict()),
+    })
+    .strict(),
   z.object({ kind: z.literal('service'), drift: z.string(), scale: scaleArgs, plan: scaleParams }).strict(),
 ]);
 
@@ -58,11 +64,19 @@ function stepsFor(item: DriftItem): { steps: Step[]; undo: Step[]; flags: RiskFl
   if (item.aspect === 'tags') {
     const want = item.desired as Record<string, string>;
     const have = item.actual as Record<string, string>;
-    if (item.resource.startsWith('arn:aws:s3:::')) return { steps: [{ action: 's3:PutBucketTagging', bucket: id, tags: want }], undo: [{ action: 's3:PutBucketTagging', bucket: id, tags: have }], flags: [] };
+    if (item.resource.startsWith('arn:aws:s3:::'))
+      return {
+        steps: [{ action: 's3:PutBucketTagging', bucket: id, tags: want }],
+        undo: [{ action: 's3:PutBucketTagging', bucket: id, tags: have }],
+        flags: [],
+      };
     const set = Object.fromEntries(Object.entries(want).filter(([k, v]) => have[k] !== v));
     const extra = Object.keys(have).filter((k) => !(k in want) && !k.startsWith('aws:'));
     return {
-      steps: [...(Object.keys(set).length ? [{ action: 'ec2:CreateTags' as const, id, tags: set }] : []), ...(extra.length ? [{ action: 'ec2:DeleteTags' as const, id, keys: extra }] : [])],
+      steps: [
+        ...(Object.keys(set).length ? [{ action: 'ec2:CreateTags' as const, id, tags: set }] : []),
+        ...(extra.length ? [{ action: 'ec2:DeleteTags' as const, id, keys: extra }] : []),
+      ],
       undo: [{ action: 'ec2:CreateTags', id, tags: have }],
       flags: [],
     };
@@ -76,7 +90,12 @@ function stepsFor(item: DriftItem): { steps: Step[]; undo: Step[]; flags: RiskFl
       rules.length ? [{ action: `ec2:${verb}SecurityGroup${dir === 'ingress' ? 'Ingress' : 'Egress'}`, group: id, rules }] : [];
     const by = (rules: SgRule[], dir: 'ingress' | 'egress') => rules.filter((r) => r.direction === dir);
     return {
-      steps: [...op('Revoke', 'ingress', by(added, 'ingress')), ...op('Revoke', 'egress', by(added, 'egress')), ...op('Authorize', 'ingress', by(missing, 'ingress')), ...op('Authorize', 'egress', by(missing, 'egress'))],
+      steps: [
+        ...op('Revoke', 'ingress', by(added, 'ingress')),
+        ...op('Revoke', 'egress', by(added, 'egress')),
+        ...op('Authorize', 'ingress', by(missing, 'ingress')),
+        ...op('Authorize', 'egress', by(missing, 'egress')),
+      ],
       undo: [...op('Authorize', 'ingress', by(added, 'ingress')), ...op('Revoke', 'ingress', by(missing, 'ingress'))],
       flags: ['security_group'],
     };
@@ -85,7 +104,11 @@ function stepsFor(item: DriftItem): { steps: Step[]; undo: Step[]; flags: RiskFl
   if (item.aspect === 'bucket_public_access') {
     const blockAll = (item.desired as { block_all: boolean }).block_all;
     // Blocking again only narrows exposure; opening a bucket up is a human's call even when that is the desired state.
-    return { steps: [{ action: 's3:PutPublicAccessBlock', bucket: id, blockAll }], undo: [{ action: 's3:PutPublicAccessBlock', bucket: id, blockAll: !blockAll }], flags: blockAll ? [] : ['public_exposure'] };
+    return {
+      steps: [{ action: 's3:PutPublicAccessBlock', bucket: id, blockAll }],
+      undo: [{ action: 's3:PutPublicAccessBlock', bucket: id, blockAll: !blockAll }],
+      flags: blockAll ? [] : ['public_exposure'],
+    };
   }
   if (item.aspect === 'bucket_website') {
     const w = item.desired as { index: string; error: string | null };
@@ -99,13 +122,21 @@ async function servicePlan(item: DriftItem, ids: string[], ctx: ToolContext): Pr
   if (ids.length > 1) throw new Refusal(`ids: ${item.id} is a service's drift; repair it on its own (one call per service)`);
   const want = item.desired as { count: number; instance_type: string };
   // Through scale_service's own input schema, as if an agent had asked for exactly the recorded count and type.
-  const scale = scaleService.input.parse({ service: item.resource.slice('service:'.length), desired_count: want.count, instance_type: want.instance_type }) as Scale;
+  const scale = scaleService.input.parse({
+    service: item.resource.slice('service:'.length),
+    desired_count: want.count,
+    instance_type: want.instance_type,
+  }) as Scale;
   const plan = await scaleService.plan(scale, ctx);
   // scale_service's own lock for this service: a repair never scales it beside an agent's scale_service.
   const lock = scaleService.lockKey?.(scale, ctx.agent);
   return {
-    ...plan, tool: name, summary: `repair drift ${item.id}: ${plan.summary}`, preconditions: { ...plan.preconditions, scale },
-    locks: lock ? [lock] : [], params: { kind: 'service' as const, drift: item.id, scale, plan: scaleParams.parse(plan.params) },
+    ...plan,
+    tool: name,
+    summary: `repair drift ${item.id}: ${plan.summary}`,
+    preconditions: { ...plan.preconditions, scale },
+    locks: lock ? [lock] : [],
+    params: { kind: 'service' as const, drift: item.id, scale, plan: scaleParams.parse(plan.params) },
   };
 }
 
@@ -118,13 +149,38 @@ export const repairDrift = defineTool({
   output,
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
   params,
-  iam: { read: ['ec2:DescribeTags', 'ec2:DescribeSecurityGroups', 'ec2:DescribeInstances', 'ec2:DescribeInstanceStatus', 'ec2:DescribeImages', 'cloudtrail:LookupEvents'], owned: ['ec2:CreateTags', 'ec2:DeleteTags', 'ec2:TerminateInstances'], create: ['ec2:RunInstances', 'ec2:CreateTags'], s3: ['s3:GetBucketTagging', 's3:PutBucketTagging', 's3:GetBucketVersioning', 's3:PutBucketVersioning', 's3:GetBucketWebsite', 's3:PutBucketWebsite', 's3:GetBucketPublicAccessBlock', 's3:PutBucketPublicAccessBlock'], ssm: ['ssm:GetParameter'], },
+  iam: {
+    read: [
+      'ec2:DescribeTags',
+      'ec2:DescribeSecurityGroups',
+      'ec2:DescribeInstances',
+      'ec2:DescribeInstanceStatus',
+      'ec2:DescribeImages',
+      'cloudtrail:LookupEvents',
+    ],
+    owned: ['ec2:CreateTags', 'ec2:DeleteTags', 'ec2:TerminateInstances'],
+    create: ['ec2:RunInstances', 'ec2:CreateTags'],
+    s3: [
+      's3:GetBucketTagging',
+      's3:PutBucketTagging',
+      's3:GetBucketVersioning',
+      's3:PutBucketVersioning',
+      's3:GetBucketWebsite',
+      's3:PutBucketWebsite',
+      's3:GetBucketPublicAccessBlock',
+      's3:PutBucketPublicAccessBlock',
+    ],
+    ssm: ['ssm:GetParameter'],
+  },
   lockKey: (_a, agent) => `drift:${agent.projectId}`,
   async plan(args, ctx) {
     const report = await checkDrift(ctx.aws, ctx.ports, ctx.agent.projectId, { attribute: false });
     const items = args.ids.map((id) => {
       const item = report.items.find((i) => i.id === id);
-      if (!item) throw new Refusal(`ids: ${id} is not a current drift of ${ctx.agent.projectId} (repaired already, or AWS moved again) — call check_drift`);
+      if (!item)
+        throw new Refusal(
+          `ids: ${id} is not a current drift of ${ctx.agent.projectId} (repaired already, or AWS moved again) — call check_drift`,
+        );
       if (item.status === 'missing') throw new Refusal(`ids: ${id}: ${item.resource} ${item.differences[0]}; nothing to put back`);
       return item;
     });
@@ -154,7 +210,9 @@ export const repairDrift = defineTool({
       costDeltaUsdMonth: 0,
       riskFlags: [...flags],
       rollback: undo.map(operationOf),
-      preconditions: { drift: items.map((i) => ({ id: i.id, resource: i.resource, aspect: i.aspect, status: i.status, differences: i.differences })) },
+      preconditions: {
+        drift: items.map((i) => ({ id: i.id, resource: i.resource, aspect: i.aspect, status: i.status, differences: i.differences })),
+      },
       params: { kind: 'steps' as const, steps, drift: items.map((i) => ({ id: i.id, resource: i.resource, aspect: i.aspect })) },
     };
   },
@@ -162,14 +220,23 @@ export const repairDrift = defineTool({
     const p = plan.params;
     if (p.kind === 'service') {
       const out = await scaleService.execute({ ...plan, params: p.plan }, scaleService.input.parse(p.scale), ctx);
-      return { repaired: [{ id: p.drift, resource: `service:${p.scale.service}`, aspect: 'service', actions: plan.operations.map((o) => o.action) }], service: out as Record<string, unknown> };
+      return {
+        repaired: [
+          { id: p.drift, resource: `service:${p.scale.service}`, aspect: 'service', actions: plan.operations.map((o) => o.action) },
+        ],
+        service: out as Record<string, unknown>,
+      };
     }
     const { aws } = ctx;
     const done = new Map<string, string[]>();
     for (const [i, { drift, step: s }] of p.steps.entries()) {
       await ctx.progress(i, p.steps.length, `${s.action} ${drift}`);
-      if (s.action === 'ec2:CreateTags') await aws.ec2.send(new CreateTagsCommand({ Resources: [s.id], Tags: Object.entries(s.tags).map(([Key, Value]) => ({ Key, Value })) }));
-      else if (s.action === 'ec2:DeleteTags') await aws.ec2.send(new DeleteTagsCommand({ Resources: [s.id], Tags: s.keys.map((Key) => ({ Key })) }));
+      if (s.action === 'ec2:CreateTags')
+        await aws.ec2.send(
+          new CreateTagsCommand({ Resources: [s.id], Tags: Object.entries(s.tags).map(([Key, Value]) => ({ Key, Value })) }),
+        );
+      else if (s.action === 'ec2:DeleteTags')
+        await aws.ec2.send(new DeleteTagsCommand({ Resources: [s.id], Tags: s.keys.map((Key) => ({ Key })) }));
       else if ('group' in s) await applyRuleStep(aws, s);
       else await runBucketStep(aws, s);
       done.set(drift, [...(done.get(drift) ?? []), s.action]);
@@ -178,11 +245,15 @@ export const repairDrift = defineTool({
   },
   ledger(plan, out) {
     const p = plan.params;
-    return p.kind === 'service' && out.service && scaleService.ledger ? scaleService.ledger({ ...plan, params: p.plan }, out.service) : { add: [], remove: [] };
+    return p.kind === 'service' && out.service && scaleService.ledger
+      ? scaleService.ledger({ ...plan, params: p.plan }, out.service)
+      : { add: [], remove: [] };
   },
   desired(plan, out) {
     const p = plan.params;
-    return p.kind === 'service' && out.service && scaleService.desired ? scaleService.desired({ ...plan, params: p.plan }, out.service, {}) : {};
+    return p.kind === 'service' && out.service && scaleService.desired
+      ? scaleService.desired({ ...plan, params: p.plan }, out.service, {})
+      : {};
   },
   summarize: (o) => `repaired ${o.repaired.map((r) => `${r.resource} (${r.actions.join(', ') || 'nothing to do'})`).join('; ')}`,
 });

@@ -23,7 +23,11 @@ const input = z
   .object({
     service: z.string().regex(/^[a-z][a-z0-9-]{1,39}$/, 'a service name from the policy (get_service lists bounds)'),
     desired_count: z.number().int().min(0).max(10_000).describe('how many instances the service should have'),
-    instance_type: z.string().regex(/^[a-z0-9]+\.[a-z0-9]+$/, 'an EC2 instance type such as t3.micro').optional().describe('change the type (a rolling replacement)'),
+    instance_type: z
+      .string()
+      .regex(/^[a-z0-9]+\.[a-z0-9]+$/, 'an EC2 instance type such as t3.micro')
+      .optional()
+      .describe('change the type (a rolling replacement)'),
     reason: z.string().max(2000).optional().describe('why; kept verbatim in the audit'),
   })
   .strict();
@@ -99,7 +103,8 @@ async function resolveImage(aws: AgentAws, svc: ServicePolicy): Promise<string> 
   if (svc.image_id) return svc.image_id;
   const out = await aws.ssm.send(new GetParameterCommand({ Name: svc.image_ssm_parameter }));
   const ami = out.Parameter?.Value ?? '';
-  if (!/^ami-[0-9a-f]{8,17}$/.test(ami)) throw new Refusal(`SSM parameter ${svc.image_ssm_parameter} does not hold an AMI id (got "${ami.slice(0, 40)}")`);
+  if (!/^ami-[0-9a-f]{8,17}$/.test(ami))
+    throw new Refusal(`SSM parameter ${svc.image_ssm_parameter} does not hold an AMI id (got "${ami.slice(0, 40)}")`);
   return ami;
 }
 
@@ -112,7 +117,12 @@ export const scaleService = defineTool({
   output,
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
   params: scaleParams,
-  iam: { read: ['ec2:DescribeInstances', 'ec2:DescribeInstanceStatus', 'ec2:DescribeImages'], owned: ['ec2:TerminateInstances'], create: ['ec2:RunInstances', 'ec2:CreateTags'], ssm: ['ssm:GetParameter'] },
+  iam: {
+    read: ['ec2:DescribeInstances', 'ec2:DescribeInstanceStatus', 'ec2:DescribeImages'],
+    owned: ['ec2:TerminateInstances'],
+    create: ['ec2:RunInstances', 'ec2:CreateTags'],
+    ssm: ['ssm:GetParameter'],
+  },
   environmentOf: (args, agent) => agent.project.services[args.service]?.environment ?? null,
   lockKey: (args, agent) => `service:${agent.projectId}:${args.service}`,
   reasonOf: (args) => args.reason ?? `scale ${args.service} to ${args.desired_count}`,
@@ -123,9 +133,18 @@ export const scaleService = defineTool({
     if (args.desired_count > svc.max || args.desired_count < svc.min)
       throw new Refusal(`desired_count ${args.desired_count} is outside service ${args.service}'s bounds ${svc.min}..${svc.max}`, 'limits');
     if (type && !svc.instance_types.includes(type))
-      throw new Refusal(`instance_type ${type} is not allowed for service ${args.service} (allowed: ${svc.instance_types.join(', ')})`, 'limits');
+      throw new Refusal(
+        `instance_type ${type} is not allowed for service ${args.service} (allowed: ${svc.instance_types.join(', ')})`,
+        'limits',
+      );
     if (!svc.escalate_over_limits) {
-      const early = limitViolation(agent.tierName, agent.tier.limits, { service: args.service, instanceType: type ?? svc.instance_types[0], countAfter: args.desired_count, change: 0, escalateOverLimits: false });
+      const early = limitViolation(agent.tierName, agent.tier.limits, {
+        service: args.service,
+        instanceType: type ?? svc.instance_types[0],
+        countAfter: args.desired_count,
+        change: 0,
+        escalateOverLimits: false,
+      });
       if (early && (type || !/instance type/.test(early))) throw new Refusal(early, 'limits');
     }
 
@@ -133,7 +152,10 @@ export const scaleService = defineTool({
     const current = await findInstances(aws, { ProjectId: agent.projectId, Service: args.service });
     const instanceType = type ?? current[0]?.type ?? svc.instance_types[0];
     if (!svc.instance_types.includes(instanceType))
-      throw new Refusal(`the service runs ${instanceType}, which its policy no longer allows; pass instance_type (allowed: ${svc.instance_types.join(', ')})`, 'limits');
+      throw new Refusal(
+        `the service runs ${instanceType}, which its policy no longer allows; pass instance_type (allowed: ${svc.instance_types.join(', ')})`,
+        'limits',
+      );
     const typeChange = args.desired_count > 0 && current.some((i) => i.type !== instanceType);
     const launch = typeChange ? args.desired_count : Math.max(0, args.desired_count - current.length);
     const terminate = typeChange ? current : pickForScaleIn(current, Math.max(0, current.length - args.desired_count));
@@ -161,17 +183,38 @@ export const scaleService = defineTool({
     const gone = new Set(terminate.map((i) => i.id));
     const resources: TouchedResource[] = current.map((i) => ({ arn: i.arn, change: gone.has(i.id) ? 'delete' : 'read', tags: i.tags }));
     const allowed = svc.instance_types.filter((t) => !agent.tier.limits.instance_types || agent.tier.limits.instance_types.includes(t));
-    const summary = [
-      launch ? `launch ${launch} × ${instanceType}` : '',
-      terminate.length ? `terminate ${terminate.length} (${terminate.map((i) => i.id).join(', ')})` : '',
-    ].filter(Boolean).join(', then ') || 'no change';
+    const summary =
+      [
+        launch ? `launch ${launch} × ${instanceType}` : '',
+        terminate.length ? `terminate ${terminate.length} (${terminate.map((i) => i.id).join(', ')})` : '',
+      ]
+        .filter(Boolean)
+        .join(', then ') || 'no change';
     return {
       tool: name,
       summary: `${args.service}: ${current.length} → ${args.desired_count}: ${summary}`,
       mutating: true,
       operations: [
-        ...(launch ? [{ action: 'ec2:RunInstances', target: args.service, resources: [], params: { count: launch, instance_type: instanceType, ...p.launchSpec, userData: undefined } }] : []),
-        ...(terminate.length ? [{ action: 'ec2:TerminateInstances', target: args.service, resources: terminate.map((i) => i.id), params: { ids: terminate.map((i) => i.id) } }] : []),
+        ...(launch
+          ? [
+              {
+                action: 'ec2:RunInstances',
+                target: args.service,
+                resources: [],
+                params: { count: launch, instance_type: instanceType, ...p.launchSpec, userData: undefined },
+              },
+            ]
+          : []),
+        ...(terminate.length
+          ? [
+              {
+                action: 'ec2:TerminateInstances',
+                target: args.service,
+                resources: terminate.map((i) => i.id),
+                params: { ids: terminate.map((i) => i.id) },
+              },
+            ]
+          : []),
       ],
       resources,
       tagsToSet: { ProjectId: agent.projectId, AgentId: agent.id, ManagedBy: 'aws-warden', Service: args.service },
@@ -179,11 +222,21 @@ export const scaleService = defineTool({
       riskFlags: [],
       rollback: [
         // Rollback acts only on what this very execution launched (the AWS layer knows those ids once they exist).
-        ...(launch ? [{ action: 'ec2:TerminateInstances', target: args.service, resources: [], params: { launchedByThisCall: true } }] : []),
-        ...(terminate.length && !typeChange ? [{ action: 'ec2:RunInstances', target: args.service, resources: [], params: { replace: terminate.map((i) => i.type) } }] : []),
+        ...(launch
+          ? [{ action: 'ec2:TerminateInstances', target: args.service, resources: [], params: { launchedByThisCall: true } }]
+          : []),
+        ...(terminate.length && !typeChange
+          ? [{ action: 'ec2:RunInstances', target: args.service, resources: [], params: { replace: terminate.map((i) => i.type) } }]
+          : []),
       ],
       // A type change replaces instances one for one: its size is the larger side, not launches plus terminations.
-      capacity: { service: args.service, instanceType, countAfter: args.desired_count, change: typeChange ? Math.max(launch, terminate.length) : launch + terminate.length, escalateOverLimits: svc.escalate_over_limits },
+      capacity: {
+        service: args.service,
+        instanceType,
+        countAfter: args.desired_count,
+        change: typeChange ? Math.max(launch, terminate.length) : launch + terminate.length,
+        escalateOverLimits: svc.escalate_over_limits,
+      },
       alternatives: allowed
         .filter((t) => t !== instanceType && launch > 0)
         .map((t) => ({ description: `${launch} × ${t}`, costDeltaUsdMonth: costDelta(region, t, launch, terminate) }))
@@ -200,7 +253,11 @@ export const scaleService = defineTool({
       // The rollback plan made before execution: terminate exactly what this call launched.
       const ids = launched.map((i) => i.id);
       if (ids.length) await aws.ec2.send(new TerminateInstancesCommand({ InstanceIds: ids }));
-      throw new RolledBack(`${why}; rolled back: terminated ${ids.join(', ') || 'nothing'} — ${p.service} is as it was`, { launched: ids, terminated: ids, ...detail }, trigger);
+      throw new RolledBack(
+        `${why}; rolled back: terminated ${ids.join(', ') || 'nothing'} — ${p.service} is as it was`,
+        { launched: ids, terminated: ids, ...detail },
+        trigger,
+      );
     };
     if (p.launchSpec && p.launch > 0) {
       const spec = p.launchSpec;
@@ -234,7 +291,8 @@ export const scaleService = defineTool({
       await progress(0, launched.length, `launched ${launched.length} × ${p.instanceType}; waiting for health`);
       health = await waitHealthy(aws, launched, p.health, progress, signal);
       const failed = health.filter((h) => !h.ok);
-      if (failed.length > 0) await undoLaunch(`failed its health check (${failed.map((f) => `${f.instance}: ${f.detail}`).join('; ')})`, 'health', { health });
+      if (failed.length > 0)
+        await undoLaunch(`failed its health check (${failed.map((f) => `${f.instance}: ${f.detail}`).join('; ')})`, 'health', { health });
     }
     if (terminateIds.length > 0) {
       try {
@@ -247,7 +305,14 @@ export const scaleService = defineTool({
       await progress(1, 1, `terminated ${terminateIds.length}`);
     }
     const now = await findInstances(aws, { ProjectId: agent.projectId, Service: p.service });
-    return { service: p.service, instance_type: p.instanceType, launched: launched.map((i) => i.id), terminated: terminateIds, count: now.length, health };
+    return {
+      service: p.service,
+      instance_type: p.instanceType,
+      launched: launched.map((i) => i.id),
+      terminated: terminateIds,
+      count: now.length,
+      health,
+    };
   },
   ledger(plan, out) {
     const run = plan.params;
@@ -263,6 +328,6 @@ export const scaleService = defineTool({
     };
   },
   desired: (_plan, out) => serviceDesired(out.service, out.count, out.instance_type),
-  summarize: (o) => `${o.service}: ${o.count} instance(s) of ${o.instance_type} now; launched ${o.launched.length}, terminated ${o.terminated.length}`,
+  summarize: (o) =>
+    `${o.service}: ${o.count} instance(s) of ${o.instance_type} now; launched ${o.launched.length}, terminated ${o.terminated.length}`,
 });
-

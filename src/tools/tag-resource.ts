@@ -92,9 +92,7 @@ export const tagResource = defineTool({
     const after: Tags = { ...before, ...args.set };
     for (const k of args.remove) delete after[k];
     const criticalKeys = Object.keys(agent.project.critical_tag ?? {});
-    const riskFlags: RiskFlag[] = [...Object.keys(args.set), ...args.remove].some((k) => criticalKeys.includes(k))
-      ? ['critical_tag']
-      : [];
+    const riskFlags: RiskFlag[] = [...Object.keys(args.set), ...args.remove].some((k) => criticalKeys.includes(k)) ? ['critical_tag'] : [];
     const steps = read.tags ? tagSteps(arn.service, arn.id, before, after) : [];
     return {
       tool: name,
@@ -112,9 +110,18 @@ export const tagResource = defineTool({
   async execute(plan, args, { aws }) {
     for (const step of plan.params.steps) {
       if (step.action === 'ec2:CreateTags')
-        await aws.ec2.send(new CreateTagsCommand({ Resources: [step.id], Tags: Object.entries(step.tags).map(([Key, Value]) => ({ Key, Value })) }));
-      else if (step.action === 'ec2:DeleteTags') await aws.ec2.send(new DeleteTagsCommand({ Resources: [step.id], Tags: step.keys.map((Key) => ({ Key })) }));
-      else await aws.s3.send(new PutBucketTaggingCommand({ Bucket: step.id, Tagging: { TagSet: Object.entries(step.tags).map(([Key, Value]) => ({ Key, Value })) } }));
+        await aws.ec2.send(
+          new CreateTagsCommand({ Resources: [step.id], Tags: Object.entries(step.tags).map(([Key, Value]) => ({ Key, Value })) }),
+        );
+      else if (step.action === 'ec2:DeleteTags')
+        await aws.ec2.send(new DeleteTagsCommand({ Resources: [step.id], Tags: step.keys.map((Key) => ({ Key })) }));
+      else
+        await aws.s3.send(
+          new PutBucketTaggingCommand({
+            Bucket: step.id,
+            Tagging: { TagSet: Object.entries(step.tags).map(([Key, Value]) => ({ Key, Value })) },
+          }),
+        );
     }
     const now = await readTags(aws, args.resource_arn);
     return { resource_arn: args.resource_arn, set: args.set, removed: args.remove, tags: now.tags ?? {} };

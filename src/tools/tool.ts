@@ -75,7 +75,10 @@ export interface ToolSpec<I extends z.ZodObject = z.ZodObject, O extends z.ZodOb
   recover?(plan: Plan<P>, args: z.infer<I>, ctx: ToolContext & { approvalId: string }): Promise<Recovered<z.infer<O>>>;
 }
 
-export type Recovered<O> = { outcome: 'completed'; result: O; why: string } | { outcome: 'undone'; why: string; detail: Record<string, unknown> } | { outcome: 'skipped'; why: string };
+export type Recovered<O> =
+  | { outcome: 'completed'; result: O; why: string }
+  | { outcome: 'undone'; why: string; detail: Record<string, unknown> }
+  | { outcome: 'skipped'; why: string };
 
 export interface DesiredChange {
   set?: DesiredEntry[];

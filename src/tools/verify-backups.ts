@@ -34,7 +34,19 @@ export const verifyBackups = defineTool({
   output,
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: true },
   params,
-  iam: { read: ['ec2:DescribeInstances', 'ec2:DescribeVolumes', 'ec2:DescribeSnapshots'], s3: ['s3:GetBucketTagging', 's3:GetBucketVersioning', 's3:ListBucketVersions', 's3:GetObject', 's3:GetObjectVersion'], scratch: ['s3:CreateBucket', 's3:PutBucketTagging', 's3:PutObject', 's3:GetObject', 's3:ListBucketVersions', 's3:DeleteObjectVersion', 's3:DeleteBucket'], },
+  iam: {
+    read: ['ec2:DescribeInstances', 'ec2:DescribeVolumes', 'ec2:DescribeSnapshots'],
+    s3: ['s3:GetBucketTagging', 's3:GetBucketVersioning', 's3:ListBucketVersions', 's3:GetObject', 's3:GetObjectVersion'],
+    scratch: [
+      's3:CreateBucket',
+      's3:PutBucketTagging',
+      's3:PutObject',
+      's3:GetObject',
+      's3:ListBucketVersions',
+      's3:DeleteObjectVersion',
+      's3:DeleteBucket',
+    ],
+  },
   lockKey: (_a, agent) => `backups:${agent.projectId}`,
   async plan(_args, { aws, agent, ports }) {
     const sites = ports.deployments.allLive(agent.projectId);
@@ -48,8 +60,13 @@ export const verifyBackups = defineTool({
       // A bucket retagged to another project (or gone) is not read, and reported as a failed check: the periodic job
       // must not turn someone else's retagging into this agent's boundary escape.
       if (read.tags?.ProjectId !== agent.projectId) {
-        const why = read.tags ? `ProjectId is ${read.tags.ProjectId === undefined ? 'missing' : `"${read.tags.ProjectId}"`}` : (read.why ?? 'tags unreadable');
-        skipped.push({ subject: `site/${d.site}/${d.environment}`, why: `${d.bucket} is no longer owned by ${agent.projectId} (${why}); not read` });
+        const why = read.tags
+          ? `ProjectId is ${read.tags.ProjectId === undefined ? 'missing' : `"${read.tags.ProjectId}"`}`
+          : (read.why ?? 'tags unreadable');
+        skipped.push({
+          subject: `site/${d.site}/${d.environment}`,
+          why: `${d.bucket} is no longer owned by ${agent.projectId} (${why}); not read`,
+        });
         continue;
       }
       resources.push({ arn, change: 'read', tags: read.tags });
@@ -59,7 +76,11 @@ export const verifyBackups = defineTool({
       operations.push(
         { action: 's3:CreateBucket', target: scratch, params: { restore_of: d.id, site: d.site, environment: d.environment } },
         { action: 's3:PutBucketTagging', target: scratch },
-        { action: 's3:CopyObject', target: scratch, params: { from: d.bucket, objects: Object.keys(JSON.parse(d.versions) as object).length } },
+        {
+          action: 's3:CopyObject',
+          target: scratch,
+          params: { from: d.bucket, objects: Object.keys(JSON.parse(d.versions) as object).length },
+        },
         { action: 's3:DeleteObjectVersion', target: scratch, params: { all: true } },
         { action: 's3:DeleteBucket', target: scratch },
       );
@@ -92,15 +113,35 @@ export const verifyBackups = defineTool({
       }
       const tags = { ...plan.tagsToSet, WardenEvent: eventId, Purpose: 'restore-check' };
       try {
-        results.push(await verifySite(aws, d, r.scratch, tags, (done, total) => progress(done, total, `restored ${done}/${total} objects of ${r.site}/${r.environment}`)));
+        results.push(
+          await verifySite(aws, d, r.scratch, tags, (done, total) =>
+            progress(done, total, `restored ${done}/${total} objects of ${r.site}/${r.environment}`),
+          ),
+        );
       } catch (e) {
-        results.push({ subject, ok: false, checks: 0, failures: [`restore failed: ${(e as Error).name}: ${(e as Error).message.split('\n')[0]}`] });
+        results.push({
+          subject,
+          ok: false,
+          checks: 0,
+          failures: [`restore failed: ${(e as Error).name}: ${(e as Error).message.split('\n')[0]}`],
+        });
       }
     }
-    for (const service of p.services) results.push(await verifyService(aws, agent.projectId, service, p.maxSnapshotAgeHours, ports.clock()));
-    ports.backups.recordAll(agent.projectId, eventId, results.map((r) => ({ subject: r.subject, ok: r.ok, detail: { checks: r.checks, failures: r.failures } })));
+    for (const service of p.services)
+      results.push(await verifyService(aws, agent.projectId, service, p.maxSnapshotAgeHours, ports.clock()));
+    ports.backups.recordAll(
+      agent.projectId,
+      eventId,
+      results.map((r) => ({ subject: r.subject, ok: r.ok, detail: { checks: r.checks, failures: r.failures } })),
+    );
     const failed = results.filter((r) => !r.ok);
-    if (failed.length) ports.notify({ kind: 'backup_failed', subject: `backup verification failed for ${failed.map((r) => r.subject).join(', ')}`, body: { failed }, eventId });
+    if (failed.length)
+      ports.notify({
+        kind: 'backup_failed',
+        subject: `backup verification failed for ${failed.map((r) => r.subject).join(', ')}`,
+        body: { failed },
+        eventId,
+      });
     return { project: agent.projectId, ok: failed.length === 0, results };
   },
   summarize: (o) =>

@@ -4,11 +4,10 @@ import { notify } from '../notify/notify.js';
 import type { Plan } from '../guard/types.js';
 import type { Policy } from '../policy/schema.js';
 import type { AgentContext } from '../core/agent.js';
-import { stmt } from '../store/db.js';
 import type { Store } from '../store/store.js';
 
 export function currentTier(store: Store, policy: Policy, agentId: string): { tier: string; since: string | null } {
-  const row = stmt(store.db, 'SELECT tier, at FROM tier_changes WHERE agent = ? ORDER BY id DESC LIMIT 1').get(agentId) as { tier: string; at: string } | undefined;
+  const row = store.tiers.latest(agentId);
   // A tier the policy no longer has falls back to the policy's own assignment.
   if (row && row.tier in policy.tiers) return { tier: row.tier, since: row.at };
   return { tier: policy.agents[agentId].tier, since: null };
@@ -22,17 +21,29 @@ export function withCurrentTier(store: Store, agent: AgentContext): AgentContext
 
 /** The one writer of tier changes (automatic ones here, approved proposals in proposals/approve.ts). */
 export function recordTierChange(store: Store, agentId: string, tier: string, by: string, reason: string): void {
-  stmt(store.db, 'INSERT INTO tier_changes (agent, tier, at, by, reason) VALUES (?, ?, ?, ?, ?)').run(agentId, tier, store.clock().toISOString(), by, reason);
+  store.tiers.record(agentId, tier, by, reason);
 }
 
 export function setTier(store: Store, agent: AgentContext, tier: string, by: string, reason: string): void {
   const from = currentTier(store, agent.policy, agent.id).tier;
   store.transaction(() => {
     recordTierChange(store, agent.id, tier, by, reason);
-    store.audit.append({ kind: 'executed', agent: by, project: agent.projectId, tool: 'set_tier', action: 'warden:SetTier', result: { agent: agent.id, from, to: tier, reason } });
+    store.audit.append({
+      kind: 'executed',
+      agent: by,
+      project: agent.projectId,
+      tool: 'set_tier',
+      action: 'warden:SetTier',
+      result: { agent: agent.id, from, to: tier, reason },
+    });
   });
   const down = order(agent.policy).indexOf(tier) < order(agent.policy).indexOf(from);
-  notify(store, agent.project, { project: agent.projectId, kind: down ? 'demoted' : 'promoted', subject: `${agent.id}: tier ${from} → ${tier}`, body: { agent: agent.id, from, to: tier, reason } });
+  notify(store, agent.project, {
+    project: agent.projectId,
+    kind: down ? 'demoted' : 'promoted',
+    subject: `${agent.id}: tier ${from} → ${tier}`,
+    body: { agent: agent.id, from, to: tier, reason },
+  });
 }
 
 const order = (policy: Policy) => Object.keys(policy.tiers);
@@ -59,16 +70,11 @@ export function trustRecord(store: Store, policy: Policy, agentId: string): Trus
   const windowStart = new Date(store.clock().getTime() - rules.window_days * 86_400_000).toISOString();
   // Only what happened since the last tier change counts toward the next one.
   const from = since && since > windowStart ? since : windowStart;
-  const count = (sql: string) => (stmt(store.db, `SELECT COUNT(*) AS n FROM audit_events WHERE agent = ? AND ts >= ? AND ${sql}`).get(agentId, from) as { n: number }).n;
-  // A change, not a read: an execution whose approval carried a mutating plan.
-  const executed = count(
-    "kind = 'executed' AND EXISTS (SELECT 1 FROM audit_events a WHERE a.id = audit_events.follows AND a.kind = 'approved' AND json_extract(a.request, '$.mutating') = 1)",
-  );
-  const rollbacks = count("kind = 'rolled_back'");
-  const denials = count("kind = 'denied'");
-  const budget = count("kind = 'denied' AND json_extract(decision, '$.rule') = 'budget'");
-  const escapes = count("kind = 'denied' AND (json_extract(decision, '$.rule') = 'ownership' OR json_extract(decision, '$.reason') LIKE '%reserved%')");
-  const days = (stmt(store.db, 'SELECT COUNT(DISTINCT substr(ts, 1, 10)) AS n FROM audit_events WHERE agent = ?').get(agentId) as { n: number }).n;
+  const c = store.tiers.counts(agentId, from);
+  const { executed, rollbacks, denials } = c;
+  const budget = c.budgetRefusals;
+  const escapes = c.boundaryEscapes;
+  const days = c.daysActive;
   const successes = Math.max(0, executed - rollbacks);
   const tiers = order(policy);
   const next = tiers[tiers.indexOf(tier) + 1] ?? null;
@@ -79,8 +85,19 @@ export function trustRecord(store: Store, policy: Policy, agentId: string): Trus
     denials > rules.max_denials ? `${denials} denials (at most ${rules.max_denials})` : '',
   ].filter(Boolean);
   return {
-    agent: agentId, tier, since, window_days: rules.window_days, successes, rollbacks, denials, budget_refusals: budget, boundary_escapes: escapes, days_active: days,
-    next_tier: next, eligible: missing.length === 0, why: missing.length ? missing.join('; ') : `earned ${next} within ${rules.window_days} days`,
+    agent: agentId,
+    tier,
+    since,
+    window_days: rules.window_days,
+    successes,
+    rollbacks,
+    denials,
+    budget_refusals: budget,
+    boundary_escapes: escapes,
+    days_active: days,
+    next_tier: next,
+    eligible: missing.length === 0,
+    why: missing.length ? missing.join('; ') : `earned ${next} within ${rules.window_days} days`,
   };
 }
 
@@ -105,13 +122,40 @@ export function reviewTrust(store: Store, agent: AgentContext, incidents: readon
   if (policy.trust.promote.automatic) return setTier(store, agent, record.next_tier, 'warden', `automatic promotion: ${record.why}`);
   if (store.proposals.list({ state: 'pending', kind: 'set_tier' }).some((p) => p.agent === agent.id)) return;
   const plan: Plan = {
-    tool: 'set_tier', summary: `promote ${agent.id} from ${tier} to ${record.next_tier}`, mutating: true,
+    tool: 'set_tier',
+    summary: `promote ${agent.id} from ${tier} to ${record.next_tier}`,
+    mutating: true,
     operations: [{ action: 'warden:SetTier', target: agent.id, params: { agent: agent.id, tier: record.next_tier } }],
-    resources: [], tagsToSet: {}, costDeltaUsdMonth: 0, riskFlags: [], rollback: [{ action: 'warden:SetTier', target: agent.id, params: { agent: agent.id, tier } }],
+    resources: [],
+    tagsToSet: {},
+    costDeltaUsdMonth: 0,
+    riskFlags: [],
+    rollback: [{ action: 'warden:SetTier', target: agent.id, params: { agent: agent.id, tier } }],
     preconditions: { record },
     params: {},
   };
-  const row = store.audit.append({ kind: 'escalated', agent: agent.id, project: agent.projectId, tool: 'set_tier', decision: { outcome: 'escalate', rule: 'trust', reason: record.why } });
-  const p = store.proposals.create({ kind: 'set_tier', project: agent.projectId, agent: agent.id, tool: 'set_tier', reason: record.why, plan, args: {}, eventId: row.id, ttlHours: agent.project.proposal_ttl_hours });
-  notify(store, agent.project, { project: agent.projectId, kind: 'proposal', subject: `${agent.id} is eligible for tier ${record.next_tier}`, body: { proposal_id: p.id, record } });
+  const row = store.audit.append({
+    kind: 'escalated',
+    agent: agent.id,
+    project: agent.projectId,
+    tool: 'set_tier',
+    decision: { outcome: 'escalate', rule: 'trust', reason: record.why },
+  });
+  const p = store.proposals.create({
+    kind: 'set_tier',
+    project: agent.projectId,
+    agent: agent.id,
+    tool: 'set_tier',
+    reason: record.why,
+    plan,
+    args: {},
+    eventId: row.id,
+    ttlHours: agent.project.proposal_ttl_hours,
+  });
+  notify(store, agent.project, {
+    project: agent.projectId,
+    kind: 'proposal',
+    subject: `${agent.id} is eligible for tier ${record.next_tier}`,
+    body: { proposal_id: p.id, record },
+  });
 }

@@ -42,7 +42,8 @@ export function arnOfId(region: string, account: string, id: string): string {
   return `arn:aws:s3:::${id}`;
 }
 
-const tagsOf = (tags: { Key?: string; Value?: string }[] | undefined) => Object.fromEntries((tags ?? []).map((t) => [t.Key ?? '', t.Value ?? '']));
+const tagsOf = (tags: { Key?: string; Value?: string }[] | undefined) =>
+  Object.fromEntries((tags ?? []).map((t) => [t.Key ?? '', t.Value ?? '']));
 const MB = 1024 * 1024;
 
 /** "User initiated (2026-11-01 10:00:00 GMT)" → that instant; AWS says GMT, moto UTC. */
@@ -51,7 +52,14 @@ export function stoppedAt(reason: string | undefined): Date | null {
   return m ? new Date(`${m[1]}T${m[2]}Z`) : null;
 }
 
-async function hourly(aws: AgentAws, instanceId: string, metric: string, stat: 'Average' | 'Sum', start: Date, end: Date): Promise<number[]> {
+async function hourly(
+  aws: AgentAws,
+  instanceId: string,
+  metric: string,
+  stat: 'Average' | 'Sum',
+  start: Date,
+  end: Date,
+): Promise<number[]> {
   const out = await aws.cloudwatch.send(
     new GetMetricStatisticsCommand({
       Namespace: 'AWS/EC2',
@@ -90,7 +98,14 @@ function volumeCents(region: string, v: Volume): number | null {
 
 const sum = (xs: (number | null)[]) => (xs.some((x) => x === null) ? null : (xs as number[]).reduce((a, b) => a + b, 0));
 
-async function judgeInstance(aws: AgentAws, region: string, i: ServiceInstance, policy: UnusedPolicy, now: Date, report: UnusedReport): Promise<UnusedResource | null> {
+async function judgeInstance(
+  aws: AgentAws,
+  region: string,
+  i: ServiceInstance,
+  policy: UnusedPolicy,
+  now: Date,
+  report: UnusedReport,
+): Promise<UnusedResource | null> {
   const base = { id: i.id, arn: i.arn, type: 'instance' as const, environment: i.tags.Environment ?? null, tags: i.tags };
   if (i.state === 'stopped') {
     const since = stoppedAt(i.stateReason);
@@ -118,7 +133,10 @@ async function judgeInstance(aws: AgentAws, region: string, i: ServiceInstance, 
   // Too little history is not evidence of idleness (a new instance, or metrics not yet in).
   const needed = Math.ceil(policy.idle_window_hours * 0.9);
   if (cpu.length < needed) {
-    report.notJudged.push({ id: i.id, why: `${cpu.length} hourly CPU datapoints in the last ${policy.idle_window_hours} h (needs ${needed})` });
+    report.notJudged.push({
+      id: i.id,
+      why: `${cpu.length} hourly CPU datapoints in the last ${policy.idle_window_hours} h (needs ${needed})`,
+    });
     return null;
   }
   const cpuAvg = mean(cpu);
@@ -131,11 +149,26 @@ async function judgeInstance(aws: AgentAws, region: string, i: ServiceInstance, 
     ...base,
     evidence: `running ${i.type}, CPU ${cpuAvg.toFixed(1)}% average and ${netMbPerHour.toFixed(2)} MB/h network over ${policy.idle_window_hours} h (idle below ${policy.idle_cpu_percent}% and ${policy.idle_network_mb_per_hour} MB/h)`,
     savingCents: price === null ? null : monthlyCentsFromHourly(price),
-    detail: { state: 'running', instance_type: i.type, cpu_percent: Number(cpuAvg.toFixed(2)), network_mb_per_hour: Number(netMbPerHour.toFixed(3)), volumes: sizes(volumes) },
+    detail: {
+      state: 'running',
+      instance_type: i.type,
+      cpu_percent: Number(cpuAvg.toFixed(2)),
+      network_mb_per_hour: Number(netMbPerHour.toFixed(3)),
+      volumes: sizes(volumes),
+    },
   };
 }
 
-async function siteBuckets(aws: AgentAws, ports: Pick<ToolPorts, 'deployments' | 'clock'>, project: string, region: string, account: string, policy: UnusedPolicy, now: Date, report: UnusedReport): Promise<UnusedResource[]> {
+async function siteBuckets(
+  aws: AgentAws,
+  ports: Pick<ToolPorts, 'deployments' | 'clock'>,
+  project: string,
+  region: string,
+  account: string,
+  policy: UnusedPolicy,
+  now: Date,
+  report: UnusedReport,
+): Promise<UnusedResource[]> {
   const rows = ports.deployments.lastDeploys(project);
   const found: UnusedResource[] = [];
   for (const r of rows) {
@@ -167,7 +200,14 @@ async function siteBuckets(aws: AgentAws, ports: Pick<ToolPorts, 'deployments' |
 }
 
 /** Everything of the project that looks unused now; `only` limits the look to these ids (reclaim's re-check). */
-export async function findUnused(aws: AgentAws, ports: Pick<ToolPorts, 'deployments' | 'clock'>, project: string, policy: UnusedPolicy, services: string[], only?: Set<string>): Promise<UnusedReport> {
+export async function findUnused(
+  aws: AgentAws,
+  ports: Pick<ToolPorts, 'deployments' | 'clock'>,
+  project: string,
+  policy: UnusedPolicy,
+  services: string[],
+  only?: Set<string>,
+): Promise<UnusedReport> {
   const region = await aws.ec2.config.region();
   const account = accountOf(aws.session.assumedRoleArn) ?? '';
   const now = ports.clock();
@@ -179,7 +219,9 @@ export async function findUnused(aws: AgentAws, ports: Pick<ToolPorts, 'deployme
   report.examined.instance = instances.length;
   // A declared service's capacity is scale_service's to change (its bounds, its health checks), never reclaim's.
   const members = instances.filter((i) => i.tags.Service && services.includes(i.tags.Service));
-  if (only) for (const i of members) report.notJudged.push({ id: i.id, why: `part of service ${i.tags.Service}: change its capacity with scale_service` });
+  if (only)
+    for (const i of members)
+      report.notJudged.push({ id: i.id, why: `part of service ${i.tags.Service}: change its capacity with scale_service` });
   const loose = instances.filter((i) => !members.includes(i));
   // Three metric reads per instance, eight instances at a time.
   for (let k = 0; k < loose.length; k += 8) {
@@ -187,7 +229,9 @@ export async function findUnused(aws: AgentAws, ports: Pick<ToolPorts, 'deployme
     report.resources.push(...judged.filter((u): u is UnusedResource => u !== null));
   }
 
-  const volumes = (await volumesOf(aws, [owned, { Name: 'status', Values: ['available'] }])).filter((v) => v.VolumeId && wanted(v.VolumeId));
+  const volumes = (await volumesOf(aws, [owned, { Name: 'status', Values: ['available'] }])).filter(
+    (v) => v.VolumeId && wanted(v.VolumeId),
+  );
   report.examined.volume = volumes.length;
   for (const v of volumes) {
     const tags = tagsOf(v.Tags);
@@ -204,7 +248,9 @@ export async function findUnused(aws: AgentAws, ports: Pick<ToolPorts, 'deployme
     });
   }
 
-  const addresses = ((await aws.ec2.send(new DescribeAddressesCommand({ Filters: [owned] }))).Addresses ?? []).filter((a) => a.AllocationId && wanted(a.AllocationId));
+  const addresses = ((await aws.ec2.send(new DescribeAddressesCommand({ Filters: [owned] }))).Addresses ?? []).filter(
+    (a) => a.AllocationId && wanted(a.AllocationId),
+  );
   report.examined.address = addresses.length;
   for (const a of addresses) {
     const tags = tagsOf(a.Tags);

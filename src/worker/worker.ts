@@ -78,10 +78,24 @@ export class Worker {
       const why = `worker ${j.claimed_by} stopped while running this job; it is not run again — check wardenctl audit and the resources, then ask again if needed`;
       this.store.transaction(() => {
         this.store.jobs.finish(j.id, 'interrupted', { error: why });
-        this.store.audit.append({ kind: 'failed', agent: 'warden', project: j.project, tool: j.tool, follows: j.event_id, decision: { stage: 'worker', rule: 'interrupted', job: j.id, worker: j.claimed_by }, result: { error: why } });
+        this.store.audit.append({
+          kind: 'failed',
+          agent: 'warden',
+          project: j.project,
+          tool: j.tool,
+          follows: j.event_id,
+          decision: { stage: 'worker', rule: 'interrupted', job: j.id, worker: j.claimed_by },
+          result: { error: why },
+        });
       });
       const project = this.policy.projects[j.project];
-      if (project) notify(this.store, project, { project: j.project, kind: 'interrupted', subject: `job ${j.id} (${j.tool}) was interrupted`, body: { job_id: j.id, why } });
+      if (project)
+        notify(this.store, project, {
+          project: j.project,
+          kind: 'interrupted',
+          subject: `job ${j.id} (${j.tool}) was interrupted`,
+          body: { job_id: j.id, why },
+        });
       report.interrupted.push(j.id);
     }
     report.enqueued = this.enqueuePeriodic();
@@ -116,7 +130,8 @@ export class Worker {
     let refused: string | null = null;
     try {
       agent = resolveAgent(this.policy, job.agent);
-      if (agent.projectId !== job.project) refused = `${job.agent} now belongs to project ${agent.projectId}, not ${job.project}: the job is not run for another project`;
+      if (agent.projectId !== job.project)
+        refused = `${job.agent} now belongs to project ${agent.projectId}, not ${job.project}: the job is not run for another project`;
     } catch (e) {
       refused = `cannot run as ${job.agent}: ${(e as Error).message}`;
     }
@@ -134,12 +149,17 @@ export class Worker {
     if (refused || !agent || !spec) return this.finish(job, 'failed', refused ?? 'cannot run', null);
     const heartbeat = setInterval(() => this.renewLease(), LEASE_MS / 4);
     try {
-      const outcome = await runCall(spec, args, { agent, aws: this.awsFor(agent), store: this.store }, {
-        signal: new AbortController().signal,
-        progress: async () => {},
-        tools: allTools,
-        scheduledJob: job.id,
-      });
+      const outcome = await runCall(
+        spec,
+        args,
+        { agent, aws: this.awsFor(agent), store: this.store },
+        {
+          signal: new AbortController().signal,
+          progress: async () => {},
+          tools: allTools,
+          scheduledJob: job.id,
+        },
+      );
       return this.finish(job, succeeded(outcome) ? 'done' : 'failed', textOf(outcome), structuredOf(outcome));
     } catch (e) {
       return this.finish(job, 'failed', `job ${job.id} failed: ${(e as Error).message}`, null);
@@ -153,14 +173,30 @@ export class Worker {
     this.store.jobs.finish(job.id, state, state === 'failed' && structured === null ? { error: text } : { text, structured });
     const project = this.policy.projects[job.project];
     const drift = job.tool === 'check_drift' ? ((structured as { drift?: unknown[] } | null)?.drift ?? []) : [];
-    if (project && state === 'failed') notify(this.store, project, { project: job.project, kind: 'failed', subject: `job ${job.id} (${job.tool}) failed`, body: { job_id: job.id, text } });
-    else if (project && drift.length) notify(this.store, project, { project: job.project, kind: 'drift', subject: `${drift.length} drift(s) in ${job.project}`, body: { job_id: job.id, drift } });
+    if (project && state === 'failed')
+      notify(this.store, project, {
+        project: job.project,
+        kind: 'failed',
+        subject: `job ${job.id} (${job.tool}) failed`,
+        body: { job_id: job.id, text },
+      });
+    else if (project && drift.length)
+      notify(this.store, project, {
+        project: job.project,
+        kind: 'drift',
+        subject: `${drift.length} drift(s) in ${job.project}`,
+        body: { job_id: job.id, drift },
+      });
     return { job: job.id, tool: job.tool, state, text };
   }
 }
 
 /** `aws-warden worker`: a pass every `intervalSeconds` until stopped (or one pass with once); how many jobs failed. */
-export async function runWorker(store: Store, policy: Policy, opts: { once: boolean; intervalSeconds: number; log: (line: string) => void }): Promise<{ failed: number }> {
+export async function runWorker(
+  store: Store,
+  policy: Policy,
+  opts: { once: boolean; intervalSeconds: number; log: (line: string) => void },
+): Promise<{ failed: number }> {
   const worker = new Worker(store, policy);
   let failed = 0;
   let stopping = false;

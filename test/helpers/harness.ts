@@ -13,7 +13,7 @@ import { awsFor } from '../../src/registry/agent-aws.js';
 import { createServer } from '../../src/server/create-server.js';
 import type { AuditLog } from '../../src/store/audit.js';
 import type { Db } from '../../src/store/db.js';
-import { Store } from '../../src/store/store.js';
+import { rawDb, Store } from '../../src/store/store.js';
 import type { ToolSpec } from '../../src/tools/tool.js';
 import { toolNames } from '../../src/tools/index.js';
 
@@ -33,7 +33,9 @@ export interface World {
 }
 
 /** A policy with a fresh project (agent + observer) and a second project to trespass on. */
-export function world(opts: { budget?: number; operatorTools?: string[]; limits?: string; projectYaml?: string; topYaml?: string } = {}): World {
+export function world(
+  opts: { budget?: number; operatorTools?: string[]; limits?: string; projectYaml?: string; topYaml?: string } = {},
+): World {
   const project = fresh('p');
   const other = fresh('q');
   const agent = fresh('bot');
@@ -75,11 +77,16 @@ export interface Harness {
 export async function connect(
   policy: Policy,
   agentId: string,
-  opts: { store?: Store; tools?: readonly ToolSpec[]; onElicit?: (message: string) => { action: 'accept' | 'decline' | 'cancel'; content?: Record<string, unknown> } } = {},
+  opts: {
+    store?: Store;
+    tools?: readonly ToolSpec[];
+    onElicit?: (message: string) => { action: 'accept' | 'decline' | 'cancel'; content?: Record<string, unknown> };
+  } = {},
 ): Promise<Harness> {
   const agent = resolveAgent(policy, agentId);
   const store = opts.store ?? Store.open(':memory:');
-  const { audit, db } = store;
+  const { audit } = store;
+  const db = rawDb(store);
   const sent: SentCommand[] = [];
   const aws = awsFor(agent, store, (c) => sent.push(c));
   const server = createServer({ agent, store, aws, tools: opts.tools });

@@ -2,7 +2,6 @@
 import { auditTable } from '../../src/cli/audit-table.js';
 import { parse, parseLimit, UsageError } from '../../src/cli/run-main.js';
 import type { AuditRow } from '../../src/store/audit.js';
-import { stmt } from '../../src/store/db.js';
 import { HELP, printHelp } from './help.js';
 import { withStore } from './store.js';
 
@@ -28,16 +27,20 @@ export async function auditCommand(argv: string[]): Promise<number> {
 }
 
 function tail(argv: string[]): number {
-  const { values } = parse(argv, {
-    agent: { type: 'string' },
-    limit: { type: 'string' },
-    json: { type: 'boolean' },
-    db: { type: 'string' },
-    help: { type: 'boolean', short: 'h' },
-  }, HELP.tail);
+  const { values } = parse(
+    argv,
+    {
+      agent: { type: 'string' },
+      limit: { type: 'string' },
+      json: { type: 'boolean' },
+      db: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    HELP.tail,
+  );
   if (values.help) return printHelp(HELP.tail);
   const limit = parseLimit(values.limit, 20);
-  return withStore(values.db, ({ db, audit }) => {
+  return withStore(values.db, ({ audit }) => {
     const rows = audit.tail({ agent: values.agent, limit });
     process.stdout.write(values.json ? `${JSON.stringify(rows.map(rowObject), null, 2)}\n` : `${auditTable(rows)}\n`);
     return 0;
@@ -45,21 +48,30 @@ function tail(argv: string[]): number {
 }
 
 function verify(argv: string[]): number {
-  const { values } = parse(argv, {
-    head: { type: 'string' },
-    json: { type: 'boolean' },
-    db: { type: 'string' },
-    help: { type: 'boolean', short: 'h' },
-  }, HELP.verify);
+  const { values } = parse(
+    argv,
+    {
+      head: { type: 'string' },
+      json: { type: 'boolean' },
+      db: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    HELP.verify,
+  );
   if (values.help) return printHelp(HELP.verify);
   if (values.head !== undefined && !/^[0-9a-f]{64}$/.test(values.head))
     throw new UsageError(`--head: expected a 64-character hex SHA-256, got "${values.head}"`);
-  return withStore(values.db, ({ db, audit, file }) => {
+  return withStore(values.db, ({ audit, file }) => {
     const started = performance.now();
     let result: Record<string, unknown> = { ...audit.verify() };
     if (result.ok && values.head) {
-      const known = stmt(db, 'SELECT seq FROM audit_events WHERE hash = ?').get(values.head) as { seq: number } | undefined;
-      if (!known) result = { ...result, ok: false, reason: `recorded head ${values.head} is no longer in the chain (rows deleted from the end, or the log replaced)` };
+      const known = audit.seqOfHash(values.head);
+      if (!known)
+        result = {
+          ...result,
+          ok: false,
+          reason: `recorded head ${values.head} is no longer in the chain (rows deleted from the end, or the log replaced)`,
+        };
     }
     const ms = Math.round(performance.now() - started);
     if (values.json) process.stdout.write(`${JSON.stringify({ db: file, ms, ...result })}\n`);
@@ -73,19 +85,24 @@ function verify(argv: string[]): number {
 }
 
 function exportEvents(argv: string[]): number {
-  const { values } = parse(argv, {
-    since: { type: 'string' },
-    db: { type: 'string' },
-    help: { type: 'boolean', short: 'h' },
-  }, HELP.export);
+  const { values } = parse(
+    argv,
+    {
+      since: { type: 'string' },
+      db: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    HELP.export,
+  );
   if (values.help) return printHelp(HELP.export);
   let since: string | undefined;
   if (values.since !== undefined) {
     const t = new Date(values.since);
-    if (Number.isNaN(t.getTime())) throw new UsageError(`--since: expected an ISO 8601 time such as 2026-11-01T00:00:00Z, got "${values.since}"`);
+    if (Number.isNaN(t.getTime()))
+      throw new UsageError(`--since: expected an ISO 8601 time such as 2026-11-01T00:00:00Z, got "${values.since}"`);
     since = t.toISOString();
   }
-  return withStore(values.db, ({ db, audit }) => {
+  return withStore(values.db, ({ audit }) => {
     let chunk = '';
     for (const row of audit.since(since)) {
       chunk += `${JSON.stringify(rowObject(row))}\n`;

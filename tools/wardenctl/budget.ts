@@ -20,7 +20,8 @@ const OPTIONS = {
 
 export async function budgetCommand(argv: string[]): Promise<number> {
   if (argv[0] === 'reconcile') return reconcile(argv.slice(1));
-  if (argv[0] !== undefined && !argv[0].startsWith('-')) throw new UsageError(`wardenctl budget: unknown verb "${argv[0]}"\n\n${HELP.budget}`);
+  if (argv[0] !== undefined && !argv[0].startsWith('-'))
+    throw new UsageError(`wardenctl budget: unknown verb "${argv[0]}"\n\n${HELP.budget}`);
   const { values } = parse(argv, OPTIONS, HELP.budget);
   if (values.help) return printHelp(HELP.budget);
   const policy = loadPolicy(values.policy);
@@ -31,7 +32,13 @@ export async function budgetCommand(argv: string[]): Promise<number> {
       pending: store.proposals.list({ state: 'pending', project: p, kind: 'request_budget' }),
     }));
     if (values.json) {
-      process.stdout.write(`${JSON.stringify(rows.map((r) => ({ ...r.summary, pendingRequests: r.pending.map((p) => ({ id: p.id, agent: p.agent, reason: p.reason })) })), null, 2)}\n`);
+      process.stdout.write(
+        `${JSON.stringify(
+          rows.map((r) => ({ ...r.summary, pendingRequests: r.pending.map((p) => ({ id: p.id, agent: p.agent, reason: p.reason })) })),
+          null,
+          2,
+        )}\n`,
+      );
       return 0;
     }
     const table = new Table({
@@ -39,7 +46,18 @@ export async function budgetCommand(argv: string[]): Promise<number> {
       style: { head: [], border: [] },
     });
     for (const { summary: s, pending } of rows)
-      table.push([s.project, s.month, formatUsd(s.capCents), formatUsd(s.committedCents), formatUsd(s.reservedCents), formatUsd(s.remainingCents), formatUsd(s.monthToDateCents), formatUsd(s.projectedMonthEndCents), s.unpriced.length, pending.length]);
+      table.push([
+        s.project,
+        s.month,
+        formatUsd(s.capCents),
+        formatUsd(s.committedCents),
+        formatUsd(s.reservedCents),
+        formatUsd(s.remainingCents),
+        formatUsd(s.monthToDateCents),
+        formatUsd(s.projectedMonthEndCents),
+        s.unpriced.length,
+        pending.length,
+      ]);
     process.stdout.write(`${table.toString()}\n(amounts per month unless noted; UTC months; prices rounded up to the cent)\n`);
     return 0;
   });
@@ -59,9 +77,14 @@ async function reconcile(argv: string[]): Promise<number> {
     if (values.json) process.stdout.write(`${JSON.stringify(reports, null, 2)}\n`);
     else
       for (const r of reports) {
-        process.stdout.write(`${r.project}: ${r.agreed} agreed, ${r.released.length} released (gone from AWS), ${r.adopted.length} adopted (missing from the ledger), ${r.staleReservations.length} stale reservations released\n`);
+        process.stdout.write(
+          `${r.project}: ${r.agreed} agreed, ${r.released.length} released (gone from AWS), ${r.adopted.length} adopted (missing from the ledger), ${r.staleReservations.length} stale reservations released\n`,
+        );
         for (const a of r.released) process.stdout.write(`  released ${a}\n`);
-        for (const a of r.adopted) process.stdout.write(`  adopted  ${a.arn} (${a.description}, ${a.usd_month === null ? 'NO KNOWN PRICE: new spending is refused until priced' : `$${a.usd_month.toFixed(2)}/month`})\n`);
+        for (const a of r.adopted)
+          process.stdout.write(
+            `  adopted  ${a.arn} (${a.description}, ${a.usd_month === null ? 'NO KNOWN PRICE: new spending is refused until priced' : `$${a.usd_month.toFixed(2)}/month`})\n`,
+          );
       }
     const differed = reports.some((r) => r.released.length + r.adopted.length + r.staleReservations.length > 0);
     return differed ? 1 : 0;

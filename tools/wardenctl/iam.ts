@@ -9,26 +9,33 @@ import { loadPolicy, projectsOf } from './policy.js';
 export async function iamCommand(argv: string[]): Promise<number> {
   const [verb, ...rest] = argv;
   if (verb === '--help' || verb === '-h') return printHelp(HELP.iam);
-  if (!['render', 'apply', 'check'].includes(verb ?? '')) throw new UsageError(`wardenctl iam: expected render, apply or check${verb ? `, got "${verb}"` : ''}\n\n${HELP.iam}`);
-  const { values } = parse(rest, {
-    agent: { type: 'string' },
-    project: { type: 'string' },
-    format: { type: 'string' },
-    principal: { type: 'string' },
-    policy: { type: 'string' },
-    help: { type: 'boolean', short: 'h' },
-  }, HELP.iam);
+  if (!['render', 'apply', 'check'].includes(verb ?? ''))
+    throw new UsageError(`wardenctl iam: expected render, apply or check${verb ? `, got "${verb}"` : ''}\n\n${HELP.iam}`);
+  const { values } = parse(
+    rest,
+    {
+      agent: { type: 'string' },
+      project: { type: 'string' },
+      format: { type: 'string' },
+      principal: { type: 'string' },
+      policy: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    HELP.iam,
+  );
   if (values.help) return printHelp(HELP.iam);
   const format = values.format ?? 'json';
   if (!['json', 'cloudformation'].includes(format)) throw new UsageError(`--format: expected json or cloudformation, got "${format}"`);
-  if (Boolean(values.agent) === Boolean(values.project)) throw new UsageError('wardenctl iam render: give exactly one of --agent A and --project P');
+  if (Boolean(values.agent) === Boolean(values.project))
+    throw new UsageError('wardenctl iam render: give exactly one of --agent A and --project P');
   if (values.principal !== undefined && !/^arn:aws[a-z-]*:iam::\d{12}:(root|role\/.+|user\/.+)$/.test(values.principal))
     throw new UsageError(`--principal: expected the IAM ARN the warden runs as, got "${values.principal}"`);
   const policy = loadPolicy(values.policy);
   const principalFor = (roleArn: string) => values.principal ?? `arn:aws:iam::${roleArn.split(':')[4]}:root`;
   let roles: RenderedRole[];
   if (values.agent) {
-    if (!(values.agent in policy.agents)) throw new ExitError(2, `--agent: unknown agent "${values.agent}" (known: ${Object.keys(policy.agents).join(', ')})`);
+    if (!(values.agent in policy.agents))
+      throw new ExitError(2, `--agent: unknown agent "${values.agent}" (known: ${Object.keys(policy.agents).join(', ')})`);
     roles = renderAgentRoles(policy, values.agent, principalFor(policy.agents[values.agent].role_arn));
   } else {
     const [project] = projectsOf(policy, values.project);
@@ -46,7 +53,9 @@ export async function iamCommand(argv: string[]): Promise<number> {
   if (verb === 'check') {
     const iam = new IAMClient({});
     const drift = (await Promise.all(roles.map((r) => checkRole(iam, r)))).flat();
-    process.stdout.write(drift.length ? `${drift.join('\n')}\n` : `no drift: ${roles.map((r) => r.roleName).join(', ')} match the policy\n`);
+    process.stdout.write(
+      drift.length ? `${drift.join('\n')}\n` : `no drift: ${roles.map((r) => r.roleName).join(', ')} match the policy\n`,
+    );
     return drift.length ? 1 : 0;
   }
   const out = format === 'cloudformation' ? cloudFormation(roles) : roles.length === 1 ? roles[0] : roles;

@@ -32,14 +32,27 @@ export async function proposalsCommand(argv: string[]): Promise<number> {
     case '-h':
       return printHelp(HELP.proposals);
     default:
-      throw new UsageError(`wardenctl proposals: expected list, show, approve or reject${verb ? `, got "${verb}"` : ''}\n\n${HELP.proposals}`);
+      throw new UsageError(
+        `wardenctl proposals: expected list, show, approve or reject${verb ? `, got "${verb}"` : ''}\n\n${HELP.proposals}`,
+      );
   }
 }
 
 function list(argv: string[]): number {
-  const { values } = parse(argv, { state: { type: 'string' }, policy: { type: 'string' }, db: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, HELP.proposals);
+  const { values } = parse(
+    argv,
+    {
+      state: { type: 'string' },
+      policy: { type: 'string' },
+      db: { type: 'string' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    HELP.proposals,
+  );
   if (values.help) return printHelp(HELP.proposals);
-  if (values.state && !STATES.includes(values.state)) throw new UsageError(`--state: expected one of ${STATES.join(', ')}, got "${values.state}"`);
+  if (values.state && !STATES.includes(values.state))
+    throw new UsageError(`--state: expected one of ${STATES.join(', ')}, got "${values.state}"`);
   return withStore(values.db, ({ store }) => {
     recordExpiries(store, policyForNotices(values.policy));
     const rows = store.proposals.list({ state: values.state });
@@ -47,8 +60,22 @@ function list(argv: string[]): number {
       process.stdout.write(`${JSON.stringify(rows.map(view), null, 2)}\n`);
       return 0;
     }
-    const table = new Table({ head: ['id', 'state', 'project', 'agent', 'what', 'reason', 'expires (UTC)'], style: { head: [], border: [] }, wordWrap: true, colWidths: [20, 10, 10, 12, 40, 30, 18] });
-    for (const p of rows) table.push([p.id, p.state, p.project, p.agent, view(p).plan.summary as string, p.reason, p.expires_at.slice(0, 16).replace('T', ' ')]);
+    const table = new Table({
+      head: ['id', 'state', 'project', 'agent', 'what', 'reason', 'expires (UTC)'],
+      style: { head: [], border: [] },
+      wordWrap: true,
+      colWidths: [20, 10, 10, 12, 40, 30, 18],
+    });
+    for (const p of rows)
+      table.push([
+        p.id,
+        p.state,
+        p.project,
+        p.agent,
+        view(p).plan.summary as string,
+        p.reason,
+        p.expires_at.slice(0, 16).replace('T', ' '),
+      ]);
     process.stdout.write(rows.length ? `${table.toString()}\n` : 'no proposals\n');
     return 0;
   });
@@ -68,7 +95,9 @@ function describe(p: ProposalRow): string {
     `  from      agent ${p.agent}, project ${p.project}, via ${p.tool}, at ${p.created_at}`,
     `  reason    ${p.reason}`,
     `  plan      ${plan.summary}`,
-    ...plan.operations.map((o) => `            - ${o.action}${o.target ? ` on ${o.target}` : ''} ${o.params ? JSON.stringify(o.params) : ''}`),
+    ...plan.operations.map(
+      (o) => `            - ${o.action}${o.target ? ` on ${o.target}` : ''} ${o.params ? JSON.stringify(o.params) : ''}`,
+    ),
     `  cost      ${plan.costDeltaUsdMonth === null ? 'unknown' : `$${plan.costDeltaUsdMonth.toFixed(2)}/month`}`,
     `  risk      ${v.risk_flags.join(', ') || '-'}`,
     ...(pre?.analysis?.length ? pre.analysis.map((a) => `  ANALYSIS  ${a}`) : []),
@@ -76,19 +105,27 @@ function describe(p: ProposalRow): string {
     ...(pre?.already_present?.length ? [`  skipped   already present: ${pre.already_present.join('; ')}`] : []),
     `  expires   ${p.expires_at}`,
     `  plan hash ${p.plan_hash}`,
-    ...(p.decided_by ? [`  decided   ${p.state} by ${p.decided_by} at ${p.decided_at}${p.decision_note ? `: ${p.decision_note}` : ''}`] : []),
+    ...(p.decided_by
+      ? [`  decided   ${p.state} by ${p.decided_by} at ${p.decided_at}${p.decision_note ? `: ${p.decision_note}` : ''}`]
+      : []),
   ].join('\n');
 }
 
 function show(argv: string[]): number {
-  const { values, positionals } = parse(argv, { db: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, HELP.proposals);
+  const { values, positionals } = parse(
+    argv,
+    { db: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    HELP.proposals,
+  );
   if (values.help) return printHelp(HELP.proposals);
   const id = positionals[0];
   if (!id) throw new UsageError(`wardenctl proposals show: which proposal? (an id from wardenctl proposals list)`);
   return withStore(values.db, ({ store }) => {
     const p = store.proposals.get(id);
     if (!p) throw new ExitError(2, `no proposal ${id} (wardenctl proposals list shows them)`);
-    process.stdout.write(values.json ? `${JSON.stringify(view(p), null, 2)}\n` : `${describe(p)}\n\nplan as data:\n${JSON.stringify(view(p).plan, null, 2)}\n`);
+    process.stdout.write(
+      values.json ? `${JSON.stringify(view(p), null, 2)}\n` : `${describe(p)}\n\nplan as data:\n${JSON.stringify(view(p).plan, null, 2)}\n`,
+    );
     return 0;
   });
 }
@@ -113,33 +150,41 @@ async function confirm(question: string): Promise<boolean> {
 }
 
 async function decide(argv: string[], verb: 'approve' | 'reject'): Promise<number> {
-  const { values, positionals } = parse(argv, {
-    comment: { type: 'string' },
-    reason: { type: 'string' },
-    yes: { type: 'boolean', short: 'y' },
-    as: { type: 'string' },
-    policy: { type: 'string' },
-    db: { type: 'string' },
-    json: { type: 'boolean' },
-    help: { type: 'boolean', short: 'h' },
-  }, HELP.proposals);
+  const { values, positionals } = parse(
+    argv,
+    {
+      comment: { type: 'string' },
+      reason: { type: 'string' },
+      yes: { type: 'boolean', short: 'y' },
+      as: { type: 'string' },
+      policy: { type: 'string' },
+      db: { type: 'string' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    HELP.proposals,
+  );
   if (values.help) return printHelp(HELP.proposals);
   const id = positionals[0];
   if (!id) throw new UsageError(`wardenctl proposals ${verb}: which proposal? (an id from wardenctl proposals list)`);
-  if (verb === 'reject' && !values.reason?.trim()) throw new UsageError('wardenctl proposals reject: --reason is required (the agent reads it)');
+  if (verb === 'reject' && !values.reason?.trim())
+    throw new UsageError('wardenctl proposals reject: --reason is required (the agent reads it)');
   const osUser = userInfo().username;
   let who = osUser;
   if (values.as !== undefined) {
     const allowed = loadPolicy(values.policy).approval.allow_as;
     if (!allowed.includes(values.as))
-      throw new UsageError(`--as ${values.as}: the policy's approval.allow_as does not name it (names: ${allowed.join(', ') || 'none'}); you act as ${osUser}`);
+      throw new UsageError(
+        `--as ${values.as}: the policy's approval.allow_as does not name it (names: ${allowed.join(', ') || 'none'}); you act as ${osUser}`,
+      );
     who = values.as;
   }
   return withStore(values.db, async ({ store }) => {
     const p = store.proposals.get(id);
     if (!p) throw new ExitError(2, `no proposal ${id} (wardenctl proposals list shows them)`);
     if (verb === 'approve' && !values.yes) {
-      if (!process.stdin.isTTY) throw new UsageError(`wardenctl proposals approve: confirm with --yes when not at a terminal (plan hash ${p.plan_hash})`);
+      if (!process.stdin.isTTY)
+        throw new UsageError(`wardenctl proposals approve: confirm with --yes when not at a terminal (plan hash ${p.plan_hash})`);
       process.stderr.write(`${describe(p)}\n`);
       if (!(await confirm(`Approve exactly this plan (hash ${p.plan_hash.slice(0, 16)}…) as ${who}? [y/N] `))) {
         process.stderr.write('not approved\n');
@@ -149,9 +194,19 @@ async function decide(argv: string[], verb: 'approve' | 'reject'): Promise<numbe
     try {
       const done =
         verb === 'approve'
-          ? await approveAndRun(store, loadPolicy(values.policy), id, who, who === osUser ? (values.comment ?? null) : `${values.comment ?? ''} (as ${who}, OS user ${osUser})`.trim())
+          ? await approveAndRun(
+              store,
+              loadPolicy(values.policy),
+              id,
+              who,
+              who === osUser ? (values.comment ?? null) : `${values.comment ?? ''} (as ${who}, OS user ${osUser})`.trim(),
+            )
           : rejectProposal(store, id, who, values.reason as string, policyForNotices(values.policy));
-      process.stdout.write(values.json ? `${JSON.stringify({ proposal: view(done.proposal), result: done.result }, null, 2)}\n` : `${id}: ${done.proposal.state} by ${who}\n`);
+      process.stdout.write(
+        values.json
+          ? `${JSON.stringify({ proposal: view(done.proposal), result: done.result }, null, 2)}\n`
+          : `${id}: ${done.proposal.state} by ${who}\n`,
+      );
       return 0;
     } catch (e) {
       if (e instanceof ProposalRefused) throw new ExitError(1, e.message);

@@ -17,16 +17,34 @@ export async function scheduleCommand(argv: string[]): Promise<number> {
 }
 
 function list(argv: string[]): number {
-  const { values } = parse(argv, { state: { type: 'string' }, project: { type: 'string' }, db: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, HELP.schedule);
+  const { values } = parse(
+    argv,
+    {
+      state: { type: 'string' },
+      project: { type: 'string' },
+      db: { type: 'string' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    HELP.schedule,
+  );
   if (values.help) return printHelp(HELP.schedule);
-  if (values.state && !STATES.includes(values.state as JobState)) throw new UsageError(`--state: expected one of ${STATES.join(', ')}, got "${values.state}"`);
+  if (values.state && !STATES.includes(values.state as JobState))
+    throw new UsageError(`--state: expected one of ${STATES.join(', ')}, got "${values.state}"`);
   return withStore(values.db, ({ store }) => {
-    const rows = store.jobs.list({ state: values.state as JobState | undefined, project: values.project }).map((j) => ({ ...j, args: JSON.parse(j.args) as unknown, result: j.result ? (JSON.parse(j.result) as unknown) : null }));
+    const rows = store.jobs
+      .list({ state: values.state as JobState | undefined, project: values.project })
+      .map((j) => ({ ...j, args: JSON.parse(j.args) as unknown, result: j.result ? (JSON.parse(j.result) as unknown) : null }));
     if (values.json) {
       process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
       return 0;
     }
-    const table = new Table({ head: ['job', 'run at (UTC)', 'state', 'project', 'agent', 'tool', 'why'], style: { head: [], border: [] }, wordWrap: true, colWidths: [14, 18, 12, 12, 12, 20, 28] });
+    const table = new Table({
+      head: ['job', 'run at (UTC)', 'state', 'project', 'agent', 'tool', 'why'],
+      style: { head: [], border: [] },
+      wordWrap: true,
+      colWidths: [14, 18, 12, 12, 12, 20, 28],
+    });
     for (const j of rows) table.push([j.id, j.run_at.slice(0, 16).replace('T', ' '), j.state, j.project, j.agent, j.tool, j.why]);
     process.stdout.write(rows.length ? `${table.toString()}\n` : 'no jobs\n');
     return 0;
@@ -34,7 +52,11 @@ function list(argv: string[]): number {
 }
 
 function cancel(argv: string[]): number {
-  const { values, positionals } = parse(argv, { as: { type: 'string' }, db: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, HELP.schedule);
+  const { values, positionals } = parse(
+    argv,
+    { as: { type: 'string' }, db: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    HELP.schedule,
+  );
   if (values.help) return printHelp(HELP.schedule);
   const id = positionals[0];
   if (!id) throw new UsageError('wardenctl schedule cancel: give the job id (wardenctl schedule list shows them)');
@@ -44,7 +66,14 @@ function cancel(argv: string[]): number {
     if (!job) throw new ExitError(1, `job ${id}: no such job`);
     const done = store.transaction(() => {
       if (!store.jobs.cancel(id, who)) return false;
-      store.audit.append({ kind: 'denied', agent: who, project: job.project, tool: job.tool, follows: job.event_id, decision: { outcome: 'deny', rule: 'cancelled', job: id } });
+      store.audit.append({
+        kind: 'denied',
+        agent: who,
+        project: job.project,
+        tool: job.tool,
+        follows: job.event_id,
+        decision: { outcome: 'deny', rule: 'cancelled', job: id },
+      });
       return true;
     });
     if (!done) throw new ExitError(1, `job ${id} is ${store.jobs.get(id)?.state}: only a queued job can be cancelled`);

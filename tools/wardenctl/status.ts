@@ -5,13 +5,17 @@ import { HELP, printHelp } from './help.js';
 import { withStore } from './store.js';
 
 export async function statusCommand(argv: string[]): Promise<number> {
-  const { values } = parse(argv, {
-    json: { type: 'boolean' },
-    db: { type: 'string' },
-    help: { type: 'boolean', short: 'h' },
-  }, HELP.status);
+  const { values } = parse(
+    argv,
+    {
+      json: { type: 'boolean' },
+      db: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    HELP.status,
+  );
   if (values.help) return printHelp(HELP.status);
-  return withStore(values.db, ({ db, audit, file }) => {
+  return withStore(values.db, ({ store, audit, file }) => {
     const chain = audit.verify();
     const agents = new Map<string, { agent: string; last: string; events: Record<string, number> }>();
     for (const c of audit.counts()) {
@@ -20,7 +24,7 @@ export async function statusCommand(argv: string[]): Promise<number> {
       if (c.last > a.last) a.last = c.last;
       agents.set(c.agent, a);
     }
-    const schema = db.pragma('user_version', { simple: true });
+    const schema = store.schemaVersion();
     if (values.json) {
       process.stdout.write(`${JSON.stringify({ db: file, schema, chain, agents: [...agents.values()] }, null, 2)}\n`);
     } else {
@@ -33,7 +37,15 @@ export async function statusCommand(argv: string[]): Promise<number> {
         style: { head: [], border: [] },
       });
       for (const a of agents.values())
-        table.push([a.agent, a.last.slice(0, 19).replace('T', ' '), a.events.executed ?? 0, a.events.denied ?? 0, a.events.escalated ?? 0, a.events.failed ?? 0, a.events.rolled_back ?? 0]);
+        table.push([
+          a.agent,
+          a.last.slice(0, 19).replace('T', ' '),
+          a.events.executed ?? 0,
+          a.events.denied ?? 0,
+          a.events.escalated ?? 0,
+          a.events.failed ?? 0,
+          a.events.rolled_back ?? 0,
+        ]);
       process.stdout.write(`${lines.join('\n')}\n${agents.size ? table.toString() : '(no events yet)'}\n`);
     }
     return chain.ok ? 0 : 1;

@@ -2,10 +2,9 @@
 import { resolve } from 'node:path';
 import { ExitError } from '../../src/cli/run-main.js';
 import type { AuditLog } from '../../src/store/audit.js';
-import type { Db } from '../../src/store/db.js';
 import { Store } from '../../src/store/store.js';
 
-export function openStore(dbFlag: string | undefined): { store: Store; db: Db; audit: AuditLog; file: string } {
+export function openStore(dbFlag: string | undefined): { store: Store; audit: AuditLog; file: string } {
   const file = resolve(dbFlag ?? (process.env.WARDEN_DB || 'warden.db'));
   let store: Store;
   try {
@@ -13,7 +12,7 @@ export function openStore(dbFlag: string | undefined): { store: Store; db: Db; a
   } catch (e) {
     throw new ExitError(2, `cannot open audit store ${file}: ${(e as Error).message}`);
   }
-  return { store, db: store.db, audit: store.audit, file };
+  return { store, audit: store.audit, file };
 }
 
 type Opened = ReturnType<typeof openStore>;

@@ -1,109 +1,13 @@
 // One choke point: no registered tool reaches an AWS write without a guard decision and a committed approval.
-import { CreateSecurityGroupCommand, CreateTagsCommand, CreateVolumeCommand } from '@aws-sdk/client-ec2';
 import { PutBucketTaggingCommand } from '@aws-sdk/client-s3';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { permitFor } from '../src/aws/permit.js';
 import { inCallScope, withPermit } from '../src/aws/write-gate.js';
-import { anyImageId, launchTagged } from '../src/demo/seed.js';
+import { launchTagged } from '../src/demo/seed.js';
 import { parsePolicy } from '../src/policy/load.js';
 import { allTools, toolNames } from '../src/tools/index.js';
 import { admin, call, connect, world, type Harness } from './helpers/harness.js';
-
-/** A valid call of each tool. A new tool without one fails the first test below. */
-const SAMPLES: Record<
-  string,
-  (w: ReturnType<typeof world>, ownedArn: string, h?: Harness) => Record<string, unknown> | Promise<Record<string, unknown>>
-> = {
-  get_status: () => ({}),
-  list_resources: () => ({}),
-  tag_resource: (_w, arn) => ({ resource_arn: arn, set: { Owner: 'x' } }),
-  get_budget: () => ({}),
-  request_budget: () => ({ amount_usd_month: 25, reason: 'a second web node for the sale', duration: 'this_month' }),
-  get_service: () => ({ service: 'web' }),
-  scale_service: () => ({ service: 'web', desired_count: 1, instance_type: 't3.micro' }),
-  get_site_status: () => ({ site: 'shop' }),
-  deploy_static_site: () => ({ site: 'shop', source_dir: SITE, environment: 'staging' }),
-  promote_site: async (_w, _arn, h) => {
-    if (h) await call(h.client, 'deploy_static_site', { site: 'shop', source_dir: SITE, environment: 'staging' });
-    return { site: 'shop' };
-  },
-  get_proposal: async (_w, _arn, h) => {
-    if (!h) return { proposal_id: 'prop_000000000000' };
-    const asked = await call(h.client, 'request_budget', {
-      amount_usd_month: 5,
-      reason: 'to have something to poll',
-      duration: 'this_month',
-    });
-    return { proposal_id: asked.structured?.proposal_id };
-  },
-  propose_security_change: async (w) => {
-    const sg = await admin.ec2().send(
-      new CreateSecurityGroupCommand({
-        GroupName: `sg-${w.project}-${Math.random().toString(16).slice(2, 8)}`,
-        Description: 'test',
-        TagSpecifications: [{ ResourceType: 'security-group', Tags: [{ Key: 'ProjectId', Value: w.project }] }],
-      }),
-    );
-    return {
-      security_group: sg.GroupId,
-      add: [{ protocol: 'tcp', from_port: 443, to_port: 443, cidr: '0.0.0.0/0' }],
-      reason: 'serve https to everyone',
-    };
-  },
-  find_unused_resources: () => ({}),
-  reclaim_resources: async (w) => {
-    const vol = await admin.ec2().send(
-      new CreateVolumeCommand({
-        AvailabilityZone: 'us-east-1a',
-        Size: 1,
-        TagSpecifications: [{ ResourceType: 'volume', Tags: [{ Key: 'ProjectId', Value: w.project }] }],
-      }),
-    );
-    return { ids: [vol.VolumeId], reason: 'attached to nothing' };
-  },
-  check_drift: () => ({}),
-  repair_drift: async (_w, arn, h) => {
-    if (!h) return { ids: ['drift-0123456789'] };
-    // Real drift: a tag aws-warden set, changed behind its back.
-    await call(h.client, 'tag_resource', { resource_arn: arn, set: { Owner: 'web-team' } });
-    await admin
-      .ec2()
-      .send(new CreateTagsCommand({ Resources: [arn.split('/').pop() as string], Tags: [{ Key: 'Owner', Value: 'someone-else' }] }));
-    const found = await call(h.client, 'check_drift', {});
-    return { ids: [(found.structured as { drift: { id: string }[] }).drift[0].id] };
-  },
-  verify_backups: () => ({}),
-  get_job: async (w, _arn, h) => {
-    if (!h) return { job_id: 'job-0123abcd' };
-    return {
-      job_id: h.store.jobs.create({
-        project: w.project,
-        agent: w.agent,
-        tool: 'check_drift',
-        args: {},
-        runAt: new Date(),
-        why: 'to have something to poll',
-      }).id,
-    };
-  },
-};
-
-/** A site directory under the root the sample world allows. */
-const ROOT = mkdtempSync(join(tmpdir(), 'warden-choke-'));
-const SITE = join(ROOT, 'site');
-mkdirSync(SITE);
-writeFileSync(join(SITE, 'index.html'), '<h1>hi</h1>');
-
-/** A world whose project declares the service the samples scale and the site root they deploy from. */
-async function serviceWorld() {
-  const img = await anyImageId(admin.ec2());
-  return world({
-    projectYaml: `    services:\n      web: { image_id: ${img}, instance_types: [t3.micro], max: 2, health: { timeout_seconds: 5, poll_seconds: 0.2 } }\n    sites: { roots: ["${ROOT}"], soak_minutes: 0 }`,
-  });
-}
+import { SAMPLES, serviceWorld } from './helpers/samples.js';
 
 const open: Harness[] = [];
 afterEach(async () => {

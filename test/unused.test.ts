@@ -159,7 +159,7 @@ describe('reclaim_resources', () => {
     const w = world({ projectYaml: ALLOW, limits: '{ reclaim_unattended: true }' });
     const h = await connect(w.policy, w.agent);
     open.push(h);
-    const idle = idOf(await launchTagged(admin.ec2(), { ProjectId: w.project }));
+    const idle = idOf(await launchTagged(admin.ec2(), { ProjectId: w.project }, undefined, { volumes: true }));
     const bystander = idOf(await launchTagged(admin.ec2(), { ProjectId: w.project }));
     await Promise.all([metrics(idle, 0.5), metrics(bystander, 0.5)]);
     const vol = await volume({ ProjectId: w.project, Environment: 'staging' });

@@ -17,8 +17,13 @@ async function findImageId(ec2: EC2Client): Promise<string> {
   return id;
 }
 
-/** Launches one t3.micro carrying exactly `tags` (nothing added) on it and its volume, as aws-warden's own launches do; returns its ARN. */
-export async function launchTagged(ec2: EC2Client, tags: Record<string, string>, imageId?: string): Promise<string> {
+/** Launches one t3.micro carrying exactly `tags` (nothing added), its volume too with `volumes` (as aws-warden's own launches do); returns its ARN. */
+export async function launchTagged(
+  ec2: EC2Client,
+  tags: Record<string, string>,
+  imageId?: string,
+  opts: { volumes?: boolean } = {},
+): Promise<string> {
   const out = await ec2.send(
     new RunInstancesCommand({
       ImageId: imageId ?? (await anyImageId(ec2)),
@@ -26,7 +31,7 @@ export async function launchTagged(ec2: EC2Client, tags: Record<string, string>,
       MinCount: 1,
       MaxCount: 1,
       TagSpecifications: Object.keys(tags).length
-        ? (['instance', 'volume'] as const).map((ResourceType) => ({
+        ? (opts.volumes ? (['instance', 'volume'] as const) : (['instance'] as const)).map((ResourceType) => ({
             ResourceType,
             Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })),
           }))

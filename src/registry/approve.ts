@@ -53,7 +53,7 @@ function differences(path: string, a: unknown, b: unknown, out: string[]): void 
 /** What moved between the plan the agent proposed and the plan the world gives now; null when nothing did. */
 export function planDrift(proposed: Plan, now: Plan): string | null {
   const parts: string[] = [];
-  for (const key of ['preconditions', 'resources', 'operations', 'costDeltaUsdMonth', 'capacity'] as const)
+  for (const key of ['preconditions', 'resources', 'operations', 'costDeltaUsdMonth', 'capacity', 'params'] as const)
     differences(key, proposed[key], now[key], parts);
   return parts.length ? parts.slice(0, 8).join('; ') : null;
 }
@@ -67,7 +67,9 @@ export async function approveAndRun(
   deps: RunDeps = {},
 ): Promise<Decided> {
   const { p, plan: stored } = loadPending(store, id);
-  if (stored.operations.every((o) => o.action.startsWith('warden:'))) return approveProposal(store, id, approver, comment);
+  // Only a plan of warden: operations alone is applied in the store; one without operations still runs its tool (and writes nothing).
+  if (stored.operations.length > 0 && stored.operations.every((o) => o.action.startsWith('warden:')))
+    return approveProposal(store, id, approver, comment);
   const spec = (deps.tools ?? allTools).find((t) => t.name === p.tool);
   if (!spec) throw new ProposalRefused(`proposal ${id}: tool ${p.tool} is not in this version of aws-warden`);
   let plan: Plan;

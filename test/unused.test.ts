@@ -1,6 +1,6 @@
 // find_unused_resources and reclaim_resources against moto: CloudWatch metrics put by the test make an instance idle;
 // another project's idle instance is never listed or touched; reclaiming escalates unless tier and policy allow it.
-import { PutMetricDataCommand, CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import { idleMetrics as metrics } from './helpers/metrics.js';
 import {
   AllocateAddressCommand,
   CreateVolumeCommand,
@@ -29,35 +29,6 @@ afterEach(async () => {
 const idOf = (arn: string) => arn.split('/').pop() as string;
 
 /** 72 hourly datapoints: CPU at `cpu` percent, 100 KB of network each way per hour. */
-async function metrics(instanceId: string, cpu: number) {
-  const cw = new CloudWatchClient({});
-  const now = Date.now();
-  const points = Array.from({ length: 72 }, (_, k) => new Date(now - (k + 0.5) * 3_600_000));
-  for (let i = 0; i < points.length; i += 20) {
-    const chunk = points.slice(i, i + 20);
-    const dims = [{ Name: 'InstanceId', Value: instanceId }];
-    await cw.send(
-      new PutMetricDataCommand({
-        Namespace: 'AWS/EC2',
-        MetricData: chunk.map((t) => ({ MetricName: 'CPUUtilization', Dimensions: dims, Timestamp: t, Value: cpu, Unit: 'Percent' })),
-      }),
-    );
-    await cw.send(
-      new PutMetricDataCommand({
-        Namespace: 'AWS/EC2',
-        MetricData: chunk.flatMap((t) =>
-          ['NetworkIn', 'NetworkOut'].map((m) => ({
-            MetricName: m,
-            Dimensions: dims,
-            Timestamp: t,
-            Value: 100_000,
-            Unit: 'Bytes' as const,
-          })),
-        ),
-      }),
-    );
-  }
-}
 
 async function volume(tags: Record<string, string>, size = 10) {
   const out = await admin.ec2().send(

@@ -289,7 +289,6 @@ describe('every entry point takes the tool’s lock', () => {
   });
 
   it('drift repair of a service takes scale_service’s lock for that service', async () => {
-    let release: () => void = () => {};
     let released = false;
     let executedWhileHeld: boolean | null = null;
     let signal: (what: 'waiting' | 'executing') => void = () => {};
@@ -315,7 +314,7 @@ describe('every entry point takes the tool’s lock', () => {
     // Another change holds the service: the repair must wait for it, not scale beside it.
     const key = `service:${w.project}:web`;
     const holder = h.store.locks.tryAcquire(key, 60_000) as string;
-    release = () => ((released = true), h.store.locks.release(key, holder));
+    const release = () => ((released = true), h.store.locks.release(key, holder));
     const tryAcquire = h.store.locks.tryAcquire.bind(h.store.locks);
     h.store.locks.tryAcquire = (k, ttl) => {
       const got = tryAcquire(k, ttl);

@@ -1,4 +1,5 @@
-// Every tool aws-warden serves. Adding a tool is one file plus one line here; the server wires it through the guard.
+// Every tool aws-warden serves. Adding a tool is its file (src/tools/<name>.ts), one line here and its tier grant in the
+// policy; the registry (src/registry) wires it through the guard, and its tests need a sample and a snapshot (README).
 import { checkDriftTool } from './check-drift.js';
 import { deployStaticSite } from './deploy-static-site.js';
 import { findUnusedResources } from './find-unused-resources.js';

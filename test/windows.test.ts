@@ -185,7 +185,22 @@ describe('deploy windows', () => {
     expect((await call(outsider.client, 'get_job', { job_id: job })).text).toBe(
       `get_job refused: job_id ${job}: no such job in project ${w.other}`,
     );
-    const cancel = spawnSync(process.execPath, [CTL, 'schedule', 'cancel', job, '--as', 'ann', '--db', dbFile], { encoding: 'utf8' });
+    // --as names a human only where the policy allows that name: otherwise nothing is written in anyone's name.
+    const policyFile = join(root, '..', `policy-${w.project}.yaml`);
+    writeFileSync(policyFile, `${w.yaml}\napproval: { allow_as: [ann] }\n`);
+    const before = store.audit.tail({ limit: 1 })[0].seq;
+    const spoofed = spawnSync(
+      process.execPath,
+      [CTL, 'schedule', 'cancel', job, '--as', 'mallory', '--policy', policyFile, '--db', dbFile],
+      { encoding: 'utf8' },
+    );
+    expect(spoofed.status).toBe(2);
+    expect(spoofed.stderr).toMatch(/--as mallory: the policy's approval.allow_as does not name it \(names: ann\)/);
+    expect(store.audit.tail({ limit: 1 })[0].seq).toBe(before);
+    expect(store.jobs.get(job)?.state).toBe('queued');
+    const cancel = spawnSync(process.execPath, [CTL, 'schedule', 'cancel', job, '--as', 'ann', '--policy', policyFile, '--db', dbFile], {
+      encoding: 'utf8',
+    });
     expect(cancel.status, cancel.stderr).toBe(0);
     expect(cancel.stdout).toMatch(new RegExp(`^cancelled ${job}`));
     const twice = spawnSync(process.execPath, [CTL, 'schedule', 'cancel', job, '--db', dbFile], { encoding: 'utf8' });

@@ -102,12 +102,13 @@ last tier change): that creates a proposal for a human, or promotes at once with
 trust.demote_on (prod_rollback, health_failure, boundary_escape; all three by default) drop it one tier at once. Every change is in the audit chain.
 ${DB}`,
   schedule: `Usage: wardenctl schedule list [--state S] [--project P] [--json] [--db FILE]
-       wardenctl schedule cancel JOB [--as NAME] [--db FILE]
+       wardenctl schedule cancel JOB [--as NAME --policy FILE] [--db FILE]
 
 A change requested outside its environment's deploy window waits as a job; \`aws-warden worker\` runs it at the
 window's opening with the full guard checked again. The worker also queues periodic drift and backup checks.
 States: queued, running, done, failed, cancelled, interrupted (its worker died mid-run: never run again).
-cancel works on queued jobs only and is recorded in the audit chain.
+cancel works on queued jobs only and is recorded in the audit chain under your OS user, or --as NAME when the
+policy's approval.allow_as names it (anything else is refused, exit 2).
 ${DB}`,
   backups: `Usage: wardenctl backups [--project P] [--json] [--db FILE]
 

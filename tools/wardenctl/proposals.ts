@@ -6,6 +6,7 @@ import { ExitError, parse, UsageError } from '../../src/cli/run-main.js';
 import { ProposalRefused, rejectProposal } from '../../src/proposals/approve.js';
 import { recordExpiries } from '../../src/proposals/expire.js';
 import { approveAndRun } from '../../src/registry/approve.js';
+import { actingHuman } from './human.js';
 import { loadPolicy } from './policy.js';
 import type { ProposalRow } from '../../src/store/proposals.js';
 import { HELP, printHelp } from './help.js';
@@ -170,15 +171,7 @@ async function decide(argv: string[], verb: 'approve' | 'reject'): Promise<numbe
   if (verb === 'reject' && !values.reason?.trim())
     throw new UsageError('wardenctl proposals reject: --reason is required (the agent reads it)');
   const osUser = userInfo().username;
-  let who = osUser;
-  if (values.as !== undefined) {
-    const allowed = loadPolicy(values.policy).approval.allow_as;
-    if (!allowed.includes(values.as))
-      throw new UsageError(
-        `--as ${values.as}: the policy's approval.allow_as does not name it (names: ${allowed.join(', ') || 'none'}); you act as ${osUser}`,
-      );
-    who = values.as;
-  }
+  const who = actingHuman(values.as, values.policy);
   return withStore(values.db, async ({ store }) => {
     const p = store.proposals.get(id);
     if (!p) throw new ExitError(2, `no proposal ${id} (wardenctl proposals list shows them)`);

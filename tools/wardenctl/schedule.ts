@@ -1,6 +1,6 @@
 // wardenctl schedule list | cancel ID: jobs held for a deploy window and the worker's periodic checks.
 import Table from 'cli-table3';
-import { userInfo } from 'node:os';
+import { actingHuman } from './human.js';
 import { ExitError, parse, UsageError } from '../../src/cli/run-main.js';
 import type { JobState } from '../../src/store/jobs.js';
 import { HELP, printHelp } from './help.js';
@@ -54,13 +54,13 @@ function list(argv: string[]): number {
 function cancel(argv: string[]): number {
   const { values, positionals } = parse(
     argv,
-    { as: { type: 'string' }, db: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    { as: { type: 'string' }, policy: { type: 'string' }, db: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
     HELP.schedule,
   );
   if (values.help) return printHelp(HELP.schedule);
   const id = positionals[0];
   if (!id) throw new UsageError('wardenctl schedule cancel: give the job id (wardenctl schedule list shows them)');
-  const who = `human:${values.as ?? userInfo().username}`;
+  const who = `human:${actingHuman(values.as, values.policy)}`;
   return withStore(values.db, ({ store }) => {
     const job = store.jobs.get(id);
     if (!job) throw new ExitError(1, `job ${id}: no such job`);

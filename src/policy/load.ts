@@ -39,8 +39,20 @@ export function parsePolicy(text: string, file: string, knownTools: readonly str
     );
   }
   const result = policySchema(knownTools).safeParse(doc.toJS());
-  if (result.success) return result.data;
+  if (result.success) return ownMaps(result.data);
   throw new PolicyError(result.error.issues.map((issue) => describeIssue(issue, doc, lines, label)));
+}
+
+/**
+ * Names are data, not property paths: every map of the policy (projects, agents, tiers, services, windows, …) has no
+ * prototype, so a name such as "constructor" or "toString" finds only what the policy itself declares.
+ */
+function ownMaps<T>(value: T): T {
+  if (Array.isArray(value)) return value.map(ownMaps) as T;
+  if (value === null || typeof value !== 'object') return value;
+  const out = Object.create(null) as Record<string, unknown>;
+  for (const [k, v] of Object.entries(value)) out[k] = ownMaps(v);
+  return out as T;
 }
 
 function describeIssue(issue: z.core.$ZodIssue, doc: Document, lines: LineCounter, label: string): string {

@@ -51,6 +51,29 @@ export function describeInputError(tool: string, error: z.ZodError): string {
   return `invalid arguments for ${tool}: ${lines.join('; ')}`;
 }
 
+/**
+ * A call of a tool this server does not serve is a denial on the record like any other (the name clipped, so a flood
+ * of long names cannot grow the row); the caller answers it as a protocol error. Returns the message.
+ */
+export function recordUnknownTool(deps: Pick<CallDeps, 'agent' | 'store'>, name: unknown, rawArgs: unknown): string {
+  const agent = withCurrentTier(deps.store, deps.agent);
+  const shown = JSON.stringify(String(name).slice(0, 64));
+  const message = `unknown tool ${shown}; tools you may call: ${agent.tier.tools.join(', ')}`;
+  try {
+    deps.store.audit.append({
+      kind: 'denied',
+      agent: agent.id,
+      project: agent.projectId,
+      tool: String(name).slice(0, 64),
+      decision: { outcome: 'deny', rule: 'unknown_tool', reason: message, name_length: String(name).length },
+      request: { argument_keys: Object.keys((rawArgs as object | undefined) ?? {}).slice(0, 20) },
+    });
+  } catch (e) {
+    log.error(`audit append failed: ${(e as Error).message}`);
+  }
+  return message;
+}
+
 /** An agent's call, from its first audit row to its outcome. */
 export async function runCall(spec: ToolSpec, rawArgs: unknown, deps: CallDeps, extras: CallExtras): Promise<Outcome> {
   // The tier in force now: a promotion or demotion since the server started applies to this very call,

@@ -1,6 +1,6 @@
 // createServer(deps): an MCP server whose only tool handler is the guarded path; tools/list shows what the tier grants.
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import { CallToolRequestSchema, ListToolsRequestSchema, type Tool } from '@modelcontextprotocol/sdk/types.js';
+import { CallToolRequestSchema, ErrorCode, ListToolsRequestSchema, McpError, type Tool } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import type { AgentAws } from '../aws/clients.js';
 import type { Store } from '../store/store.js';
@@ -8,7 +8,7 @@ import { allTools } from '../tools/index.js';
 import type { ToolSpec } from '../tools/tool.js';
 import type { AgentContext } from '../core/agent.js';
 import { withCurrentTier } from '../trust/tiers.js';
-import { runCall } from '../registry/lifecycle.js';
+import { recordUnknownTool, runCall } from '../registry/lifecycle.js';
 import { inputSchemaOf, outputSchemaOf } from '../registry/tool-io.js';
 import { toToolResult } from './result.js';
 
@@ -48,16 +48,8 @@ export function createServer(deps: ServerDeps): Server {
 
   server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
     const spec = tools.get(request.params.name);
-    if (!spec)
-      return {
-        isError: true,
-        content: [
-          {
-            type: 'text',
-            text: `unknown tool "${request.params.name}"; tools you may call: ${withCurrentTier(deps.store, deps.agent).tier.tools.join(', ')}`,
-          },
-        ],
-      };
+    // Per the MCP spec an unknown tool is a protocol error (-32602), and it is on the audit record.
+    if (!spec) throw new McpError(ErrorCode.InvalidParams, recordUnknownTool(deps, request.params.name, request.params.arguments));
     const token = request.params._meta?.progressToken;
     const canElicit = Boolean(server.getClientCapabilities()?.elicitation);
     const outcome = await runCall(spec, request.params.arguments, deps, {

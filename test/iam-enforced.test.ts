@@ -120,7 +120,7 @@ describe('rendered roles under IAM enforcement', () => {
   it('the explicit denies hold even for a call that bypasses aws-warden: security groups, IAM, bucket deletion', async () => {
     const admin = new EC2Client(cfg(warden));
     const vpcless = await admin.send(new CreateSecurityGroupCommand({ GroupName: fresh('sg'), Description: 'web' }));
-    const bucket = `${project}-site-prod-abcd1234`;
+    const bucket = `${project}--site-prod-abcd1234`;
     await new S3Client({ ...cfg(warden), forcePathStyle: true }).send(new CreateBucketCommand({ Bucket: bucket }));
     const open = {
       GroupId: vpcless.GroupId,
@@ -179,13 +179,13 @@ describe('rendered roles under IAM enforcement', () => {
 
   it('site buckets are scoped to the project prefix: another project’s bucket name is refused', async () => {
     const s3 = new S3Client({ ...cfg(await assume(role(`${agent}-operator`))), forcePathStyle: true });
-    expect(await refused(s3.send(new CreateBucketCommand({ Bucket: `${project}-docs-staging-0123abcd` })))).toBe('allowed');
+    expect(await refused(s3.send(new CreateBucketCommand({ Bucket: `${project}--docs-staging-0123abcd` })))).toBe('allowed');
     expect(await refused(s3.send(new CreateBucketCommand({ Bucket: `someone-else-docs-staging-0123abcd` })))).toMatch(/AccessDenied/);
     // Its only deletable buckets are the scratch buckets of restore checks.
-    expect(await refused(s3.send(new CreateBucketCommand({ Bucket: `restore-${project}-0123abcd` })))).toBe('allowed');
-    expect(await refused(s3.send(new DeleteBucketCommand({ Bucket: `restore-${project}-0123abcd` })))).toBe('allowed');
-    expect(await refused(s3.send(new DeleteBucketCommand({ Bucket: `${project}-docs-staging-0123abcd` })))).toMatch(/AccessDenied/);
+    expect(await refused(s3.send(new CreateBucketCommand({ Bucket: `restore-${project}--0123abcd` })))).toBe('allowed');
+    expect(await refused(s3.send(new DeleteBucketCommand({ Bucket: `restore-${project}--0123abcd` })))).toBe('allowed');
+    expect(await refused(s3.send(new DeleteBucketCommand({ Bucket: `${project}--docs-staging-0123abcd` })))).toMatch(/AccessDenied/);
     const observer = new S3Client({ ...cfg(await assume(role(agent))), forcePathStyle: true });
-    expect(await refused(observer.send(new CreateBucketCommand({ Bucket: `${project}-docs-prod-0123abcd` })))).toMatch(/AccessDenied/);
+    expect(await refused(observer.send(new CreateBucketCommand({ Bucket: `${project}--docs-prod-0123abcd` })))).toMatch(/AccessDenied/);
   });
 });

@@ -6,8 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { policyDocument } from '../src/iam/grammar.js';
-import { renderAgentRole, renderApproverRole } from '../src/iam/render.js';
-import { loadPolicyFile } from '../src/policy/load.js';
+import { renderAgentRole, renderAgentRoles, renderApproverRole } from '../src/iam/render.js';
+import { loadPolicyFile, parsePolicy } from '../src/policy/load.js';
+import { bucketName } from '../src/sites/bucket.js';
 import { toolNames } from '../src/tools/index.js';
 import { fresh } from './helpers/harness.js';
 
@@ -152,5 +153,62 @@ describe('IAM rendering', () => {
       expect(r.status).toBe(2);
       expect(r.stderr).toMatch(msg);
     }
+  });
+});
+
+describe('bucket scoping without prefix overlap', () => {
+  const pair = parsePolicy(
+    `version: 1
+projects:
+  shop: { budget_usd_month: 10, approver_role_arn: "arn:aws:iam::123456789012:role/shop-approver" }
+  shop-eu: { budget_usd_month: 10, approver_role_arn: "arn:aws:iam::123456789012:role/shop-eu-approver" }
+tiers: { operator: { tools: [${toolNames.join(', ')}] } }
+agents:
+  shop-bot: { project: shop, tier: operator, role_arn: "arn:aws:iam::123456789012:role/shop-bot" }
+  eu-bot: { project: shop-eu, tier: operator, role_arn: "arn:aws:iam::123456789012:role/eu-bot" }
+`,
+    'policy.yaml',
+    toolNames,
+  );
+  /** IAM's wildcard match: * any run of characters, ? one. */
+  const matches = (pattern: string, arn: string) =>
+    new RegExp(
+      `^${pattern
+        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+        .replace(/\*/g, '.*')
+        .replace(/\?/g, '.')}$`,
+    ).test(arn);
+  const bucketsOf = (project: string) => [
+    `arn:aws:s3:::${bucketName('123456789012', project, 'web', 'prod')}`,
+    `arn:aws:s3:::${bucketName('123456789012', project, 'web', 'prod')}/index.html`,
+    `arn:aws:s3:::restore-${project}--0a1b2c3d`,
+    `arn:aws:s3:::restore-${project}--0a1b2c3d/index.html`,
+  ];
+  const s3Resources = (roles: { permissions: { Statement: { Resource?: string | string[]; NotResource?: string | string[] }[] } }[]) =>
+    roles.flatMap((r) => r.permissions.Statement.flatMap((s) => asList(s.Resource))).filter((x) => x.startsWith('arn:aws:s3:::'));
+
+  it.each([
+    ['shop', 'shop-bot', 'shop-eu'],
+    ['shop-eu', 'eu-bot', 'shop'],
+  ])("%s's roles reach its own buckets and none of %s's neighbour %s", (project, agent, other) => {
+    const roles = [...renderAgentRoles(pair, agent, BASE), renderApproverRole(pair, project, BASE)].filter((r) => r !== null);
+    const patterns = s3Resources(roles);
+    expect(patterns.length).toBeGreaterThan(0);
+    for (const arn of bucketsOf(other))
+      expect(
+        patterns.filter((p) => matches(p, arn)),
+        arn,
+      ).toEqual([]);
+    for (const arn of bucketsOf(project))
+      expect(
+        patterns.some((p) => matches(p, arn)),
+        arn,
+      ).toBe(true);
+  });
+
+  it('a project name cannot hold the delimiter', () => {
+    expect(() =>
+      parsePolicy('version: 1\nprojects: { shop--eu: { budget_usd_month: 1 } }\ntiers: {}\nagents: {}\n', 'policy.yaml', toolNames),
+    ).toThrow(/projects\.shop--eu: invalid name "shop--eu": a project name has no "--"/);
   });
 });

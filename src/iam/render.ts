@@ -1,6 +1,7 @@
 // Renders each agent's IAM role from the policy: a trust policy only the warden may use, exactly the actions its
 // tier's tools need, scoped by the ProjectId tag, and explicit denies for what an agent must never do itself.
 import type { Policy } from '../policy/schema.js';
+import { projectBucketPrefix, scratchBucketPrefix } from '../sites/bucket.js';
 import { allTools } from '../tools/index.js';
 import type { IamNeeds } from '../tools/tool.js';
 import { policyDocument, type PolicyDocument, type Statement } from './grammar.js';
@@ -27,7 +28,7 @@ const NEVER_FOR_AGENTS = [
 
 /**
  * An agent deletes no bucket but the scratch buckets of its own restore checks (verify_backups, named
- * restore-<project>-…). The second statement repeats the first for the project's own buckets in a form emulators
+ * restore-<project>--…). The second statement repeats the first for the project's own buckets in a form emulators
  * without NotResource (moto) evaluate too.
  */
 const scratchOnly = (project: string): Statement[] => [
@@ -35,9 +36,14 @@ const scratchOnly = (project: string): Statement[] => [
     Sid: 'NeverDeleteBucketsButRestoreScratch',
     Effect: 'Deny',
     Action: ['s3:DeleteBucket'],
-    NotResource: [`arn:aws:s3:::restore-${project}-*`],
+    NotResource: [`arn:aws:s3:::${scratchBucketPrefix(project)}*`],
   },
-  { Sid: 'NeverDeleteProjectBuckets', Effect: 'Deny', Action: ['s3:DeleteBucket'], Resource: [`arn:aws:s3:::${project}-*`] },
+  {
+    Sid: 'NeverDeleteProjectBuckets',
+    Effect: 'Deny',
+    Action: ['s3:DeleteBucket'],
+    Resource: [`arn:aws:s3:::${projectBucketPrefix(project)}*`],
+  },
 ];
 const OWNERSHIP_KEYS = ['ProjectId', 'AgentId', 'ManagedBy'];
 
@@ -93,14 +99,14 @@ function permissionStatements(tools: string[], project: string, extra: string[] 
       Sid: 'SiteBucketsOfThisProject',
       Effect: 'Allow',
       Action: need('s3'),
-      Resource: [`arn:aws:s3:::${project}-*`, `arn:aws:s3:::${project}-*/*`],
+      Resource: [`arn:aws:s3:::${projectBucketPrefix(project)}*`, `arn:aws:s3:::${projectBucketPrefix(project)}*/*`],
     });
   if (need('scratch').length)
     out.push({
       Sid: 'RestoreScratchBuckets',
       Effect: 'Allow',
       Action: need('scratch'),
-      Resource: [`arn:aws:s3:::restore-${project}-*`, `arn:aws:s3:::restore-${project}-*/*`],
+      Resource: [`arn:aws:s3:::${scratchBucketPrefix(project)}*`, `arn:aws:s3:::${scratchBucketPrefix(project)}*/*`],
     });
   if (need('ssm').length)
     out.push({ Sid: 'PublicAmiParameters', Effect: 'Allow', Action: need('ssm'), Resource: 'arn:aws:ssm:*::parameter/aws/service/*' });
@@ -201,7 +207,7 @@ export function renderApproverRole(policy: Policy, project: string, basePrincipa
           Sid: 'ApprovedBucketDeletion',
           Effect: 'Allow',
           Action: ['s3:DeleteBucket', 's3:ListBucketVersions', 's3:DeleteObjectVersion'],
-          Resource: [`arn:aws:s3:::${project}-*`, `arn:aws:s3:::${project}-*/*`],
+          Resource: [`arn:aws:s3:::${projectBucketPrefix(project)}*`, `arn:aws:s3:::${projectBucketPrefix(project)}*/*`],
         },
         { Sid: 'NeverIam', Effect: 'Deny', Action: ['iam:*'], Resource: '*' },
       ],

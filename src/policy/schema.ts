@@ -246,7 +246,8 @@ export function policySchema(knownTools: readonly string[]) {
   return z
     .object({
       version: z.literal(1),
-      projects: z.record(name('project'), project),
+      // No "--" and no trailing "-" in a project name: "<project>--" starts its buckets, and no other project's can.
+      projects: z.record(name('project').regex(/^[a-z0-9]+(-[a-z0-9]+)*$/, 'a project name has no "--" and does not end in "-"'), project),
       tiers: z.record(name('tier'), tier),
       agents: z.record(name('agent'), agent),
       /** The trust gradient: tiers in the order written above, earned from the audit record, lost on incidents. */

@@ -10,6 +10,7 @@ import type { AgentContext } from '../core/agent.js';
 import { withCurrentTier } from '../trust/tiers.js';
 import { recordUnknownTool, runCall } from '../registry/lifecycle.js';
 import { inputSchemaOf, outputSchemaOf } from '../registry/tool-io.js';
+import { oneLine } from '../util/terminal.js';
 import { toToolResult } from './result.js';
 
 export const SERVER_INFO = { name: 'aws-warden', version: '0.1.0' };
@@ -67,7 +68,8 @@ export function createServer(deps: ServerDeps): Server {
                   required: ['approve'],
                 },
               });
-              const who = `in-client:${server.getClientVersion()?.name ?? 'unknown-client'}`;
+              // The client chose its own name: kept short and printable, since it becomes the approver of record.
+              const who = `in-client:${oneLine(String(server.getClientVersion()?.name ?? 'unknown-client')).slice(0, 64)}`;
               return { approved: answer.action === 'accept' && answer.content?.approve === true, who };
             } catch {
               // A client that cannot answer leaves the proposal for wardenctl.

@@ -4,8 +4,16 @@ import type { AgentAws } from '../aws/clients.js';
 import { sha256 } from '../util/canonical.js';
 
 /** Derived from account, project, site and environment; unique per account, readable, at most 63 chars. */
+/**
+ * `<project>--…`: a project name never holds "--" (the policy refuses it), so the IAM pattern `shop--*` cannot reach the
+ * buckets of a project called `shop-eu` (whose start with `shop-eu--`).
+ */
+export const projectBucketPrefix = (project: string) => `${project}--`;
+/** Restore scratch buckets of verify_backups, the only buckets an agent role may delete: `restore-<project>--<hex>`. */
+export const scratchBucketPrefix = (project: string) => `restore-${project}--`;
+
 export function bucketName(account: string, project: string, site: string, environment: string): string {
-  const base = `${project}-${site}-${environment}`.slice(0, 50).replace(/-+$/, '');
+  const base = `${projectBucketPrefix(project)}${site}-${environment}`.slice(0, 50).replace(/-+$/, '');
   return `${base}-${sha256(`${account}/${project}/${site}/${environment}`).slice(0, 8)}`;
 }
 

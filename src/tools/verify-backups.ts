@@ -6,6 +6,7 @@ import { readTags } from '../aws/tags.js';
 import { currentApproval } from '../aws/write-gate.js';
 import { verifyService, verifySite, type Verification } from '../backups/verify.js';
 import type { PlannedOperation, TouchedResource } from '../guard/types.js';
+import { scratchBucketPrefix } from '../sites/bucket.js';
 import { defineTool } from './tool.js';
 
 export const name = 'verify_backups';
@@ -13,8 +14,8 @@ export const name = 'verify_backups';
 const verification = z.object({ subject: z.string(), ok: z.boolean(), checks: z.number(), failures: z.array(z.string()) });
 const output = z.object({ project: z.string(), ok: z.boolean(), results: z.array(verification) });
 
-/** A scratch bucket name: restore-<project>-… are the only buckets an agent role may delete (see src/iam/render.ts). */
-const scratchName = (project: string) => `restore-${project}-${randomBytes(4).toString('hex')}`;
+/** A scratch bucket name: restore-<project>--… are the only buckets an agent role may delete (see src/iam/render.ts). */
+const scratchName = (project: string) => `${scratchBucketPrefix(project)}${randomBytes(4).toString('hex')}`;
 
 const params = z
   .object({

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // wardenctl: the human's side of aws-warden. `wardenctl <noun> <verb> [--json]`; exit 0 ok, 1 a finding, 2 usage/environment.
 import { runMain, UsageError } from '../../src/cli/run-main.js';
+import { guardTerminal } from '../../src/util/terminal.js';
 import { auditCommand } from './audit.js';
 import { backupsCommand } from './backups.js';
 import { budgetCommand } from './budget.js';
@@ -41,4 +42,7 @@ async function main(argv: string[]): Promise<number> {
   return command(rest);
 }
 
-runMain(() => main(process.argv.slice(2)));
+const argv = process.argv.slice(2);
+// Agents' words reach the approver's terminal: no escape sequence, CR or bidi override of theirs is ever obeyed.
+guardTerminal(argv.includes('--json') || (argv[0] === 'audit' && argv[1] === 'export'));
+runMain(() => main(argv));

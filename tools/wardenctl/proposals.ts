@@ -6,6 +6,7 @@ import { ExitError, parse, UsageError } from '../../src/cli/run-main.js';
 import { ProposalRefused, rejectProposal } from '../../src/proposals/approve.js';
 import { recordExpiries } from '../../src/proposals/expire.js';
 import { approveAndRun } from '../../src/registry/approve.js';
+import { oneLine } from '../../src/util/terminal.js';
 import { actingHuman } from './human.js';
 import { loadPolicy } from './policy.js';
 import type { ProposalRow } from '../../src/store/proposals.js';
@@ -94,8 +95,8 @@ function describe(p: ProposalRow): string {
   return [
     `proposal ${p.id} (${p.state})`,
     `  from      agent ${p.agent}, project ${p.project}, via ${p.tool}, at ${p.created_at}`,
-    `  reason    ${p.reason}`,
-    `  plan      ${plan.summary}`,
+    `  reason    ${oneLine(p.reason)}`,
+    `  plan      ${oneLine(plan.summary)}`,
     ...plan.operations.map(
       (o) => `            - ${o.action}${o.target ? ` on ${o.target}` : ''} ${o.params ? JSON.stringify(o.params) : ''}`,
     ),

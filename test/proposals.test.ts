@@ -14,7 +14,10 @@ import { launchTagged } from '../src/demo/seed.js';
 import { ProposalRefused, rejectProposal } from '../src/proposals/approve.js';
 import { approveAndRun } from '../src/registry/approve.js';
 import { rulesOf } from '../src/security/rules.js';
+import { planHash } from '../src/store/proposals.js';
 import { rawDb, Store } from '../src/store/store.js';
+import { canonicalJson } from '../src/util/canonical.js';
+import type { Plan } from '../src/guard/types.js';
 import { allTools } from '../src/tools/index.js';
 import { launchTool } from './fixtures/launch-tool.js';
 import { admin, call, connect, fresh, world, type Harness } from './helpers/harness.js';
@@ -320,6 +323,65 @@ describe('wardenctl approve: the approved plan is the plan that runs', () => {
     now = new Date('2026-11-13T00:00:01Z');
     await expect(approveAndRun(store, w.policy, expired, 'ann', null)).rejects.toThrow(/is expired/);
     expect(await ingress(group)).toEqual([]);
+  });
+
+  it('a proposal row rewritten consistently (plan, hash and arguments together) is refused against the chain, and reported', async () => {
+    const { w, h, store } = await setup();
+    const group = await ownedGroup(w.project);
+    const id = (await propose(h, group)).structured?.proposal_id as string;
+    // Someone with write access to the database swaps in a plan that opens SSH, with a matching hash and arguments.
+    const row = store.proposals.get(id)!;
+    const plan = JSON.parse(row.plan) as Plan;
+    const forged = JSON.parse(
+      JSON.stringify(plan).replaceAll('"from_port":443', '"from_port":22').replaceAll('"to_port":443', '"to_port":22'),
+    ) as Plan;
+    const text = canonicalJson(forged);
+    rawDb(store)
+      .prepare("UPDATE proposals SET plan = ?, plan_hash = ?, args = replace(args, '443', '22') WHERE id = ?")
+      .run(text, planHash(forged), id);
+    await expect(approveAndRun(store, w.policy, id, 'ann', null)).rejects.toThrow(
+      /is not the one the audit chain recorded when the agent proposed it .*rewritten — refused/,
+    );
+    expect(await ingress(group)).toEqual([]);
+    const [refusal] = h.audit.tail({ limit: 1 });
+    expect(refusal).toMatchObject({ kind: 'denied', agent: 'human:ann', follows: null });
+    expect(JSON.parse(refusal.decision ?? '{}')).toMatchObject({ rule: 'approval_refused', verb: 'approve', proposal: id });
+  });
+
+  it('a rejected proposal flipped back to pending in the database is refused: the chain records the rejection', async () => {
+    const { w, h, store } = await setup();
+    const group = await ownedGroup(w.project);
+    const id = (await propose(h, group)).structured?.proposal_id as string;
+    rejectProposal(store, id, 'ann', 'not today, thanks');
+    rawDb(store).prepare("UPDATE proposals SET state = 'pending', decided_by = NULL, decided_at = NULL WHERE id = ?").run(id);
+    await expect(approveAndRun(store, w.policy, id, 'bob', null)).rejects.toThrow(
+      /the audit chain records it decided already \(human:ann at .*\); the proposal row says pending/,
+    );
+    expect(await ingress(group)).toEqual([]);
+  });
+
+  it('every refused approval is an audit row: a second approve, a rejected one, an expired one (its expiry recorded too)', async () => {
+    let now = new Date('2026-11-10T00:00:00Z');
+    const { w, h, store } = await setup({ clock: () => now });
+    const group = await ownedGroup(w.project);
+    const done = (await propose(h, group)).structured?.proposal_id as string;
+    await approveAndRun(store, w.policy, done, 'ann', null);
+    await expect(approveAndRun(store, w.policy, done, 'bob', null)).rejects.toThrow(/is executed/);
+    expect(() => rejectProposal(store, done, 'bob', 'too late to say no')).toThrow(/is executed/);
+    const late = (await propose(h, await ownedGroup(w.project))).structured?.proposal_id as string;
+    now = new Date('2026-11-13T00:00:01Z');
+    await expect(approveAndRun(store, w.policy, late, 'ann', null)).rejects.toThrow(/is expired/);
+    const rows = h.audit.tail({ limit: 6 }).map((r) => ({ kind: r.kind, agent: r.agent, ...(JSON.parse(r.decision ?? '{}') as object) }));
+    const refusals = rows.filter((r) => (r as { rule?: string }).rule === 'approval_refused');
+    expect(refusals.map((r) => [r.agent, (r as { verb?: string }).verb])).toEqual([
+      ['human:bob', 'approve'],
+      ['human:bob', 'reject'],
+      ['human:ann', 'approve'],
+    ]);
+    expect(
+      rows.some((r) => (r as { rule?: string; proposal?: string }).rule === 'expired' && (r as { proposal?: string }).proposal === late),
+    ).toBe(true);
+    expect(store.audit.verify().ok).toBe(true);
   });
 
   it('a project without an approver role cannot run approved AWS plans', async () => {

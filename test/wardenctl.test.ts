@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { AuditLog } from '../src/store/audit.js';
 import { closeDb, openDb } from '../src/store/db.js';
+import { planHash } from '../src/store/proposals.js';
 import { Store } from '../src/store/store.js';
 import { launchTagged } from '../src/demo/seed.js';
 import { admin } from './helpers/harness.js';
@@ -158,7 +159,14 @@ describe('wardenctl budget, proposals, prices', () => {
       rollback: [],
       params: {},
     };
-    const escalated = store.audit.append({ kind: 'escalated', agent: 'bot', project, tool: 'request_budget', follows: requested.id });
+    const escalated = store.audit.append({
+      kind: 'escalated',
+      agent: 'bot',
+      project,
+      tool: 'request_budget',
+      follows: requested.id,
+      decision: { plan_hash: planHash(plan) },
+    });
     const p = store.proposals.create({
       kind: 'request_budget',
       project,

@@ -6,9 +6,40 @@ import { canonicalJson, sha256 } from '../util/canonical.js';
 import type { ProposalRow } from '../store/proposals.js';
 import type { Store } from '../store/store.js';
 import { recordTierChange } from '../trust/tiers.js';
+import { recordExpiries } from './expire.js';
 
 export class ProposalRefused extends Error {
   override name = 'ProposalRefused';
+  constructor(
+    message: string,
+    /** The refusal already has its own audit row (a stale plan, a run that failed); otherwise refusedApproval writes one. */
+    readonly recorded = false,
+  ) {
+    super(message);
+  }
+}
+
+/** Rules of rows that decide an escalation: a proposal whose escalation has one of these after it is decided. */
+const DECIDING = ['human', 'stale', 'expired'];
+
+/**
+ * Every refused decision is on the record: a second approval, a tampered or revived proposal, an expired one.
+ * The row follows nothing, so it never reads as a decision of the proposal itself.
+ */
+export function refusedApproval(store: Store, id: string, by: string, verb: 'approve' | 'reject', e: ProposalRefused): void {
+  if (e.recorded) return;
+  const p = store.proposals.get(id);
+  try {
+    store.audit.append({
+      kind: 'denied',
+      agent: `human:${by}`,
+      project: p?.project ?? '(unknown)',
+      tool: p?.tool ?? 'proposal',
+      decision: { outcome: 'deny', rule: 'approval_refused', verb, proposal: id, reason: e.message },
+    });
+  } catch {
+    // The refusal stands even if it cannot be written; the caller reports it.
+  }
 }
 
 export interface Decided {
@@ -35,9 +66,13 @@ function apply(store: Store, p: ProposalRow, plan: Plan, approver: string): Reco
   return { applied };
 }
 
-/** A proposal that may be decided now: pending, unexpired, its stored plan still matching its hash. */
+/**
+ * A proposal that may be decided now: pending and unexpired, its stored plan matching its hash, and both bound to the
+ * audit chain — the plan hash its `escalated` row recorded (a row whose own hash still verifies), and no decision of
+ * it recorded after that row. A proposal row rewritten or revived in the database is refused. Expiries are recorded by
+ * the caller first (recordExpiries), outside any transaction that a refusal would roll back.
+ */
 export function loadPending(store: Store, id: string): { p: ProposalRow; plan: Plan } {
-  store.proposals.expireDue();
   const p = store.proposals.get(id);
   if (!p) throw new ProposalRefused(`no proposal ${id} (wardenctl proposals list shows them)`);
   if (p.state !== 'pending')
@@ -51,10 +86,32 @@ export function loadPending(store: Store, id: string): { p: ProposalRow; plan: P
   const plan = JSON.parse(p.plan) as Plan;
   // Canonical form must round-trip too, or the row was hand-edited into an equivalent-looking plan.
   if (sha256(canonicalJson(plan)) !== p.plan_hash) throw new ProposalRefused(`proposal ${id}: plan is not in canonical form; refused`);
+  const escalated = store.audit.get(p.event_id);
+  if (escalated?.kind !== 'escalated' || !store.audit.rowIntact(escalated.seq))
+    throw new ProposalRefused(
+      `proposal ${id}: its escalation ${p.event_id} is not an intact escalated row of the audit chain — refused; run wardenctl audit verify`,
+    );
+  const chained = (JSON.parse(escalated.decision ?? '{}') as { plan_hash?: string }).plan_hash;
+  if (chained !== p.plan_hash)
+    throw new ProposalRefused(
+      `proposal ${id}: its plan hash ${p.plan_hash.slice(0, 16)}… is not the one the audit chain recorded when the agent proposed it (${chained ? `${chained.slice(0, 16)}…` : 'none'}); the proposal row was rewritten — refused`,
+    );
+  const decided = store.audit
+    .followers(p.event_id)
+    .find(
+      (r) =>
+        r.kind === 'approved' ||
+        (r.kind === 'denied' && DECIDING.includes((JSON.parse(r.decision ?? '{}') as { rule?: string }).rule ?? '')),
+    );
+  if (decided)
+    throw new ProposalRefused(
+      `proposal ${id}: the audit chain records it ${decided.kind === 'approved' ? 'approved' : 'decided'} already (${decided.agent} at ${decided.ts}); the proposal row says pending — refused`,
+    );
   return { p, plan };
 }
 
 export function approveProposal(store: Store, id: string, approver: string, comment: string | null): Decided {
+  recordExpiries(store, undefined);
   return store.transaction(() => {
     const { p, plan } = loadPending(store, id);
     if (!store.proposals.decide(id, 'approved', approver, comment))
@@ -78,7 +135,27 @@ export function approveProposal(store: Store, id: string, approver: string, comm
 
 /** Rejects; with the policy at hand, the project's humans and webhooks hear of it too. */
 export function rejectProposal(store: Store, id: string, by: string, reason: string, policy?: Policy): Decided {
-  const decided = store.transaction(() => {
+  recordExpiries(store, policy);
+  let decided: Decided;
+  try {
+    decided = rejectOnce(store, id, by, reason);
+  } catch (e) {
+    if (e instanceof ProposalRefused) refusedApproval(store, id, by, 'reject', e);
+    throw e;
+  }
+  const project = policy?.projects[decided.proposal.project];
+  if (project)
+    notify(store, project, {
+      project: decided.proposal.project,
+      kind: 'rejected',
+      subject: `proposal ${id} rejected by ${by}`,
+      body: { proposal_id: id, reason, proposed_by: decided.proposal.agent },
+    });
+  return decided;
+}
+
+function rejectOnce(store: Store, id: string, by: string, reason: string): Decided {
+  return store.transaction(() => {
     const { p } = loadPending(store, id);
     if (!store.proposals.decide(id, 'rejected', by, reason))
       throw new ProposalRefused(`proposal ${id} was decided by someone else just now`);
@@ -92,13 +169,4 @@ export function rejectProposal(store: Store, id: string, by: string, reason: str
     });
     return { proposal: store.proposals.get(id)!, result: { rejected: true, reason } };
   });
-  const project = policy?.projects[decided.proposal.project];
-  if (project)
-    notify(store, project, {
-      project: decided.proposal.project,
-      kind: 'rejected',
-      subject: `proposal ${id} rejected by ${by}`,
-      body: { proposal_id: id, reason, proposed_by: decided.proposal.agent },
-    });
-  return decided;
 }

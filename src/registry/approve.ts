@@ -10,7 +10,8 @@ import { decide, explain } from '../guard/decide.js';
 import { toCents } from '../guard/rules.js';
 import type { GuardRequest, Plan } from '../guard/types.js';
 import type { Policy } from '../policy/schema.js';
-import { approveProposal, loadPending, ProposalRefused, type Decided } from '../proposals/approve.js';
+import { approveProposal, loadPending, ProposalRefused, refusedApproval, type Decided } from '../proposals/approve.js';
+import { recordExpiries } from '../proposals/expire.js';
 import { canonicalJson } from '../util/canonical.js';
 import type { Store } from '../store/store.js';
 import { allTools } from '../tools/index.js';
@@ -59,6 +60,24 @@ export function planDrift(proposed: Plan, now: Plan): string | null {
 }
 
 export async function approveAndRun(
+  store: Store,
+  policy: Policy,
+  id: string,
+  approver: string,
+  comment: string | null,
+  deps: RunDeps = {},
+): Promise<Decided> {
+  // An expiry noticed now is recorded now, outside the transaction a refusal rolls back.
+  recordExpiries(store, policy);
+  try {
+    return await approveOnce(store, policy, id, approver, comment, deps);
+  } catch (e) {
+    if (e instanceof ProposalRefused) refusedApproval(store, id, approver, 'approve', e);
+    throw e;
+  }
+}
+
+async function approveOnce(
   store: Store,
   policy: Policy,
   id: string,
@@ -129,7 +148,7 @@ export async function approveAndRun(
           call.record({ kind: 'denied', follows: p.event_id, decision: { outcome: 'deny', rule: 'stale', reason: drift, proposal: id } });
         });
         call.tell({ kind: 'rejected', subject: `proposal ${id} is stale`, body: { proposal_id: id, reason: drift } });
-        throw new ProposalRefused(`proposal ${id} is stale and was not run: ${drift} — the agent must propose again`);
+        throw new ProposalRefused(`proposal ${id} is stale and was not run: ${drift} — the agent must propose again`, true);
       }
       const req: GuardRequest = {
         agent: agent.id,
@@ -159,7 +178,7 @@ export async function approveAndRun(
       });
       const outcome = await runAndSettle(call, { row, plan, args, deltaCents, decision, proposalId: id }, ctx);
       if (outcome.status !== 'executed')
-        throw new ProposalRefused(`proposal ${id} was approved but ${'message' in outcome ? outcome.message : outcome.status}`);
+        throw new ProposalRefused(`proposal ${id} was approved but ${'message' in outcome ? outcome.message : outcome.status}`, true);
       return { proposal: store.proposals.get(id)!, result: outcome.result };
     });
   } finally {

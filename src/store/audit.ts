@@ -153,6 +153,23 @@ export class AuditLog {
     ).all(agent) as AuditRow[];
   }
 
+  /** Rows that follow event `id`, oldest first. */
+  followers(id: string): AuditRow[] {
+    return stmt(this.db, 'SELECT * FROM audit_events WHERE follows = ? ORDER BY seq').all(id) as AuditRow[];
+  }
+
+  /** Whether one row still hashes to what it says and links to the row before it (a spot check of the chain). */
+  rowIntact(seq: number): boolean {
+    const row = stmt(this.db, `SELECT prev_hash, hash, ${BODY_SQL} AS body FROM audit_events WHERE seq = ?`).get(seq) as
+      { prev_hash: string; hash: string; body: string } | undefined;
+    if (!row || chainHash(row.prev_hash, row.body) !== row.hash) return false;
+    const before =
+      seq > 1
+        ? (stmt(this.db, 'SELECT hash FROM audit_events WHERE seq = ?').get(seq - 1) as { hash: string } | undefined)
+        : { hash: GENESIS_HASH };
+    return before?.hash === row.prev_hash;
+  }
+
   /** The row whose hash is `hash`, if any (wardenctl audit verify --head). */
   seqOfHash(hash: string): { seq: number } | undefined {
     return stmt(this.db, 'SELECT seq FROM audit_events WHERE hash = ?').get(hash) as { seq: number } | undefined;

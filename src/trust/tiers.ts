@@ -4,6 +4,7 @@ import { notify } from '../notify/notify.js';
 import type { Plan } from '../guard/types.js';
 import type { Policy } from '../policy/schema.js';
 import type { AgentContext } from '../core/agent.js';
+import { planHash } from '../store/proposals.js';
 import type { Store } from '../store/store.js';
 
 export function currentTier(store: Store, policy: Policy, agentId: string): { tier: string; since: string | null } {
@@ -139,7 +140,9 @@ export function reviewTrust(store: Store, agent: AgentContext, incidents: readon
     agent: agent.id,
     project: agent.projectId,
     tool: 'set_tier',
-    decision: { outcome: 'escalate', rule: 'trust', reason: record.why },
+    // The plan hash goes on the chain, so an approval can check the proposal row against it.
+    decision: { outcome: 'escalate', rule: 'trust', reason: record.why, plan_hash: planHash(plan) },
+    request: plan,
   });
   const p = store.proposals.create({
     kind: 'set_tier',

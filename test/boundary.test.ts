@@ -2,7 +2,8 @@
 // of a plain object. Each fails closed, with a clear error and an audit row.
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import { afterEach, describe, expect, it } from 'vitest';
-import { call, connect, type Harness } from './helpers/harness.js';
+import { launchTagged } from '../src/demo/seed.js';
+import { admin, call, connect, type Harness } from './helpers/harness.js';
 import { serviceWorld, SITE } from './helpers/samples.js';
 
 const open: Harness[] = [];
@@ -74,5 +75,60 @@ agents: { constructor: { project: constructor, tier: tostring, role_arn: "arn:aw
     open.push(h);
     const r = await call(h.client, 'get_status', {});
     expect(r.structured).toMatchObject({ agent: 'constructor', project: 'constructor', tier: 'tostring', environments: ['valueof'] });
+  });
+});
+
+describe('no disclosure through refusals', () => {
+  it('a dry run the ownership rule refuses shows nothing of the other project’s resource; the audit keeps it', async () => {
+    const { w, h } = await setup();
+    const { AuthorizeSecurityGroupIngressCommand, CreateSecurityGroupCommand } = await import('@aws-sdk/client-ec2');
+    const sg = (
+      await admin.ec2().send(
+        new CreateSecurityGroupCommand({
+          GroupName: `theirs-${w.other}`,
+          Description: 'billing db',
+          TagSpecifications: [
+            {
+              ResourceType: 'security-group',
+              Tags: [
+                { Key: 'ProjectId', Value: w.other },
+                { Key: 'Secret', Value: 'vault-token-7f3a' },
+              ],
+            },
+          ],
+        }),
+      )
+    ).GroupId as string;
+    await admin
+      .ec2()
+      .send(
+        new AuthorizeSecurityGroupIngressCommand({
+          GroupId: sg,
+          IpPermissions: [
+            { IpProtocol: 'tcp', FromPort: 5432, ToPort: 5432, IpRanges: [{ CidrIp: '10.9.8.0/24', Description: 'payroll-replica' }] },
+          ],
+        }),
+      );
+    const probe = await call(h.client, 'propose_security_change', {
+      security_group: sg,
+      add: [{ protocol: 'tcp', from_port: 443, to_port: 443, cidr: '0.0.0.0/0' }],
+      reason: 'just looking, honestly',
+      dry_run: true,
+    });
+    expect(probe.isError).toBe(true);
+    expect(probe.text).toMatch(
+      new RegExp(`denied by the ownership rule: .*security-group/${sg}: ProjectId is "${w.other}", not "${w.project}"`),
+    );
+    const shown = `${probe.text}${JSON.stringify(probe.structured ?? {})}`;
+    for (const secret of ['payroll-replica', '10.9.8.0/24', '5432', 'vault-token-7f3a', 'billing db'])
+      expect(shown, secret).not.toContain(secret);
+    const [row] = h.audit.tail({ limit: 1 });
+    expect(row.kind).toBe('planned');
+    expect(row.request).toContain('payroll-replica');
+    const arn = await launchTagged(admin.ec2(), { ProjectId: w.other, Secret: 'vault-token-7f3a' });
+    const tag = await call(h.client, 'tag_resource', { resource_arn: arn, set: { Owner: 'me' }, dry_run: true });
+    expect(tag.isError).toBe(true);
+    expect(`${tag.text}${JSON.stringify(tag.structured ?? {})}`).not.toContain('vault-token-7f3a');
+    expect(h.writes()).toEqual([]);
   });
 });

@@ -260,6 +260,10 @@ async function decideStage(
     if (d.outcome === 'deny' && d.rule === 'ownership') call.review('boundary_escape');
     return answer;
   }
+  // A dry run the ownership rule refuses answers with the refusal alone: its plan would show what another project owns
+  // (its rules, its tags). The audit row keeps the whole plan for humans.
+  if (gate.kind === 'planned' && d.outcome === 'deny' && d.rule === 'ownership')
+    return { status: 'denied', rule: 'ownership', message: `${spec.name} (dry run) ${explain(d)}` };
   if (gate.kind === 'planned') {
     const verdict = d.outcome === 'allow' ? 'would be allowed' : `would be ${explain(d)}`;
     const cost = plan.costDeltaUsdMonth === null ? 'unknown' : `$${plan.costDeltaUsdMonth.toFixed(2)}`;

@@ -99,16 +99,14 @@ describe('no disclosure through refusals', () => {
         }),
       )
     ).GroupId as string;
-    await admin
-      .ec2()
-      .send(
-        new AuthorizeSecurityGroupIngressCommand({
-          GroupId: sg,
-          IpPermissions: [
-            { IpProtocol: 'tcp', FromPort: 5432, ToPort: 5432, IpRanges: [{ CidrIp: '10.9.8.0/24', Description: 'payroll-replica' }] },
-          ],
-        }),
-      );
+    await admin.ec2().send(
+      new AuthorizeSecurityGroupIngressCommand({
+        GroupId: sg,
+        IpPermissions: [
+          { IpProtocol: 'tcp', FromPort: 5432, ToPort: 5432, IpRanges: [{ CidrIp: '10.9.8.0/24', Description: 'payroll-replica' }] },
+        ],
+      }),
+    );
     const probe = await call(h.client, 'propose_security_change', {
       security_group: sg,
       add: [{ protocol: 'tcp', from_port: 443, to_port: 443, cidr: '0.0.0.0/0' }],

@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { accountOf } from '../aws/arn.js';
 import { readTags } from '../aws/tags.js';
 import { currentApproval, OwnershipLost } from '../aws/write-gate.js';
-import { reservedTagKeyProblem } from '../guard/reserved-tags.js';
+import { tagSetProblems } from '../guard/tag-rules.js';
 import type { RiskFlag } from '../guard/types.js';
 import { monthlyCentsFromGbMonth, s3Prices } from '../prices/prices.js';
 import { bucketName, readContents, websiteUrl, type BucketContents } from '../sites/bucket.js';
@@ -24,6 +24,8 @@ export const name = 'deploy_static_site';
 /** Above this a file goes up in parts (lib-storage); below, one PutObject with its hash checked in memory. */
 const MULTIPART_BYTES = 16 * 2 ** 20;
 const GB = 2 ** 30;
+/** Tags the server sets on a site bucket. */
+const SERVER_BUCKET_TAGS = 5;
 
 const input = z
   .object({
@@ -42,14 +44,16 @@ const input = z
       .max(200)
       .regex(/^[^/][\w./-]*$/, 'a relative file name such as 404.html')
       .optional(),
-    tags: z.record(z.string(), z.string().max(256)).default({}).describe("extra tags for the bucket; ownership keys are the server's"),
+    tags: z
+      .record(z.string(), z.string())
+      .default({})
+      .describe("extra tags for the bucket (keys: ASCII letters, digits, spaces and + - = . _ : / @); ownership keys are the server's"),
   })
   .strict()
   .superRefine((a, ctx) => {
-    for (const k of Object.keys(a.tags)) {
-      const problem = reservedTagKeyProblem(k) ?? (k.length > 128 ? 'tag keys are at most 128 characters' : null);
-      if (problem) ctx.addIssue({ code: 'custom', path: ['tags', k], message: problem });
-    }
+    // The server adds its own five (ProjectId, AgentId, ManagedBy, Site, Environment): they count toward AWS's 50.
+    for (const p of tagSetProblems(a.tags, SERVER_BUCKET_TAGS))
+      ctx.addIssue({ code: 'custom', path: ['tags', ...p.path], message: p.message });
   });
 
 const output = z.object({

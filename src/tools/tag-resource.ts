@@ -5,29 +5,20 @@ import { PutBucketTaggingCommand } from '@aws-sdk/client-s3';
 import { z } from 'zod';
 import { parseArn } from '../aws/arn.js';
 import { readTags } from '../aws/tags.js';
-import { reservedTagKeyProblem } from '../guard/reserved-tags.js';
+import { MAX_TAGS, tagKeyProblem, tagSetProblems } from '../guard/tag-rules.js';
 import type { PlannedOperation, RiskFlag, Tags } from '../guard/types.js';
 import { Refusal } from '../core/errors.js';
 import { defineTool } from './tool.js';
 
 export const name = 'tag_resource';
 
-// AWS tag grammar: letters, digits, spaces and _ . : / = + - @
-const TAG_CHARS = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u;
-const CHARS_HINT = 'may hold letters, digits, spaces and _ . : / = + - @';
-const tagValue = z.string().max(256).regex(TAG_CHARS, `tag values ${CHARS_HINT}`);
-
-/** Why a tag key is refused, or null. Checked here rather than in a record key schema so the error names the key. */
-function tagKeyProblem(key: string): string | null {
-  if (key.length < 1 || key.length > 128) return `tag keys are 1-128 characters, got ${key.length}`;
-  if (!TAG_CHARS.test(key)) return `tag keys ${CHARS_HINT}`;
-  return reservedTagKeyProblem(key);
-}
-
 const input = z
   .object({
     resource_arn: z.string().min(1).max(2048).describe('ARN of an EC2 resource or S3 bucket your project owns'),
-    set: z.record(z.string(), tagValue).default({}).describe('tags to add or overwrite'),
+    set: z
+      .record(z.string(), z.string())
+      .default({})
+      .describe('tags to add or overwrite (keys: ASCII letters, digits, spaces and + - = . _ : / @)'),
     remove: z.array(z.string()).max(50).default([]).describe('tag keys to remove'),
   })
   .strict()
@@ -35,11 +26,7 @@ const input = z
     const keys = Object.keys(a.set);
     if (keys.length === 0 && a.remove.length === 0)
       ctx.addIssue({ code: 'custom', path: ['set'], message: 'nothing to do: give set and/or remove' });
-    if (keys.length > 50) ctx.addIssue({ code: 'custom', path: ['set'], message: `at most 50 tags per call, got ${keys.length}` });
-    for (const k of keys) {
-      const problem = tagKeyProblem(k);
-      if (problem) ctx.addIssue({ code: 'custom', path: ['set', k], message: problem });
-    }
+    for (const p of tagSetProblems(a.set, 0)) ctx.addIssue({ code: 'custom', path: ['set', ...p.path], message: p.message });
     a.remove.forEach((k, i) => {
       const problem = tagKeyProblem(k) ?? (k in a.set ? `"${k}" is both set and removed` : null);
       if (problem) ctx.addIssue({ code: 'custom', path: ['remove', i], message: problem });
@@ -91,6 +78,10 @@ export const tagResource = defineTool({
     const before = read.tags ?? {};
     const after: Tags = { ...before, ...args.set };
     for (const k of args.remove) delete after[k];
+    if (Object.keys(after).length > MAX_TAGS)
+      throw new Refusal(
+        `set: ${args.resource_arn} would carry ${Object.keys(after).length} tags; AWS allows ${MAX_TAGS}, ownership tags included — remove some first`,
+      );
     const criticalKeys = Object.keys(agent.project.critical_tag ?? {});
     const riskFlags: RiskFlag[] = [...Object.keys(args.set), ...args.remove].some((k) => criticalKeys.includes(k)) ? ['critical_tag'] : [];
     const steps = read.tags ? tagSteps(arn.service, arn.id, before, after) : [];

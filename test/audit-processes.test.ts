@@ -73,3 +73,40 @@ describe('a store shared by processes', () => {
     }
   });
 });
+
+describe('many processes starting on a new store', () => {
+  it(
+    '8 processes open (and migrate) one new file at the same instant: all start, the schema is whole, the chain verifies',
+    { timeout: 120_000 },
+    async () => {
+      const db = tmpDb();
+      const opener = join(import.meta.dirname, 'fixtures', 'open-worker.mjs');
+      // Started well ahead of the shared instant, so a busy machine cannot leave one behind.
+      const startAt = Date.now() + 4_000;
+      const results = await Promise.all(
+        Array.from(
+          { length: 8 },
+          (_, i) =>
+            new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
+              const child = spawn(process.execPath, [opener, db, `p${i}`, String(startAt)], { stdio: ['ignore', 'pipe', 'pipe'] });
+              let out = '';
+              let err = '';
+              child.stdout.on('data', (d) => (out += d));
+              child.stderr.on('data', (d) => (err += d));
+              child.on('close', (code) => resolve({ code, out, err }));
+            }),
+        ),
+      );
+      for (const r of results) expect(r, r.err).toMatchObject({ code: 0, out: 'ok\n' });
+      const conn = openDb(db);
+      try {
+        const { migrations } = await import('../src/store/migrations.js');
+        expect(conn.pragma('user_version', { simple: true })).toBe(migrations.at(-1)?.version);
+        const v = new AuditLog(conn).verify();
+        expect(v).toMatchObject({ ok: true, count: 8 });
+      } finally {
+        closeDb(conn);
+      }
+    },
+  );
+});

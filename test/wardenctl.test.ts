@@ -1,6 +1,7 @@
 // wardenctl as a human runs it: tables by default, --json, --help everywhere, exit 0 ok / 1 finding / 2 usage.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -254,5 +255,43 @@ describe('wardenctl budget, proposals, prices', () => {
     expect(ok.status).toBe(0);
     expect(ok.stdout).toMatch(/m5\.xlarge.*0\.192.*140\.16/);
     expect(ctl('prices', '--type', 'x9.galactic').status).toBe(1);
+  });
+});
+
+describe('wardenctl that only reads', () => {
+  it(
+    'audit tail, verify and export and status open the store read-only: the file is not written, and they exit 0',
+    { timeout: 120_000 },
+    () => {
+      const db = store();
+      const digest = () =>
+        ['', '-wal']
+          .map((s) =>
+            existsSync(db + s) && readFileSync(db + s).length > 0
+              ? createHash('sha256')
+                  .update(readFileSync(db + s))
+                  .digest('hex')
+              : 'none',
+          )
+          .join(' ');
+      const before = digest();
+      for (const args of [['audit', 'tail'], ['audit', 'verify'], ['audit', 'export'], ['status']]) {
+        const r = ctl(...args, '--db', db);
+        expect(r.status, `${args.join(' ')}: ${r.stderr}`).toBe(0);
+      }
+      expect(digest()).toBe(before);
+    },
+  );
+
+  it('a store at another schema version is refused by a reader rather than migrated', () => {
+    const db = store();
+    const conn = openDb(db);
+    conn.pragma('user_version = 1');
+    closeDb(conn);
+    const r = ctl('audit', 'tail', '--db', db);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(
+      /the store is at schema version 1 and this aws-warden reads \d+; open it once with the server or a writing command to migrate/,
+    );
   });
 });

@@ -1,18 +1,20 @@
 // Opens the SQLite store with the pragmas every process sharing it must agree on, and migrates it.
 import Database from 'better-sqlite3';
 import { registerChainHash } from './chain.js';
-import { migrate } from './migrations.js';
+import { latestVersion, migrate } from './migrations.js';
 
 export type Db = Database.Database;
 
-export function openDb(file: string, opts: { mustExist?: boolean } = {}): Db {
+export function openDb(file: string, opts: { mustExist?: boolean; readOnly?: boolean } = {}): Db {
+  if (opts.readOnly) return openReadOnly(file);
   const db = new Database(file, { fileMustExist: opts.mustExist ?? false });
   try {
+    // First, so that everything after it (switching a new file to WAL, migrating) waits for a process doing the same.
+    db.pragma('busy_timeout = 10000');
     if (file !== ':memory:') db.pragma('journal_mode = WAL');
     // NORMAL in WAL mode: a commit survives a process crash (kill -9); a power loss may roll back
     // the last few commits, never corrupt the file or the chain.
     db.pragma('synchronous = NORMAL');
-    db.pragma('busy_timeout = 10000');
     db.pragma('foreign_keys = ON');
     registerChainHash(db);
     migrate(db);
@@ -34,10 +36,35 @@ export function stmt(db: Db, sql: string): Database.Statement {
   return s;
 }
 
+/**
+ * For a human who only reads (audit tail, verify, export): no write of any kind, so a read-only file or a full disk
+ * does not turn a good answer into a failure. A store not yet migrated to this version is refused, not migrated.
+ */
+function openReadOnly(file: string): Db {
+  const db = new Database(file, { readonly: true, fileMustExist: true });
+  try {
+    db.pragma('busy_timeout = 10000');
+    registerChainHash(db);
+    const current = db.pragma('user_version', { simple: true }) as number;
+    const latest = latestVersion();
+    if (current !== latest)
+      throw new Error(
+        `the store is at schema version ${current} and this aws-warden reads ${latest}; open it once with the server or a writing command to migrate`,
+      );
+  } catch (e) {
+    db.close();
+    throw e;
+  }
+  return db;
+}
+
 export function closeDb(db: Db): void {
   if (!db.open) return;
   try {
-    db.pragma('optimize');
+    // Only a connection that may write tunes the file; a failure to (a full disk) loses nothing, so it never fails a close.
+    if (!db.readonly) db.pragma('optimize');
+  } catch {
+    // Nothing to undo: optimize only gathers statistics.
   } finally {
     db.close();
   }

@@ -230,6 +230,9 @@ export const migrations: Migration[] = [
   },
 ];
 
+/** The schema version this aws-warden writes. */
+export const latestVersion = (list: Migration[] = migrations): number => list.at(-1)?.version ?? 0;
+
 export function migrate(db: Database.Database, list: Migration[] = migrations): void {
   list.forEach((m, i) => {
     if (i > 0 && m.version <= list[i - 1].version) throw new Error(`migration versions must increase (${m.version})`);
@@ -241,6 +244,8 @@ export function migrate(db: Database.Database, list: Migration[] = migrations): 
   for (const m of list) {
     if (m.version <= current) continue;
     db.transaction(() => {
+      // Read again under the write lock: another process starting on the same new store may have applied it meanwhile.
+      if ((db.pragma('user_version', { simple: true }) as number) >= m.version) return;
       m.update(db);
       db.pragma(`user_version = ${m.version}`);
     }).immediate();

@@ -57,7 +57,8 @@ export class Store {
     return this.db.open;
   }
 
-  static open(file: string, opts: { mustExist?: boolean; clock?: () => Date } = {}): Store {
+  /** `readOnly`: a reader's connection (no migration, no write); the file must exist at this version. */
+  static open(file: string, opts: { mustExist?: boolean; readOnly?: boolean; clock?: () => Date } = {}): Store {
     return new Store(openDb(file, opts), opts.clock);
   }
 

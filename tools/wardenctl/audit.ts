@@ -3,7 +3,7 @@ import { auditTable } from '../../src/cli/audit-table.js';
 import { parse, parseLimit, UsageError } from '../../src/cli/run-main.js';
 import type { AuditRow } from '../../src/store/audit.js';
 import { HELP, printHelp } from './help.js';
-import { withStore } from './store.js';
+import { readStore } from './store.js';
 
 const JSON_FIELDS = ['request', 'decision', 'result', 'request_ids'] as const;
 
@@ -40,7 +40,7 @@ function tail(argv: string[]): number {
   );
   if (values.help) return printHelp(HELP.tail);
   const limit = parseLimit(values.limit, 20);
-  return withStore(values.db, ({ audit }) => {
+  return readStore(values.db, ({ audit }) => {
     const rows = audit.tail({ agent: values.agent, limit });
     process.stdout.write(values.json ? `${JSON.stringify(rows.map(rowObject), null, 2)}\n` : `${auditTable(rows)}\n`);
     return 0;
@@ -61,7 +61,7 @@ function verify(argv: string[]): number {
   if (values.help) return printHelp(HELP.verify);
   if (values.head !== undefined && !/^[0-9a-f]{64}$/.test(values.head))
     throw new UsageError(`--head: expected a 64-character hex SHA-256, got "${values.head}"`);
-  return withStore(values.db, ({ audit, file }) => {
+  return readStore(values.db, ({ audit, file }) => {
     const started = performance.now();
     let result: Record<string, unknown> = { ...audit.verify() };
     if (result.ok && values.head) {
@@ -102,7 +102,7 @@ function exportEvents(argv: string[]): number {
       throw new UsageError(`--since: expected an ISO 8601 time such as 2026-11-01T00:00:00Z, got "${values.since}"`);
     since = t.toISOString();
   }
-  return withStore(values.db, ({ audit }) => {
+  return readStore(values.db, ({ audit }) => {
     let chunk = '';
     for (const row of audit.since(since)) {
       chunk += `${JSON.stringify(rowObject(row))}\n`;

@@ -2,7 +2,7 @@
 import Table from 'cli-table3';
 import { parse } from '../../src/cli/run-main.js';
 import { HELP, printHelp } from './help.js';
-import { withStore } from './store.js';
+import { readStore } from './store.js';
 
 export async function backupsCommand(argv: string[]): Promise<number> {
   const { values } = parse(
@@ -11,7 +11,7 @@ export async function backupsCommand(argv: string[]): Promise<number> {
     HELP.backups,
   );
   if (values.help) return printHelp(HELP.backups);
-  return withStore(values.db, ({ store }) => {
+  return readStore(values.db, ({ store }) => {
     const rows = store.backups
       .latest(values.project)
       .map((b) => ({ ...b, ok: b.ok === 1, detail: JSON.parse(b.detail) as { failures: string[]; checks: number } }));

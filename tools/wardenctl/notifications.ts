@@ -3,7 +3,7 @@ import Table from 'cli-table3';
 import { parse, parseLimit } from '../../src/cli/run-main.js';
 import { listNotifications } from '../../src/notify/notify.js';
 import { HELP, printHelp } from './help.js';
-import { withStore } from './store.js';
+import { readStore } from './store.js';
 
 export async function notificationsCommand(argv: string[]): Promise<number> {
   const { values } = parse(
@@ -13,7 +13,7 @@ export async function notificationsCommand(argv: string[]): Promise<number> {
   );
   if (values.help) return printHelp(HELP.notifications);
   const limit = parseLimit(values.limit, 50);
-  return withStore(values.db, ({ store }) => {
+  return readStore(values.db, ({ store }) => {
     const rows = listNotifications(store, limit).map((n) => ({
       ...n,
       body: JSON.parse(n.body),

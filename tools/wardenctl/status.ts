@@ -2,7 +2,7 @@
 import Table from 'cli-table3';
 import { parse } from '../../src/cli/run-main.js';
 import { HELP, printHelp } from './help.js';
-import { withStore } from './store.js';
+import { readStore } from './store.js';
 
 export async function statusCommand(argv: string[]): Promise<number> {
   const { values } = parse(
@@ -15,7 +15,7 @@ export async function statusCommand(argv: string[]): Promise<number> {
     HELP.status,
   );
   if (values.help) return printHelp(HELP.status);
-  return withStore(values.db, ({ store, audit, file }) => {
+  return readStore(values.db, ({ store, audit, file }) => {
     const chain = audit.verify();
     const agents = new Map<string, { agent: string; last: string; events: Record<string, number> }>();
     for (const c of audit.counts()) {

@@ -4,11 +4,11 @@ import { ExitError } from '../../src/cli/run-main.js';
 import type { AuditLog } from '../../src/store/audit.js';
 import { Store } from '../../src/store/store.js';
 
-export function openStore(dbFlag: string | undefined): { store: Store; audit: AuditLog; file: string } {
+export function openStore(dbFlag: string | undefined, opts: { readOnly?: boolean } = {}): { store: Store; audit: AuditLog; file: string } {
   const file = resolve(dbFlag ?? (process.env.WARDEN_DB || 'warden.db'));
   let store: Store;
   try {
-    store = Store.open(file, { mustExist: true });
+    store = Store.open(file, { mustExist: true, readOnly: opts.readOnly });
   } catch (e) {
     throw new ExitError(2, `cannot open audit store ${file}: ${(e as Error).message}`);
   }
@@ -18,8 +18,9 @@ export function openStore(dbFlag: string | undefined): { store: Store; audit: Au
 type Opened = ReturnType<typeof openStore>;
 
 /** Runs `fn` with the store open and closes it afterwards, also when `fn` is async or throws. */
-export function withStore<T>(dbFlag: string | undefined, fn: (opened: Opened) => T): T {
-  const opened = openStore(dbFlag);
+/** `readOnly` for commands that only read: they answer on a read-only or full file system. */
+export function withStore<T>(dbFlag: string | undefined, fn: (opened: Opened) => T, opts: { readOnly?: boolean } = {}): T {
+  const opened = openStore(dbFlag, opts);
   let result: T;
   try {
     result = fn(opened);
@@ -30,4 +31,9 @@ export function withStore<T>(dbFlag: string | undefined, fn: (opened: Opened) =>
   if (result instanceof Promise) return result.finally(() => opened.store.close()) as T;
   opened.store.close();
   return result;
+}
+
+/** withStore for commands that only read: a read-only connection, so they answer on a read-only or full file system. */
+export function readStore<T>(dbFlag: string | undefined, fn: (opened: Opened) => T): T {
+  return withStore(dbFlag, fn, { readOnly: true });
 }

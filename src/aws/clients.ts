@@ -7,6 +7,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import type { FinalizeRequestMiddleware, InitializeMiddleware, MiddlewareStack } from '@aws-sdk/types';
 import { ownerOf } from './owner.js';
+import { clientBounds, DEFAULT_TIMEOUTS, type AwsTimeouts } from './timeouts.js';
 import { isCreate, resourcesOfCommand, type Permit } from './permit.js';
 import type { AgentSession } from './session.js';
 import { checkWrite, currentScope, isReadCommand, OwnershipLost, type ApprovalCheck } from './write-gate.js';
@@ -25,8 +26,6 @@ interface MiddlewareClient {
   middlewareStack: MiddlewareStack<any, any>;
 }
 
-const TIMEOUTS = { requestHandler: { connectionTimeout: 5_000, requestTimeout: 30_000 } };
-
 /** With an emulator endpoint (AWS_ENDPOINT_URL…), buckets cannot be virtual hosts of it. */
 function pathStyle(): boolean {
   return Boolean(process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL);
@@ -44,7 +43,9 @@ export class AgentAws {
     readonly session: AgentSession,
     private readonly approvals: ApprovalCheck,
     private readonly observe?: SendObserver,
+    timeouts: AwsTimeouts = DEFAULT_TIMEOUTS,
   ) {
+    const TIMEOUTS = clientBounds(timeouts);
     const credentials = session.provider;
     this.ec2 = this.guarded('ec2', new EC2Client({ credentials, ...TIMEOUTS }));
     this.s3 = this.guarded('s3', new S3Client({ credentials, forcePathStyle: pathStyle(), ...TIMEOUTS }));

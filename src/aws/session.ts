@@ -2,6 +2,7 @@
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@aws-sdk/types';
+import { clientBounds, DEFAULT_TIMEOUTS, type AwsTimeouts } from './timeouts.js';
 
 export interface AgentIdentity {
   agentId: string;
@@ -37,9 +38,10 @@ export class AgentSession {
     public identity: AgentIdentity,
     baseCredentials: AwsCredentialIdentityProvider = fromNodeProviderChain(),
     private readonly clock: () => number = Date.now,
+    timeouts: AwsTimeouts = { ...DEFAULT_TIMEOUTS, maxAttempts: 2 },
   ) {
     // The base credentials are used for exactly one thing: assuming the agent's role.
-    this.sts = new STSClient({ credentials: baseCredentials, maxAttempts: 2 });
+    this.sts = new STSClient({ credentials: baseCredentials, ...clientBounds(timeouts) });
   }
 
   /** A credential provider for SDK clients; concurrent callers share one AssumeRole. */

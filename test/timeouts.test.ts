@@ -1,0 +1,71 @@
+// Bounded time: an endpoint that accepts connections and never answers (a hung AWS) gets an error within the bounds,
+// from the agent's clients and from STS alike, instead of a call that hangs while it holds a lock and a reservation.
+import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
+import { createServer, type Server, type Socket } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AgentAws } from '../src/aws/clients.js';
+import { AgentSession } from '../src/aws/session.js';
+import { DEFAULT_TIMEOUTS } from '../src/aws/timeouts.js';
+
+let hung: Server;
+let endpoint = '';
+const sockets: Socket[] = [];
+beforeAll(async () => {
+  hung = createServer((s) => sockets.push(s)); // reads nothing, answers nothing
+  await new Promise<void>((r) => hung.listen(0, '127.0.0.1', r));
+  endpoint = `http://127.0.0.1:${(hung.address() as { port: number }).port}`;
+});
+afterAll(() => {
+  sockets.forEach((s) => s.destroy());
+  hung.close();
+});
+
+describe('a hung endpoint', () => {
+  it('an agent client gives up within its request bound and retry budget', { timeout: 60_000 }, async () => {
+    const saved = process.env.AWS_ENDPOINT_URL_EC2;
+    process.env.AWS_ENDPOINT_URL_EC2 = endpoint;
+    try {
+      const session = new AgentSession({
+        agentId: 'bot',
+        projectId: 'p',
+        roleArn: 'arn:aws:iam::123456789012:role/bot',
+        sessionSeconds: 900,
+      });
+      const aws = new AgentAws(session, () => false, undefined, { ...DEFAULT_TIMEOUTS, requestMs: 500, maxAttempts: 2 });
+      const started = Date.now();
+      const err = await aws.ec2.send(new DescribeInstancesCommand({})).catch((e: Error) => e);
+      const took = Date.now() - started;
+      expect(err).toBeInstanceOf(Error);
+      expect((err as Error).name).toMatch(/TimeoutError|RequestTimeout/);
+      // Two attempts of 0.5 s and the SDK's backoff between them: well under the 30 s an unbounded call would wait.
+      expect(took).toBeLessThan(10_000);
+    } finally {
+      if (saved === undefined) delete process.env.AWS_ENDPOINT_URL_EC2;
+      else process.env.AWS_ENDPOINT_URL_EC2 = saved;
+    }
+  });
+
+  it(
+    'STS too: assuming the agent role against a hung endpoint is refused in bounded time, with the reason',
+    { timeout: 60_000 },
+    async () => {
+      const saved = process.env.AWS_ENDPOINT_URL_STS;
+      process.env.AWS_ENDPOINT_URL_STS = endpoint;
+      try {
+        const { fromEnv } = await import('@aws-sdk/credential-providers');
+        const session = new AgentSession(
+          { agentId: 'bot', projectId: 'p', roleArn: 'arn:aws:iam::123456789012:role/bot', sessionSeconds: 900 },
+          fromEnv(),
+          Date.now,
+          { ...DEFAULT_TIMEOUTS, requestMs: 500, maxAttempts: 2 },
+        );
+        const started = Date.now();
+        await expect(session.credentials()).rejects.toThrow(/cannot assume arn:aws:iam::123456789012:role\/bot: .*Timeout/);
+        expect(Date.now() - started).toBeLessThan(10_000);
+      } finally {
+        if (saved === undefined) delete process.env.AWS_ENDPOINT_URL_STS;
+        else process.env.AWS_ENDPOINT_URL_STS = saved;
+      }
+    },
+  );
+});

@@ -7,7 +7,7 @@ import { launchTagged } from '../src/demo/seed.js';
 import { parsePolicy } from '../src/policy/load.js';
 import { allTools, toolNames } from '../src/tools/index.js';
 import { admin, call, connect, world, type Harness } from './helpers/harness.js';
-import { SAMPLES, serviceWorld } from './helpers/samples.js';
+import { SAMPLES, serviceWorld, SITE } from './helpers/samples.js';
 
 const open: Harness[] = [];
 afterEach(async () => {
@@ -171,5 +171,27 @@ describe('no log, no action', () => {
     expect(r.isError).toBe(true);
     expect(r.text).toMatch(/get_status denied: cannot assume arn:aws:iam::123456789012:role\/bot-[0-9a-f]+: AccessDenied/);
     expect(h.audit.tail({ limit: 3 }).map((e) => e.kind)).toEqual(['requested', 'denied']);
+  });
+});
+
+describe('a store that fails after the approval', () => {
+  it('the agent gets a clear tool error saying what ran, the lock is released, and the approval stays open for recovery', async () => {
+    const w = await serviceWorld();
+    const h = await connect(w.policy, w.agent);
+    open.push(h);
+    // The disk fills between the write and its record: only outcome rows fail.
+    h.db.exec(`CREATE TRIGGER full_disk BEFORE INSERT ON audit_events WHEN NEW.kind IN ('executed', 'failed', 'rolled_back')
+               BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END`);
+    const r = await call(h.client, 'deploy_static_site', { site: 'shop', source_dir: SITE, environment: 'staging' });
+    expect(r.isError).toBe(true);
+    expect(r.text).toMatch(
+      /deploy_static_site ran \(deployed to .*\) but its outcome could not be recorded in the audit store \(database or disk is full\); approval .* stays open for recovery/,
+    );
+    const approved = h.audit.tail({ limit: 1 })[0];
+    expect(approved.kind).toBe('approved');
+    expect(h.audit.isOpenApproval(approved.id, w.agent)).toBe(true);
+    expect(h.writes().map((c) => c.command)).toContain('PutObject');
+    // The site lock the deploy held is released: the next call is not told "still running".
+    expect(h.db.prepare('SELECT key FROM locks').all()).toEqual([]);
   });
 });

@@ -64,8 +64,14 @@ export async function runAndSettle(
       if (a.proposalId) store.proposals.finish(a.proposalId, 'executed', out);
     });
   } catch (e) {
-    // The action happened; say so rather than hide it. The approved row already records the intent.
+    // The action happened; say so rather than hide it. The approved row records the intent, and stays open for the
+    // recovery that can write to settle (the lock is released by the caller all the same).
     log.error(`recording the outcome of ${a.row.id} failed: ${(e as Error).message}`);
+    return {
+      status: 'failed',
+      eventId: a.row.id,
+      message: `${spec.name} ran (${spec.summarize(out)}) but its outcome could not be recorded in the audit store (${(e as Error).message}); approval ${a.row.id} stays open for recovery — tell a human to check the store before acting again`,
+    };
   }
   if (a.proposalId)
     call.tell({

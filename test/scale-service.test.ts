@@ -355,3 +355,27 @@ agents:
     }
   }, 90_000);
 });
+
+describe('orphans', () => {
+  it('an instance whose ownership tag a human removed is neither counted nor touched, and get_service and scale_service name it', async () => {
+    const { w, h } = await serviceWorld();
+    await call(h.client, 'scale_service', { service: 'web', desired_count: 2, instance_type: 't3.micro' });
+    const [gone] = (await instancesOf(w.project)).map((i) => i.InstanceId as string);
+    const { DeleteTagsCommand } = await import('@aws-sdk/client-ec2');
+    await admin.ec2().send(new DeleteTagsCommand({ Resources: [gone], Tags: [{ Key: 'ProjectId' }] }));
+    const seen = await call(h.client, 'get_service', { service: 'web' });
+    expect(seen.structured).toMatchObject({
+      count: 1,
+      orphans: [{ instance: gone, why: expect.stringMatching(/ProjectId is gone: not counted, not touched — a human should look/) }],
+    });
+    expect(seen.text).toMatch(new RegExp(`1 orphaned instance\\(s\\) a human should look at: ${gone}`));
+    h.sent.length = 0;
+    const scaled = await call(h.client, 'scale_service', { service: 'web', desired_count: 0 });
+    expect(scaled.isError, scaled.text).toBeFalsy();
+    expect((scaled.structured?.result as { orphans: { instance: string }[] }).orphans.map((o) => o.instance)).toEqual([gone]);
+    expect(scaled.text).toMatch(new RegExp(`orphaned instance\\(s\\) a human should look at: ${gone}`));
+    const { DescribeInstancesCommand: Describe } = await import('@aws-sdk/client-ec2');
+    const state = (await admin.ec2().send(new Describe({ InstanceIds: [gone] }))).Reservations?.[0]?.Instances?.[0]?.State?.Name;
+    expect(state).toBe('running');
+  });
+});

@@ -1,6 +1,7 @@
 // Reads a service's instances (by ProjectId + Service tags) and waits for new ones to be healthy.
 import { DescribeInstancesCommand, DescribeInstanceStatusCommand, type Instance } from '@aws-sdk/client-ec2';
 import type { AgentAws } from '../aws/clients.js';
+import type { AgentContext } from '../core/agent.js';
 import type { ServicePolicy } from '../policy/schema.js';
 
 export interface ServiceInstance {
@@ -55,6 +56,46 @@ export async function findInstances(aws: AgentAws, tags: Record<string, string>)
   return found
     .filter((i) => Object.entries(tags).every(([k, v]) => i.tags[k] === v))
     .sort((a, b) => b.launchedAt.localeCompare(a.launchedAt));
+}
+
+/** The agents of the agent's project, from the policy: whose launches can be a service's. */
+export const agentsOf = (agent: AgentContext): string[] =>
+  Object.entries(agent.policy.agents)
+    .filter(([, a]) => a.project === agent.projectId)
+    .map(([id]) => id);
+
+export interface Orphan {
+  instance: string;
+  why: string;
+}
+
+/**
+ * Instances that look like the service's (its Service tag, launched by one of the project's agents) but no longer carry
+ * the project's ownership tag: aws-warden neither counts nor touches them, and says so, for a human to look at.
+ */
+export async function findOrphans(aws: AgentAws, project: string, service: string, agents: string[]): Promise<Orphan[]> {
+  if (agents.length === 0) return [];
+  const out = await aws.ec2.send(
+    new DescribeInstancesCommand({
+      Filters: [
+        { Name: 'tag:Service', Values: [service] },
+        { Name: 'tag:AgentId', Values: agents },
+        { Name: 'instance-state-name', Values: LIVE },
+      ],
+      MaxResults: 1000,
+    }),
+  );
+  const orphans: Orphan[] = [];
+  for (const r of out.Reservations ?? [])
+    for (const i of r.Instances ?? []) {
+      const tags = Object.fromEntries((i.Tags ?? []).map((t) => [t.Key ?? '', t.Value ?? '']));
+      if (tags.ProjectId === project || !agents.includes(tags.AgentId ?? '') || tags.Service !== service) continue;
+      orphans.push({
+        instance: i.InstanceId ?? '',
+        why: `launched by ${tags.AgentId} for ${service} but its ProjectId is ${tags.ProjectId === undefined ? 'gone' : `"${tags.ProjectId}"`}: not counted, not touched — a human should look`,
+      });
+    }
+  return orphans;
 }
 
 /** Which instances a scale-in removes: unhealthy first, then the newest (the longest-proven stay). */

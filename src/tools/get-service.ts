@@ -2,7 +2,8 @@
 import { DescribeInstanceStatusCommand } from '@aws-sdk/client-ec2';
 import { z } from 'zod';
 import { ec2Hourly, monthlyCentsFromHourly } from '../prices/prices.js';
-import { findInstances } from '../services/instances.js';
+import { agentsOf, findInstances, findOrphans } from '../services/instances.js';
+import { orphanNote } from '../services/orphans.js';
 import { readPlan } from './read-plan.js';
 import { serviceOf } from './scale-service.js';
 import { defineTool, noParams } from './tool.js';
@@ -24,6 +25,9 @@ const output = z.object({
     }),
   ),
   monthly_cost_usd: z.number().nullable().describe('null when an instance type has no known price'),
+  orphans: z
+    .array(z.object({ instance: z.string(), why: z.string() }))
+    .describe("instances that look like this service's but lost the project's ownership tag: not counted, not touched"),
   bounds: z.object({
     min: z.number(),
     max: z.number(),
@@ -51,6 +55,7 @@ export const getService = defineTool({
     const svc = serviceOf(agent, args.service);
     const region = await aws.ec2.config.region();
     const instances = await findInstances(aws, { ProjectId: agent.projectId, Service: args.service });
+    const orphans = await findOrphans(aws, agent.projectId, args.service, agentsOf(agent));
     const checks = new Map<string, string>();
     for (let i = 0; i < instances.length; i += 100) {
       const out = await aws.ec2.send(
@@ -77,6 +82,7 @@ export const getService = defineTool({
         private_ip: i.privateIp,
         usd_month: cents === null ? null : cents / 100,
       })),
+      orphans,
       monthly_cost_usd: priced.some((p) => p.cents === null) ? null : priced.reduce((s, p) => s + (p.cents ?? 0), 0) / 100,
       bounds: {
         min: svc.min,
@@ -88,5 +94,5 @@ export const getService = defineTool({
     };
   },
   summarize: (o) =>
-    `${o.service}: ${o.count} instance(s), ${o.monthly_cost_usd === null ? 'unpriced' : `$${o.monthly_cost_usd.toFixed(2)}/month`}; bounds ${o.bounds.min}..${o.bounds.max} of ${o.bounds.instance_types.join(', ')}`,
+    `${o.service}: ${o.count} instance(s), ${o.monthly_cost_usd === null ? 'unpriced' : `$${o.monthly_cost_usd.toFixed(2)}/month`}; bounds ${o.bounds.min}..${o.bounds.max} of ${o.bounds.instance_types.join(', ')}${orphanNote(o.orphans)}`,
 });

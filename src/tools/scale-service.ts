@@ -13,7 +13,16 @@ import type { TouchedResource } from '../guard/types.js';
 import type { ServicePolicy } from '../policy/schema.js';
 import { ec2Hourly, monthlyCentsFromHourly } from '../prices/prices.js';
 import type { AgentContext } from '../core/agent.js';
-import { findInstances, pickForScaleIn, waitHealthy, type HealthResult, type ServiceInstance } from '../services/instances.js';
+import {
+  agentsOf,
+  findInstances,
+  findOrphans,
+  pickForScaleIn,
+  waitHealthy,
+  type HealthResult,
+  type ServiceInstance,
+} from '../services/instances.js';
+import { orphanNote } from '../services/orphans.js';
 import { Refusal, RolledBack } from '../core/errors.js';
 import { defineTool } from './tool.js';
 
@@ -39,6 +48,9 @@ const output = z.object({
   terminated: z.array(z.string()),
   count: z.number(),
   health: z.array(z.object({ instance: z.string(), ok: z.boolean(), detail: z.string() })),
+  orphans: z
+    .array(z.object({ instance: z.string(), why: z.string() }))
+    .describe("instances that look like this service's but lost the project's ownership tag: not counted, not touched"),
 });
 
 /** Everything a launch sends, fixed at planning time: an approved plan launches exactly this, whatever the policy says later. */
@@ -305,6 +317,7 @@ export const scaleService = defineTool({
       await progress(1, 1, `terminated ${terminateIds.length}`);
     }
     const now = await findInstances(aws, { ProjectId: agent.projectId, Service: p.service });
+    const orphans = await findOrphans(aws, agent.projectId, p.service, agentsOf(agent));
     return {
       service: p.service,
       instance_type: p.instanceType,
@@ -312,6 +325,7 @@ export const scaleService = defineTool({
       terminated: terminateIds,
       count: now.length,
       health,
+      orphans,
     };
   },
   ledger(plan, out) {
@@ -329,5 +343,5 @@ export const scaleService = defineTool({
   },
   desired: (_plan, out) => serviceDesired(out.service, out.count, out.instance_type),
   summarize: (o) =>
-    `${o.service}: ${o.count} instance(s) of ${o.instance_type} now; launched ${o.launched.length}, terminated ${o.terminated.length}`,
+    `${o.service}: ${o.count} instance(s) of ${o.instance_type} now; launched ${o.launched.length}, terminated ${o.terminated.length}${orphanNote(o.orphans)}`,
 });

@@ -3,8 +3,8 @@ import { bucketDesired } from '../drift/record.js';
 import { DeleteObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { z } from 'zod';
 import { accountOf } from '../aws/arn.js';
 import { readTags } from '../aws/tags.js';
@@ -15,6 +15,7 @@ import { monthlyCentsFromGbMonth, s3Prices } from '../prices/prices.js';
 import { bucketName, readContents, websiteUrl, type BucketContents } from '../sites/bucket.js';
 import { bucketOperation, bucketStep, restore, rollBackIfUnhealthy, runBucketStep, setupSteps, siteHealthUrl } from '../sites/ops.js';
 import { probeUrl, readBack, type SiteHealth } from '../sites/health.js';
+import { boundStream, ContentChanged } from '../sites/bound-stream.js';
 import { scanSource } from '../sites/source.js';
 import { Refusal } from '../core/errors.js';
 import { defineTool, type Recovered } from './tool.js';
@@ -247,12 +248,16 @@ export const deployStaticSite = defineTool({
     let lost = false;
     try {
       for (let i = 0; i < p.puts.length; i += 8) {
-        const batch = await Promise.all(p.puts.slice(i, i + 8).map((put) => upload(aws, bucket, put, p.cacheControl)));
-        for (const [j, versionId] of batch.entries()) {
-          created.push({ key: p.puts[i + j].key, versionId });
-          uploaded.push({ key: p.puts[i + j].key, versionId, sha256: p.puts[i + j].sha256 });
+        // Every upload of the batch settles before anything is decided, so a rollback knows each version written.
+        const batch = await Promise.allSettled(p.puts.slice(i, i + 8).map((put) => upload(aws, bucket, put, p.cacheControl)));
+        for (const [j, r] of batch.entries()) {
+          if (r.status !== 'fulfilled') continue;
+          created.push({ key: p.puts[i + j].key, versionId: r.value });
+          uploaded.push({ key: p.puts[i + j].key, versionId: r.value, sha256: p.puts[i + j].sha256 });
         }
         ports.deployments.noteCreated(eventId, created);
+        const failed = batch.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+        if (failed) throw failed.reason;
         await progress(
           Math.min(i + 8, p.puts.length),
           p.puts.length + p.deletes.length,
@@ -363,17 +368,34 @@ function resultOf(p: DeployParams, deploymentId: string, health: SiteHealth[]) {
 async function upload(aws: import('../aws/clients.js').AgentAws, bucket: string, p: PutParams, cacheControl: string): Promise<string> {
   const common = { Bucket: bucket, Key: p.key, ContentType: p.contentType, CacheControl: cacheControl, Metadata: { sha256: p.sha256 } };
   if (p.size > MULTIPART_BYTES) {
-    // Large files go up in parts; the read-back health check verifies their hash.
+    // Large files go up in parts, read through a stream that fails before the last part if the bytes are not the plan's.
     const out = await new Upload({
       client: aws.s3,
-      params: { ...common, Body: createReadStream(p.path) },
+      params: { ...common, Body: boundStream(p.path, p.key, p.sha256, p.size) },
       queueSize: 4,
       partSize: 8 * 2 ** 20,
     }).done();
     return (out as { VersionId?: string }).VersionId ?? 'null';
   }
-  const body = await readFile(p.path);
-  if (createHash('sha256').update(body).digest('hex') !== p.sha256) throw new Error(`${p.key} changed since the deploy was planned`);
+  const body = await readNoFollow(p.path, p.key);
+  if (createHash('sha256').update(body).digest('hex') !== p.sha256)
+    throw new ContentChanged(`${p.key} changed since the deploy was planned; not uploaded`);
   const out = await aws.s3.send(new PutObjectCommand({ ...common, Body: body }));
   return out.VersionId ?? 'null';
+}
+
+/** A small file's bytes, refusing a symlink swapped in after planning. */
+async function readNoFollow(path: string, key: string): Promise<Buffer> {
+  try {
+    const handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+    try {
+      return await handle.readFile();
+    } finally {
+      await handle.close();
+    }
+  } catch (e) {
+    throw new ContentChanged(
+      `${key} cannot be read as planned (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); not uploaded`,
+    );
+  }
 }

@@ -8,6 +8,10 @@ import type { Ledger } from '../store/ledger.js';
 import type { Notice } from '../notify/notify.js';
 import type { Proposals } from '../store/proposals.js';
 
+/** What an execution leaves for the ledger and the desired state, as tools describe it. */
+export type { DesiredEntry } from '../store/desired.js';
+export type { LedgerChange } from '../store/ledger.js';
+
 export interface ToolPorts {
   clock(): Date;
   deployments: Pick<

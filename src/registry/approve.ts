@@ -8,7 +8,7 @@ import { resolveAgent } from '../core/agent.js';
 import { Refusal } from '../core/errors.js';
 import { decide, explain } from '../guard/decide.js';
 import { toCents } from '../guard/rules.js';
-import type { GuardRequest, Plan } from '../guard/types.js';
+import type { Plan } from '../guard/types.js';
 import type { Policy } from '../policy/schema.js';
 import { approveProposal, loadPending, ProposalRefused, refusedApproval, type Decided } from '../proposals/approve.js';
 import { recordExpiries } from '../proposals/expire.js';
@@ -150,14 +150,7 @@ async function approveOnce(
         call.tell({ kind: 'rejected', subject: `proposal ${id} is stale`, body: { proposal_id: id, reason: drift } });
         throw new ProposalRefused(`proposal ${id} is stale and was not run: ${drift} — the agent must propose again`, true);
       }
-      const req: GuardRequest = {
-        agent: agent.id,
-        projectId: agent.projectId,
-        project: agent.project,
-        tierName: agent.tierName,
-        tier: agent.tier,
-        tool: spec.name,
-      };
+      const req = call.guardRequest;
       const deltaCents = plan.costDeltaUsdMonth === null ? 0 : toCents(plan.costDeltaUsdMonth);
       const { row, decision } = store.transaction(() => {
         const d = decide(req, plan, { budget: store.ledger.facts(p.project, toCents(agent.project.budget_usd_month)) });

@@ -4,6 +4,7 @@ import type { AgentAws } from '../aws/clients.js';
 import type { AgentContext } from '../core/agent.js';
 import { log } from '../core/log.js';
 import { notify, type Notice } from '../notify/notify.js';
+import type { GuardRequest } from '../guard/types.js';
 import type { AuditRow, NewEvent } from '../store/audit.js';
 import type { Store } from '../store/store.js';
 import type { ToolSpec } from '../tools/tool.js';
@@ -29,6 +30,28 @@ export class Call {
     /** Who the audit names as acting: the agent's id, or `human:<name>`. */
     readonly actor: string,
   ) {}
+
+  /** What the guard is asked about: this tool, for the agent the change is for, in the tier in force. */
+  get guardRequest(): GuardRequest {
+    const a = this.agent;
+    return { agent: a.id, projectId: a.projectId, project: a.project, tierName: a.tierName, tier: a.tier, tool: this.spec.name };
+  }
+
+  /** Takes each lock in turn; the first that cannot be had is the refusal, recorded and returned. */
+  async lockAll(keys: readonly (string | undefined)[], follows: string | null): Promise<Outcome | null> {
+    for (const key of keys) {
+      if (!key) continue;
+      const busy = await this.lock(key);
+      if (busy)
+        return this.refuse(
+          'denied',
+          follows,
+          { outcome: 'deny', rule: 'concurrency', reason: busy },
+          `${this.spec.name} refused: ${busy}; nothing was done`,
+        );
+    }
+    return null;
+  }
 
   record(e: Omit<NewEvent, 'agent' | 'project' | 'tool'>): AuditRow {
     return this.store.audit.append({ agent: this.actor, project: this.agent.projectId, tool: this.spec.name, ...e });

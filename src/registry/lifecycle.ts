@@ -112,14 +112,7 @@ async function admitted(call: Call, requested: string, rawArgs: unknown, extras:
     return answer;
   }
   const { dry_run: dryRun = false, ...args } = parsed.data as Record<string, unknown> & { dry_run?: boolean };
-  const req: GuardRequest = {
-    agent: agent.id,
-    projectId: agent.projectId,
-    project: agent.project,
-    tierName: agent.tierName,
-    tier: agent.tier,
-    tool: spec.name,
-  };
+  const req = call.guardRequest;
   // The tier rule runs before planning too, so a tool the tier does not grant never even reads AWS.
   const tier = tierRule(req);
   if (tier.outcome !== 'allow') {
@@ -147,17 +140,8 @@ async function admitted(call: Call, requested: string, rawArgs: unknown, extras:
     );
   }
 
-  const lockKey = spec.lockKey?.(args, agent);
-  if (lockKey) {
-    const busy = await call.lock(lockKey);
-    if (busy)
-      return call.refuse(
-        'denied',
-        requested,
-        { outcome: 'deny', rule: 'concurrency', reason: busy },
-        `${spec.name} refused: ${busy}; nothing was done`,
-      );
-  }
+  const busy = await call.lockAll([spec.lockKey?.(args, agent)], requested);
+  if (busy) return busy;
   const ctx: ToolContext = {
     agent,
     aws,
@@ -199,16 +183,8 @@ export async function planStage(
   const first = await once();
   if ('status' in first || !first.plan.locks?.length) return first;
   const wanted = first.plan.locks;
-  for (const key of wanted) {
-    const busy = await call.lock(key);
-    if (busy)
-      return call.refuse(
-        'denied',
-        requested,
-        { outcome: 'deny', rule: 'concurrency', reason: busy },
-        `${spec.name} refused: ${busy}; nothing was done`,
-      );
-  }
+  const busy = await call.lockAll(wanted, requested);
+  if (busy) return busy;
   // Planned before the locks were held: plan again now that nothing else can change what they guard.
   const again = await once();
   if ('status' in again) return again;

@@ -3,10 +3,8 @@
 import { z } from 'zod';
 import type { AgentAws } from '../aws/clients.js';
 import type { AgentContext } from '../core/agent.js';
-import type { ToolPorts } from '../core/ports.js';
+import type { DesiredEntry, LedgerChange, ToolPorts } from '../core/ports.js';
 import type { Plan } from '../guard/types.js';
-import type { DesiredEntry } from '../store/desired.js';
-import type { LedgerChange } from '../store/ledger.js';
 
 export interface Hints {
   readOnlyHint: boolean;

@@ -1,5 +1,5 @@
 // One server process racing others for the same budget, for the race test and the bench:
-// node dist/bench/reserve-worker.js DB POLICY_FILE AGENT COUNT START_AT_MS CENTS_EACH
+// node dist/bench/reserve-worker.js DB POLICY_FILE AGENT COUNT START_AT_MS [CENTS_EACH] [PAUSE_MS]
 // Prints one JSON line: approved / denied / other counts and each check+reserve's latency in ms.
 import { readFileSync } from 'node:fs';
 import type { Plan } from '../src/guard/types.js';
@@ -8,7 +8,7 @@ import { resolveAgent } from '../src/core/agent.js';
 import { decideAndRecord } from '../src/registry/decide.js';
 import { Store } from '../src/store/store.js';
 
-const [db, policyFile, agentId, count, startAt, centsEach = '300'] = process.argv.slice(2);
+const [db, policyFile, agentId, count, startAt, centsEach = '300', pauseMs = '0'] = process.argv.slice(2);
 const policy = parsePolicy(readFileSync(policyFile, 'utf8'), policyFile, ['reserve']);
 const agent = resolveAgent(policy, agentId);
 const store = Store.open(db);
@@ -51,6 +51,8 @@ for (let i = 0; i < Number(count); i++) {
   if (gate.kind === 'approved') out.approved++;
   else if (gate.decision.outcome === 'deny' && gate.decision.rule === 'budget') out.denied++;
   else out.other++;
+  // The race test spreads each process's calls over time, so that on a busy machine they still overlap.
+  if (Number(pauseMs) > 0) await new Promise((r) => setTimeout(r, Number(pauseMs)));
 }
 store.close();
 process.stdout.write(`${JSON.stringify(out)}\n`);

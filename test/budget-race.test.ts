@@ -34,9 +34,10 @@ ${['a1', 'a2', 'a3', 'a4'].map((a) => `  ${a}: { project: shop, tier: operator, 
 `,
     );
     Store.open(db).close();
-    // Far enough ahead that all four processes have loaded before the start, even on a busy 2-core machine.
+    // Far enough ahead that all four processes have loaded before the start, even on a busy 2-core machine; each pauses
+    // 2 ms between calls, so a process cannot finish its hundred before the others are scheduled.
     const startAt = Date.now() + 4000;
-    const results = await Promise.all(['a1', 'a2', 'a3', 'a4'].map((a) => run([db, policy, a, '100', String(startAt)])));
+    const results = await Promise.all(['a1', 'a2', 'a3', 'a4'].map((a) => run([db, policy, a, '100', String(startAt), '300', '2'])));
     for (const r of results) expect(r.approved + r.denied + r.other).toBe(100);
     expect(results.reduce((s, r) => s + r.other, 0)).toBe(0);
     expect(results.reduce((s, r) => s + r.approved, 0)).toBe(33);

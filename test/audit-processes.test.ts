@@ -27,7 +27,8 @@ describe('a store shared by processes', () => {
   it('4 processes × 250 concurrent appends keep one valid, gapless chain', async () => {
     const db = tmpDb();
     closeDb(openDb(db)); // migrate once, as the first server would
-    const startAt = Date.now() + 1500;
+    // Well ahead, and every tenth append yields a millisecond, so the four overlap even on a loaded machine.
+    const startAt = Date.now() + 4000;
     const seqs = await Promise.all(['a', 'b', 'c', 'd'].map((agent) => run(db, agent, 250, startAt)));
     const all = seqs.flat().sort((x, y) => x - y);
     expect(all).toEqual(Array.from({ length: 1000 }, (_, i) => i + 1));

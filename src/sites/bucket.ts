@@ -12,6 +12,22 @@ export const projectBucketPrefix = (project: string) => `${project}--`;
 /** Restore scratch buckets of verify_backups, the only buckets an agent role may delete: `restore-<project>--<hex>`. */
 export const scratchBucketPrefix = (project: string) => `restore-${project}--`;
 
+/** What deploying to or promoting into a site bucket needs in the agent's role (both tools declare these). */
+export const SITE_BUCKET_ACTIONS = [
+  's3:CreateBucket',
+  's3:GetBucketTagging',
+  's3:PutBucketTagging',
+  's3:PutBucketVersioning',
+  's3:PutBucketWebsite',
+  's3:PutBucketPublicAccessBlock',
+  's3:ListBucketVersions',
+  's3:GetObject',
+  's3:GetObjectVersion',
+  's3:PutObject',
+  's3:DeleteObject',
+  's3:DeleteObjectVersion',
+] as const;
+
 export function bucketName(account: string, project: string, site: string, environment: string): string {
   const base = `${projectBucketPrefix(project)}${site}-${environment}`.slice(0, 50).replace(/-+$/, '');
   return `${base}-${sha256(`${account}/${project}/${site}/${environment}`).slice(0, 8)}`;

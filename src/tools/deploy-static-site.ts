@@ -12,7 +12,7 @@ import { currentApproval, OwnershipLost } from '../aws/write-gate.js';
 import { tagSetProblems } from '../guard/tag-rules.js';
 import type { RiskFlag } from '../guard/types.js';
 import { monthlyCentsFromGbMonth, s3Prices } from '../prices/prices.js';
-import { bucketName, readContents, websiteUrl, type BucketContents } from '../sites/bucket.js';
+import { bucketName, readContents, SITE_BUCKET_ACTIONS, type BucketContents, websiteUrl } from '../sites/bucket.js';
 import { bucketOperation, bucketStep, restore, rollBackIfUnhealthy, runBucketStep, setupSteps, siteHealthUrl } from '../sites/ops.js';
 import { probeUrl, readBack, type SiteHealth } from '../sites/health.js';
 import { boundStream, ContentChanged } from '../sites/bound-stream.js';
@@ -111,22 +111,7 @@ export const deployStaticSite = defineTool({
   output,
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
   params,
-  iam: {
-    s3: [
-      's3:CreateBucket',
-      's3:GetBucketTagging',
-      's3:PutBucketTagging',
-      's3:PutBucketVersioning',
-      's3:PutBucketWebsite',
-      's3:PutBucketPublicAccessBlock',
-      's3:ListBucketVersions',
-      's3:GetObject',
-      's3:GetObjectVersion',
-      's3:PutObject',
-      's3:DeleteObject',
-      's3:DeleteObjectVersion',
-    ],
-  },
+  iam: { s3: [...SITE_BUCKET_ACTIONS] },
   environmentOf: (args) => args.environment,
   lockKey: (args, agent) => `site:${agent.projectId}:${args.site}:${args.environment}`,
   async plan(args, { aws, agent }) {

@@ -7,7 +7,7 @@ import { readTags } from '../aws/tags.js';
 import { currentApproval, OwnershipLost } from '../aws/write-gate.js';
 import type { RiskFlag } from '../guard/types.js';
 import { s3Prices } from '../prices/prices.js';
-import { bucketName, readContents, websiteUrl, type BucketContents } from '../sites/bucket.js';
+import { bucketName, readContents, SITE_BUCKET_ACTIONS, type BucketContents, websiteUrl } from '../sites/bucket.js';
 import { probeUrl, verifyRecorded, type SiteHealth } from '../sites/health.js';
 import { bucketOperation, bucketStep, rollBackIfUnhealthy, runBucketStep, setupSteps, siteHealthUrl } from '../sites/ops.js';
 import { Refusal } from '../core/errors.js';
@@ -57,22 +57,7 @@ export const promoteSite = defineTool({
   output,
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
   params,
-  iam: {
-    s3: [
-      's3:CreateBucket',
-      's3:GetBucketTagging',
-      's3:PutBucketTagging',
-      's3:PutBucketVersioning',
-      's3:PutBucketWebsite',
-      's3:PutBucketPublicAccessBlock',
-      's3:ListBucketVersions',
-      's3:GetObject',
-      's3:GetObjectVersion',
-      's3:PutObject',
-      's3:DeleteObject',
-      's3:DeleteObjectVersion',
-    ],
-  },
+  iam: { s3: [...SITE_BUCKET_ACTIONS] },
   environmentOf: () => TO,
   lockKey: (args, agent) => `site:${agent.projectId}:${args.site}:${TO}`,
   async plan(args, { aws, agent, ports }) {

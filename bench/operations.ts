@@ -24,6 +24,7 @@ projects:
     operations: { agent: ops-bot }
 tiers: { operator: { tools: [check_drift, tag_resource, find_unused_resources] } }
 agents: { ops-bot: { project: ops, tier: operator, role_arn: "arn:aws:iam::123456789012:role/ops-bot" } }
+rate_limits: { calls_per_minute: 100000, mutating_calls_per_hour: 100000, concurrent_calls: 1000 }
 `,
     'bench.yaml',
     toolNames,

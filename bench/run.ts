@@ -51,6 +51,7 @@ async function overhead(): Promise<void> {
 projects: { bench: { budget_usd_month: 10 } }
 tiers: { observer: { tools: [get_status, list_resources] } }
 agents: { bench-bot: { project: bench, tier: observer, role_arn: "arn:aws:iam::123456789012:role/bench-bot" } }
+rate_limits: { calls_per_minute: 100000, mutating_calls_per_hour: 100000, concurrent_calls: 1000 }
 `,
     'bench.yaml',
     toolNames,
@@ -223,6 +224,7 @@ async function manyInstances(n: number): Promise<void> {
 projects: { fleet: { budget_usd_month: 100000, services: { web: { image_id: ${image}, instance_types: [t3.micro], max: ${n} } } } }
 tiers: { observer: { tools: [get_service, list_resources] } }
 agents: { fleet-bot: { project: fleet, tier: observer, role_arn: "arn:aws:iam::123456789012:role/fleet-bot" } }
+rate_limits: { calls_per_minute: 100000, mutating_calls_per_hour: 100000, concurrent_calls: 1000 }
 `,
     'bench.yaml',
     toolNames,
@@ -296,6 +298,7 @@ async function deployBench(): Promise<void> {
 projects: { sitebench: { budget_usd_month: 1000, sites: { roots: ["${root}"], max_files: 2000 } } }
 tiers: { operator: { tools: [deploy_static_site] } }
 agents: { site-bot: { project: sitebench, tier: operator, role_arn: "arn:aws:iam::123456789012:role/site-bot" } }
+rate_limits: { calls_per_minute: 100000, mutating_calls_per_hour: 100000, concurrent_calls: 1000 }
 `,
     'bench.yaml',
     toolNames,

@@ -1,5 +1,12 @@
 // Who the server acts for: the agent id from flags or environment, resolved against the policy. Never from arguments.
-import type { AgentPolicy, Policy, ProjectPolicy, TierPolicy } from '../policy/schema.js';
+import {
+  RATE_LIMIT_DEFAULTS,
+  type AgentPolicy,
+  type Policy,
+  type ProjectPolicy,
+  type RateLimitPolicy,
+  type TierPolicy,
+} from '../policy/schema.js';
 
 export interface AgentContext {
   id: string;
@@ -36,4 +43,9 @@ export function resolveAgent(policy: Policy, agentId: string | undefined): Agent
 /** The IAM role the agent acts as in the tier in force: the tier's own role if the policy maps one, else role_arn. */
 export function roleFor(agent: AgentContext): string {
   return own(agent.agent.tier_roles, agent.tierName) ?? agent.agent.role_arn;
+}
+
+/** The agent's flood limits: its own fields over the policy's defaults over the built-in ones. */
+export function rateLimitsOf(agent: AgentContext): RateLimitPolicy {
+  return { ...RATE_LIMIT_DEFAULTS, ...agent.policy.rate_limits, ...agent.agent.rate_limits };
 }

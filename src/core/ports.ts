@@ -7,6 +7,7 @@ import type { Jobs } from '../store/jobs.js';
 import type { Ledger } from '../store/ledger.js';
 import type { Notice } from '../notify/notify.js';
 import type { Proposals } from '../store/proposals.js';
+import type { RateLimits } from '../store/rate-limits.js';
 
 /** What an execution leaves for the ledger and the desired state, as tools describe it. */
 export type { DesiredEntry } from '../store/desired.js';
@@ -20,7 +21,8 @@ export interface ToolPorts {
   >;
   desired: Pick<DesiredState, 'list'>;
   jobs: Pick<Jobs, 'get'>;
-  proposals: Pick<Proposals, 'list' | 'get'>;
+  proposals: Pick<Proposals, 'list' | 'get' | 'pendingCount'>;
+  rates: Pick<RateLimits, 'usage'>;
   ledger: Pick<Ledger, 'facts' | 'summary'>;
   backups: Pick<BackupChecks, 'recordAll'>;
   /** Tells the project's humans; recording the notice never fails the call. */

@@ -91,7 +91,7 @@ export interface Facts {
   budget: BudgetFacts | null;
 }
 
-export type Rule = 'tier' | 'limits' | 'ownership' | 'budget' | 'escalation';
+export type Rule = 'tier' | 'limits' | 'ownership' | 'budget' | 'escalation' | 'pending_proposals';
 
 /** What kind of thing a human is asked about; the policy may allow in-client consent for some. */
 export type EscalationClass = RiskFlag | 'limits' | 'tier_policy';

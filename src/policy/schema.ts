@@ -221,6 +221,27 @@ const limits = z
   })
   .strict();
 
+/**
+ * Flood limits per agent, shared by all of its server processes (through the store). Defaults for every agent at the
+ * top level; an agent's own `rate_limits` overrides single fields.
+ */
+const rateLimitFields = {
+  calls_per_minute: z.number().int().positive().max(100_000),
+  mutating_calls_per_hour: z.number().int().positive().max(100_000),
+  concurrent_calls: z.number().int().positive().max(1000),
+  pending_proposals: z.number().int().positive().max(10_000),
+  /** The largest one argument may be, as JSON (a bigger one is refused naming the field). */
+  max_argument_kb: z.number().int().positive().max(64, 'at most 64: a bigger argument would be kept only as a digest in the audit'),
+};
+export const RATE_LIMIT_DEFAULTS = {
+  calls_per_minute: 60,
+  mutating_calls_per_hour: 60,
+  concurrent_calls: 8,
+  pending_proposals: 10,
+  max_argument_kb: 64,
+} as const;
+const rateLimits = z.object(rateLimitFields).strict();
+
 const tier = z
   .object({
     description: z.string().optional(),
@@ -239,6 +260,7 @@ const agent = z
     /** A different role for a tier (e.g. a maintainer role with wider grants); other tiers use role_arn. */
     tier_roles: z.record(name('tier'), roleArn).default({}),
     session_seconds: z.number().int().min(900).max(43200).default(3600),
+    rate_limits: rateLimits.partial().default({}),
   })
   .strict();
 
@@ -250,6 +272,7 @@ export function policySchema(knownTools: readonly string[]) {
       projects: z.record(name('project').regex(/^[a-z0-9]+(-[a-z0-9]+)*$/, 'a project name has no "--" and does not end in "-"'), project),
       tiers: z.record(name('tier'), tier),
       agents: z.record(name('agent'), agent),
+      rate_limits: rateLimits.partial().default({}),
       /** The trust gradient: tiers in the order written above, earned from the audit record, lost on incidents. */
       trust: z
         .object({
@@ -345,4 +368,5 @@ export type ServicePolicy = ProjectPolicy['services'][string];
 export type SitesPolicy = ProjectPolicy['sites'];
 export type WindowRange = ProjectPolicy['windows'][string][number];
 export type UnusedPolicy = ProjectPolicy['unused'];
+export type RateLimitPolicy = z.infer<typeof rateLimits>;
 export type Reclaimable = (typeof RECLAIMABLE)[number];

@@ -34,6 +34,7 @@ export function portsFor(store: Store, projectId: string, project: ProjectPolicy
     desired: store.desired,
     jobs: store.jobs,
     proposals: store.proposals,
+    rates: store.rates,
     ledger: store.ledger,
     backups: store.backups,
     notify: (n) => {

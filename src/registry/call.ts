@@ -6,9 +6,11 @@ import { log } from '../core/log.js';
 import { notify, type Notice } from '../notify/notify.js';
 import type { GuardRequest } from '../guard/types.js';
 import type { AuditRow, NewEvent } from '../store/audit.js';
+import type { Admission, Bucket } from '../store/rate-limits.js';
 import type { Store } from '../store/store.js';
 import type { ToolSpec } from '../tools/tool.js';
 import { reviewTrust, type Incident } from '../trust/tiers.js';
+import { limitMessage } from './limits.js';
 import type { Outcome } from './outcome.js';
 
 /** A lock outlives no call by much: a crashed holder frees it after this (or at once, on its host, once its pid is gone). */
@@ -20,6 +22,8 @@ export class Call {
   readonly locks = new Map<string, string>();
   /** AWS request ids of every command sent for this call. */
   readonly requestIds: string[] = [];
+  /** The call's slot among the agent's calls in flight, while it holds one. */
+  private slot: string | null = null;
 
   constructor(
     readonly spec: ToolSpec,
@@ -104,7 +108,37 @@ export class Call {
     return null;
   }
 
-  /** Releases every lock; a store that cannot be written leaves the lock to expire, which is logged, never thrown. */
+  /**
+   * Takes one token of each bucket and a slot among the agent's calls in flight, or refuses (recorded): a flood limit
+   * reached. A store that cannot answer refuses too, since the limit cannot be known.
+   */
+  admit(follows: string, buckets: readonly Bucket[], maxInFlight: number): Outcome | null {
+    let a: Admission;
+    try {
+      a = this.store.rates.admit(this.agent.id, this.spec.name, buckets, maxInFlight);
+    } catch (e) {
+      return this.refuse(
+        'failed',
+        follows,
+        { stage: 'admit' },
+        `${this.spec.name} refused: the rate limits cannot be read (${(e as Error).message}); nothing was done`,
+      );
+    }
+    if (a.ok) {
+      this.slot = a.slot;
+      return null;
+    }
+    const reason = limitMessage(this.agent.id, a);
+    const retry = a.retryAfterMs === null ? {} : { retry_after_seconds: Math.ceil(a.retryAfterMs / 1000) };
+    return this.refuse(
+      'denied',
+      follows,
+      { outcome: 'deny', rule: 'rate_limit', limit: a.limit, reason, ...retry },
+      `${this.spec.name} refused by the ${reason}; nothing was done`,
+    );
+  }
+
+  /** Releases every lock and the call slot; a store that cannot be written leaves them to expire, which is logged, never thrown. */
   unlock(): void {
     for (const [key, holder] of this.locks) {
       try {
@@ -114,5 +148,13 @@ export class Call {
       }
     }
     this.locks.clear();
+    if (this.slot) {
+      try {
+        this.store.rates.leave(this.slot);
+      } catch (e) {
+        log.error(`freeing the call slot failed (it is freed when this process ends): ${(e as Error).message}`);
+      }
+      this.slot = null;
+    }
   }
 }

@@ -7,7 +7,7 @@ import type { Decision, GuardRequest, Plan } from '../guard/types.js';
 import type { AuditRow } from '../store/audit.js';
 import { planHash } from '../store/proposals.js';
 import type { Store } from '../store/store.js';
-import type { AgentContext } from '../core/agent.js';
+import { rateLimitsOf, type AgentContext } from '../core/agent.js';
 
 export type Gate = { decision: Decision; planHash: string; deltaCents: number } & (
   | { kind: 'refused' }
@@ -42,6 +42,19 @@ export function decideAndRecord(store: Store, g: GateInput): Gate {
       return { ...common, kind: 'planned', row: store.audit.append({ ...base, kind: 'planned', decision: decided, request: g.plan }) };
     if (decision.outcome === 'deny') return { ...common, kind: 'refused' };
     if (decision.outcome === 'escalate') {
+      // A flood of proposals buries the human who decides them: past the cap, the agent must wait for decisions.
+      const cap = rateLimitsOf(g.agent).pending_proposals;
+      const waiting = store.proposals.pendingCount(g.agent.id);
+      if (waiting >= cap) {
+        const refused: Decision = {
+          outcome: 'deny',
+          rule: 'pending_proposals',
+          reason: `${g.agent.id} has ${waiting} proposals waiting for a human (limit ${cap}, rate_limits.pending_proposals)`,
+          instead: 'wait until a human decides one (get_proposal shows their state), then ask again',
+          checked: [...decision.checked, 'pending_proposals'],
+        };
+        return { ...common, decision: refused, kind: 'refused' };
+      }
       const row = store.audit.append({ ...base, kind: 'escalated', decision: decided, request: g.plan });
       const proposal = store.proposals.create({
         kind: g.req.tool,

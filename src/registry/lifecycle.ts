@@ -5,8 +5,9 @@
 import { z } from 'zod';
 import type { AgentAws } from '../aws/clients.js';
 import { inCallScope } from '../aws/write-gate.js';
-import { roleFor, type AgentContext } from '../core/agent.js';
+import { rateLimitsOf, roleFor, type AgentContext } from '../core/agent.js';
 import { Refusal } from '../core/errors.js';
+import { bucketsFor } from '../core/limits.js';
 import { log } from '../core/log.js';
 import { explain } from '../guard/decide.js';
 import { tierRule } from '../guard/rules.js';
@@ -21,6 +22,7 @@ import { portsFor } from './agent-aws.js';
 import { approveAndRun } from './approve.js';
 import { Call } from './call.js';
 import { decideAndRecord, type Gate } from './decide.js';
+import { oversizedArgument } from './limits.js';
 import type { Outcome } from './outcome.js';
 import { checkedPlan, describeFailure, runAndSettle } from './run.js';
 import { inputSchemaOf } from './tool-io.js';
@@ -103,7 +105,20 @@ export async function runCall(spec: ToolSpec, rawArgs: unknown, deps: CallDeps, 
 /** Admit: input, tier, window, identity, lock. Then plan, decide, run. */
 async function admitted(call: Call, requested: string, rawArgs: unknown, extras: CallExtras): Promise<Outcome> {
   const { spec, agent, store, aws } = call;
+  const tooBig = oversizedArgument(rawArgs, agent);
+  if (tooBig)
+    return call.refuse(
+      'denied',
+      requested,
+      { outcome: 'deny', rule: 'input', reason: tooBig },
+      `${spec.name} refused: ${tooBig}; nothing was done`,
+    );
   const parsed = inputSchemaOf(spec).safeParse(rawArgs ?? {});
+  // Every call takes from the agent's per-minute bucket, invalid ones too; a change that will run, from the hourly one.
+  const willChange = parsed.success && isMutating(spec) && (parsed.data as { dry_run?: boolean }).dry_run !== true;
+  const limits = rateLimitsOf(agent);
+  const limited = call.admit(requested, bucketsFor(limits, willChange), limits.concurrent_calls);
+  if (limited) return limited;
   if (!parsed.success) {
     const message = describeInputError(spec.name, parsed.error);
     const answer = call.refuse('denied', requested, { outcome: 'deny', rule: 'input', reason: message }, message);

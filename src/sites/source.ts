@@ -19,9 +19,14 @@ export interface SourceFile {
 export interface Source {
   dir: string;
   files: SourceFile[];
+  /** The first SKIPPED_SHOWN skipped entries by path; skippedCount says how many there were in all. */
   skipped: { path: string; why: string }[];
+  skippedCount: number;
   bytes: number;
 }
+
+/** How many skipped entries an answer (and its audit row) names; the rest are counted. */
+export const SKIPPED_SHOWN = 50;
 
 const inside = (child: string, parent: string) => child === parent || child.startsWith(parent.endsWith(sep) ? parent : parent + sep);
 
@@ -105,5 +110,6 @@ export async function scanSource(sourceDir: string, sites: SitesPolicy): Promise
     }
   }
   files.sort((a, b) => a.key.localeCompare(b.key));
-  return { dir: real, files, skipped: skipped.sort((a, b) => a.path.localeCompare(b.path)), bytes };
+  skipped.sort((a, b) => a.path.localeCompare(b.path));
+  return { dir: real, files, skipped: skipped.slice(0, SKIPPED_SHOWN), skippedCount: skipped.length, bytes };
 }

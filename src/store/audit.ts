@@ -1,5 +1,6 @@
 // The append-only, hash-chained audit log: every tool call leaves its requested → decision → outcome rows here.
 import { randomUUID } from 'node:crypto';
+import { boundedJson } from './bounded.js';
 import { chainHash } from './chain.js';
 import { stmt, type Db } from './db.js';
 import { canonicalJson } from '../util/canonical.js';
@@ -93,9 +94,10 @@ export class AuditLog {
         e.project,
         e.tool,
         e.action ?? null,
-        json(e.request),
+        // An agent's arguments and any result are kept bounded; decisions and plans are the warden's own, kept whole.
+        e.kind === 'requested' ? boundedJson(e.request) : json(e.request),
         json(e.decision),
-        json(e.result),
+        boundedJson(e.result),
         e.roleArn ?? null,
         json(e.requestIds),
         e.follows ?? null,

@@ -1,21 +1,6 @@
 // Named locks across processes sharing the store: one scale of a service at a time. Expire so a crash cannot wedge them.
-import { randomUUID } from 'node:crypto';
-import { hostname } from 'node:os';
 import { stmt, type Db } from './db.js';
-
-const HOST = hostname();
-
-/** Whether the process named by a holder token (`host:pid:uuid`) is gone; only this host's processes can be asked. */
-function holderDead(holder: string): boolean {
-  const [host, pid] = holder.split(':');
-  if (host !== HOST || !/^\d+$/.test(pid ?? '')) return false;
-  try {
-    process.kill(Number(pid), 0);
-    return false;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code !== 'EPERM';
-  }
-}
+import { holderDead, newHolder } from './holders.js';
 
 export class Locks {
   constructor(
@@ -25,7 +10,7 @@ export class Locks {
 
   /** Takes `key` if free, expired, or held by a process of this host that is gone; returns a holder token, or null. */
   tryAcquire(key: string, ttlMs: number): string | null {
-    const holder = `${HOST}:${process.pid}:${randomUUID()}`;
+    const holder = newHolder();
     const now = this.clock();
     const take = this.db.transaction(() => {
       stmt(this.db, 'DELETE FROM locks WHERE key = ? AND expires_at <= ?').run(key, now.toISOString());

@@ -228,6 +228,28 @@ export const migrations: Migration[] = [
       `);
     },
   },
+  {
+    version: 8,
+    update(db) {
+      db.exec(`
+        -- Flood limits per agent, shared by its server processes: token buckets and the calls in flight.
+        CREATE TABLE rate_buckets (
+          agent  TEXT NOT NULL,
+          kind   TEXT NOT NULL,                     -- calls_per_minute, mutating_calls_per_hour
+          tokens REAL NOT NULL,
+          at     TEXT NOT NULL,                     -- when tokens was computed
+          PRIMARY KEY (agent, kind)
+        );
+        CREATE TABLE call_slots (
+          id         TEXT PRIMARY KEY,              -- host:pid:uuid of the process running the call
+          agent      TEXT NOT NULL,
+          tool       TEXT NOT NULL,
+          started_at TEXT NOT NULL
+        );
+        CREATE INDEX call_slots_agent ON call_slots (agent);
+      `);
+    },
+  },
 ];
 
 /** The schema version this aws-warden writes. */

@@ -90,6 +90,16 @@ export class Proposals {
       });
   }
 
+  /** How many of the agent's proposals wait for a human now (expired ones no longer count). */
+  pendingCount(agent: string): number {
+    return (
+      stmt(this.db, "SELECT count(*) AS n FROM proposals WHERE agent = ? AND state = 'pending' AND expires_at > ?").get(
+        agent,
+        this.clock().toISOString(),
+      ) as { n: number }
+    ).n;
+  }
+
   /** Pending proposals past their TTL become expired (they can no longer be approved); returns those it expired. */
   expireDue(): ProposalRow[] {
     return stmt(this.db, "UPDATE proposals SET state = 'expired' WHERE state = 'pending' AND expires_at <= ? RETURNING *").all(

@@ -9,6 +9,7 @@ import { Ledger } from './ledger.js';
 import { Locks } from './locks.js';
 import { Notifications } from './notifications.js';
 import { Proposals } from './proposals.js';
+import { RateLimits } from './rate-limits.js';
 import { TierChanges } from './tiers.js';
 
 const raw = new WeakMap<Store, Db>();
@@ -29,6 +30,7 @@ export class Store {
   readonly backups: BackupChecks;
   readonly notifications: Notifications;
   readonly tiers: TierChanges;
+  readonly rates: RateLimits;
 
   constructor(
     private readonly db: Db,
@@ -45,6 +47,7 @@ export class Store {
     this.backups = new BackupChecks(db, clock);
     this.notifications = new Notifications(db);
     this.tiers = new TierChanges(db, clock);
+    this.rates = new RateLimits(db, clock);
   }
 
   /** The schema version the file is at (PRAGMA user_version). */

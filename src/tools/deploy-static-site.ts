@@ -65,7 +65,8 @@ const output = z.object({
   deleted: z.number(),
   unchanged: z.number(),
   bytes_uploaded: z.number(),
-  skipped: z.array(z.object({ path: z.string(), why: z.string() })),
+  skipped: z.array(z.object({ path: z.string(), why: z.string() })).describe('the first 50 files not deployed, by path'),
+  skipped_count: z.number().describe('how many files were not deployed in all'),
   health: z.array(z.object({ check: z.string(), ok: z.boolean(), detail: z.string() })),
 });
 
@@ -92,6 +93,7 @@ const params = z
     allVersionBytes: z.number(),
     region: z.string(),
     skipped: z.array(z.object({ path: z.string(), why: z.string() }).strict()),
+    skippedCount: z.number(),
     unchanged: z.number(),
     websiteUrl: z.string(),
     cacheControl: z.string(),
@@ -205,6 +207,7 @@ export const deployStaticSite = defineTool({
         allVersionBytes: contents.allVersionBytes,
         region,
         skipped: source.skipped,
+        skippedCount: source.skippedCount,
         unchanged: source.files.length - puts.length,
         websiteUrl: websiteUrl(bucket, region),
         cacheControl: sites.cache_control,
@@ -345,6 +348,7 @@ function resultOf(p: DeployParams, deploymentId: string, health: SiteHealth[]) {
     unchanged: p.unchanged,
     bytes_uploaded: p.puts.reduce((s, x) => s + x.size, 0),
     skipped: p.skipped,
+    skipped_count: p.skippedCount,
     health,
   };
 }

@@ -1,6 +1,8 @@
 // get_status: who the agent is, what it may call, its limits and the role its calls run as.
 import { z } from 'zod';
+import { rateLimitsOf } from '../core/agent.js';
 import { toCents } from '../guard/rules.js';
+import { bucketsFor } from '../core/limits.js';
 import { defineTool, noParams } from './tool.js';
 import { readPlan } from './read-plan.js';
 
@@ -20,6 +22,15 @@ const output = z.object({
   budget_remaining_usd_month: z.number().nullable().describe('null while the ledger cannot answer (unpriced resources)'),
   pending_proposals: z.number().describe('your proposals waiting for a human'),
   environments: z.array(z.string()),
+  rate_limits: z
+    .object({
+      calls_per_minute: z.object({ limit: z.number(), remaining: z.number() }),
+      mutating_calls_per_hour: z.object({ limit: z.number(), remaining: z.number() }),
+      concurrent_calls: z.object({ limit: z.number(), in_flight: z.number() }),
+      pending_proposals: z.object({ limit: z.number(), pending: z.number() }),
+      max_argument_kb: z.number(),
+    })
+    .describe('flood limits of this agent, shared by all its server processes; a call past one is refused with when to retry'),
 });
 
 export const getStatus = defineTool({
@@ -37,6 +48,9 @@ export const getStatus = defineTool({
   },
   async execute(_plan, _args, { agent, aws, ports }) {
     const creds = await aws.session.credentials();
+    const limits = rateLimitsOf(agent);
+    const usage = ports.rates.usage(agent.id, bucketsFor(limits, true));
+    const left = (kind: string) => usage.buckets.find((b) => b.kind === kind)?.remaining ?? 0;
     const budget = ports.ledger.facts(agent.projectId, toCents(agent.project.budget_usd_month));
     return {
       agent: agent.id,
@@ -50,8 +64,15 @@ export const getStatus = defineTool({
       budget_usd_month: agent.project.budget_usd_month,
       escalate_over_usd_month: agent.project.escalate_over_usd_month ?? null,
       budget_remaining_usd_month: budget ? (budget.capCents - budget.committedCents - budget.reservedCents) / 100 : null,
-      pending_proposals: ports.proposals.list({ state: 'pending', project: agent.projectId }).filter((p) => p.agent === agent.id).length,
+      pending_proposals: ports.proposals.pendingCount(agent.id),
       environments: agent.project.environments,
+      rate_limits: {
+        calls_per_minute: { limit: limits.calls_per_minute, remaining: left('calls_per_minute') },
+        mutating_calls_per_hour: { limit: limits.mutating_calls_per_hour, remaining: left('mutating_calls_per_hour') },
+        concurrent_calls: { limit: limits.concurrent_calls, in_flight: usage.inFlight },
+        pending_proposals: { limit: limits.pending_proposals, pending: ports.proposals.pendingCount(agent.id) },
+        max_argument_kb: limits.max_argument_kb,
+      },
     };
   },
   summarize: (o) => `${o.agent} (project ${o.project}, tier ${o.tier}) runs as ${o.assumed_role_arn}; may call: ${o.tools.join(', ')}`,

@@ -59,6 +59,7 @@ agents:
   ${observer}: { project: ${project}, tier: observer, role_arn: "arn:aws:iam::${ACCOUNT}:role/${observer}" }
   ${other}-bot: { project: ${other}, tier: operator, role_arn: "arn:aws:iam::${ACCOUNT}:role/${other}-bot" }
 ${opts.topYaml ?? ''}
+${opts.topYaml?.includes('rate_limits:') ? '' : 'rate_limits: { calls_per_minute: 100000, mutating_calls_per_hour: 100000, concurrent_calls: 1000, pending_proposals: 10000 }   # suites make many calls; flood tests set their own'}
 ${opts.topYaml?.includes('trust:') ? '' : 'trust: { demote_on: [] }   # suites that probe the boundary on purpose keep their tier'}`;
   return { project, other, agent, observer, yaml, policy: parsePolicy(yaml, 'policy.yaml', [...toolNames, ...(opts.operatorTools ?? [])]) };
 }

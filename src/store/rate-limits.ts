@@ -1,0 +1,103 @@
+// Per-agent flood limits shared by every server process of the agent through the store: token buckets (calls per
+// minute, mutating calls per hour) and a count of calls in flight, checked and taken in one immediate transaction.
+import { stmt, type Db } from './db.js';
+import { holderDead, newHolder } from './holders.js';
+
+/** A bucket of `capacity` tokens refilled evenly over `periodMs`; one call takes one token. */
+export interface Bucket {
+  kind: string;
+  capacity: number;
+  periodMs: number;
+}
+
+export type Admission =
+  { ok: true; slot: string } | { ok: false; limit: string; capacity: number; retryAfterMs: number | null; inFlight?: number };
+
+export interface Usage {
+  buckets: { kind: string; capacity: number; remaining: number; fullInMs: number }[];
+  inFlight: number;
+}
+
+/** A slot older than this is a call that cannot still be running (a crash on another host): it no longer counts. */
+export const SLOT_TTL_MS = 2 * 3600_000;
+
+export class RateLimits {
+  constructor(
+    private readonly db: Db,
+    private readonly clock: () => Date = () => new Date(),
+  ) {}
+
+  /** Tokens in `b` for `agent` at `now`, without taking one. */
+  private level(agent: string, b: Bucket, now: number): number {
+    const row = stmt(this.db, 'SELECT tokens, at FROM rate_buckets WHERE agent = ? AND kind = ?').get(agent, b.kind) as
+      { tokens: number; at: string } | undefined;
+    if (!row) return b.capacity;
+    const elapsed = Math.max(0, now - Date.parse(row.at));
+    return Math.min(b.capacity, row.tokens + (elapsed * b.capacity) / b.periodMs);
+  }
+
+  /** Calls in flight for `agent`, after dropping those whose process is gone or that are older than SLOT_TTL_MS. */
+  private inFlight(agent: string, now: number): number {
+    const rows = stmt(this.db, 'SELECT id, started_at FROM call_slots WHERE agent = ?').all(agent) as { id: string; started_at: string }[];
+    let live = 0;
+    for (const r of rows) {
+      if (holderDead(r.id) || now - Date.parse(r.started_at) > SLOT_TTL_MS) stmt(this.db, 'DELETE FROM call_slots WHERE id = ?').run(r.id);
+      else live++;
+    }
+    return live;
+  }
+
+  /**
+   * Takes one token of every bucket and a call slot, or nothing: the first limit reached is the answer, with when a
+   * retry can pass. Processes sharing the store see one set of buckets.
+   */
+  admit(agent: string, tool: string, buckets: readonly Bucket[], maxInFlight: number): Admission {
+    const take = this.db.transaction((): Admission => {
+      const now = this.clock().getTime();
+      const levels = buckets.map((b) => this.level(agent, b, now));
+      const empty = buckets.findIndex((_, i) => levels[i] < 1);
+      if (empty >= 0) {
+        const b = buckets[empty];
+        return { ok: false, limit: b.kind, capacity: b.capacity, retryAfterMs: Math.ceil(((1 - levels[empty]) * b.periodMs) / b.capacity) };
+      }
+      const inFlight = this.inFlight(agent, now);
+      if (inFlight >= maxInFlight) return { ok: false, limit: 'concurrent_calls', capacity: maxInFlight, retryAfterMs: null, inFlight };
+      const at = new Date(now).toISOString();
+      buckets.forEach((b, i) =>
+        stmt(this.db, 'INSERT OR REPLACE INTO rate_buckets (agent, kind, tokens, at) VALUES (?, ?, ?, ?)').run(
+          agent,
+          b.kind,
+          levels[i] - 1,
+          at,
+        ),
+      );
+      const slot = newHolder();
+      stmt(this.db, 'INSERT INTO call_slots (id, agent, tool, started_at) VALUES (?, ?, ?, ?)').run(slot, agent, tool, at);
+      return { ok: true, slot };
+    });
+    return take.immediate();
+  }
+
+  /** The call has ended: its slot is free for the agent's next. */
+  leave(slot: string): void {
+    stmt(this.db, 'DELETE FROM call_slots WHERE id = ?').run(slot);
+  }
+
+  /** What is left of each bucket and how many calls are in flight, read only. */
+  usage(agent: string, buckets: readonly Bucket[]): Usage {
+    const now = this.clock().getTime();
+    const rows = stmt(this.db, 'SELECT id, started_at FROM call_slots WHERE agent = ?').all(agent) as { id: string; started_at: string }[];
+    return {
+      buckets: buckets.map((b) => {
+        const level = this.level(agent, b, now);
+        return {
+          kind: b.kind,
+          capacity: b.capacity,
+          remaining: Math.floor(level),
+          fullInMs: Math.ceil(((b.capacity - level) * b.periodMs) / b.capacity),
+        };
+      }),
+      inFlight: rows.filter((r) => !holderDead(r.id) && now - Date.parse(r.started_at) <= SLOT_TTL_MS).length,
+    };
+  }
+}

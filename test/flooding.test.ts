@@ -11,7 +11,7 @@ import { launchTagged } from '../src/demo/seed.js';
 import { Store } from '../src/store/store.js';
 import { readPlan } from '../src/tools/read-plan.js';
 import { allTools } from '../src/tools/index.js';
-import { defineTool, noParams } from '../src/tools/tool.js';
+import { defineTool, noParams, type ToolSpec } from '../src/tools/tool.js';
 import { admin, call, connect, fresh, world, type Harness } from './helpers/harness.js';
 
 const CLI = join(process.cwd(), 'dist', 'src', 'cli', 'aws-warden.js');
@@ -28,10 +28,7 @@ function movableClock() {
   return { clock: () => new Date(now), advance: (ms: number) => (now += ms) };
 }
 
-async function harness(
-  limits: string,
-  opts: { clock?: () => Date; tools?: Parameters<typeof connect>[2]['tools']; operatorTools?: string[] } = {},
-) {
+async function harness(limits: string, opts: { clock?: () => Date; tools?: readonly ToolSpec[]; operatorTools?: string[] } = {}) {
   const w = world({ topYaml: `rate_limits: { ${limits} }`, operatorTools: opts.operatorTools });
   const store = Store.open(':memory:', { clock: opts.clock });
   const h = await connect(w.policy, w.agent, { store, tools: opts.tools });

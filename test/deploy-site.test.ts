@@ -123,7 +123,7 @@ describe('deploy_static_site', () => {
     const r = await deploy(h, dir);
     expect(r.isError).toBe(true);
     expect(r.text).toMatch(
-      /deploy_static_site failed its health check \(GET http:\/\/127\.0\.0\.1:\d+\/shop\/staging: no 2xx within 2s \(last: 503\)\); rolled back: every key is at its previous version and new keys are removed — nothing changed/,
+      /deploy_static_site failed its health check \(GET http:\/\/127\.0\.0\.1:\d+\/shop\/staging: no 2xx within 2s \(last: 503\)\); rolled back: every key was read back at its previous version and new keys are removed — nothing changed/,
     );
     expect(await keys(bucket)).toEqual(['app.js', 'gone.txt', 'index.html']);
     expect(await body(bucket, 'index.html')).toBe('good');

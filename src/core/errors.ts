@@ -27,3 +27,17 @@ export class RolledBack extends Error {
     super(message);
   }
 }
+
+/**
+ * The executor tried to undo its change and could not prove it did: what is left is named, the outcome is `failed`
+ * (never "rolled back"), and humans are told.
+ */
+export class RollbackIncomplete extends Error {
+  override name = 'RollbackIncomplete';
+  constructor(
+    message: string,
+    readonly detail: Record<string, unknown>,
+  ) {
+    super(message);
+  }
+}

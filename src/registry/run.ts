@@ -5,7 +5,7 @@ import { describeAwsError } from '../aws/errors.js';
 import { permitFor } from '../aws/permit.js';
 import { AssumeRoleError } from '../aws/session.js';
 import { OwnershipLost, withPermit, WriteRefused } from '../aws/write-gate.js';
-import { Refusal, RolledBack } from '../core/errors.js';
+import { Refusal, RollbackIncomplete, RolledBack } from '../core/errors.js';
 import { log } from '../core/log.js';
 import type { Decision, Plan } from '../guard/types.js';
 import type { AuditRow } from '../store/audit.js';
@@ -97,6 +97,8 @@ function settleFailure(call: Call, a: Approved, e: unknown): Outcome {
   const { spec, store } = call;
   const why = describeFailure(e, call);
   const rolledBack = e instanceof RolledBack;
+  // An undo that could not be proven is a failure a human must finish: always told, whatever the path.
+  const incomplete = e instanceof RollbackIncomplete;
   try {
     store.transaction(() => {
       store.ledger.release(a.row.id, `${rolledBack ? 'rolled back' : 'failed'}: ${why}`);
@@ -123,7 +125,7 @@ function settleFailure(call: Call, a: Approved, e: unknown): Outcome {
           kind: 'failed',
           follows: a.row.id,
           decision: { stage: 'execute', ...(e instanceof OwnershipLost ? { rule: 'ownership', resource: e.resource } : {}) },
-          result: { error: why },
+          result: { error: why, ...(incomplete ? e.detail : {}) },
           requestIds: call.requestIds,
           roleArn: call.roleArn,
         });
@@ -131,14 +133,13 @@ function settleFailure(call: Call, a: Approved, e: unknown): Outcome {
   } catch (err) {
     log.error(`recording the failure of ${a.row.id} failed: ${(err as Error).message}`);
   }
-  const subject = a.proposalId
-    ? `approved proposal ${a.proposalId} ${rolledBack ? 'was rolled back' : 'failed'}`
-    : `${spec.name} by ${call.agent.id} ${rolledBack ? 'was rolled back' : 'failed'}`;
-  if (rolledBack || a.proposalId)
+  const what = rolledBack ? 'was rolled back' : incomplete ? 'failed and its rollback is incomplete' : 'failed';
+  const subject = a.proposalId ? `approved proposal ${a.proposalId} ${what}` : `${spec.name} by ${call.agent.id} ${what}`;
+  if (rolledBack || incomplete || a.proposalId)
     call.tell({
       kind: rolledBack ? 'rolled_back' : 'failed',
       subject,
-      body: { ...(a.proposalId ? { proposal_id: a.proposalId } : {}), error: why, ...(rolledBack ? e.detail : {}) },
+      body: { ...(a.proposalId ? { proposal_id: a.proposalId } : {}), error: why, ...(rolledBack || incomplete ? e.detail : {}) },
       eventId: a.row.id,
     });
   if (rolledBack) {
@@ -153,7 +154,14 @@ function settleFailure(call: Call, a: Approved, e: unknown): Outcome {
 }
 
 export function describeFailure(e: unknown, call: Pick<Call, 'aws'>): string {
-  if (e instanceof WriteRefused || e instanceof AssumeRoleError || e instanceof Refusal || e instanceof RolledBack) return e.message;
+  if (
+    e instanceof WriteRefused ||
+    e instanceof AssumeRoleError ||
+    e instanceof Refusal ||
+    e instanceof RolledBack ||
+    e instanceof RollbackIncomplete
+  )
+    return e.message;
   if (e instanceof z.ZodError) return `internal error: result did not match the output schema (${e.issues[0]?.message})`;
   const command = (e as { wardenCommand?: string }).wardenCommand ?? 'an AWS call';
   return describeAwsError(e, command, call.aws.session.assumedRoleArn);

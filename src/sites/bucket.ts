@@ -17,6 +17,8 @@ export const SITE_BUCKET_ACTIONS = [
   's3:CreateBucket',
   's3:GetBucketTagging',
   's3:PutBucketTagging',
+  // Tags in the CreateBucket call itself need it.
+  's3:TagResource',
   's3:PutBucketVersioning',
   's3:PutBucketWebsite',
   's3:PutBucketPublicAccessBlock',

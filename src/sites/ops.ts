@@ -1,7 +1,6 @@
 // S3 operations a site deploy and a promotion share: bucket setup as planned operations, their execution, the exact restore.
 import {
   CreateBucketCommand,
-  DeleteObjectCommand,
   PutBucketPolicyCommand,
   PutBucketTaggingCommand,
   PutBucketVersioningCommand,
@@ -12,9 +11,6 @@ import {
 import type { AgentAws } from '../aws/clients.js';
 import type { PlannedOperation } from '../guard/types.js';
 import { z } from 'zod';
-import type { ToolPorts } from '../core/ports.js';
-import { RolledBack } from '../core/errors.js';
-import type { SiteHealth } from './health.js';
 
 export interface BucketSetup {
   region: string;
@@ -26,7 +22,16 @@ export interface BucketSetup {
 
 /** One step of setting a bucket up, as a plan stores it and the executor sends it. */
 export const bucketStep = z.discriminatedUnion('action', [
-  z.object({ action: z.literal('s3:CreateBucket'), bucket: z.string(), region: z.string() }).strict(),
+  // The ownership tags go in the create call itself (AWS applies them atomically); PutBucketTagging after it sets them
+  // where a create ignores them. Optional so a plan stored before tags went into the create still reads.
+  z
+    .object({
+      action: z.literal('s3:CreateBucket'),
+      bucket: z.string(),
+      region: z.string(),
+      tags: z.record(z.string(), z.string()).optional(),
+    })
+    .strict(),
   z.object({ action: z.literal('s3:PutBucketTagging'), bucket: z.string(), tags: z.record(z.string(), z.string()) }).strict(),
   z.object({ action: z.literal('s3:PutBucketVersioning'), bucket: z.string() }).strict(),
   z.object({ action: z.literal('s3:PutPublicAccessBlock'), bucket: z.string(), blockAll: z.boolean() }).strict(),
@@ -39,7 +44,7 @@ export type BucketStep = z.infer<typeof bucketStep>;
 export function setupSteps(bucket: string, exists: boolean, s: BucketSetup): BucketStep[] {
   if (exists) return [{ action: 's3:PutBucketVersioning', bucket }];
   return [
-    { action: 's3:CreateBucket', bucket, region: s.region },
+    { action: 's3:CreateBucket', bucket, region: s.region, tags: s.tags },
     { action: 's3:PutBucketTagging', bucket, tags: s.tags },
     { action: 's3:PutBucketVersioning', bucket },
     { action: 's3:PutPublicAccessBlock', bucket, blockAll: !s.public },
@@ -66,9 +71,10 @@ export async function runBucketStep(aws: AgentAws, step: BucketStep): Promise<vo
       await aws.s3.send(
         new CreateBucketCommand({
           Bucket,
-          ...(step.region === 'us-east-1'
-            ? {}
-            : { CreateBucketConfiguration: { LocationConstraint: step.region as BucketLocationConstraint } }),
+          CreateBucketConfiguration: {
+            ...(step.region === 'us-east-1' ? {} : { LocationConstraint: step.region as BucketLocationConstraint }),
+            ...(step.tags ? { Tags: Object.entries(step.tags).map(([Key, Value]) => ({ Key, Value })) } : {}),
+          },
         }),
       );
       return;
@@ -117,41 +123,4 @@ export async function runBucketStep(aws: AgentAws, step: BucketStep): Promise<vo
       );
       return;
   }
-}
-
-/** Deleting exactly the versions this deploy wrote puts every key back at the version that was live before. */
-export async function restore(aws: AgentAws, bucket: string, created: { key: string; versionId: string }[]) {
-  for (const c of [...created].reverse())
-    await aws.s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: c.key, VersionId: c.versionId }));
-}
-
-/**
- * The end of a deploy or promotion: if any health result failed, put every key back (deleting exactly the versions
- * written), record the deployment rolled back and throw RolledBack with `what` failed; otherwise do nothing.
- */
-export async function rollBackIfUnhealthy(
-  aws: AgentAws,
-  ports: Pick<ToolPorts, 'deployments'>,
-  d: {
-    eventId: string;
-    bucket: string;
-    created: { key: string; versionId: string }[];
-    previous: Record<string, string>;
-    health: SiteHealth[];
-  },
-  what: string,
-  trigger: 'health' | 'ownership' = 'health',
-): Promise<void> {
-  const failed = d.health.filter((h) => !h.ok);
-  if (failed.length === 0) return;
-  await restore(aws, d.bucket, d.created);
-  ports.deployments.finish(d.eventId, 'rolled_back', d.previous, d.health);
-  throw new RolledBack(
-    `${what} (${failed
-      .slice(0, 3)
-      .map((f) => `${f.check}: ${f.detail}`)
-      .join('; ')}); rolled back: every key is at its previous version and new keys are removed — nothing changed`,
-    { bucket: d.bucket, restored: d.created.length, health: d.health },
-    trigger,
-  );
 }

@@ -13,11 +13,12 @@ import { tagSetProblems } from '../guard/tag-rules.js';
 import type { RiskFlag } from '../guard/types.js';
 import { monthlyCentsFromGbMonth, s3Prices } from '../prices/prices.js';
 import { bucketName, readContents, SITE_BUCKET_ACTIONS, type BucketContents, websiteUrl } from '../sites/bucket.js';
-import { bucketOperation, bucketStep, restore, rollBackIfUnhealthy, runBucketStep, setupSteps, siteHealthUrl } from '../sites/ops.js';
+import { bucketOperation, bucketStep, setupSteps, siteHealthUrl } from '../sites/ops.js';
+import { restore, rollBackIfUnhealthy, runSetup, setupRollback } from '../sites/restore.js';
 import { probeUrl, readBack, type SiteHealth } from '../sites/health.js';
 import { boundStream, ContentChanged } from '../sites/bound-stream.js';
 import { scanSource } from '../sites/source.js';
-import { Refusal } from '../core/errors.js';
+import { Refusal, RollbackIncomplete } from '../core/errors.js';
 import { defineTool, type Recovered } from './tool.js';
 
 export const name = 'deploy_static_site';
@@ -194,6 +195,7 @@ export const deployStaticSite = defineTool({
             100,
       riskFlags,
       rollback: [
+        ...setupRollback(setup),
         ...puts.map((p) => ({ action: 's3:RestoreVersion', target: bucket, params: { key: p.key, to: p.previous } })),
         ...deletes.map((d) => ({ action: 's3:RestoreVersion', target: bucket, params: { key: d.key, to: d.previous } })),
       ],
@@ -228,7 +230,7 @@ export const deployStaticSite = defineTool({
       bucket,
       source: args.source_dir,
     });
-    for (const step of p.setup) await runBucketStep(aws, step);
+    await runSetup(aws, p.setup);
 
     const created: { key: string; versionId: string }[] = [];
     const uploaded: { key: string; versionId: string; sha256: string }[] = [];
@@ -311,7 +313,17 @@ export const deployStaticSite = defineTool({
         why: 'all uploads landed and the health check passed after a restart',
       };
     }
-    await restore(aws, p.bucket, created);
+    const left = await restore(aws, p.bucket, created, p.liveVersions);
+    if (left.length) {
+      ports.deployments.finish(approvalId, 'failed', p.liveVersions, health);
+      throw new RollbackIncomplete(
+        `was interrupted (${why}) and could not be fully undone after a restart: ${left.length} key(s) of ${p.bucket} are not at their previous version (${left
+          .slice(0, 5)
+          .map((l) => l.key)
+          .join(', ')}). A human has been notified and must restore them`,
+        { bucket: p.bucket, left },
+      );
+    }
     ports.deployments.finish(approvalId, 'rolled_back', p.liveVersions, health);
     return { outcome: 'undone', why, detail: { bucket: p.bucket, restored: created.length, health } };
   },
@@ -357,10 +369,11 @@ function resultOf(p: DeployParams, deploymentId: string, health: SiteHealth[]) {
 async function upload(aws: import('../aws/clients.js').AgentAws, bucket: string, p: PutParams, cacheControl: string): Promise<string> {
   const common = { Bucket: bucket, Key: p.key, ContentType: p.contentType, CacheControl: cacheControl, Metadata: { sha256: p.sha256 } };
   if (p.size > MULTIPART_BYTES) {
-    // Large files go up in parts, read through a stream that fails before the last part if the bytes are not the plan's.
+    // Large files go up in parts, read through a stream that fails before the last part if the bytes are not the plan's;
+    // each part carries its SHA-256, which S3 checks (a full-object SHA-256 is not offered for multipart uploads).
     const out = await new Upload({
       client: aws.s3,
-      params: { ...common, Body: boundStream(p.path, p.key, p.sha256, p.size) },
+      params: { ...common, Body: boundStream(p.path, p.key, p.sha256, p.size), ChecksumAlgorithm: 'SHA256' },
       queueSize: 4,
       partSize: 8 * 2 ** 20,
     }).done();
@@ -369,7 +382,10 @@ async function upload(aws: import('../aws/clients.js').AgentAws, bucket: string,
   const body = await readNoFollow(p.path, p.key);
   if (createHash('sha256').update(body).digest('hex') !== p.sha256)
     throw new ContentChanged(`${p.key} changed since the deploy was planned; not uploaded`);
-  const out = await aws.s3.send(new PutObjectCommand({ ...common, Body: body }));
+  // S3 refuses the object unless its bytes hash to the plan's SHA-256: the plan binds what is stored, not just what was read.
+  const out = await aws.s3.send(
+    new PutObjectCommand({ ...common, Body: body, ChecksumSHA256: Buffer.from(p.sha256, 'hex').toString('base64') }),
+  );
   return out.VersionId ?? 'null';
 }
 

@@ -9,7 +9,8 @@ import type { RiskFlag } from '../guard/types.js';
 import { s3Prices } from '../prices/prices.js';
 import { bucketName, readContents, SITE_BUCKET_ACTIONS, type BucketContents, websiteUrl } from '../sites/bucket.js';
 import { probeUrl, verifyRecorded, type SiteHealth } from '../sites/health.js';
-import { bucketOperation, bucketStep, rollBackIfUnhealthy, runBucketStep, setupSteps, siteHealthUrl } from '../sites/ops.js';
+import { bucketOperation, bucketStep, setupSteps, siteHealthUrl } from '../sites/ops.js';
+import { rollBackIfUnhealthy, runSetup, setupRollback } from '../sites/restore.js';
 import { Refusal } from '../core/errors.js';
 import { defineTool } from './tool.js';
 
@@ -135,6 +136,7 @@ export const promoteSite = defineTool({
           : Math.ceil((bytes / 2 ** 30) * price.standard_gb_month * 100 + (copies.length / 1000) * price.put_per_1000 * 100) / 100,
       riskFlags,
       rollback: [
+        ...setupRollback(setup),
         ...copies.map((c) => ({ action: 's3:RestoreVersion', target: bucket, params: { key: c.key, to: c.previous } })),
         ...deletes.map((d) => ({ action: 's3:RestoreVersion', target: bucket, params: { key: d.key, to: d.previous } })),
       ],
@@ -169,7 +171,7 @@ export const promoteSite = defineTool({
       bucket,
       source: `promoted from ${p.stagedDeployment}`,
     });
-    for (const step of p.setup) await runBucketStep(aws, step);
+    await runSetup(aws, p.setup);
     const created: { key: string; versionId: string }[] = [];
     const live: Record<string, string> = { ...p.liveVersions };
     let health: SiteHealth[] = [];

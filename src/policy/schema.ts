@@ -273,6 +273,8 @@ export function policySchema(knownTools: readonly string[]) {
       tiers: z.record(name('tier'), tier),
       agents: z.record(name('agent'), agent),
       rate_limits: rateLimits.partial().default({}),
+      /** On SIGTERM, SIGINT or stdin closing: how long running calls may take to finish (or roll back) before exit. */
+      shutdown_grace_seconds: z.number().positive().max(3600).default(30),
       /** The trust gradient: tiers in the order written above, earned from the audit record, lost on incidents. */
       trust: z
         .object({

@@ -76,6 +76,23 @@ export function recordUnknownTool(deps: Pick<CallDeps, 'agent' | 'store'>, name:
   return message;
 }
 
+/** A call that arrives while the server shuts down: refused on the record, nothing done. Returns the message. */
+export function recordShutdownRefusal(deps: Pick<CallDeps, 'agent' | 'store'>, tool: string): string {
+  const message = `${tool} refused: aws-warden is shutting down and admits no new calls; nothing was done — call again once it has restarted`;
+  try {
+    deps.store.audit.append({
+      kind: 'denied',
+      agent: deps.agent.id,
+      project: deps.agent.projectId,
+      tool,
+      decision: { outcome: 'deny', rule: 'shutdown', reason: message },
+    });
+  } catch (e) {
+    log.error(`audit append failed: ${(e as Error).message}`);
+  }
+  return message;
+}
+
 /** An agent's call, from its first audit row to its outcome. */
 export async function runCall(spec: ToolSpec, rawArgs: unknown, deps: CallDeps, extras: CallExtras): Promise<Outcome> {
   // The tier in force now: a promotion or demotion since the server started applies to this very call,

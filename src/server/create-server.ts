@@ -8,9 +8,10 @@ import { allTools } from '../tools/index.js';
 import type { ToolSpec } from '../tools/tool.js';
 import type { AgentContext } from '../core/agent.js';
 import { withCurrentTier } from '../trust/tiers.js';
-import { recordUnknownTool, runCall } from '../registry/lifecycle.js';
+import { recordShutdownRefusal, recordUnknownTool, runCall } from '../registry/lifecycle.js';
 import { inputSchemaOf, outputSchemaOf } from '../registry/tool-io.js';
 import { oneLine } from '../util/terminal.js';
+import type { CallTracker } from './drain.js';
 import { toToolResult } from './result.js';
 
 export const SERVER_INFO = { name: 'aws-warden', version: '0.1.0' };
@@ -20,6 +21,8 @@ export interface ServerDeps {
   store: Store;
   aws: AgentAws;
   tools?: readonly ToolSpec[];
+  /** The calls in flight, for a graceful shutdown; once it is closing, new calls are refused on the record. */
+  tracker?: CallTracker;
 }
 
 function describe(spec: ToolSpec): Tool {
@@ -51,37 +54,40 @@ export function createServer(deps: ServerDeps): Server {
     const spec = tools.get(request.params.name);
     // Per the MCP spec an unknown tool is a protocol error (-32602), and it is on the audit record.
     if (!spec) throw new McpError(ErrorCode.InvalidParams, recordUnknownTool(deps, request.params.name, request.params.arguments));
+    if (deps.tracker?.closing) return { isError: true, content: [{ type: 'text' as const, text: recordShutdownRefusal(deps, spec.name) }] };
     const token = request.params._meta?.progressToken;
     const canElicit = Boolean(server.getClientCapabilities()?.elicitation);
-    const outcome = await runCall(spec, request.params.arguments, deps, {
-      signal: extra.signal,
-      tools: [...tools.values()],
-      consent: canElicit
-        ? async (message, planHash) => {
-            try {
-              const answer = await server.elicitInput({
-                mode: 'form',
-                message,
-                requestedSchema: {
-                  type: 'object',
-                  properties: { approve: { type: 'boolean', title: 'Approve exactly this plan', description: `plan hash ${planHash}` } },
-                  required: ['approve'],
-                },
-              });
-              // The client chose its own name: kept short and printable, since it becomes the approver of record.
-              const who = `in-client:${oneLine(String(server.getClientVersion()?.name ?? 'unknown-client')).slice(0, 64)}`;
-              return { approved: answer.action === 'accept' && answer.content?.approve === true, who };
-            } catch {
-              // A client that cannot answer leaves the proposal for wardenctl.
-              return { approved: false, who: '' };
+    const run = () =>
+      runCall(spec, request.params.arguments, deps, {
+        signal: extra.signal,
+        tools: [...tools.values()],
+        consent: canElicit
+          ? async (message, planHash) => {
+              try {
+                const answer = await server.elicitInput({
+                  mode: 'form',
+                  message,
+                  requestedSchema: {
+                    type: 'object',
+                    properties: { approve: { type: 'boolean', title: 'Approve exactly this plan', description: `plan hash ${planHash}` } },
+                    required: ['approve'],
+                  },
+                });
+                // The client chose its own name: kept short and printable, since it becomes the approver of record.
+                const who = `in-client:${oneLine(String(server.getClientVersion()?.name ?? 'unknown-client')).slice(0, 64)}`;
+                return { approved: answer.action === 'accept' && answer.content?.approve === true, who };
+              } catch {
+                // A client that cannot answer leaves the proposal for wardenctl.
+                return { approved: false, who: '' };
+              }
             }
-          }
-        : undefined,
-      progress: async (progress, total, message) => {
-        if (token === undefined) return;
-        await extra.sendNotification({ method: 'notifications/progress', params: { progressToken: token, progress, total, message } });
-      },
-    });
+          : undefined,
+        progress: async (progress, total, message) => {
+          if (token === undefined) return;
+          await extra.sendNotification({ method: 'notifications/progress', params: { progressToken: token, progress, total, message } });
+        },
+      });
+    const outcome = await (deps.tracker ? deps.tracker.track(run) : run());
     return toToolResult(outcome);
   });
   return server;

@@ -7,6 +7,7 @@ import { allTools, toolNames } from '../tools/index.js';
 import { resolveAgent } from '../core/agent.js';
 import { awsFor } from '../registry/agent-aws.js';
 import { createServer } from './create-server.js';
+import { CallTracker } from './drain.js';
 import { recoverOpenApprovals } from '../registry/recover.js';
 import { log } from '../core/log.js';
 
@@ -23,23 +24,39 @@ export function buildServer(opts: ServeOptions) {
   const agent = resolveAgent(policy, opts.agentId);
   const store = Store.open(opts.dbFile);
   const aws = awsFor(agent, store, opts.observe);
-  const server = createServer({ agent, store, aws, tools: allTools });
-  return { server, store, agent, aws };
+  const tracker = new CallTracker();
+  const server = createServer({ agent, store, aws, tools: allTools, tracker });
+  return { server, store, agent, aws, tracker, graceMs: policy.shutdown_grace_seconds * 1000 };
 }
 
 export async function serveStdio(opts: ServeOptions): Promise<void> {
-  const { server, store, agent, aws } = buildServer(opts);
+  const { server, store, agent, aws, tracker, graceMs } = buildServer(opts);
   const transport = new StdioServerTransport();
-  let closed = false;
-  const shutdown = () => {
-    if (closed) return;
-    closed = true;
-    store.close();
-  };
-  server.onclose = shutdown;
-  process.stdin.on('end', () => void server.close());
-  process.on('SIGINT', () => void server.close().finally(() => process.exit(0)));
-  process.on('SIGTERM', () => void server.close().finally(() => process.exit(0)));
+  let stopping: Promise<void> | undefined;
+  // SIGTERM, SIGINT or the client closing stdin: admit nothing new, let running calls finish or roll back and record
+  // their outcomes, and only then close the store. Exit 1 naming what is left if the grace period ran out.
+  const stop = (why: string) =>
+    (stopping ??= (async () => {
+      const running = tracker.size;
+      if (running) log.info(`${why}: admitting no new calls; waiting up to ${graceMs / 1000}s for ${running} running`);
+      const settled = await tracker.drain(graceMs);
+      let open: string[] = [];
+      try {
+        open = settled ? [] : store.audit.openApprovals(agent.id).map((r) => r.id);
+      } catch (e) {
+        log.error(`cannot list unsettled approvals: ${(e as Error).message}`);
+      }
+      await server.close().catch(() => {});
+      store.close();
+      if (!settled)
+        log.error(
+          `${why}: ${tracker.size} call(s) still running after ${graceMs / 1000}s; unsettled approvals (settled at the next start): ${open.join(', ') || '(none recorded)'}`,
+        );
+      process.exit(settled ? 0 : 1);
+    })());
+  process.stdin.on('end', () => void stop('stdin closed'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
   await server.connect(transport);
   // A change a crashed process left half done is finished or rolled back now, without holding up the protocol.
   void recoverOpenApprovals(store, agent, aws)

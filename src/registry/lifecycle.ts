@@ -136,6 +136,13 @@ async function admitted(call: Call, requested: string, rawArgs: unknown, extras:
   const limits = rateLimitsOf(agent);
   const limited = call.admit(requested, bucketsFor(limits, willChange), limits.concurrent_calls);
   if (limited) return limited;
+  if (willChange && store.damage)
+    return call.refuse(
+      'denied',
+      requested,
+      { outcome: 'deny', rule: 'store_integrity', reason: store.damage },
+      `${spec.name} refused: ${store.damage}; no change is made while the record cannot be trusted — tell a human`,
+    );
   if (!parsed.success) {
     const message = describeInputError(spec.name, parsed.error);
     const answer = call.refuse('denied', requested, { outcome: 'deny', rule: 'input', reason: message }, message);

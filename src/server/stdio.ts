@@ -23,6 +23,12 @@ export function buildServer(opts: ServeOptions) {
   const policy = loadPolicyFile(opts.policyFile, toolNames);
   const agent = resolveAgent(policy, opts.agentId);
   const store = Store.open(opts.dbFile);
+  // A damaged file is not trusted with changes: every mutating call is refused until a human repairs or replaces it.
+  const damage = store.integrity('quick');
+  if (damage.length) {
+    store.damage = `the audit store ${opts.dbFile} failed SQLite's quick_check (${damage.slice(0, 3).join('; ')})`;
+    log.error(`${store.damage}: mutating calls are refused; run \`wardenctl audit verify\` and restore the store from a backup`);
+  }
   const aws = awsFor(agent, store, opts.observe);
   const tracker = new CallTracker();
   const server = createServer({ agent, store, aws, tools: allTools, tracker });

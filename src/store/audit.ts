@@ -209,6 +209,24 @@ export class AuditLog {
    * Recomputes the chain from the first row. Names the first row whose hash, link or sequence is wrong:
    * an edited row breaks its own hash, a deleted or reordered row breaks the next row's link.
    */
+  /** The first run of unreadable rows at or after `from`: [first, last] (last null: to the end, or too many to probe). */
+  private unreadable(from: number): [number, number | null] | null {
+    const one = stmt(this.db, `SELECT ${BODY_SQL} FROM audit_events WHERE seq = ?`);
+    const readable = (seq: number) => {
+      try {
+        one.get(seq);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    let first = from;
+    while (first < from + 100_000 && readable(first)) first++;
+    if (first >= from + 100_000) return null;
+    for (let seq = first + 1; seq < first + 100_000; seq++) if (readable(seq)) return [first, seq - 1];
+    return [first, null];
+  }
+
   verify(): VerifyResult {
     // Paged rather than one long iterate(): fewer crossings into SQLite per row (about 2 µs a row in all).
     const page = stmt(this.db, `SELECT seq, id, prev_hash, hash, ${BODY_SQL} FROM audit_events WHERE seq > ? ORDER BY seq LIMIT 5000`).raw(
@@ -218,7 +236,22 @@ export class AuditLog {
     let expectedSeq = 1;
     let count = 0;
     for (;;) {
-      const rows = page.all(expectedSeq - 1) as [number, string, string, string, string][];
+      let rows: [number, string, string, string, string][];
+      try {
+        rows = page.all(expectedSeq - 1) as [number, string, string, string, string][];
+      } catch (e) {
+        // A damaged page: read row by row to name the rows it holds; past them the chain cannot be vouched for.
+        const range = this.unreadable(expectedSeq);
+        if (!range) throw e;
+        const [from, to] = range;
+        return {
+          ok: false,
+          count: count + (from - expectedSeq),
+          seq: from,
+          id: '',
+          reason: `rows #${from}–#${to ?? 'end'} cannot be read (${(e as Error).message})`,
+        };
+      }
       if (rows.length === 0) break;
       for (const [seq, id, prevHash, hash, body] of rows) {
         const bad = (reason: string): VerifyResult => ({ ok: false, count, seq, id, reason });

@@ -50,6 +50,43 @@ export class Store {
     this.rates = new RateLimits(db, clock);
   }
 
+  /** Why the store cannot be trusted, once an integrity check found damage: mutating calls are then refused. */
+  damage: string | null = null;
+
+  /**
+   * SQLite's own check of the file (quick: structure only, at server start; full: indexes too, for audit verify).
+   * Returns the problems found, at most 20, empty when sound; a check that cannot even run is itself the problem.
+   */
+  integrity(kind: 'quick' | 'full'): string[] {
+    const check = (arg: string) => {
+      try {
+        const rows = this.db.pragma(`${kind === 'quick' ? 'quick_check' : 'integrity_check'}(${arg})`, { simple: false }) as Record<
+          string,
+          string
+        >[];
+        const lines = rows.map((r) => Object.values(r)[0]);
+        return lines.length === 1 && lines[0] === 'ok' ? [] : lines;
+      } catch (e) {
+        return [(e as Error).message];
+      }
+    };
+    const whole = check('20');
+    if (whole.length === 0 || kind === 'quick') return whole;
+    // Which tables (with their indexes) the damage is in, so a human knows what is affected.
+    let tables: string[] = [];
+    try {
+      tables = this.db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name").pluck().all() as string[];
+    } catch {
+      return whole;
+    }
+    const where = tables.flatMap((t) =>
+      check(`"${t.replaceAll('"', '""')}"`)
+        .slice(0, 2)
+        .map((line) => `${t}: ${line}`),
+    );
+    return where.length ? where : whole;
+  }
+
   /** The schema version the file is at (PRAGMA user_version). */
   schemaVersion(): number {
     return this.db.pragma('user_version', { simple: true }) as number;

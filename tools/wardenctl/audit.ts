@@ -61,9 +61,18 @@ function verify(argv: string[]): number {
   if (values.help) return printHelp(HELP.verify);
   if (values.head !== undefined && !/^[0-9a-f]{64}$/.test(values.head))
     throw new UsageError(`--head: expected a 64-character hex SHA-256, got "${values.head}"`);
-  return readStore(values.db, ({ audit, file }) => {
+  return readStore(values.db, ({ store, audit, file }) => {
     const started = performance.now();
     let result: Record<string, unknown> = { ...audit.verify() };
+    // The chain vouches for rows; SQLite's integrity_check for the file around them (indexes, free pages, other tables).
+    const damage = store.integrity('full');
+    if (damage.length)
+      result = {
+        ...result,
+        ok: false,
+        integrity: damage,
+        reason: `${result.ok ? '' : `${result.reason}; `}the file is damaged: ${damage.slice(0, 3).join('; ')}`,
+      };
     if (result.ok && values.head) {
       const known = audit.seqOfHash(values.head);
       if (!known)
@@ -78,7 +87,7 @@ function verify(argv: string[]): number {
     else if (result.ok) process.stdout.write(`ok: ${result.count} events verified in ${ms} ms; head ${result.head}\n`);
     else
       process.stdout.write(
-        `BROKEN: ${result.seq !== undefined ? `first bad row #${result.seq} (${result.id}): ` : ''}${result.reason}; ${result.count} rows before it verified\n`,
+        `BROKEN: ${result.seq !== undefined ? `first bad row #${result.seq}${result.id ? ` (${result.id})` : ''}: ` : ''}${result.reason}; ${result.count} rows before it verified\n`,
       );
     return result.ok ? 0 : 1;
   });

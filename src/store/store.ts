@@ -73,7 +73,7 @@ export class Store {
     const whole = check('20');
     if (whole.length === 0 || kind === 'quick') return whole;
     // Which tables (with their indexes) the damage is in, so a human knows what is affected.
-    let tables: string[] = [];
+    let tables: string[];
     try {
       tables = this.db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name").pluck().all() as string[];
     } catch {

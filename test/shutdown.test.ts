@@ -1,6 +1,5 @@
 // Shutdown abandons nothing: on SIGTERM or a closed stdin, `aws-warden serve` admits no new call, lets the running
 // one finish and record its outcome, releases its lock and reservation, and only then closes the store and exits 0.
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -9,8 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Store } from '../src/store/store.js';
 import { rawDb } from '../src/store/store.js';
 import { fresh } from './helpers/harness.js';
-
-const CLI = join(process.cwd(), 'dist', 'src', 'cli', 'aws-warden.js');
+import { serve, until } from './helpers/served.js';
 
 /** A site health URL that answers only when the test lets it: the deploy is then mid-execution, its approval open. */
 let health: Server;
@@ -29,14 +27,6 @@ afterAll(() => {
   waiting.splice(0).forEach((r) => r.end('ok'));
   health.close();
 });
-
-async function until(what: string, ok: () => boolean, ms = 60_000) {
-  const deadline = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /** A served agent mid-deploy: the JSON-RPC lines it answered, and how to speak to it. */
 async function midDeploy() {
@@ -61,37 +51,11 @@ shutdown_grace_seconds: 60
 `,
   );
   const db = join(root, 'w.db');
-  const child = spawn(process.execPath, [CLI, 'serve', '--policy', policy, '--db', db, '--agent', agent]) as ChildProcessWithoutNullStreams;
-  const answers: { id?: number; result?: { isError?: boolean; content?: { text: string }[] } }[] = [];
-  let buffered = '';
-  child.stdout.on('data', (d: Buffer) => {
-    buffered += d.toString();
-    for (let i = buffered.indexOf('\n'); i >= 0; i = buffered.indexOf('\n')) {
-      answers.push(JSON.parse(buffered.slice(0, i)));
-      buffered = buffered.slice(i + 1);
-    }
-  });
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-  const send = (m: object) => child.stdin.write(`${JSON.stringify(m)}\n`);
-  send({
-    jsonrpc: '2.0',
-    id: 1,
-    method: 'initialize',
-    params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '0' } },
-  });
-  await until('initialize', () => answers.some((a) => a.id === 1));
-  send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+  const served = await serve(policy, db, agent);
   const before = asked;
-  send({
-    jsonrpc: '2.0',
-    id: 2,
-    method: 'tools/call',
-    params: { name: 'deploy_static_site', arguments: { site: 'stop', source_dir: site, environment: 'staging' } },
-  });
+  served.callTool(2, 'deploy_static_site', { site: 'stop', source_dir: site, environment: 'staging' });
   await until('the deploy to reach its health check', () => asked > before);
-  return { child, db, answers, send, exited, stderr: () => stderr };
+  return { ...served, db };
 }
 
 /** What the store says after the process ended: the deploy's approval and what follows it, locks, reservations. */

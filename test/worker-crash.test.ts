@@ -83,11 +83,21 @@ describe('aws-warden worker', () => {
     expect(again.stderr).toMatch(new RegExp(`job ${job.id}: interrupted \\(its worker died\\); not run again`));
     expect(store.jobs.get(job.id)?.state).toBe('interrupted');
     expect(approved()).toBe(1);
-    expect(await launched(w.project)).toBe(1);
     expect(rawDb(store).prepare("SELECT kind FROM notifications WHERE kind = 'interrupted'").pluck().all()).toEqual(['interrupted']);
-    const last = store.audit.tail({ limit: 1 })[0];
-    expect(last).toMatchObject({ kind: 'failed', agent: 'warden', tool: 'scale_service' });
-    expect(JSON.parse(last.decision as string)).toMatchObject({ rule: 'interrupted', job: job.id });
+    const interrupted = rawDb(store).prepare("SELECT decision FROM audit_events WHERE kind = 'failed' AND agent = 'warden'").pluck().get();
+    expect(JSON.parse(interrupted as string)).toMatchObject({ rule: 'interrupted', job: job.id });
+    // The job's approval is settled by the same pass: what it launched is terminated, its reservation released, the
+    // service lock free, and the outcome follows the approval.
+    expect(again.stderr).toMatch(/recovered scale_service approval \S+: undone \(terminated the 1 instance\(s\) it had launched/);
+    expect(await launched(w.project)).toBe(0);
+    const approval = rawDb(store)
+      .prepare("SELECT id FROM audit_events WHERE tool = 'scale_service' AND kind = 'approved'")
+      .pluck()
+      .get() as string;
+    expect(store.audit.followers(approval).map((r) => r.kind)).toEqual(['executed']);
+    expect(store.audit.openApprovals(w.agent)).toEqual([]);
+    expect(rawDb(store).prepare("SELECT count(*) FROM budget_reservations WHERE state = 'reserved'").pluck().get()).toBe(0);
+    expect(rawDb(store).prepare('SELECT count(*) FROM locks WHERE key LIKE ?').pluck().get(`service:${w.project}:%`)).toBe(0);
     expect(store.audit.verify().ok).toBe(true);
     store.close();
   });

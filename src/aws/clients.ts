@@ -1,7 +1,7 @@
 // SDK clients of one agent: its assumed-role credentials, the write gate, and a record of every command sent.
 import { CloudTrailClient } from '@aws-sdk/client-cloudtrail';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
-import { EC2Client } from '@aws-sdk/client-ec2';
+import { DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { ResourceGroupsTaggingAPIClient } from '@aws-sdk/client-resource-groups-tagging-api';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SSMClient } from '@aws-sdk/client-ssm';
@@ -10,7 +10,7 @@ import { ownerOf } from './owner.js';
 import { clientBounds, DEFAULT_TIMEOUTS, type AwsTimeouts } from './timeouts.js';
 import { isCreate, resourcesOfCommand, type Permit } from './permit.js';
 import type { AgentSession } from './session.js';
-import { checkWrite, currentScope, isReadCommand, OwnershipLost, type ApprovalCheck } from './write-gate.js';
+import { checkWrite, currentScope, isReadCommand, OwnershipLost, WriteRefused, type ApprovalCheck } from './write-gate.js';
 
 export interface SentCommand {
   service: string;
@@ -53,6 +53,40 @@ export class AgentAws {
     this.ssm = this.guarded('ssm', new SSMClient({ credentials, ...TIMEOUTS }));
     this.cloudwatch = this.guarded('cloudwatch', new CloudWatchClient({ credentials, ...TIMEOUTS }));
     this.cloudtrail = this.guarded('cloudtrail', new CloudTrailClient({ credentials, ...TIMEOUTS, maxAttempts: 1 }));
+  }
+
+  /**
+   * After a crash: the instances the running approval launched before its process died (tagged by aws-warden's own
+   * RunInstances with WardenEvent = this approval and the project's ProjectId, tags no agent can set) become this
+   * execution's own, so its undo may terminate exactly them, as the first execution could have. Returns their ids.
+   */
+  async adoptLaunches(): Promise<string[]> {
+    const permit = currentScope()?.permit;
+    if (!permit) throw new WriteRefused('adopting launches runs only inside an approved plan');
+    const ids: string[] = [];
+    let token: string | undefined;
+    do {
+      const out = await this.ec2.send(
+        new DescribeInstancesCommand({
+          Filters: [
+            { Name: 'tag:WardenEvent', Values: [permit.approvalId] },
+            { Name: 'tag:ProjectId', Values: [permit.project] },
+            { Name: 'instance-state-name', Values: ['pending', 'running', 'stopping', 'stopped'] },
+          ],
+          NextToken: token,
+        }),
+      );
+      for (const r of out.Reservations ?? [])
+        for (const i of r.Instances ?? []) {
+          const tags = new Map((i.Tags ?? []).map((t) => [t.Key, t.Value]));
+          // The filter ran on the AWS side; check the tags again rather than trust it.
+          if (i.InstanceId && tags.get('WardenEvent') === permit.approvalId && tags.get('ProjectId') === permit.project)
+            ids.push(i.InstanceId);
+        }
+      token = out.NextToken;
+    } while (token);
+    for (const id of ids) permit.created.add(id);
+    return ids;
   }
 
   private guarded<C extends MiddlewareClient>(service: string, client: C): C {

@@ -58,6 +58,17 @@ export async function findInstances(aws: AgentAws, tags: Record<string, string>)
     .sort((a, b) => b.launchedAt.localeCompare(a.launchedAt));
 }
 
+/** Which of `ids` are shutting down or terminated now (a termination already sent). */
+export async function terminatedAmong(aws: AgentAws, ids: string[]): Promise<string[]> {
+  if (ids.length === 0) return [];
+  const out = await aws.ec2.send(new DescribeInstancesCommand({ InstanceIds: ids }));
+  return (out.Reservations ?? [])
+    .flatMap((r) => r.Instances ?? [])
+    .filter((i) => ['shutting-down', 'terminated'].includes(i.State?.Name ?? ''))
+    .map((i) => i.InstanceId ?? '')
+    .filter((id) => ids.includes(id));
+}
+
 /** The agents of the agent's project, from the policy: whose launches can be a service's. */
 export const agentsOf = (agent: AgentContext): string[] =>
   Object.entries(agent.policy.agents)

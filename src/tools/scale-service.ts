@@ -18,13 +18,14 @@ import {
   findInstances,
   findOrphans,
   pickForScaleIn,
+  terminatedAmong,
   waitHealthy,
   type HealthResult,
   type ServiceInstance,
 } from '../services/instances.js';
 import { orphanNote } from '../services/orphans.js';
 import { Refusal, RolledBack } from '../core/errors.js';
-import { defineTool } from './tool.js';
+import { defineTool, type Recovered } from './tool.js';
 
 export const name = 'scale_service';
 
@@ -326,6 +327,43 @@ export const scaleService = defineTool({
       count: now.length,
       health,
       orphans,
+    };
+  },
+  /**
+   * After a crash between approval and outcome: if the planned terminations were already sent, the change is past its
+   * point of no return and is completed as it stands (the launches stay); otherwise exactly what this approval launched
+   * (found by its WardenEvent tag) is terminated, and the service is as it was.
+   */
+  async recover(plan, _args, { aws, agent }): Promise<Recovered<z.infer<typeof output>>> {
+    const p = plan.params;
+    const launched = p.launch > 0 ? await aws.adoptLaunches() : [];
+    const gone = await terminatedAmong(
+      aws,
+      p.terminate.map((i) => i.id),
+    );
+    if (gone.length) {
+      const now = await findInstances(aws, { ProjectId: agent.projectId, Service: p.service });
+      return {
+        outcome: 'completed',
+        result: {
+          service: p.service,
+          instance_type: p.instanceType,
+          launched,
+          terminated: gone,
+          count: now.length,
+          health: [],
+          orphans: await findOrphans(aws, agent.projectId, p.service, agentsOf(agent)),
+        },
+        why: `its terminations (${gone.join(', ')}) had been sent before the process stopped, so it is completed; launched ${launched.join(', ') || 'nothing'}`,
+      };
+    }
+    if (launched.length) await aws.ec2.send(new TerminateInstancesCommand({ InstanceIds: launched }));
+    return {
+      outcome: 'undone',
+      why: launched.length
+        ? `terminated the ${launched.length} instance(s) it had launched (${launched.join(', ')}); ${p.service} is as it was`
+        : `it stopped before it changed anything; ${p.service} is as it was`,
+      detail: { launched, terminated: launched },
     };
   },
   ledger(plan, out) {

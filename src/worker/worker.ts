@@ -10,6 +10,7 @@ import { recordExpiries } from '../proposals/expire.js';
 import { resolveAgent, type AgentContext } from '../core/agent.js';
 import { awsFor } from '../registry/agent-aws.js';
 import { runCall } from '../registry/lifecycle.js';
+import { recoverOpenApprovals, type RecoveryReport } from '../registry/recover.js';
 import { succeeded, textOf, type Outcome } from '../registry/outcome.js';
 import type { JobRow } from '../store/jobs.js';
 import type { Store } from '../store/store.js';
@@ -22,6 +23,8 @@ export interface PassReport {
   ran: { job: string; tool: string; state: 'done' | 'failed'; text: string }[];
   rescheduled: { job: string; run_at: string }[];
   interrupted: string[];
+  /** Approvals whose process died before their outcome, settled in this pass. */
+  recovered: RecoveryReport[];
 }
 
 const LEASE_MS = 120_000;
@@ -71,7 +74,7 @@ export class Worker {
 
   /** One pass: expiries, orphans, periodic checks, then every due job in order. */
   async runOnce(): Promise<PassReport> {
-    const report: PassReport = { expired: [], enqueued: [], ran: [], rescheduled: [], interrupted: [] };
+    const report: PassReport = { expired: [], enqueued: [], ran: [], rescheduled: [], interrupted: [], recovered: [] };
     this.renewLease();
     report.expired = recordExpiries(this.store, this.policy).map((p) => p.id);
     for (const j of this.store.jobs.orphaned((w) => w === this.id || this.alive(w))) {
@@ -98,12 +101,31 @@ export class Worker {
         });
       report.interrupted.push(j.id);
     }
+    report.recovered = await this.recoverApprovals();
     report.enqueued = this.enqueuePeriodic();
     for (const job of this.store.jobs.due()) {
       const ran = await this.run(job, report);
       if (ran) report.ran.push(ran);
     }
     return report;
+  }
+
+  /**
+   * Every agent's approvals with no outcome whose process is gone (an interrupted job's, a crashed server's): settled
+   * by the tool's recovery step, so no reservation, lock or resource is left behind. A live process's are skipped.
+   */
+  private async recoverApprovals(): Promise<RecoveryReport[]> {
+    const reports: RecoveryReport[] = [];
+    for (const id of Object.keys(this.policy.agents)) {
+      if (this.store.audit.openApprovals(id).length === 0) continue;
+      try {
+        const agent = resolveAgent(this.policy, id);
+        reports.push(...(await recoverOpenApprovals(this.store, agent, this.awsFor(agent), [...this.tools.values()])));
+      } catch (e) {
+        reports.push({ approval: '', tool: '', outcome: 'failed', why: `recovering ${id}'s approvals failed: ${(e as Error).message}` });
+      }
+    }
+    return reports;
   }
 
   private enqueuePeriodic(): string[] {
@@ -209,6 +231,8 @@ export async function runWorker(
     failed += r.ran.filter((x) => x.state === 'failed').length;
     for (const x of r.rescheduled) opts.log(`job ${x.job}: window closed, moved to ${x.run_at}`);
     for (const x of r.interrupted) opts.log(`job ${x}: interrupted (its worker died); not run again`);
+    for (const x of r.recovered) opts.log(`recovered ${x.tool} approval ${x.approval}: ${x.outcome} (${x.why})`);
+    failed += r.recovered.filter((x) => x.outcome === 'failed').length;
     for (const x of r.expired) opts.log(`proposal ${x}: expired`);
     if (opts.once || stopping) break;
     await new Promise((resolve) => setTimeout(resolve, opts.intervalSeconds * 1000));

@@ -1,0 +1,72 @@
+// `aws-warden serve` as a child process spoken to in raw JSON-RPC lines, for tests that signal, kill or starve it.
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { join } from 'node:path';
+
+const CLI = join(process.cwd(), 'dist', 'src', 'cli', 'aws-warden.js');
+
+export interface Answer {
+  id?: number;
+  result?: { isError?: boolean; content?: { text: string }[]; structuredContent?: Record<string, unknown> };
+}
+
+/** Waits for a condition (never for a clock alone), polling. */
+export async function until(what: string, ok: () => boolean | Promise<boolean>, ms = 60_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await ok())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export interface Served {
+  child: ChildProcessWithoutNullStreams;
+  answers: Answer[];
+  send(m: object): void;
+  /** Sends tools/call with this id. */
+  callTool(id: number, name: string, args: Record<string, unknown>): void;
+  exited: Promise<number | null>;
+  stderr(): string;
+}
+
+/** Starts a server for `agent` and completes the MCP handshake. */
+export async function serve(policyFile: string, dbFile: string, agent: string): Promise<Served> {
+  const child = spawn(process.execPath, [
+    CLI,
+    'serve',
+    '--policy',
+    policyFile,
+    '--db',
+    dbFile,
+    '--agent',
+    agent,
+  ]) as ChildProcessWithoutNullStreams;
+  const answers: Answer[] = [];
+  let buffered = '';
+  child.stdout.on('data', (d: Buffer) => {
+    buffered += d.toString();
+    for (let i = buffered.indexOf('\n'); i >= 0; i = buffered.indexOf('\n')) {
+      answers.push(JSON.parse(buffered.slice(0, i)));
+      buffered = buffered.slice(i + 1);
+    }
+  });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  const send = (m: object) => child.stdin.write(`${JSON.stringify(m)}\n`);
+  send({
+    jsonrpc: '2.0',
+    id: 1,
+    method: 'initialize',
+    params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '0' } },
+  });
+  await until('initialize', () => answers.some((a) => a.id === 1));
+  send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+  return {
+    child,
+    answers,
+    send,
+    callTool: (id, name, args) => send({ jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: args } }),
+    exited,
+    stderr: () => stderr,
+  };
+}

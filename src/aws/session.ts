@@ -44,8 +44,12 @@ export class AgentSession {
     this.sts = new STSClient({ credentials: baseCredentials, ...clientBounds(timeouts) });
   }
 
-  /** A credential provider for SDK clients; concurrent callers share one AssumeRole. */
-  readonly provider = (): Promise<AssumedCredentials> => this.credentials();
+  /**
+   * A credential provider for SDK clients; concurrent callers share one AssumeRole. Marked `memoized` so the SDK keeps
+   * no cache of its own in front of it (its cache would keep signing with a rejected or a previous role's key until 5
+   * minutes before that key's expiry): every request asks this session, which refreshes after invalidate() or useRole().
+   */
+  readonly provider = Object.assign((): Promise<AssumedCredentials> => this.credentials(), { memoized: true });
 
   async credentials(): Promise<AssumedCredentials> {
     const c = this.current;

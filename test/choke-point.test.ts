@@ -6,6 +6,7 @@ import { inCallScope, withPermit } from '../src/aws/write-gate.js';
 import { launchTagged } from '../src/demo/seed.js';
 import { parsePolicy } from '../src/policy/load.js';
 import { allTools, toolNames } from '../src/tools/index.js';
+import { FaultProxy } from './helpers/fault-proxy.js';
 import { admin, call, connect, world, type Harness } from './helpers/harness.js';
 import { SAMPLES, serviceWorld, SITE } from './helpers/samples.js';
 
@@ -157,6 +158,27 @@ describe('no log, no action', () => {
     expect(r.text).toMatch(/decision could not be written to the audit store .*disk I\/O error.*nothing was done/);
     expect(h.sent.length).toBeGreaterThan(0);
     expect(h.writes()).toEqual([]);
+  });
+
+  it('STS unreachable is reported as an outage, not as a role a human must fix', async () => {
+    const proxy = await new FaultProxy(process.env.AWS_ENDPOINT_URL as string).start();
+    proxy.rule = () => 'reset';
+    const unroute = proxy.route('STS');
+    try {
+      const w = world();
+      const h = await connect(w.policy, w.agent);
+      open.push(h);
+      const r = await call(h.client, 'get_status', {});
+      expect(r.isError).toBe(true);
+      expect(r.text).toMatch(
+        /get_status refused: cannot reach AWS STS to assume .* an AWS outage or a network problem, not a problem with the role — nothing was done; retry when AWS answers again/,
+      );
+      expect(r.text).not.toMatch(/fix the agent's role/);
+      expect(JSON.parse(h.audit.tail({ limit: 1 })[0].decision as string)).toMatchObject({ rule: 'identity', outage: true });
+    } finally {
+      unroute();
+      await proxy.close();
+    }
   });
 
   it('a role that cannot be assumed is a denial, with the reason', async () => {

@@ -18,7 +18,8 @@ export function classifyAwsError(e: AwsErrorShape): AwsErrorClass {
   if (DENIED.has(name)) return 'denied';
   if (EXPIRED.has(name)) return 'expired';
   if (THROTTLED.has(name) || e.$metadata?.httpStatusCode === 429) return 'throttled';
-  if (UNREACHABLE.has(name) || UNREACHABLE.has(e.code ?? '')) return 'unreachable';
+  // No answer, or AWS answering that it failed itself (5xx): an outage, not the caller's fault.
+  if (UNREACHABLE.has(name) || UNREACHABLE.has(e.code ?? '') || (e.$metadata?.httpStatusCode ?? 0) >= 500) return 'unreachable';
   if (/NotFound|NoSuch/.test(name) || e.$metadata?.httpStatusCode === 404) return 'not_found';
   return 'other';
 }
@@ -34,7 +35,7 @@ export function describeAwsError(e: unknown, action: string, roleArn?: string): 
     case 'throttled':
       return `AWS is throttling ${action} (${err.name}); wait a few seconds and retry`;
     case 'unreachable':
-      return `AWS endpoint unreachable for ${action} (${err.name ?? err.code}): ${first}`;
+      return `AWS is unreachable or failing for ${action} (${err.name ?? err.code}: ${first}) — an AWS outage or a network problem, not your request or your role; retry later`;
     default:
       return `${action} failed: ${err.name ?? 'Error'}: ${first}`;
   }

@@ -2,6 +2,7 @@
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@aws-sdk/types';
+import { classifyAwsError } from './errors.js';
 import { clientBounds, DEFAULT_TIMEOUTS, type AwsTimeouts } from './timeouts.js';
 
 export interface AgentIdentity {
@@ -22,6 +23,13 @@ const REFRESH_MARGIN_MS = 5 * 60_000;
 
 export class AssumeRoleError extends Error {
   override name = 'AssumeRoleError';
+  constructor(
+    message: string,
+    /** STS could not be reached or failed itself: an outage, not a problem with the role. */
+    readonly outage = false,
+  ) {
+    super(message);
+  }
 }
 
 /** RoleSessionName allows [\w+=,.@-], 2-64 chars. */
@@ -93,6 +101,11 @@ export class AgentSession {
       );
     } catch (e) {
       const err = e as Error & { $metadata?: { httpStatusCode?: number } };
+      if (classifyAwsError(err) === 'unreachable')
+        throw new AssumeRoleError(
+          `cannot reach AWS STS to assume ${roleArn} (${err.name}: ${err.message.split('\n')[0]}): an AWS outage or a network problem, not a problem with the role`,
+          true,
+        );
       throw new AssumeRoleError(`cannot assume ${roleArn}: ${err.name}: ${err.message}`);
     }
     const c = out.Credentials;

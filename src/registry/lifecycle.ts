@@ -171,11 +171,14 @@ async function admitted(call: Call, requested: string, rawArgs: unknown, extras:
     await aws.session.credentials();
   } catch (e) {
     const why = e instanceof AssumeRoleError ? e.message : describeFailure(e, call);
+    const outage = e instanceof AssumeRoleError && e.outage;
     return call.refuse(
       'denied',
       requested,
-      { outcome: 'deny', rule: 'identity', reason: why },
-      `${spec.name} denied: ${why} — nothing was done; a human must fix the agent's role`,
+      { outcome: 'deny', rule: 'identity', reason: why, ...(outage ? { outage: true } : {}) },
+      outage
+        ? `${spec.name} refused: ${why} — nothing was done; retry when AWS answers again`
+        : `${spec.name} denied: ${why} — nothing was done; a human must fix the agent's role`,
     );
   }
 

@@ -16,6 +16,8 @@ export interface AgentContext {
   tier: TierPolicy;
   agent: AgentPolicy;
   policy: Policy;
+  /** Where the policy came from, when a server watches its file: the text's SHA-256, and why an edit was not taken. */
+  policySource?: { sha256: string; loadedAt: string; problem: string | null };
 }
 
 export class IdentityError extends Error {

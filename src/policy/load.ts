@@ -1,4 +1,5 @@
 // Reads policy.yaml, validates it, and turns every problem into "file:line:col field.path: message".
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { isMap, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
@@ -14,6 +15,11 @@ export class PolicyError extends Error {
 }
 
 export function loadPolicyFile(file: string, knownTools: readonly string[]): Policy {
+  return readPolicyFile(file, knownTools).policy;
+}
+
+/** The policy in `file` and the SHA-256 of its text (what an audit row names as the policy in force). */
+export function readPolicyFile(file: string, knownTools: readonly string[]): { policy: Policy; sha256: string } {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -23,7 +29,7 @@ export function loadPolicyFile(file: string, knownTools: readonly string[]): Pol
   const policy = parsePolicy(text, file, knownTools);
   // Relative site roots mean "next to the policy file", whatever directory the server was started from.
   for (const p of Object.values(policy.projects)) p.sites.roots = p.sites.roots.map((r) => resolve(dirname(resolve(file)), r));
-  return policy;
+  return { policy, sha256: createHash('sha256').update(text).digest('hex') };
 }
 
 export function parsePolicy(text: string, file: string, knownTools: readonly string[]): Policy {

@@ -76,16 +76,18 @@ export function recordUnknownTool(deps: Pick<CallDeps, 'agent' | 'store'>, name:
   return message;
 }
 
-/** A call that arrives while the server shuts down: refused on the record, nothing done. Returns the message. */
-export function recordShutdownRefusal(deps: Pick<CallDeps, 'agent' | 'store'>, tool: string): string {
-  const message = `${tool} refused: aws-warden is shutting down and admits no new calls; nothing was done — call again once it has restarted`;
+/**
+ * A call the server refuses before its lifecycle starts (it is shutting down; the policy in force no longer serves the
+ * agent): a denied row with `rule`, nothing done. Returns the message.
+ */
+export function recordRefusal(deps: Pick<CallDeps, 'agent' | 'store'>, tool: string, rule: string, message: string): string {
   try {
     deps.store.audit.append({
       kind: 'denied',
       agent: deps.agent.id,
       project: deps.agent.projectId,
       tool,
-      decision: { outcome: 'deny', rule: 'shutdown', reason: message },
+      decision: { outcome: 'deny', rule, reason: message },
     });
   } catch (e) {
     log.error(`audit append failed: ${(e as Error).message}`);
@@ -102,7 +104,13 @@ export async function runCall(spec: ToolSpec, rawArgs: unknown, deps: CallDeps, 
   const call = new Call(spec, deps.store, agent, deps.aws, agent.id);
   let requested: string;
   try {
-    requested = call.record({ kind: 'requested', request: rawArgs ?? {} }).id;
+    // The policy in force is named on the call's first row (when the server watches its file).
+    const source = agent.policySource;
+    requested = call.record({
+      kind: 'requested',
+      request: rawArgs ?? {},
+      ...(source ? { decision: { policy_sha256: source.sha256 } } : {}),
+    }).id;
   } catch (e) {
     log.error(`audit append failed: ${(e as Error).message}`);
     return {

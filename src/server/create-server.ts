@@ -8,10 +8,11 @@ import { allTools } from '../tools/index.js';
 import type { ToolSpec } from '../tools/tool.js';
 import type { AgentContext } from '../core/agent.js';
 import { withCurrentTier } from '../trust/tiers.js';
-import { recordShutdownRefusal, recordUnknownTool, runCall } from '../registry/lifecycle.js';
+import { recordRefusal, recordUnknownTool, runCall } from '../registry/lifecycle.js';
 import { inputSchemaOf, outputSchemaOf } from '../registry/tool-io.js';
 import { oneLine } from '../util/terminal.js';
 import type { CallTracker } from './drain.js';
+import type { PolicyWatcher } from './policy-watch.js';
 import { toToolResult } from './result.js';
 
 export const SERVER_INFO = { name: 'aws-warden', version: '0.1.0' };
@@ -23,6 +24,8 @@ export interface ServerDeps {
   tools?: readonly ToolSpec[];
   /** The calls in flight, for a graceful shutdown; once it is closing, new calls are refused on the record. */
   tracker?: CallTracker;
+  /** The policy file as it is now: re-read when it changes, so an edit applies from the next call. */
+  policy?: PolicyWatcher;
 }
 
 function describe(spec: ToolSpec): Tool {
@@ -46,7 +49,7 @@ export function createServer(deps: ServerDeps): Server {
   });
 
   server.setRequestHandler(ListToolsRequestSchema, async () => {
-    const tier = withCurrentTier(deps.store, deps.agent).tier;
+    const tier = withCurrentTier(deps.store, deps.policy?.current().agent ?? deps.agent).tier;
     return { tools: listing.filter((t) => tier.tools.includes(t.name)) };
   });
 
@@ -54,11 +57,23 @@ export function createServer(deps: ServerDeps): Server {
     const spec = tools.get(request.params.name);
     // Per the MCP spec an unknown tool is a protocol error (-32602), and it is on the audit record.
     if (!spec) throw new McpError(ErrorCode.InvalidParams, recordUnknownTool(deps, request.params.name, request.params.arguments));
-    if (deps.tracker?.closing) return { isError: true, content: [{ type: 'text' as const, text: recordShutdownRefusal(deps, spec.name) }] };
+    const refused = (rule: string, text: string) => ({
+      isError: true,
+      content: [{ type: 'text' as const, text: recordRefusal(deps, spec.name, rule, text) }],
+    });
+    if (deps.tracker?.closing)
+      return refused(
+        'shutdown',
+        `${spec.name} refused: aws-warden is shutting down and admits no new calls; nothing was done — call again once it has restarted`,
+      );
+    // The policy file as it is now: an edit applies from this call on.
+    const now = deps.policy?.current();
+    if (now && !now.agent) return refused('policy', `${spec.name} refused: ${now.refused}; nothing was done`);
+    const callDeps = now?.agent ? { ...deps, agent: now.agent } : deps;
     const token = request.params._meta?.progressToken;
     const canElicit = Boolean(server.getClientCapabilities()?.elicitation);
     const run = () =>
-      runCall(spec, request.params.arguments, deps, {
+      runCall(spec, request.params.arguments, callDeps, {
         signal: extra.signal,
         tools: [...tools.values()],
         consent: canElicit

@@ -1,13 +1,14 @@
 // `aws-warden serve`: load policy, resolve the agent, open the store, and serve MCP on stdin/stdout.
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import type { SendObserver } from '../aws/clients.js';
-import { loadPolicyFile } from '../policy/load.js';
+import { readPolicyFile } from '../policy/load.js';
 import { Store } from '../store/store.js';
 import { allTools, toolNames } from '../tools/index.js';
 import { resolveAgent } from '../core/agent.js';
 import { awsFor } from '../registry/agent-aws.js';
 import { createServer } from './create-server.js';
 import { CallTracker } from './drain.js';
+import { PolicyWatcher } from './policy-watch.js';
 import { recoverOpenApprovals } from '../registry/recover.js';
 import { log } from '../core/log.js';
 
@@ -20,8 +21,10 @@ export interface ServeOptions {
 
 /** Everything a server process holds; built before any byte of protocol is spoken, so bad config exits early. */
 export function buildServer(opts: ServeOptions) {
-  const policy = loadPolicyFile(opts.policyFile, toolNames);
+  const loaded = readPolicyFile(opts.policyFile, toolNames);
+  const policy = loaded.policy;
   const agent = resolveAgent(policy, opts.agentId);
+  const watcher = new PolicyWatcher(opts.policyFile, agent.id, toolNames, loaded);
   const store = Store.open(opts.dbFile);
   // A damaged file is not trusted with changes: every mutating call is refused until a human repairs or replaces it.
   const damage = store.integrity('quick');
@@ -31,7 +34,7 @@ export function buildServer(opts: ServeOptions) {
   }
   const aws = awsFor(agent, store, opts.observe);
   const tracker = new CallTracker();
-  const server = createServer({ agent, store, aws, tools: allTools, tracker });
+  const server = createServer({ agent, store, aws, tools: allTools, tracker, policy: watcher });
   return { server, store, agent, aws, tracker, graceMs: policy.shutdown_grace_seconds * 1000 };
 }
 

@@ -22,6 +22,10 @@ const output = z.object({
   budget_remaining_usd_month: z.number().nullable().describe('null while the ledger cannot answer (unpriced resources)'),
   pending_proposals: z.number().describe('your proposals waiting for a human'),
   environments: z.array(z.string()),
+  policy: z
+    .object({ sha256: z.string(), loaded_at: z.string(), problem: z.string().nullable() })
+    .nullable()
+    .describe('the policy in force (the server re-reads its file when it changes); problem: why the last edit was not taken'),
   rate_limits: z
     .object({
       calls_per_minute: z.object({ limit: z.number(), remaining: z.number() }),
@@ -66,6 +70,9 @@ export const getStatus = defineTool({
       budget_remaining_usd_month: budget ? (budget.capCents - budget.committedCents - budget.reservedCents) / 100 : null,
       pending_proposals: ports.proposals.pendingCount(agent.id),
       environments: agent.project.environments,
+      policy: agent.policySource
+        ? { sha256: agent.policySource.sha256, loaded_at: agent.policySource.loadedAt, problem: agent.policySource.problem }
+        : null,
       rate_limits: {
         calls_per_minute: { limit: limits.calls_per_minute, remaining: left('calls_per_minute') },
         mutating_calls_per_hour: { limit: limits.mutating_calls_per_hour, remaining: left('mutating_calls_per_hour') },

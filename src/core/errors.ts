@@ -19,10 +19,10 @@ export class RolledBack extends Error {
     message: string,
     readonly detail: Record<string, unknown>,
     /**
-     * Why it was undone: a failed health check counts toward demotion; a resource someone else took away, or a change
-     * a crash interrupted, does not count against the agent.
+     * Why it was undone: a failed health check counts toward demotion; a resource someone else took away, a change
+     * a crash interrupted, or an AWS call that failed, does not count against the agent.
      */
-    readonly trigger: 'health' | 'ownership' | 'interrupted' = 'health',
+    readonly trigger: 'health' | 'ownership' | 'interrupted' | 'aws_failure' = 'health',
   ) {
     super(message);
   }

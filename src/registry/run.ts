@@ -108,6 +108,7 @@ function settleFailure(call: Call, a: Approved, e: unknown): Outcome {
           health: 'health check failed',
           ownership: 'a resource was no longer owned',
           interrupted: 'the process running it stopped',
+          aws_failure: 'an AWS call failed',
         }[e.trigger];
         store.audit.appendRolledBack({
           agent: call.actor,

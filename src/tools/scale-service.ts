@@ -262,7 +262,7 @@ export const scaleService = defineTool({
     const terminateIds = p.terminate.map((i) => i.id);
     let launched: ServiceInstance[] = [];
     let health: HealthResult[] = [];
-    const undoLaunch = async (why: string, trigger: 'health' | 'ownership', detail: Record<string, unknown>) => {
+    const undoLaunch = async (why: string, trigger: 'health' | 'ownership' | 'aws_failure', detail: Record<string, unknown>) => {
       // The rollback plan made before execution: terminate exactly what this call launched.
       const ids = launched.map((i) => i.id);
       if (ids.length) await aws.ec2.send(new TerminateInstancesCommand({ InstanceIds: ids }));
@@ -279,28 +279,49 @@ export const scaleService = defineTool({
       // Whatever this approval already launched counts; only the rest is launched.
       const already = await findInstances(aws, { ProjectId: agent.projectId, Service: p.service, WardenEvent: eventId });
       const missing = p.launch - already.length;
+      let sendError: unknown = null;
       if (missing > 0) {
         const tags = Object.entries({ ...plan.tagsToSet, WardenEvent: eventId, Name: p.service }).map(([Key, Value]) => ({ Key, Value }));
-        await aws.ec2.send(
-          new RunInstancesCommand({
-            ImageId: spec.imageId,
-            InstanceType: p.instanceType as 't3.micro',
-            MinCount: missing,
-            MaxCount: missing,
-            ClientToken: `warden-${eventId}`.slice(0, 64),
-            SubnetId: spec.subnetId,
-            SecurityGroupIds: spec.securityGroupIds.length ? spec.securityGroupIds : undefined,
-            KeyName: spec.keyName,
-            UserData: spec.userData,
-            IamInstanceProfile: spec.instanceProfileArn ? { Arn: spec.instanceProfileArn } : undefined,
-            TagSpecifications: [
-              { ResourceType: 'instance', Tags: tags },
-              { ResourceType: 'volume', Tags: tags },
-            ],
-          }),
-        );
+        try {
+          await aws.ec2.send(
+            new RunInstancesCommand({
+              ImageId: spec.imageId,
+              InstanceType: p.instanceType as 't3.micro',
+              MinCount: missing,
+              MaxCount: missing,
+              ClientToken: `warden-${eventId}`.slice(0, 64),
+              SubnetId: spec.subnetId,
+              SecurityGroupIds: spec.securityGroupIds.length ? spec.securityGroupIds : undefined,
+              KeyName: spec.keyName,
+              UserData: spec.userData,
+              IamInstanceProfile: spec.instanceProfileArn ? { Arn: spec.instanceProfileArn } : undefined,
+              TagSpecifications: [
+                { ResourceType: 'instance', Tags: tags },
+                { ResourceType: 'volume', Tags: tags },
+              ],
+            }),
+          );
+        } catch (e) {
+          // A reset or timeout may come after AWS acted (and a retry may have launched again): ask AWS before answering.
+          if (e instanceof OwnershipLost) throw e;
+          sendError = e;
+        }
       }
+      // Reconcile: what exists for this approval is what AWS says, whatever the answer to RunInstances was. Instances
+      // whose answer was lost become this execution's own (so they can be undone), and any beyond the plan go.
+      await aws.adoptLaunches();
       launched = await findInstances(aws, { ProjectId: agent.projectId, Service: p.service, WardenEvent: eventId });
+      if (launched.length > p.launch) {
+        const excess = launched.slice(0, launched.length - p.launch);
+        await aws.ec2.send(new TerminateInstancesCommand({ InstanceIds: excess.map((i) => i.id) }));
+        launched = launched.slice(launched.length - p.launch);
+      }
+      if (sendError && launched.length < p.launch)
+        await undoLaunch(
+          `RunInstances failed (${(sendError as Error).name}: ${(sendError as Error).message.split('\n')[0]}) and AWS holds ${launched.length} of the ${p.launch} planned instance(s)`,
+          'aws_failure',
+          {},
+        );
       await progress(0, launched.length, `launched ${launched.length} × ${p.instanceType}; waiting for health`);
       health = await waitHealthy(aws, launched, p.health, progress, signal);
       const failed = health.filter((h) => !h.ok);

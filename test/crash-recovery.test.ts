@@ -2,14 +2,22 @@
 // next start settles through the tool's recovery step — the outcome row, the reservation, the ledger, the lock, and
 // AWS as the outcome says. Here scale_service, killed inside its health wait after RunInstances.
 import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { GetObjectCommand, ListObjectVersionsCommand } from '@aws-sdk/client-s3';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { anyImageId } from '../src/demo/seed.js';
+import { loadPolicyFile } from '../src/policy/load.js';
+import { resolveAgent } from '../src/core/agent.js';
+import { awsFor } from '../src/registry/agent-aws.js';
+import { recoverOpenApprovals } from '../src/registry/recover.js';
+import { bucketName } from '../src/sites/bucket.js';
 import { rawDb, Store } from '../src/store/store.js';
-import { admin, world } from './helpers/harness.js';
+import { toolNames } from '../src/tools/index.js';
+import { FaultProxy, s3Operation } from './helpers/fault-proxy.js';
+import { ACCOUNT, admin, world } from './helpers/harness.js';
 import { serve, until } from './helpers/served.js';
 
 /** A health endpoint that never answers: the scale stays inside its health wait, its approval open. */
@@ -87,4 +95,55 @@ describe('a server killed -9 mid-change', () => {
       }
     },
   );
+});
+
+describe('a deploy killed -9 in the middle of a batch', () => {
+  it('recovery finds the versions the batch wrote but never recorded, and no mixed site is left', { timeout: 120_000 }, async () => {
+    const proxy = await new FaultProxy(process.env.AWS_ENDPOINT_URL as string).start();
+    const unroute = proxy.route('S3');
+    try {
+      const dir = mkdtempSync(join(tmpdir(), 'warden-batch-'));
+      const site = join(dir, 'site');
+      mkdirSync(site);
+      const write = (v: string) => ['index.html', 'a.js', 'b.css'].forEach((f) => writeFileSync(join(site, f), `${f} ${v}`));
+      const w = world({ projectYaml: `    sites: { roots: ["${dir}"], soak_minutes: 0 }` });
+      const policy = join(dir, 'policy.yaml');
+      const db = join(dir, 'w.db');
+      writeFileSync(policy, w.yaml);
+      const bucket = bucketName(ACCOUNT, w.project, 'shop', 'staging');
+      const deploy = { site: 'shop', source_dir: site, environment: 'staging' };
+      const first = await serve(policy, db, w.agent);
+      write('v1');
+      first.callTool(2, 'deploy_static_site', deploy);
+      await until('v1 to deploy', () => first.answers.some((a) => a.id === 2));
+      expect(first.answers.find((a) => a.id === 2)?.result?.isError).toBeFalsy();
+
+      // v2: b.css never gets an answer; index.html and a.js land in S3 while the batch is still open.
+      write('v2');
+      proxy.rule = (r) => (s3Operation(r) === 'PutObject' && r.path.endsWith('/b.css') ? 'hang' : 'pass');
+      first.callTool(3, 'deploy_static_site', deploy);
+      const versions = async (key: string) =>
+        ((await admin.s3().send(new ListObjectVersionsCommand({ Bucket: bucket, Prefix: key }))).Versions ?? []).length;
+      await until('two of the batch to land', async () => (await versions('index.html')) === 2 && (await versions('a.js')) === 2);
+      first.child.kill('SIGKILL');
+      await first.exited;
+      proxy.rule = () => 'pass';
+
+      const store = Store.open(db);
+      try {
+        const agent = resolveAgent(loadPolicyFile(policy, toolNames), w.agent);
+        const recovered = await recoverOpenApprovals(store, agent, awsFor(agent, store));
+        expect(recovered).toEqual([expect.objectContaining({ tool: 'deploy_static_site', outcome: 'undone' })]);
+        for (const f of ['index.html', 'a.js', 'b.css'])
+          expect(await (await admin.s3().send(new GetObjectCommand({ Bucket: bucket, Key: f }))).Body?.transformToString()).toBe(`${f} v1`);
+        expect(rawDb(store).prepare('SELECT state FROM deployments ORDER BY started_at').pluck().all()).toEqual(['live', 'rolled_back']);
+        expect(rawDb(store).prepare("SELECT count(*) FROM budget_reservations WHERE state = 'reserved'").pluck().get()).toBe(0);
+      } finally {
+        store.close();
+      }
+    } finally {
+      unroute();
+      await proxy.close();
+    }
+  });
 });

@@ -1,7 +1,13 @@
 // Undoing a deploy or a promotion, and proving it: every version written is deleted (each attempted, whatever fails),
 // then every key touched is read back; "rolled back" is said only when each one is at its previous version. A new
 // bucket whose setup failed is never left untagged.
-import { DeleteBucketCommand, DeleteObjectCommand, GetBucketTaggingCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
+import {
+  DeleteBucketCommand,
+  DeleteObjectCommand,
+  GetBucketTaggingCommand,
+  HeadObjectCommand,
+  ListObjectVersionsCommand,
+} from '@aws-sdk/client-s3';
 import type { AgentAws } from '../aws/clients.js';
 import { RollbackIncomplete, RolledBack } from '../core/errors.js';
 import type { ToolPorts } from '../core/ports.js';
@@ -39,6 +45,8 @@ export async function restore(
   bucket: string,
   created: { key: string; versionId: string }[],
   previous: Record<string, string>,
+  /** More keys to read back than those written (after a crash: every key the plan touches). */
+  alsoCheck: readonly string[] = [],
 ): Promise<LeftOver[]> {
   const failedDeletes = new Map<string, string>();
   for (const c of [...created].reverse()) {
@@ -48,7 +56,7 @@ export async function restore(
       failedDeletes.set(c.key, `deleting version ${c.versionId} failed (${firstLine(e)})`);
     }
   }
-  const keys = [...new Set(created.map((c) => c.key))];
+  const keys = [...new Set([...created.map((c) => c.key), ...alsoCheck])];
   const left: LeftOver[] = [];
   for (let i = 0; i < keys.length; i += 16)
     await Promise.all(
@@ -155,4 +163,66 @@ async function undoNewBucket(aws: AgentAws, create: Extract<BucketStep, { action
       { bucket, left: [{ bucket, why: 'untagged new bucket' }] },
     );
   }
+}
+
+/** The object metadata key that names the approval which wrote a version: written ahead, with the bytes. */
+export const EVENT_METADATA = 'warden-event';
+
+/**
+ * After a crash: every version of the planned keys that `approvalId` wrote, found in S3 itself (its metadata names the
+ * approval), so what a dead process sent but never recorded is undone too. Only versions newer than the one live at
+ * planning are looked at; delete markers on keys the plan deletes count as written.
+ */
+export async function writtenBy(
+  aws: AgentAws,
+  bucket: string,
+  approvalId: string,
+  plan: { puts: string[]; deletes: string[]; previous: Record<string, string> },
+): Promise<{ key: string; versionId: string }[]> {
+  const puts = new Set(plan.puts);
+  const deletes = new Set(plan.deletes);
+  const newer = new Map<string, { versionId: string; marker: boolean }[]>();
+  const passed = new Set<string>();
+  let keyMarker: string | undefined;
+  let versionMarker: string | undefined;
+  do {
+    const out = await aws.s3.send(new ListObjectVersionsCommand({ Bucket: bucket, KeyMarker: keyMarker, VersionIdMarker: versionMarker }));
+    const entries = [
+      ...(out.Versions ?? []).map((v) => ({
+        key: v.Key ?? '',
+        versionId: v.VersionId ?? 'null',
+        at: v.LastModified?.getTime() ?? 0,
+        marker: false,
+      })),
+      ...(out.DeleteMarkers ?? []).map((m) => ({
+        key: m.Key ?? '',
+        versionId: m.VersionId ?? 'null',
+        at: m.LastModified?.getTime() ?? 0,
+        marker: true,
+      })),
+    ].sort((a, b) => a.key.localeCompare(b.key) || b.at - a.at);
+    for (const e of entries) {
+      if (!puts.has(e.key) && !deletes.has(e.key)) continue;
+      // Newest first: everything above the version live at planning is a candidate.
+      if (passed.has(e.key) || e.versionId === plan.previous[e.key]) {
+        passed.add(e.key);
+        continue;
+      }
+      newer.set(e.key, [...(newer.get(e.key) ?? []), { versionId: e.versionId, marker: e.marker }]);
+    }
+    keyMarker = out.NextKeyMarker;
+    versionMarker = out.NextVersionIdMarker;
+    if (!out.IsTruncated) break;
+  } while (keyMarker);
+  const found: { key: string; versionId: string }[] = [];
+  for (const [key, versions] of newer)
+    for (const v of versions) {
+      if (v.marker) {
+        if (deletes.has(key)) found.push({ key, versionId: v.versionId });
+        continue;
+      }
+      const head = await aws.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key, VersionId: v.versionId }));
+      if (head.Metadata?.[EVENT_METADATA] === approvalId) found.push({ key, versionId: v.versionId });
+    }
+  return found;
 }

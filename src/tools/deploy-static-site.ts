@@ -14,7 +14,7 @@ import type { RiskFlag } from '../guard/types.js';
 import { monthlyCentsFromGbMonth, s3Prices } from '../prices/prices.js';
 import { bucketName, readContents, SITE_BUCKET_ACTIONS, type BucketContents, websiteUrl } from '../sites/bucket.js';
 import { bucketOperation, bucketStep, setupSteps, siteHealthUrl } from '../sites/ops.js';
-import { restore, rollBackIfUnhealthy, runSetup, setupRollback } from '../sites/restore.js';
+import { EVENT_METADATA, restore, rollBackIfUnhealthy, runSetup, setupRollback, writtenBy } from '../sites/restore.js';
 import { probeUrl, readBack, type SiteHealth } from '../sites/health.js';
 import { boundStream, ContentChanged } from '../sites/bound-stream.js';
 import { scanSource } from '../sites/source.js';
@@ -239,7 +239,7 @@ export const deployStaticSite = defineTool({
     try {
       for (let i = 0; i < p.puts.length; i += 8) {
         // Every upload of the batch settles before anything is decided, so a rollback knows each version written.
-        const batch = await Promise.allSettled(p.puts.slice(i, i + 8).map((put) => upload(aws, bucket, put, p.cacheControl)));
+        const batch = await Promise.allSettled(p.puts.slice(i, i + 8).map((put) => upload(aws, bucket, put, p.cacheControl, eventId)));
         for (const [j, r] of batch.entries()) {
           if (r.status !== 'fulfilled') continue;
           created.push({ key: p.puts[i + j].key, versionId: r.value });
@@ -257,8 +257,8 @@ export const deployStaticSite = defineTool({
       for (const d of p.deletes) {
         const out = await aws.s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: d.key }));
         if (out.VersionId) created.push({ key: d.key, versionId: out.VersionId });
+        ports.deployments.noteCreated(eventId, created);
       }
-      ports.deployments.noteCreated(eventId, created);
       health = await readBack(aws, bucket, uploaded);
       if (p.healthUrl) health.push(await probeUrl(p.healthUrl, p.healthTimeoutSeconds));
     } catch (e) {
@@ -286,7 +286,15 @@ export const deployStaticSite = defineTool({
     const p = plan.params;
     const d = ports.deployments.get(approvalId);
     if (!d) return { outcome: 'undone', why: 'it stopped before it wrote anything', detail: { restored: 0 } };
-    const created = JSON.parse(d.created) as { key: string; versionId: string }[];
+    // What was recorded, and what S3 holds that names this approval (a batch in flight when the process died).
+    const recorded = JSON.parse(d.created) as { key: string; versionId: string }[];
+    const seen = new Set(recorded.map((c) => `${c.key}\u0000${c.versionId}`));
+    const found = await writtenBy(aws, p.bucket, approvalId, {
+      puts: p.puts.map((x) => x.key),
+      deletes: p.deletes.map((x) => x.key),
+      previous: p.liveVersions,
+    });
+    const created = [...recorded, ...found.filter((c) => !seen.has(`${c.key}\u0000${c.versionId}`))];
     const wrote = new Map(created.map((c) => [c.key, c.versionId]));
     let health: SiteHealth[] = [];
     let why: string;
@@ -313,7 +321,13 @@ export const deployStaticSite = defineTool({
         why: 'all uploads landed and the health check passed after a restart',
       };
     }
-    const left = await restore(aws, p.bucket, created, p.liveVersions);
+    const left = await restore(
+      aws,
+      p.bucket,
+      created,
+      p.liveVersions,
+      [...p.puts, ...p.deletes].map((x) => x.key),
+    );
     if (left.length) {
       ports.deployments.finish(approvalId, 'failed', p.liveVersions, health);
       throw new RollbackIncomplete(
@@ -366,8 +380,21 @@ function resultOf(p: DeployParams, deploymentId: string, health: SiteHealth[]) {
 }
 
 /** Uploads one file; the bytes sent must be the bytes planned (a file changed since planning fails the deploy). */
-async function upload(aws: import('../aws/clients.js').AgentAws, bucket: string, p: PutParams, cacheControl: string): Promise<string> {
-  const common = { Bucket: bucket, Key: p.key, ContentType: p.contentType, CacheControl: cacheControl, Metadata: { sha256: p.sha256 } };
+async function upload(
+  aws: import('../aws/clients.js').AgentAws,
+  bucket: string,
+  p: PutParams,
+  cacheControl: string,
+  eventId: string,
+): Promise<string> {
+  // Written ahead with the bytes: the version itself names the approval, so recovery finds it even if it was never recorded.
+  const common = {
+    Bucket: bucket,
+    Key: p.key,
+    ContentType: p.contentType,
+    CacheControl: cacheControl,
+    Metadata: { sha256: p.sha256, [EVENT_METADATA]: eventId },
+  };
   if (p.size > MULTIPART_BYTES) {
     // Large files go up in parts, read through a stream that fails before the last part if the bytes are not the plan's;
     // each part carries its SHA-256, which S3 checks (a full-object SHA-256 is not offered for multipart uploads).

@@ -3,6 +3,7 @@
 // AWS as the outcome says. Here scale_service, killed inside its health wait after RunInstances.
 import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
 import { GetObjectCommand, ListObjectVersionsCommand } from '@aws-sdk/client-s3';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -17,7 +18,7 @@ import { bucketName } from '../src/sites/bucket.js';
 import { rawDb, Store } from '../src/store/store.js';
 import { toolNames } from '../src/tools/index.js';
 import { FaultProxy, s3Operation } from './helpers/fault-proxy.js';
-import { ACCOUNT, admin, world } from './helpers/harness.js';
+import { ACCOUNT, admin, call, connect, world } from './helpers/harness.js';
 import { serve, until } from './helpers/served.js';
 
 /** A health endpoint that never answers: the scale stays inside its health wait, its approval open. */
@@ -147,3 +148,67 @@ describe('a deploy killed -9 in the middle of a batch', () => {
     }
   });
 });
+
+describe('wardenctl killed -9 while it runs an approved proposal', () => {
+  it(
+    'the next worker pass settles it under the approver role: instance terminated, proposal failed, reservation released',
+    { timeout: 120_000 },
+    async () => {
+      const img = await anyImageId(admin.ec2());
+      const w = world({
+        projectYaml: `    approver_role_arn: "arn:aws:iam::${ACCOUNT}:role/approver"
+    services:
+      web: { image_id: ${img}, instance_types: [t3.micro], max: 2, health: { timeout_seconds: 120, poll_seconds: 1, http_url: "http://127.0.0.1:${port}/{instance_id}" } }`,
+        topYaml: 'approval: { allow_as: [ops-team] }',
+      });
+      // Every scale needs a human: the operator tier escalates it.
+      const yaml = w.yaml.replace(/(  operator: \{ tools: \[[^\]]*\])/, '$1, escalate_tools: [scale_service]');
+      const dir = mkdtempSync(join(tmpdir(), 'warden-approve-crash-'));
+      const policy = join(dir, 'policy.yaml');
+      const db = join(dir, 'w.db');
+      writeFileSync(policy, yaml);
+      const store = Store.open(db);
+      const h = await connect(resolvePolicy(policy), w.agent, { store });
+      const asked = await call(h.client, 'scale_service', { service: 'web', desired_count: 1 });
+      const id = (asked.structured as { proposal_id: string }).proposal_id;
+      expect(id).toMatch(/^prop_/);
+
+      const CTL = join(process.cwd(), 'dist', 'tools', 'wardenctl', 'main.js');
+      const approving = spawn(
+        process.execPath,
+        [CTL, 'proposals', 'approve', id, '--yes', '--as', 'ops-team', '--db', db, '--policy', policy],
+        {
+          stdio: 'ignore',
+        },
+      );
+      const exited = new Promise((r) => approving.once('exit', r));
+      await until('the approved launch', async () => (await live(w.project)).length === 1);
+      approving.kill('SIGKILL');
+      await exited;
+      const approval = rawDb(store)
+        .prepare("SELECT id FROM audit_events WHERE kind = 'approved' AND agent = 'human:ops-team'")
+        .pluck()
+        .get() as string;
+      expect(store.audit.followers(approval)).toEqual([]);
+
+      const pass = spawnSync(
+        process.execPath,
+        [join(process.cwd(), 'dist', 'src', 'cli', 'aws-warden.js'), 'worker', '--once', '--policy', policy, '--db', db],
+        {
+          encoding: 'utf8',
+        },
+      );
+      expect(pass.stderr).toMatch(new RegExp(`recovered scale_service approval ${approval}: undone`));
+      expect(await live(w.project)).toEqual([]);
+      expect(store.audit.followers(approval).map((r) => r.kind)).toEqual(['executed']);
+      expect(store.audit.followers(approval)[0].agent).toBe('human:ops-team');
+      expect(store.proposals.get(id)?.state).toBe('failed');
+      expect(rawDb(store).prepare("SELECT count(*) FROM budget_reservations WHERE state = 'reserved'").pluck().get()).toBe(0);
+      expect(rawDb(store).prepare('SELECT count(*) FROM locks WHERE key = ?').pluck().get(`service:${w.project}:web`)).toBe(0);
+      await h.close();
+      store.close();
+    },
+  );
+});
+
+const resolvePolicy = (file: string) => loadPolicyFile(file, toolNames);

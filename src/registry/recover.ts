@@ -3,14 +3,16 @@
 import type { AgentAws } from '../aws/clients.js';
 import { permitFor } from '../aws/permit.js';
 import { inCallScope, withPermit } from '../aws/write-gate.js';
-import type { AgentContext } from '../core/agent.js';
+import { resolveAgent, type AgentContext } from '../core/agent.js';
 import { RolledBack } from '../core/errors.js';
 import { toCents } from '../guard/rules.js';
 import type { Decision, Plan } from '../guard/types.js';
+import type { Policy } from '../policy/schema.js';
+import type { AuditRow } from '../store/audit.js';
 import type { Store } from '../store/store.js';
 import { allTools } from '../tools/index.js';
 import type { ToolSpec } from '../tools/tool.js';
-import { portsFor } from './agent-aws.js';
+import { approverAws, portsFor } from './agent-aws.js';
 import { Call } from './call.js';
 import type { Outcome } from './outcome.js';
 import { checkedPlan, runAndSettle } from './run.js';
@@ -41,22 +43,70 @@ export async function recoverOpenApprovals(
       continue;
     }
     const { dry_run: _dry, ...args } = parsedArgs.data as Record<string, unknown> & { dry_run?: boolean };
-    const call = new Call(spec, store, agent, aws, agent.id);
-    try {
-      // A live process running this change holds the tool's lock; a dead one's lock is taken over (see Locks).
-      const key = spec.lockKey?.(args as never, agent);
-      if (key && (await call.lock(key))) {
-        reports.push({ approval: row.id, tool: row.tool, outcome: 'skipped', why: `${key} is held by a running process` });
-        continue;
-      }
-      reports.push(
-        await recoverOne(call, spec, row.id, JSON.parse(row.request ?? '{}') as Plan, args, JSON.parse(row.decision ?? '{}') as Decision),
-      );
-    } finally {
-      call.unlock();
-    }
+    reports.push(await recoverLocked(new Call(spec, store, agent, aws, agent.id), row, args));
   }
   return reports;
+}
+
+/**
+ * Every approval a human gave (wardenctl proposals approve) whose process died before the outcome: settled the same
+ * way, under the project's approver role and in that human's name, and its proposal finished.
+ */
+export async function recoverApprovedProposals(
+  store: Store,
+  policy: Policy,
+  tools: readonly ToolSpec[] = allTools,
+): Promise<RecoveryReport[]> {
+  const reports: RecoveryReport[] = [];
+  for (const row of store.audit.openHumanApprovals()) {
+    const spec = tools.find((t) => t.name === row.tool);
+    if (!spec?.recover) continue;
+    const skip = (why: string) => reports.push({ approval: row.id, tool: row.tool, outcome: 'skipped', why });
+    const proposalId = (JSON.parse(row.decision ?? '{}') as { proposal?: string }).proposal;
+    const p = proposalId ? store.proposals.get(proposalId) : undefined;
+    if (!p) {
+      skip('its proposal is not in the store');
+      continue;
+    }
+    let agent: AgentContext;
+    try {
+      agent = resolveAgent(policy, p.agent);
+    } catch (e) {
+      skip((e as Error).message);
+      continue;
+    }
+    const roleArn = agent.project.approver_role_arn;
+    if (agent.projectId !== p.project || !roleArn) {
+      skip(`project ${p.project} has no approver role for ${p.agent} in the policy now`);
+      continue;
+    }
+    const aws = approverAws(row.agent.replace(/^human:/, ''), p.project, roleArn, store);
+    reports.push(
+      await recoverLocked(new Call(spec, store, agent, aws, row.agent), row, JSON.parse(p.args) as Record<string, unknown>, p.id),
+    );
+  }
+  return reports;
+}
+
+/** Takes the tool's lock (a live process running this change holds it; a dead one's is taken over), then recovers. */
+async function recoverLocked(call: Call, row: AuditRow, args: Record<string, unknown>, proposalId?: string): Promise<RecoveryReport> {
+  const { spec, agent } = call;
+  try {
+    const key = spec.lockKey?.(args as never, agent);
+    if (key && (await call.lock(key)))
+      return { approval: row.id, tool: row.tool, outcome: 'skipped', why: `${key} is held by a running process` };
+    return await recoverOne(
+      call,
+      spec,
+      row.id,
+      JSON.parse(row.request ?? '{}') as Plan,
+      args,
+      JSON.parse(row.decision ?? '{}') as Decision,
+      proposalId,
+    );
+  } finally {
+    call.unlock();
+  }
 }
 
 async function recoverOne(
@@ -66,6 +116,7 @@ async function recoverOne(
   stored: Plan,
   args: Record<string, unknown>,
   decision: Decision,
+  proposalId?: string,
 ): Promise<RecoveryReport> {
   const { store, agent, aws } = call;
   const base = { approval: approvalId, tool: spec.name };
@@ -94,6 +145,7 @@ async function recoverOne(
         args,
         deltaCents: plan.costDeltaUsdMonth === null ? 0 : toCents(plan.costDeltaUsdMonth),
         decision,
+        proposalId,
       },
       ctx,
       () =>

@@ -155,6 +155,16 @@ export class AuditLog {
     ).all(agent) as AuditRow[];
   }
 
+  /** Approvals humans gave (`human:<name>`) with no outcome yet, oldest first. */
+  openHumanApprovals(): AuditRow[] {
+    return stmt(
+      this.db,
+      `SELECT e.* FROM audit_events e WHERE e.kind = 'approved' AND e.agent LIKE 'human:%'
+         AND NOT EXISTS (SELECT 1 FROM audit_events o WHERE o.follows = e.id AND o.kind IN ('executed', 'failed', 'rolled_back'))
+       ORDER BY e.seq`,
+    ).all() as AuditRow[];
+  }
+
   /** Rows that follow event `id`, oldest first. */
   followers(id: string): AuditRow[] {
     return stmt(this.db, 'SELECT * FROM audit_events WHERE follows = ? ORDER BY seq').all(id) as AuditRow[];

@@ -10,7 +10,7 @@ import { recordExpiries } from '../proposals/expire.js';
 import { resolveAgent, type AgentContext } from '../core/agent.js';
 import { awsFor } from '../registry/agent-aws.js';
 import { runCall } from '../registry/lifecycle.js';
-import { recoverOpenApprovals, type RecoveryReport } from '../registry/recover.js';
+import { recoverApprovedProposals, recoverOpenApprovals, type RecoveryReport } from '../registry/recover.js';
 import { succeeded, textOf, type Outcome } from '../registry/outcome.js';
 import type { JobRow } from '../store/jobs.js';
 import type { Store } from '../store/store.js';
@@ -111,7 +111,8 @@ export class Worker {
   }
 
   /**
-   * Every agent's approvals with no outcome whose process is gone (an interrupted job's, a crashed server's): settled
+   * Every agent's approvals with no outcome whose process is gone (an interrupted job's, a crashed server's, a human's
+   * approval whose wardenctl died): settled
    * by the tool's recovery step, so no reservation, lock or resource is left behind. A live process's are skipped.
    */
   private async recoverApprovals(): Promise<RecoveryReport[]> {
@@ -124,6 +125,11 @@ export class Worker {
       } catch (e) {
         reports.push({ approval: '', tool: '', outcome: 'failed', why: `recovering ${id}'s approvals failed: ${(e as Error).message}` });
       }
+    }
+    try {
+      reports.push(...(await recoverApprovedProposals(this.store, this.policy, [...this.tools.values()])));
+    } catch (e) {
+      reports.push({ approval: '', tool: '', outcome: 'failed', why: `recovering approved proposals failed: ${(e as Error).message}` });
     }
     return reports;
   }

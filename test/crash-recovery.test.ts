@@ -162,7 +162,7 @@ describe('wardenctl killed -9 while it runs an approved proposal', () => {
         topYaml: 'approval: { allow_as: [ops-team] }',
       });
       // Every scale needs a human: the operator tier escalates it.
-      const yaml = w.yaml.replace(/(  operator: \{ tools: \[[^\]]*\])/, '$1, escalate_tools: [scale_service]');
+      const yaml = w.yaml.replace(/( {2}operator: \{ tools: \[[^\]]*\])/, '$1, escalate_tools: [scale_service]');
       const dir = mkdtempSync(join(tmpdir(), 'warden-approve-crash-'));
       const policy = join(dir, 'policy.yaml');
       const db = join(dir, 'w.db');

@@ -1,7 +1,14 @@
 // Every approval ends in an outcome: a server killed -9 between `approved` and its outcome leaves a change that the
 // next start settles through the tool's recovery step — the outcome row, the reservation, the ledger, the lock, and
 // AWS as the outcome says. Here scale_service, killed inside its health wait after RunInstances.
-import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
+import {
+  AllocateAddressCommand,
+  CreateVolumeCommand,
+  DescribeAddressesCommand,
+  DescribeInstancesCommand,
+  DescribeSnapshotsCommand,
+  DescribeVolumesCommand,
+} from '@aws-sdk/client-ec2';
 import { GetObjectCommand, ListObjectVersionsCommand } from '@aws-sdk/client-s3';
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
@@ -212,3 +219,85 @@ describe('wardenctl killed -9 while it runs an approved proposal', () => {
 });
 
 const resolvePolicy = (file: string) => loadPolicyFile(file, toolNames);
+
+describe('a server killed -9 in the middle of a reclaim', () => {
+  it(
+    'the restart finishes it: the snapshot is reused, the volume AWS already deleted counts as done, the address is released',
+    { timeout: 120_000 },
+    async () => {
+      const proxy = await new FaultProxy(process.env.AWS_ENDPOINT_URL as string).start();
+      const unroute = proxy.route('EC2');
+      try {
+        const w = world({
+          projectYaml: '    unused: { unattended: { volume: ["*"], address: ["*"] } }',
+          limits: '{ reclaim_unattended: true }',
+        });
+        const dir = mkdtempSync(join(tmpdir(), 'warden-reclaim-crash-'));
+        const policy = join(dir, 'policy.yaml');
+        const db = join(dir, 'w.db');
+        writeFileSync(policy, w.yaml);
+        const tags = [{ Key: 'ProjectId', Value: w.project }];
+        const vol = (
+          await admin.ec2().send(
+            new CreateVolumeCommand({
+              AvailabilityZone: 'us-east-1a',
+              Size: 8,
+              TagSpecifications: [{ ResourceType: 'volume', Tags: tags }],
+            }),
+          )
+        ).VolumeId as string;
+        const eip = (
+          await admin
+            .ec2()
+            .send(new AllocateAddressCommand({ Domain: 'vpc', TagSpecifications: [{ ResourceType: 'elastic-ip', Tags: tags }] }))
+        ).AllocationId as string;
+
+        // AWS deletes the volume, but the answer never comes back: the process dies not knowing.
+        let deleted = false;
+        proxy.rule = (r) => (/(^|&)Action=DeleteVolume(&|$)/.test(r.body.toString()) ? ((deleted = true), 'hang_after') : 'pass');
+        const first = await serve(policy, db, w.agent);
+        first.callTool(2, 'reclaim_resources', { ids: [vol, eip], reason: 'unattached for weeks' });
+        await until('the volume delete to reach AWS', () => deleted);
+        await until(
+          'AWS to delete it',
+          async () =>
+            ((await admin.ec2().send(new DescribeVolumesCommand({ Filters: [{ Name: 'volume-id', Values: [vol] }] }))).Volumes ?? [])
+              .length === 0,
+        );
+        first.child.kill('SIGKILL');
+        await first.exited;
+        proxy.rule = () => 'pass';
+
+        const second = await serve(policy, db, w.agent);
+        const store = Store.open(db);
+        try {
+          await until('recovery at start', () => /recovered reclaim_resources approval/.test(second.stderr()));
+          expect(second.stderr()).toMatch(/recovered reclaim_resources approval \S+: completed \(finished reclaiming/);
+          const addresses = await admin.ec2().send(new DescribeAddressesCommand({ Filters: [{ Name: 'allocation-id', Values: [eip] }] }));
+          expect(addresses.Addresses ?? []).toEqual([]);
+          const snaps = await admin.ec2().send(new DescribeSnapshotsCommand({ Filters: [{ Name: 'tag:ReclaimedFrom', Values: [vol] }] }));
+          expect(snaps.Snapshots ?? []).toHaveLength(1);
+          const approval = rawDb(store)
+            .prepare("SELECT id FROM audit_events WHERE tool = 'reclaim_resources' AND kind = 'approved'")
+            .pluck()
+            .get() as string;
+          expect(store.audit.followers(approval).map((r) => r.kind)).toEqual(['executed']);
+          expect(rawDb(store).prepare("SELECT count(*) FROM budget_reservations WHERE state = 'reserved'").pluck().get()).toBe(0);
+          expect(
+            rawDb(store)
+              .prepare("SELECT count(*) FROM budget_resources WHERE project = ? AND arn LIKE '%snapshot/%' AND released_at IS NULL")
+              .pluck()
+              .get(w.project),
+          ).toBe(1);
+        } finally {
+          second.child.stdin.end();
+          await second.exited;
+          store.close();
+        }
+      } finally {
+        unroute();
+        await proxy.close();
+      }
+    },
+  );
+});

@@ -92,9 +92,16 @@ export async function recoverApprovedProposals(
 async function recoverLocked(call: Call, row: AuditRow, args: Record<string, unknown>, proposalId?: string): Promise<RecoveryReport> {
   const { spec, agent } = call;
   try {
+    // Only the tool's lock tells a change a live process is running from one a dead process left: no lock, no recovery.
     const key = spec.lockKey?.(args as never, agent);
-    if (key && (await call.lock(key)))
-      return { approval: row.id, tool: row.tool, outcome: 'skipped', why: `${key} is held by a running process` };
+    if (!key)
+      return {
+        approval: row.id,
+        tool: row.tool,
+        outcome: 'skipped',
+        why: `${spec.name} takes no lock, so a running change cannot be told apart`,
+      };
+    if (await call.lock(key)) return { approval: row.id, tool: row.tool, outcome: 'skipped', why: `${key} is held by a running process` };
     return await recoverOne(
       call,
       spec,

@@ -1,13 +1,5 @@
 // reclaim_resources: stop, terminate, delete or release what find_unused_resources found, with a way back where one
 // exists (a snapshot before a volume goes, stop rather than terminate). Escalates unless tier and policy allow it.
-import {
-  CreateSnapshotCommand,
-  DeleteVolumeCommand,
-  ReleaseAddressCommand,
-  StopInstancesCommand,
-  TerminateInstancesCommand,
-} from '@aws-sdk/client-ec2';
-import { DeleteBucketCommand } from '@aws-sdk/client-s3';
 import { z } from 'zod';
 import { ownerOf } from '../aws/owner.js';
 import { currentApproval, OwnershipLost } from '../aws/write-gate.js';
@@ -16,8 +8,8 @@ import { readTags } from '../aws/tags.js';
 import type { Plan, PlannedOperation, RiskFlag, TouchedResource } from '../guard/types.js';
 import type { AgentContext } from '../core/agent.js';
 import { monthlyCentsFromGbMonth, PRICE_TABLE, snapshotGbMonth } from '../prices/prices.js';
-import { deleteAllVersions } from '../sites/bucket.js';
 import { arnOfId, findUnused, type UnusedResource } from '../unused/find.js';
+import { runReclaimSteps } from '../unused/reclaim-run.js';
 import { Refusal } from '../core/errors.js';
 import { defineTool, humanReason } from './tool.js';
 
@@ -223,59 +215,21 @@ export const reclaimResources = defineTool({
           `${id} is not owned by ${agent.projectId} now (${owner ? `ProjectId is "${owner}"` : 'no ProjectId tag'}); nothing was reclaimed`,
           id,
         );
-    type Snap = { snapshot_id: string; volume: string; size_gb: number };
-    let snapshots: Snap[] = [];
-    const done: { id: string; type: string; action: string; snapshots: Snap[] }[] = [];
-    for (const [i, op] of steps.entries()) {
-      const target = op.target;
-      await progress(i, steps.length, `${op.action} ${target}`);
-      switch (op.action) {
-        case 'ec2:CreateSnapshot': {
-          const tags = {
-            ProjectId: agent.projectId,
-            AgentId: agent.id,
-            ManagedBy: 'aws-warden',
-            WardenEvent: eventId,
-            ReclaimedFrom: target,
-          };
-          const snap = await aws.ec2.send(
-            new CreateSnapshotCommand({
-              VolumeId: target,
-              Description: `aws-warden: before reclaiming ${target}`,
-              TagSpecifications: [{ ResourceType: 'snapshot', Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) }],
-            }),
-          );
-          snapshots.push({ snapshot_id: snap.SnapshotId as string, volume: target, size_gb: op.size_gb ?? 0 });
-          break;
-        }
-        case 'ec2:StopInstances':
-          await aws.ec2.send(new StopInstancesCommand({ InstanceIds: [target] }));
-          done.push({ id: target, type: 'instance', action: 'stopped', snapshots: [] });
-          break;
-        case 'ec2:TerminateInstances':
-          await aws.ec2.send(new TerminateInstancesCommand({ InstanceIds: [target] }));
-          done.push({ id: target, type: 'instance', action: 'terminated', snapshots });
-          snapshots = [];
-          break;
-        case 'ec2:DeleteVolume':
-          await aws.ec2.send(new DeleteVolumeCommand({ VolumeId: target }));
-          done.push({ id: target, type: 'volume', action: 'deleted', snapshots });
-          snapshots = [];
-          break;
-        case 'ec2:ReleaseAddress':
-          await aws.ec2.send(new ReleaseAddressCommand({ AllocationId: target }));
-          done.push({ id: target, type: 'address', action: 'released', snapshots: [] });
-          break;
-        case 's3:DeleteObjectVersion':
-          await deleteAllVersions(aws.s3, target);
-          break;
-        case 's3:DeleteBucket':
-          await aws.s3.send(new DeleteBucketCommand({ Bucket: target }));
-          done.push({ id: target, type: 'site_bucket', action: 'deleted', snapshots: [] });
-          break;
-      }
-    }
+    const done = await runReclaimSteps(aws, agent, eventId, steps, progress, false);
     return { reclaimed: done, saving_usd_month: Math.max(0, -(plan.costDeltaUsdMonth ?? 0)) };
+  },
+  /**
+   * After a crash: a reclaim that was approved is finished. Every step is safe to run again — a snapshot this approval
+   * already made is reused, a stop or termination already done is repeated harmlessly, a volume, address or bucket
+   * already gone counts as done — so the outcome lists everything reclaimed, whichever process did it.
+   */
+  async recover(plan, _args, { aws, agent, approvalId }) {
+    const done = await runReclaimSteps(aws, agent, approvalId, plan.params.steps, async () => {}, true);
+    return {
+      outcome: 'completed' as const,
+      result: { reclaimed: done, saving_usd_month: Math.max(0, -(plan.costDeltaUsdMonth ?? 0)) },
+      why: `finished reclaiming ${done.map((d) => d.id).join(', ')} after a restart`,
+    };
   },
   ledger(plan, out) {
     const region = plan.resources.find((r) => r.arn.startsWith('arn:aws:ec2:'))?.arn.split(':')[3] || 'us-east-1';

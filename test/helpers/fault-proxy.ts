@@ -13,8 +13,11 @@ export interface Seen {
   body: Buffer;
 }
 
-/** What to do with one request. `reset_after`: forward it, let AWS act, then drop the connection without an answer. */
-export type Fault = 'pass' | 'hang' | 'reset' | 'reset_after' | { status: number; code: string; message?: string };
+/**
+ * What to do with one request. `reset_after`: forward it, let AWS act, then drop the connection without an answer;
+ * `hang_after`: forward it, let AWS act, and never answer (a process killed meanwhile never learns it acted).
+ */
+export type Fault = 'pass' | 'hang' | 'reset' | 'reset_after' | 'hang_after' | { status: number; code: string; message?: string };
 
 export class FaultProxy {
   readonly seen: Seen[] = [];
@@ -57,6 +60,7 @@ export class FaultProxy {
             up.on('data', (c: Buffer) => body.push(c));
             up.on('end', () => {
               if (fault === 'reset_after') return void req.socket.destroy();
+              if (fault === 'hang_after') return;
               res.writeHead(up.statusCode ?? 502, up.headers);
               res.end(Buffer.concat(body));
             });

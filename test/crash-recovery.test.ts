@@ -16,7 +16,7 @@ import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { anyImageId } from '../src/demo/seed.js';
+import { anyImageId, launchTagged } from '../src/demo/seed.js';
 import { loadPolicyFile } from '../src/policy/load.js';
 import { resolveAgent } from '../src/core/agent.js';
 import { awsFor } from '../src/registry/agent-aws.js';
@@ -300,4 +300,49 @@ describe('a server killed -9 in the middle of a reclaim', () => {
       }
     },
   );
+});
+
+describe('a server killed -9 in the middle of tag_resource', () => {
+  it('the restart sets the planned tags again and records the outcome', { timeout: 120_000 }, async () => {
+    const proxy = await new FaultProxy(process.env.AWS_ENDPOINT_URL as string).start();
+    const unroute = proxy.route('EC2');
+    try {
+      const w = world();
+      const dir = mkdtempSync(join(tmpdir(), 'warden-tag-crash-'));
+      const policy = join(dir, 'policy.yaml');
+      const db = join(dir, 'w.db');
+      writeFileSync(policy, w.yaml);
+      const arn = await launchTagged(admin.ec2(), { ProjectId: w.project, Name: 'tagged' });
+      let sent = false;
+      proxy.rule = (r) => (/(^|&)Action=CreateTags(&|$)/.test(r.body.toString()) ? ((sent = true), 'hang') : 'pass');
+      const first = await serve(policy, db, w.agent);
+      first.callTool(2, 'tag_resource', { resource_arn: arn, set: { Owner: 'web-team' } });
+      await until('CreateTags to be sent', () => sent);
+      first.child.kill('SIGKILL');
+      await first.exited;
+      proxy.rule = () => 'pass';
+      const second = await serve(policy, db, w.agent);
+      const store = Store.open(db);
+      try {
+        await until('recovery at start', () => /recovered tag_resource approval/.test(second.stderr()));
+        expect(second.stderr()).toMatch(/recovered tag_resource approval \S+: completed/);
+        const id = arn.split('/').pop() as string;
+        const tags =
+          (await admin.ec2().send(new DescribeInstancesCommand({ InstanceIds: [id] }))).Reservations?.[0]?.Instances?.[0]?.Tags ?? [];
+        expect(tags).toContainEqual({ Key: 'Owner', Value: 'web-team' });
+        const approval = rawDb(store)
+          .prepare("SELECT id FROM audit_events WHERE tool = 'tag_resource' AND kind = 'approved'")
+          .pluck()
+          .get() as string;
+        expect(store.audit.followers(approval).map((r) => r.kind)).toEqual(['executed']);
+      } finally {
+        second.child.stdin.end();
+        await second.exited;
+        store.close();
+      }
+    } finally {
+      unroute();
+      await proxy.close();
+    }
+  });
 });

@@ -4,6 +4,7 @@ import { CreateTagsCommand, DeleteTagsCommand } from '@aws-sdk/client-ec2';
 import { PutBucketTaggingCommand } from '@aws-sdk/client-s3';
 import { z } from 'zod';
 import { parseArn } from '../aws/arn.js';
+import type { AgentAws } from '../aws/clients.js';
 import { readTags } from '../aws/tags.js';
 import { MAX_TAGS, tagKeyProblem, tagSetProblems } from '../guard/tag-rules.js';
 import type { PlannedOperation, RiskFlag, Tags } from '../guard/types.js';
@@ -70,6 +71,7 @@ export const tagResource = defineTool({
   output,
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
   params,
+  lockKey: (args) => `tags:${args.resource_arn}`,
   iam: { read: ['ec2:DescribeTags'], owned: ['ec2:CreateTags', 'ec2:DeleteTags'], s3: ['s3:GetBucketTagging', 's3:PutBucketTagging'] },
   async plan(args, { aws, agent }) {
     const arn = parseArn(args.resource_arn);
@@ -98,25 +100,33 @@ export const tagResource = defineTool({
       params: { steps },
     };
   },
-  async execute(plan, args, { aws }) {
-    for (const step of plan.params.steps) {
-      if (step.action === 'ec2:CreateTags')
-        await aws.ec2.send(
-          new CreateTagsCommand({ Resources: [step.id], Tags: Object.entries(step.tags).map(([Key, Value]) => ({ Key, Value })) }),
-        );
-      else if (step.action === 'ec2:DeleteTags')
-        await aws.ec2.send(new DeleteTagsCommand({ Resources: [step.id], Tags: step.keys.map((Key) => ({ Key })) }));
-      else
-        await aws.s3.send(
-          new PutBucketTaggingCommand({
-            Bucket: step.id,
-            Tagging: { TagSet: Object.entries(step.tags).map(([Key, Value]) => ({ Key, Value })) },
-          }),
-        );
-    }
-    const now = await readTags(aws, args.resource_arn);
-    return { resource_arn: args.resource_arn, set: args.set, removed: args.remove, tags: now.tags ?? {} };
+  execute: (plan, args, { aws }) => applyTags(plan.params, args, aws),
+  /** After a crash: setting and removing the same tags again changes nothing that is already done, so it is finished. */
+  async recover(plan, args, ctx) {
+    const result = await applyTags(plan.params, args, ctx.aws);
+    return { outcome: 'completed' as const, result, why: `set the planned tags on ${args.resource_arn} again after a restart` };
   },
   desired: (_plan, out) => tagsDesired(out.resource_arn, out.tags),
   summarize: (o) => `tagged ${o.resource_arn}: ${Object.keys(o.tags).length} tag(s) now`,
 });
+
+/** Sets and removes the planned tags, then reads back what the resource carries now. */
+async function applyTags(p: z.infer<typeof params>, args: z.infer<typeof input>, aws: AgentAws) {
+  for (const step of p.steps) {
+    if (step.action === 'ec2:CreateTags')
+      await aws.ec2.send(
+        new CreateTagsCommand({ Resources: [step.id], Tags: Object.entries(step.tags).map(([Key, Value]) => ({ Key, Value })) }),
+      );
+    else if (step.action === 'ec2:DeleteTags')
+      await aws.ec2.send(new DeleteTagsCommand({ Resources: [step.id], Tags: step.keys.map((Key) => ({ Key })) }));
+    else
+      await aws.s3.send(
+        new PutBucketTaggingCommand({
+          Bucket: step.id,
+          Tagging: { TagSet: Object.entries(step.tags).map(([Key, Value]) => ({ Key, Value })) },
+        }),
+      );
+  }
+  const now = await readTags(aws, args.resource_arn);
+  return { resource_arn: args.resource_arn, set: args.set, removed: args.remove, tags: now.tags ?? {} };
+}

@@ -109,25 +109,17 @@ export class Call {
   }
 
   /**
-   * Takes one token of each bucket and a slot among the agent's calls in flight, or refuses (recorded): a flood limit
-   * reached. A store that cannot answer refuses too, since the limit cannot be known.
+   * Takes one token of each bucket and a slot among the agent's calls in flight, or nothing (a flood limit reached).
+   * Runs inside the transaction that writes the call's first row, so admitting a call costs no commit of its own.
    */
-  admit(follows: string, buckets: readonly Bucket[], maxInFlight: number): Outcome | null {
-    let a: Admission;
-    try {
-      a = this.store.rates.admit(this.agent.id, this.spec.name, buckets, maxInFlight);
-    } catch (e) {
-      return this.refuse(
-        'failed',
-        follows,
-        { stage: 'admit' },
-        `${this.spec.name} refused: the rate limits cannot be read (${(e as Error).message}); nothing was done`,
-      );
-    }
-    if (a.ok) {
-      this.slot = a.slot;
-      return null;
-    }
+  takeSlot(buckets: readonly Bucket[], maxInFlight: number): Admission {
+    const a = this.store.rates.admit(this.agent.id, this.spec.name, buckets, maxInFlight);
+    if (a.ok) this.slot = a.slot;
+    return a;
+  }
+
+  /** The recorded refusal of a call past a flood limit, saying when a retry can pass. */
+  refuseLimit(follows: string, a: Extract<Admission, { ok: false }>): Outcome {
     const reason = limitMessage(this.agent.id, a);
     const retry = a.retryAfterMs === null ? {} : { retry_after_seconds: Math.ceil(a.retryAfterMs / 1000) };
     return this.refuse(

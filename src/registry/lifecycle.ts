@@ -22,6 +22,7 @@ import { portsFor } from './agent-aws.js';
 import { approveAndRun } from './approve.js';
 import { Call } from './call.js';
 import { decideAndRecord, type Gate } from './decide.js';
+import type { Admission } from '../store/rate-limits.js';
 import { oversizedArgument } from './limits.js';
 import type { Outcome } from './outcome.js';
 import { checkedPlan, describeFailure, runAndSettle } from './run.js';
@@ -102,15 +103,26 @@ export async function runCall(spec: ToolSpec, rawArgs: unknown, deps: CallDeps, 
   const agent = withCurrentTier(deps.store, deps.agent);
   deps.aws.session.useRole(roleFor(agent));
   const call = new Call(spec, deps.store, agent, deps.aws, agent.id);
+  // Size and shape first (no I/O): they decide which buckets the call takes from.
+  const tooBig = oversizedArgument(rawArgs, agent);
+  const parsed = tooBig ? null : inputSchemaOf(spec).safeParse(rawArgs ?? {});
+  // Every call takes from the agent's per-minute bucket, invalid ones too; a change that will run, from the hourly one.
+  const willChange = Boolean(parsed?.success && isMutating(spec) && (parsed.data as { dry_run?: boolean }).dry_run !== true);
+  const limits = rateLimitsOf(agent);
   let requested: string;
+  let admission: Admission | null = null;
   try {
-    // The policy in force is named on the call's first row (when the server watches its file).
+    // The call's first row and its admission in one commit. The policy in force is named on that row.
     const source = agent.policySource;
-    requested = call.record({
-      kind: 'requested',
-      request: rawArgs ?? {},
-      ...(source ? { decision: { policy_sha256: source.sha256 } } : {}),
-    }).id;
+    requested = deps.store.transaction(() => {
+      const row = call.record({
+        kind: 'requested',
+        request: rawArgs ?? {},
+        ...(source ? { decision: { policy_sha256: source.sha256 } } : {}),
+      });
+      if (!tooBig) admission = call.takeSlot(bucketsFor(limits, willChange), limits.concurrent_calls);
+      return row.id;
+    });
   } catch (e) {
     log.error(`audit append failed: ${(e as Error).message}`);
     return {
@@ -120,30 +132,32 @@ export async function runCall(spec: ToolSpec, rawArgs: unknown, deps: CallDeps, 
   }
   try {
     return await inCallScope({ agent: agent.id, tool: spec.name, requestIds: call.requestIds }, () =>
-      admitted(call, requested, rawArgs, extras),
+      admitted(call, requested, { tooBig, parsed, willChange, admission }, extras),
     );
   } finally {
     call.unlock();
   }
 }
 
+interface Admitted {
+  tooBig: string | null;
+  parsed: ReturnType<ReturnType<typeof inputSchemaOf>['safeParse']> | null;
+  willChange: boolean;
+  admission: Admission | null;
+}
+
 /** Admit: input, tier, window, identity, lock. Then plan, decide, run. */
-async function admitted(call: Call, requested: string, rawArgs: unknown, extras: CallExtras): Promise<Outcome> {
+async function admitted(call: Call, requested: string, a: Admitted, extras: CallExtras): Promise<Outcome> {
   const { spec, agent, store, aws } = call;
-  const tooBig = oversizedArgument(rawArgs, agent);
-  if (tooBig)
+  const { tooBig, parsed, willChange, admission } = a;
+  if (tooBig || !parsed)
     return call.refuse(
       'denied',
       requested,
       { outcome: 'deny', rule: 'input', reason: tooBig },
       `${spec.name} refused: ${tooBig}; nothing was done`,
     );
-  const parsed = inputSchemaOf(spec).safeParse(rawArgs ?? {});
-  // Every call takes from the agent's per-minute bucket, invalid ones too; a change that will run, from the hourly one.
-  const willChange = parsed.success && isMutating(spec) && (parsed.data as { dry_run?: boolean }).dry_run !== true;
-  const limits = rateLimitsOf(agent);
-  const limited = call.admit(requested, bucketsFor(limits, willChange), limits.concurrent_calls);
-  if (limited) return limited;
+  if (admission && !admission.ok) return call.refuseLimit(requested, admission);
   if (willChange && store.damage)
     return call.refuse(
       'denied',

@@ -24,7 +24,7 @@ import { recoverOpenApprovals } from '../src/registry/recover.js';
 import { bucketName } from '../src/sites/bucket.js';
 import { rawDb, Store } from '../src/store/store.js';
 import { toolNames } from '../src/tools/index.js';
-import { FaultProxy, s3Operation } from './helpers/fault-proxy.js';
+import { s3Operation, useFaultProxy } from './helpers/fault-proxy.js';
 import { ACCOUNT, admin, call, connect, world } from './helpers/harness.js';
 import { serve, until } from './helpers/served.js';
 
@@ -106,52 +106,47 @@ describe('a server killed -9 mid-change', () => {
 });
 
 describe('a deploy killed -9 in the middle of a batch', () => {
+  const proxyOf = useFaultProxy('S3');
   it('recovery finds the versions the batch wrote but never recorded, and no mixed site is left', { timeout: 120_000 }, async () => {
-    const proxy = await new FaultProxy(process.env.AWS_ENDPOINT_URL as string).start();
-    const unroute = proxy.route('S3');
+    const proxy = proxyOf();
+    const dir = mkdtempSync(join(tmpdir(), 'warden-batch-'));
+    const site = join(dir, 'site');
+    mkdirSync(site);
+    const write = (v: string) => ['index.html', 'a.js', 'b.css'].forEach((f) => writeFileSync(join(site, f), `${f} ${v}`));
+    const w = world({ projectYaml: `    sites: { roots: ["${dir}"], soak_minutes: 0 }` });
+    const policy = join(dir, 'policy.yaml');
+    const db = join(dir, 'w.db');
+    writeFileSync(policy, w.yaml);
+    const bucket = bucketName(ACCOUNT, w.project, 'shop', 'staging');
+    const deploy = { site: 'shop', source_dir: site, environment: 'staging' };
+    const first = await serve(policy, db, w.agent);
+    write('v1');
+    first.callTool(2, 'deploy_static_site', deploy);
+    await until('v1 to deploy', () => first.answers.some((a) => a.id === 2));
+    expect(first.answers.find((a) => a.id === 2)?.result?.isError).toBeFalsy();
+
+    // v2: b.css never gets an answer; index.html and a.js land in S3 while the batch is still open.
+    write('v2');
+    proxy.rule = (r) => (s3Operation(r) === 'PutObject' && r.path.endsWith('/b.css') ? 'hang' : 'pass');
+    first.callTool(3, 'deploy_static_site', deploy);
+    const versions = async (key: string) =>
+      ((await admin.s3().send(new ListObjectVersionsCommand({ Bucket: bucket, Prefix: key }))).Versions ?? []).length;
+    await until('two of the batch to land', async () => (await versions('index.html')) === 2 && (await versions('a.js')) === 2);
+    first.child.kill('SIGKILL');
+    await first.exited;
+    proxy.rule = () => 'pass';
+
+    const store = Store.open(db);
     try {
-      const dir = mkdtempSync(join(tmpdir(), 'warden-batch-'));
-      const site = join(dir, 'site');
-      mkdirSync(site);
-      const write = (v: string) => ['index.html', 'a.js', 'b.css'].forEach((f) => writeFileSync(join(site, f), `${f} ${v}`));
-      const w = world({ projectYaml: `    sites: { roots: ["${dir}"], soak_minutes: 0 }` });
-      const policy = join(dir, 'policy.yaml');
-      const db = join(dir, 'w.db');
-      writeFileSync(policy, w.yaml);
-      const bucket = bucketName(ACCOUNT, w.project, 'shop', 'staging');
-      const deploy = { site: 'shop', source_dir: site, environment: 'staging' };
-      const first = await serve(policy, db, w.agent);
-      write('v1');
-      first.callTool(2, 'deploy_static_site', deploy);
-      await until('v1 to deploy', () => first.answers.some((a) => a.id === 2));
-      expect(first.answers.find((a) => a.id === 2)?.result?.isError).toBeFalsy();
-
-      // v2: b.css never gets an answer; index.html and a.js land in S3 while the batch is still open.
-      write('v2');
-      proxy.rule = (r) => (s3Operation(r) === 'PutObject' && r.path.endsWith('/b.css') ? 'hang' : 'pass');
-      first.callTool(3, 'deploy_static_site', deploy);
-      const versions = async (key: string) =>
-        ((await admin.s3().send(new ListObjectVersionsCommand({ Bucket: bucket, Prefix: key }))).Versions ?? []).length;
-      await until('two of the batch to land', async () => (await versions('index.html')) === 2 && (await versions('a.js')) === 2);
-      first.child.kill('SIGKILL');
-      await first.exited;
-      proxy.rule = () => 'pass';
-
-      const store = Store.open(db);
-      try {
-        const agent = resolveAgent(loadPolicyFile(policy, toolNames), w.agent);
-        const recovered = await recoverOpenApprovals(store, agent, awsFor(agent, store));
-        expect(recovered).toEqual([expect.objectContaining({ tool: 'deploy_static_site', outcome: 'undone' })]);
-        for (const f of ['index.html', 'a.js', 'b.css'])
-          expect(await (await admin.s3().send(new GetObjectCommand({ Bucket: bucket, Key: f }))).Body?.transformToString()).toBe(`${f} v1`);
-        expect(rawDb(store).prepare('SELECT state FROM deployments ORDER BY started_at').pluck().all()).toEqual(['live', 'rolled_back']);
-        expect(rawDb(store).prepare("SELECT count(*) FROM budget_reservations WHERE state = 'reserved'").pluck().get()).toBe(0);
-      } finally {
-        store.close();
-      }
+      const agent = resolveAgent(loadPolicyFile(policy, toolNames), w.agent);
+      const recovered = await recoverOpenApprovals(store, agent, awsFor(agent, store));
+      expect(recovered).toEqual([expect.objectContaining({ tool: 'deploy_static_site', outcome: 'undone' })]);
+      for (const f of ['index.html', 'a.js', 'b.css'])
+        expect(await (await admin.s3().send(new GetObjectCommand({ Bucket: bucket, Key: f }))).Body?.transformToString()).toBe(`${f} v1`);
+      expect(rawDb(store).prepare('SELECT state FROM deployments ORDER BY started_at').pluck().all()).toEqual(['live', 'rolled_back']);
+      expect(rawDb(store).prepare("SELECT count(*) FROM budget_reservations WHERE state = 'reserved'").pluck().get()).toBe(0);
     } finally {
-      unroute();
-      await proxy.close();
+      store.close();
     }
   });
 });
@@ -221,128 +216,118 @@ describe('wardenctl killed -9 while it runs an approved proposal', () => {
 const resolvePolicy = (file: string) => loadPolicyFile(file, toolNames);
 
 describe('a server killed -9 in the middle of a reclaim', () => {
+  const proxyOf = useFaultProxy('EC2');
   it(
     'the restart finishes it: the snapshot is reused, the volume AWS already deleted counts as done, the address is released',
     { timeout: 120_000 },
     async () => {
-      const proxy = await new FaultProxy(process.env.AWS_ENDPOINT_URL as string).start();
-      const unroute = proxy.route('EC2');
+      const proxy = proxyOf();
+      const w = world({
+        projectYaml: '    unused: { unattended: { volume: ["*"], address: ["*"] } }',
+        limits: '{ reclaim_unattended: true }',
+      });
+      const dir = mkdtempSync(join(tmpdir(), 'warden-reclaim-crash-'));
+      const policy = join(dir, 'policy.yaml');
+      const db = join(dir, 'w.db');
+      writeFileSync(policy, w.yaml);
+      const tags = [{ Key: 'ProjectId', Value: w.project }];
+      const vol = (
+        await admin.ec2().send(
+          new CreateVolumeCommand({
+            AvailabilityZone: 'us-east-1a',
+            Size: 8,
+            TagSpecifications: [{ ResourceType: 'volume', Tags: tags }],
+          }),
+        )
+      ).VolumeId as string;
+      const eip = (
+        await admin
+          .ec2()
+          .send(new AllocateAddressCommand({ Domain: 'vpc', TagSpecifications: [{ ResourceType: 'elastic-ip', Tags: tags }] }))
+      ).AllocationId as string;
+
+      // AWS deletes the volume, but the answer never comes back: the process dies not knowing.
+      let deleted = false;
+      proxy.rule = (r) => (/(^|&)Action=DeleteVolume(&|$)/.test(r.body.toString()) ? ((deleted = true), 'hang_after') : 'pass');
+      const first = await serve(policy, db, w.agent);
+      first.callTool(2, 'reclaim_resources', { ids: [vol, eip], reason: 'unattached for weeks' });
+      await until('the volume delete to reach AWS', () => deleted);
+      await until(
+        'AWS to delete it',
+        async () =>
+          ((await admin.ec2().send(new DescribeVolumesCommand({ Filters: [{ Name: 'volume-id', Values: [vol] }] }))).Volumes ?? [])
+            .length === 0,
+      );
+      first.child.kill('SIGKILL');
+      await first.exited;
+      proxy.rule = () => 'pass';
+
+      const second = await serve(policy, db, w.agent);
+      const store = Store.open(db);
       try {
-        const w = world({
-          projectYaml: '    unused: { unattended: { volume: ["*"], address: ["*"] } }',
-          limits: '{ reclaim_unattended: true }',
-        });
-        const dir = mkdtempSync(join(tmpdir(), 'warden-reclaim-crash-'));
-        const policy = join(dir, 'policy.yaml');
-        const db = join(dir, 'w.db');
-        writeFileSync(policy, w.yaml);
-        const tags = [{ Key: 'ProjectId', Value: w.project }];
-        const vol = (
-          await admin.ec2().send(
-            new CreateVolumeCommand({
-              AvailabilityZone: 'us-east-1a',
-              Size: 8,
-              TagSpecifications: [{ ResourceType: 'volume', Tags: tags }],
-            }),
-          )
-        ).VolumeId as string;
-        const eip = (
-          await admin
-            .ec2()
-            .send(new AllocateAddressCommand({ Domain: 'vpc', TagSpecifications: [{ ResourceType: 'elastic-ip', Tags: tags }] }))
-        ).AllocationId as string;
-
-        // AWS deletes the volume, but the answer never comes back: the process dies not knowing.
-        let deleted = false;
-        proxy.rule = (r) => (/(^|&)Action=DeleteVolume(&|$)/.test(r.body.toString()) ? ((deleted = true), 'hang_after') : 'pass');
-        const first = await serve(policy, db, w.agent);
-        first.callTool(2, 'reclaim_resources', { ids: [vol, eip], reason: 'unattached for weeks' });
-        await until('the volume delete to reach AWS', () => deleted);
-        await until(
-          'AWS to delete it',
-          async () =>
-            ((await admin.ec2().send(new DescribeVolumesCommand({ Filters: [{ Name: 'volume-id', Values: [vol] }] }))).Volumes ?? [])
-              .length === 0,
-        );
-        first.child.kill('SIGKILL');
-        await first.exited;
-        proxy.rule = () => 'pass';
-
-        const second = await serve(policy, db, w.agent);
-        const store = Store.open(db);
-        try {
-          await until('recovery at start', () => /recovered reclaim_resources approval/.test(second.stderr()));
-          expect(second.stderr()).toMatch(/recovered reclaim_resources approval \S+: completed \(finished reclaiming/);
-          const addresses = await admin.ec2().send(new DescribeAddressesCommand({ Filters: [{ Name: 'allocation-id', Values: [eip] }] }));
-          expect(addresses.Addresses ?? []).toEqual([]);
-          const snaps = await admin.ec2().send(new DescribeSnapshotsCommand({ Filters: [{ Name: 'tag:ReclaimedFrom', Values: [vol] }] }));
-          expect(snaps.Snapshots ?? []).toHaveLength(1);
-          const approval = rawDb(store)
-            .prepare("SELECT id FROM audit_events WHERE tool = 'reclaim_resources' AND kind = 'approved'")
+        await until('recovery at start', () => /recovered reclaim_resources approval/.test(second.stderr()));
+        expect(second.stderr()).toMatch(/recovered reclaim_resources approval \S+: completed \(finished reclaiming/);
+        const addresses = await admin.ec2().send(new DescribeAddressesCommand({ Filters: [{ Name: 'allocation-id', Values: [eip] }] }));
+        expect(addresses.Addresses ?? []).toEqual([]);
+        const snaps = await admin.ec2().send(new DescribeSnapshotsCommand({ Filters: [{ Name: 'tag:ReclaimedFrom', Values: [vol] }] }));
+        expect(snaps.Snapshots ?? []).toHaveLength(1);
+        const approval = rawDb(store)
+          .prepare("SELECT id FROM audit_events WHERE tool = 'reclaim_resources' AND kind = 'approved'")
+          .pluck()
+          .get() as string;
+        expect(store.audit.followers(approval).map((r) => r.kind)).toEqual(['executed']);
+        expect(rawDb(store).prepare("SELECT count(*) FROM budget_reservations WHERE state = 'reserved'").pluck().get()).toBe(0);
+        expect(
+          rawDb(store)
+            .prepare("SELECT count(*) FROM budget_resources WHERE project = ? AND arn LIKE '%snapshot/%' AND released_at IS NULL")
             .pluck()
-            .get() as string;
-          expect(store.audit.followers(approval).map((r) => r.kind)).toEqual(['executed']);
-          expect(rawDb(store).prepare("SELECT count(*) FROM budget_reservations WHERE state = 'reserved'").pluck().get()).toBe(0);
-          expect(
-            rawDb(store)
-              .prepare("SELECT count(*) FROM budget_resources WHERE project = ? AND arn LIKE '%snapshot/%' AND released_at IS NULL")
-              .pluck()
-              .get(w.project),
-          ).toBe(1);
-        } finally {
-          second.child.stdin.end();
-          await second.exited;
-          store.close();
-        }
+            .get(w.project),
+        ).toBe(1);
       } finally {
-        unroute();
-        await proxy.close();
+        second.child.stdin.end();
+        await second.exited;
+        store.close();
       }
     },
   );
 });
 
 describe('a server killed -9 in the middle of tag_resource', () => {
+  const proxyOf = useFaultProxy('EC2');
   it('the restart sets the planned tags again and records the outcome', { timeout: 120_000 }, async () => {
-    const proxy = await new FaultProxy(process.env.AWS_ENDPOINT_URL as string).start();
-    const unroute = proxy.route('EC2');
+    const proxy = proxyOf();
+    const w = world();
+    const dir = mkdtempSync(join(tmpdir(), 'warden-tag-crash-'));
+    const policy = join(dir, 'policy.yaml');
+    const db = join(dir, 'w.db');
+    writeFileSync(policy, w.yaml);
+    const arn = await launchTagged(admin.ec2(), { ProjectId: w.project, Name: 'tagged' });
+    let sent = false;
+    proxy.rule = (r) => (/(^|&)Action=CreateTags(&|$)/.test(r.body.toString()) ? ((sent = true), 'hang') : 'pass');
+    const first = await serve(policy, db, w.agent);
+    first.callTool(2, 'tag_resource', { resource_arn: arn, set: { Owner: 'web-team' } });
+    await until('CreateTags to be sent', () => sent);
+    first.child.kill('SIGKILL');
+    await first.exited;
+    proxy.rule = () => 'pass';
+    const second = await serve(policy, db, w.agent);
+    const store = Store.open(db);
     try {
-      const w = world();
-      const dir = mkdtempSync(join(tmpdir(), 'warden-tag-crash-'));
-      const policy = join(dir, 'policy.yaml');
-      const db = join(dir, 'w.db');
-      writeFileSync(policy, w.yaml);
-      const arn = await launchTagged(admin.ec2(), { ProjectId: w.project, Name: 'tagged' });
-      let sent = false;
-      proxy.rule = (r) => (/(^|&)Action=CreateTags(&|$)/.test(r.body.toString()) ? ((sent = true), 'hang') : 'pass');
-      const first = await serve(policy, db, w.agent);
-      first.callTool(2, 'tag_resource', { resource_arn: arn, set: { Owner: 'web-team' } });
-      await until('CreateTags to be sent', () => sent);
-      first.child.kill('SIGKILL');
-      await first.exited;
-      proxy.rule = () => 'pass';
-      const second = await serve(policy, db, w.agent);
-      const store = Store.open(db);
-      try {
-        await until('recovery at start', () => /recovered tag_resource approval/.test(second.stderr()));
-        expect(second.stderr()).toMatch(/recovered tag_resource approval \S+: completed/);
-        const id = arn.split('/').pop() as string;
-        const tags =
-          (await admin.ec2().send(new DescribeInstancesCommand({ InstanceIds: [id] }))).Reservations?.[0]?.Instances?.[0]?.Tags ?? [];
-        expect(tags).toContainEqual({ Key: 'Owner', Value: 'web-team' });
-        const approval = rawDb(store)
-          .prepare("SELECT id FROM audit_events WHERE tool = 'tag_resource' AND kind = 'approved'")
-          .pluck()
-          .get() as string;
-        expect(store.audit.followers(approval).map((r) => r.kind)).toEqual(['executed']);
-      } finally {
-        second.child.stdin.end();
-        await second.exited;
-        store.close();
-      }
+      await until('recovery at start', () => /recovered tag_resource approval/.test(second.stderr()));
+      expect(second.stderr()).toMatch(/recovered tag_resource approval \S+: completed/);
+      const id = arn.split('/').pop() as string;
+      const tags =
+        (await admin.ec2().send(new DescribeInstancesCommand({ InstanceIds: [id] }))).Reservations?.[0]?.Instances?.[0]?.Tags ?? [];
+      expect(tags).toContainEqual({ Key: 'Owner', Value: 'web-team' });
+      const approval = rawDb(store)
+        .prepare("SELECT id FROM audit_events WHERE tool = 'tag_resource' AND kind = 'approved'")
+        .pluck()
+        .get() as string;
+      expect(store.audit.followers(approval).map((r) => r.kind)).toEqual(['executed']);
     } finally {
-      unroute();
-      await proxy.close();
+      second.child.stdin.end();
+      await second.exited;
+      store.close();
     }
   });
 });

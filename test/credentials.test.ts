@@ -1,21 +1,12 @@
 // Credentials that really refresh: after an ExpiredToken answer, the next request is signed with a freshly assumed
 // key, and the rejected key never signs again (the SDK keeps no cache of its own in front of the session).
 import { ListBucketsCommand } from '@aws-sdk/client-s3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { AgentAws } from '../src/aws/clients.js';
 import { AgentSession } from '../src/aws/session.js';
-import { FaultProxy, type Seen } from './helpers/fault-proxy.js';
+import { useFaultProxy, type Seen } from './helpers/fault-proxy.js';
 
-let proxy: FaultProxy;
-let unroute: () => void;
-beforeAll(async () => {
-  proxy = await new FaultProxy(process.env.AWS_ENDPOINT_URL as string).start();
-  unroute = proxy.route('S3');
-});
-afterAll(async () => {
-  unroute();
-  await proxy.close();
-});
+const proxyOf = useFaultProxy('S3');
 
 const signer = (r: Seen) => /Credential=([^/]+)\//.exec(String(r.headers.authorization ?? ''))?.[1] ?? '(unsigned)';
 
@@ -29,13 +20,13 @@ describe('credential refresh', () => {
     });
     const aws = new AgentAws(session, () => false);
     await aws.s3.send(new ListBucketsCommand({}));
-    const rejected = signer(proxy.seen.at(-1) as Seen);
-    proxy.rule = (r) =>
+    const rejected = signer(proxyOf().seen.at(-1) as Seen);
+    proxyOf().rule = (r) =>
       signer(r) === rejected ? { status: 400, code: 'ExpiredToken', message: 'The provided token has expired.' } : 'pass';
     await expect(aws.s3.send(new ListBucketsCommand({}))).rejects.toThrow(/expired/);
-    const from = proxy.seen.length;
+    const from = proxyOf().seen.length;
     for (let i = 0; i < 3; i++) await aws.s3.send(new ListBucketsCommand({}));
-    const after = proxy.seen.slice(from).map(signer);
+    const after = proxyOf().seen.slice(from).map(signer);
     expect(after).toHaveLength(3);
     expect(after.every((k) => k !== rejected && k === after[0])).toBe(true);
   });
@@ -49,9 +40,9 @@ describe('credential refresh', () => {
     });
     const aws = new AgentAws(session, () => false);
     await aws.s3.send(new ListBucketsCommand({}));
-    const before = signer(proxy.seen.at(-1) as Seen);
+    const before = signer(proxyOf().seen.at(-1) as Seen);
     session.useRole('arn:aws:iam::123456789012:role/bot-operator');
     await aws.s3.send(new ListBucketsCommand({}));
-    expect(signer(proxy.seen.at(-1) as Seen)).not.toBe(before);
+    expect(signer(proxyOf().seen.at(-1) as Seen)).not.toBe(before);
   });
 });

@@ -2,25 +2,15 @@
 // again, since moto ignores ClientToken), scale_service asks AWS what exists for its approval before it answers —
 // the outcome, the ledger and the next budget check say what is true.
 import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { rawDb } from '../src/store/store.js';
-import { FaultProxy } from './helpers/fault-proxy.js';
+import { useFaultProxy } from './helpers/fault-proxy.js';
 import { admin, call, connect, type Harness } from './helpers/harness.js';
 import { serviceWorld } from './helpers/samples.js';
 
-let proxy: FaultProxy;
-let unroute: () => void;
-beforeAll(async () => {
-  proxy = await new FaultProxy(process.env.AWS_ENDPOINT_URL as string).start();
-  unroute = proxy.route('EC2');
-});
-afterAll(async () => {
-  unroute();
-  await proxy.close();
-});
+const proxyOf = useFaultProxy('EC2');
 const open: Harness[] = [];
 afterEach(async () => {
-  proxy.rule = () => 'pass';
   await Promise.all(open.splice(0).map((h) => h.close()));
 });
 
@@ -43,7 +33,7 @@ describe('a reset after AWS acted', () => {
     const h = await connect(w.policy, w.agent);
     open.push(h);
     let resets = 0;
-    proxy.rule = (r) => (isRunInstances(r.body) ? (resets++, 'reset_after') : 'pass');
+    proxyOf().rule = (r) => (isRunInstances(r.body) ? (resets++, 'reset_after') : 'pass');
     const r = await call(h.client, 'scale_service', { service: 'web', desired_count: 1 });
     // The SDK retried after each reset, and moto launched each time.
     expect(resets).toBeGreaterThanOrEqual(2);
@@ -62,7 +52,7 @@ describe('a reset after AWS acted', () => {
     const w = await serviceWorld();
     const h = await connect(w.policy, w.agent);
     open.push(h);
-    proxy.rule = (r) => (isRunInstances(r.body) ? { status: 400, code: 'InsufficientInstanceCapacity' } : 'pass');
+    proxyOf().rule = (r) => (isRunInstances(r.body) ? { status: 400, code: 'InsufficientInstanceCapacity' } : 'pass');
     const r = await call(h.client, 'scale_service', { service: 'web', desired_count: 1 });
     expect(r.isError).toBe(true);
     expect(r.text).toMatch(/RunInstances failed .* AWS holds 0 of the 1 planned instance\(s\); rolled back/);

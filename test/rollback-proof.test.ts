@@ -5,24 +5,14 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { bucketName } from '../src/sites/bucket.js';
 import { ACCOUNT, admin, call, connect, fresh, world, type Harness } from './helpers/harness.js';
-import { FaultProxy, s3Operation } from './helpers/fault-proxy.js';
+import { s3Operation, useFaultProxy } from './helpers/fault-proxy.js';
 
-let proxy: FaultProxy;
-let unroute: () => void;
-beforeAll(async () => {
-  proxy = await new FaultProxy(process.env.AWS_ENDPOINT_URL as string).start();
-  unroute = proxy.route('S3');
-});
-afterAll(async () => {
-  unroute();
-  await proxy.close();
-});
+const proxyOf = useFaultProxy('S3');
 const open: Harness[] = [];
 afterEach(async () => {
-  proxy.rule = () => 'pass';
   await Promise.all(open.splice(0).map((h) => h.close()));
 });
 
@@ -50,9 +40,11 @@ describe('rollback only when proven', () => {
     const s = await siteWorld();
     const big = Buffer.alloc(17 * 2 ** 20, 5);
     s.write({ 'index.html': '<h1>sum</h1>', 'big.bin': big });
-    const from = proxy.seen.length;
+    const from = proxyOf().seen.length;
     expect((await s.deploy()).isError).toBeFalsy();
-    const sent = proxy.seen.slice(from).filter((r) => r.path.startsWith(`/${s.bucket}/`));
+    const sent = proxyOf()
+      .seen.slice(from)
+      .filter((r) => r.path.startsWith(`/${s.bucket}/`));
     const put = sent.find((r) => s3Operation(r) === 'PutObject' && r.path.endsWith('/index.html'));
     expect(put?.headers['x-amz-checksum-sha256']).toBe(createHash('sha256').update('<h1>sum</h1>').digest('base64'));
     const parts = sent.filter((r) => s3Operation(r) === 'UploadPart');
@@ -66,7 +58,7 @@ describe('rollback only when proven', () => {
     const first = await s.deploy();
     expect(first.text).toMatch(/rolled back: every key was read back at its previous version/);
     // Second attempt: the health check fails again, and S3 refuses to delete the new version of a.js.
-    proxy.rule = (r) =>
+    proxyOf().rule = (r) =>
       s3Operation(r) === 'DeleteObjectVersion' && r.path === `/${s.bucket}/a.js` ? { status: 403, code: 'AccessDenied' } : 'pass';
     s.write({ 'index.html': 'v2', 'a.js': 'v2' });
     const r = await s.deploy();
@@ -86,15 +78,17 @@ describe('rollback only when proven', () => {
   it('a new bucket whose tagging fails is deleted, not left untagged; the create call carried the tags', async () => {
     const s = await siteWorld();
     s.write({ 'index.html': 'hi' });
-    const from = proxy.seen.length;
-    proxy.rule = (r) =>
+    const from = proxyOf().seen.length;
+    proxyOf().rule = (r) =>
       s3Operation(r) === 'PutBucketTagging' && r.path === `/${s.bucket}` ? { status: 403, code: 'AccessDenied' } : 'pass';
     const r = await s.deploy();
     expect(r.isError).toBe(true);
     expect(r.text).toMatch(
       /s3:PutBucketTagging failed \(AccessDenied.*; the new bucket .* had no ownership tags, so it was deleted — nothing is left/,
     );
-    const create = proxy.seen.slice(from).find((x) => s3Operation(x) === 'CreateBucket' && x.path === `/${s.bucket}`);
+    const create = proxyOf()
+      .seen.slice(from)
+      .find((x) => s3Operation(x) === 'CreateBucket' && x.path === `/${s.bucket}`);
     expect(create?.body.toString()).toMatch(new RegExp(`<Tag><Key>ProjectId</Key><Value>${s.w.project}</Value></Tag>`));
     await expect(admin.s3().send(new HeadBucketCommand({ Bucket: s.bucket }))).rejects.toThrow();
   });
@@ -102,7 +96,7 @@ describe('rollback only when proven', () => {
   it('a new bucket whose tagging fails and which cannot be deleted is named to a human', async () => {
     const s = await siteWorld();
     s.write({ 'index.html': 'hi' });
-    proxy.rule = (r) =>
+    proxyOf().rule = (r) =>
       ['PutBucketTagging', 'DeleteBucket'].includes(s3Operation(r)) && r.path === `/${s.bucket}`
         ? { status: 403, code: 'AccessDenied' }
         : 'pass';

@@ -4,6 +4,7 @@
 // them anywhere: AWS_ENDPOINT_URL_<SERVICE>.
 import { createServer, request, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { Socket } from 'node:net';
+import { afterAll, afterEach, beforeAll } from 'vitest';
 
 export interface Seen {
   method: string;
@@ -110,4 +111,25 @@ export function s3Operation(r: Seen): string {
   if (r.method === 'POST' && q.has('uploadId')) return 'CompleteMultipartUpload';
   if (r.method === 'HEAD') return hasKey ? 'HeadObject' : 'HeadBucket';
   return `${r.method} ${[...q.keys()].join(',')}`;
+}
+
+/**
+ * A proxy for the enclosing describe block (or file): started before its tests with `service` routed through it,
+ * everything passing again after each test, closed at the end. Returns a getter, since it starts later.
+ */
+export function useFaultProxy(service: 'S3' | 'EC2' | 'STS'): () => FaultProxy {
+  let proxy: FaultProxy | undefined;
+  let unroute = () => {};
+  beforeAll(async () => {
+    proxy = await new FaultProxy(process.env.AWS_ENDPOINT_URL as string).start();
+    unroute = proxy.route(service);
+  });
+  afterEach(() => {
+    if (proxy) proxy.rule = () => 'pass';
+  });
+  afterAll(async () => {
+    unroute();
+    await proxy?.close();
+  });
+  return () => proxy as FaultProxy;
 }

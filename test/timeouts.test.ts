@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AgentAws } from '../src/aws/clients.js';
 import { AgentSession } from '../src/aws/session.js';
 import { DEFAULT_TIMEOUTS } from '../src/aws/timeouts.js';
+import { call, connect, world } from './helpers/harness.js';
 
 let hung: Server;
 let endpoint = '';
@@ -67,6 +68,36 @@ describe('a hung endpoint', () => {
       } finally {
         if (saved === undefined) delete process.env.AWS_ENDPOINT_URL_STS;
         else process.env.AWS_ENDPOINT_URL_STS = saved;
+      }
+    },
+  );
+
+  it(
+    'a whole call stops at the policy deadline, long before the request bounds would give up, naming the service',
+    { timeout: 60_000 },
+    async () => {
+      const w = world({
+        projectYaml: '    services: { web: { image_id: ami-12345678, instance_types: [t3.micro], max: 2 } }',
+        topYaml: 'call_deadline_seconds: 2',
+      });
+      const saved = process.env.AWS_ENDPOINT_URL_EC2;
+      process.env.AWS_ENDPOINT_URL_EC2 = endpoint;
+      const h = await connect(w.policy, w.agent);
+      try {
+        const started = Date.now();
+        const r = await call(h.client, 'get_service', { service: 'web' });
+        const took = Date.now() - started;
+        expect(r.isError).toBe(true);
+        expect(r.text).toMatch(
+          /stopped at its deadline of 2 s \(call_deadline_seconds\) during ec2:DescribeInstances: AWS did not answer in time/,
+        );
+        // The request bounds alone (30 s × 3 attempts) would have held it for over a minute.
+        expect(took).toBeLessThan(15_000);
+        expect(h.store.audit.tail({ limit: 1 })[0].kind).toBe('failed');
+      } finally {
+        await h.close();
+        if (saved === undefined) delete process.env.AWS_ENDPOINT_URL_EC2;
+        else process.env.AWS_ENDPOINT_URL_EC2 = saved;
       }
     },
   );

@@ -24,6 +24,7 @@ export type SendObserver = (sent: SentCommand) => void;
 /* eslint-disable @typescript-eslint/no-explicit-any -- the middleware sits on clients of every service */
 interface MiddlewareClient {
   middlewareStack: MiddlewareStack<any, any>;
+  send(command: any, options?: any): Promise<any>;
 }
 
 /** With an emulator endpoint (AWS_ENDPOINT_URL…), buckets cannot be virtual hosts of it. */
@@ -113,6 +114,10 @@ export class AgentAws {
       }
     };
     client.middlewareStack.add(gate, { step: 'initialize', name: 'wardenWriteGate', priority: 'high' });
+    // Every request of a call stops when the call's deadline passes: the scope's signal rides on each send.
+    const send = client.send.bind(client);
+    client.send = (command: unknown, options?: Record<string, unknown>) =>
+      send(command, { abortSignal: currentScope()?.signal, ...(options ?? {}) });
     if (observe) {
       const recordSend: FinalizeRequestMiddleware<any, any> = (next, context) => async (args) => {
         const command = (context.commandName ?? 'UnknownCommand').replace(/Command$/, '');

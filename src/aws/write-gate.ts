@@ -11,6 +11,8 @@ export interface CallScope {
   permit?: Permit;
   /** AWS request ids of every command sent in this call, for the audit row. */
   requestIds: string[];
+  /** Aborts every AWS request of the call when its deadline passes (or the client cancels). */
+  signal?: AbortSignal;
 }
 
 const scope = new AsyncLocalStorage<CallScope>();

@@ -275,6 +275,12 @@ export function policySchema(knownTools: readonly string[]) {
       rate_limits: rateLimits.partial().default({}),
       /** On SIGTERM, SIGINT or stdin closing: how long running calls may take to finish (or roll back) before exit. */
       shutdown_grace_seconds: z.number().positive().max(3600).default(30),
+      /** The most one call may take, health waits included: past it every AWS request of the call is aborted. */
+      call_deadline_seconds: z
+        .number()
+        .positive()
+        .max(6 * 3600)
+        .default(900),
       /** The trust gradient: tiers in the order written above, earned from the audit record, lost on incidents. */
       trust: z
         .object({

@@ -22,6 +22,8 @@ export class Call {
   readonly locks = new Map<string, string>();
   /** AWS request ids of every command sent for this call. */
   readonly requestIds: string[] = [];
+  /** The call's deadline: aborts its AWS requests and waits when it passes (agent calls; set by the lifecycle). */
+  deadline: { signal: AbortSignal; seconds: number } | null = null;
   /** The call's slot among the agent's calls in flight, while it holds one. */
   private slot: string | null = null;
 

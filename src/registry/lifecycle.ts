@@ -130,9 +130,13 @@ export async function runCall(spec: ToolSpec, rawArgs: unknown, deps: CallDeps, 
       message: `${spec.name} refused: the audit store cannot be written (${(e as Error).message}). No log, no action: nothing was done — tell a human`,
     };
   }
+  // The whole call is bounded: past its deadline every AWS request it makes is aborted and its waits end.
+  const seconds = agent.policy.call_deadline_seconds;
+  call.deadline = { signal: AbortSignal.timeout(seconds * 1000), seconds };
+  const signal = AbortSignal.any([extras.signal, call.deadline.signal]);
   try {
-    return await inCallScope({ agent: agent.id, tool: spec.name, requestIds: call.requestIds }, () =>
-      admitted(call, requested, { tooBig, parsed, willChange, admission }, extras),
+    return await inCallScope({ agent: agent.id, tool: spec.name, requestIds: call.requestIds, signal }, () =>
+      admitted(call, requested, { tooBig, parsed, willChange, admission }, { ...extras, signal }),
     );
   } finally {
     call.unlock();

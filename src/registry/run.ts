@@ -154,7 +154,10 @@ function settleFailure(call: Call, a: Approved, e: unknown): Outcome {
   return { status: 'failed', eventId: a.row.id, message: `${spec.name} failed: ${why}` };
 }
 
-export function describeFailure(e: unknown, call: Pick<Call, 'aws'>): string {
+export function describeFailure(e: unknown, call: Pick<Call, 'aws'> & { deadline?: Call['deadline'] }): string {
+  const deadline = call.deadline;
+  if (deadline?.signal.aborted)
+    return `stopped at its deadline of ${deadline.seconds} s (call_deadline_seconds) during ${(e as { wardenCommand?: string }).wardenCommand ?? 'a wait'}: AWS did not answer in time — an outage or a slow AWS, not your request; what it did is recorded, retry later`;
   if (
     e instanceof WriteRefused ||
     e instanceof AssumeRoleError ||

@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AgentAws } from '../src/aws/clients.js';
 import { AgentSession } from '../src/aws/session.js';
 import { DEFAULT_TIMEOUTS } from '../src/aws/timeouts.js';
-import { call, connect, world } from './helpers/harness.js';
+import { anyImageId } from '../src/demo/seed.js';
+import { admin, call, connect, world } from './helpers/harness.js';
 
 let hung: Server;
 let endpoint = '';
@@ -101,4 +102,30 @@ describe('a hung endpoint', () => {
       }
     },
   );
+
+  it('a scale that reaches its deadline in the health wait terminates what it launched and says so', { timeout: 60_000 }, async () => {
+    const w = world({
+      projectYaml: `    services: { web: { image_id: ${await anyImageId(admin.ec2())}, instance_types: [t3.micro], max: 2, health: { timeout_seconds: 120, poll_seconds: 0.5, http_url: "${endpoint}/{instance_id}" } } }`,
+      topYaml: 'call_deadline_seconds: 3',
+    });
+    const h = await connect(w.policy, w.agent);
+    try {
+      const r = await call(h.client, 'scale_service', { service: 'web', desired_count: 1 });
+      expect(r.isError).toBe(true);
+      expect(r.text).toMatch(/reached its deadline \(call_deadline_seconds\) before the launch was healthy; rolled back: terminated i-/);
+      const kinds = h.store.audit.tail({ limit: 3 }).map((e) => e.kind);
+      expect(kinds).toEqual(['approved', 'executed', 'rolled_back']);
+      const out = await admin.ec2().send(
+        new DescribeInstancesCommand({
+          Filters: [
+            { Name: 'tag:ProjectId', Values: [w.project] },
+            { Name: 'instance-state-name', Values: ['pending', 'running'] },
+          ],
+        }),
+      );
+      expect((out.Reservations ?? []).flatMap((x) => x.Instances ?? [])).toEqual([]);
+    } finally {
+      await h.close();
+    }
+  });
 });

@@ -28,6 +28,15 @@ export function withPermit<T>(permit: Permit, fn: () => Promise<T>): Promise<T> 
   return scope.run({ ...outer, permit }, fn);
 }
 
+/**
+ * Runs `fn` without the call's deadline: what must happen even after it passed — asking AWS what a request that may
+ * have acted did, and undoing it — is bounded by the request timeouts alone.
+ */
+export function withoutDeadline<T>(fn: () => Promise<T>): Promise<T> {
+  const outer = scope.getStore();
+  return outer ? scope.run({ ...outer, signal: undefined }, fn) : fn();
+}
+
 export function currentScope(): CallScope | undefined {
   return scope.getStore();
 }

@@ -155,9 +155,6 @@ function settleFailure(call: Call, a: Approved, e: unknown): Outcome {
 }
 
 export function describeFailure(e: unknown, call: Pick<Call, 'aws'> & { deadline?: Call['deadline'] }): string {
-  const deadline = call.deadline;
-  if (deadline?.signal.aborted)
-    return `stopped at its deadline of ${deadline.seconds} s (call_deadline_seconds) during ${(e as { wardenCommand?: string }).wardenCommand ?? 'a wait'}: AWS did not answer in time — an outage or a slow AWS, not your request; what it did is recorded, retry later`;
   if (
     e instanceof WriteRefused ||
     e instanceof AssumeRoleError ||
@@ -166,6 +163,10 @@ export function describeFailure(e: unknown, call: Pick<Call, 'aws'> & { deadline
     e instanceof RollbackIncomplete
   )
     return e.message;
+  // Past the deadline, what an AWS request failed with is the deadline itself (its abort).
+  const deadline = call.deadline;
+  if (deadline?.signal.aborted)
+    return `stopped at its deadline of ${deadline.seconds} s (call_deadline_seconds) during ${(e as { wardenCommand?: string }).wardenCommand ?? 'a wait'}: AWS did not answer in time — an outage or a slow AWS, not your request; what it did is recorded, retry later`;
   if (e instanceof z.ZodError) return `internal error: result did not match the output schema (${e.issues[0]?.message})`;
   const command = (e as { wardenCommand?: string }).wardenCommand ?? 'an AWS call';
   return describeAwsError(e, command, call.aws.session.assumedRoleArn);

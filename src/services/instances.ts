@@ -166,7 +166,9 @@ export async function waitHealthy(
       }
       const url = healthUrl(health.http_url, inst);
       try {
-        const res = await fetch(url, { signal: AbortSignal.timeout(Math.min(10_000, health.timeout_seconds * 1000)) });
+        const res = await fetch(url, {
+          signal: AbortSignal.any([signal, AbortSignal.timeout(Math.min(10_000, health.timeout_seconds * 1000))]),
+        });
         const ok = res.status >= 200 && res.status < 300;
         results.set(id, { instance: id, ok, detail: `GET ${url} → ${res.status}` });
         if (ok) pending.delete(id);

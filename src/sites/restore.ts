@@ -9,6 +9,7 @@ import {
   ListObjectVersionsCommand,
 } from '@aws-sdk/client-s3';
 import type { AgentAws } from '../aws/clients.js';
+import { withoutDeadline } from '../aws/write-gate.js';
 import { RollbackIncomplete, RolledBack } from '../core/errors.js';
 import type { ToolPorts } from '../core/ports.js';
 import type { PlannedOperation } from '../guard/types.js';
@@ -47,6 +48,17 @@ export async function restore(
   previous: Record<string, string>,
   /** More keys to read back than those written (after a crash: every key the plan touches). */
   alsoCheck: readonly string[] = [],
+): Promise<LeftOver[]> {
+  // An undo runs to its end even past the call's deadline (each request is still bounded by its timeouts).
+  return withoutDeadline(() => restoreNow(aws, bucket, created, previous, alsoCheck));
+}
+
+async function restoreNow(
+  aws: AgentAws,
+  bucket: string,
+  created: { key: string; versionId: string }[],
+  previous: Record<string, string>,
+  alsoCheck: readonly string[],
 ): Promise<LeftOver[]> {
   const failedDeletes = new Map<string, string>();
   for (const c of [...created].reverse()) {

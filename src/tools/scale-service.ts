@@ -5,7 +5,7 @@ import { GetParameterCommand } from '@aws-sdk/client-ssm';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { currentApproval, OwnershipLost } from '../aws/write-gate.js';
+import { currentApproval, OwnershipLost, withoutDeadline } from '../aws/write-gate.js';
 import { limitViolation } from '../guard/rules.js';
 import { accountOf } from '../aws/arn.js';
 import type { AgentAws } from '../aws/clients.js';
@@ -265,7 +265,7 @@ export const scaleService = defineTool({
     const undoLaunch = async (why: string, trigger: 'health' | 'ownership' | 'aws_failure', detail: Record<string, unknown>) => {
       // The rollback plan made before execution: terminate exactly what this call launched.
       const ids = launched.map((i) => i.id);
-      if (ids.length) await aws.ec2.send(new TerminateInstancesCommand({ InstanceIds: ids }));
+      if (ids.length) await withoutDeadline(() => aws.ec2.send(new TerminateInstancesCommand({ InstanceIds: ids })));
       throw new RolledBack(
         `${why}; rolled back: terminated ${ids.join(', ') || 'nothing'} — ${p.service} is as it was`,
         { launched: ids, terminated: ids, ...detail },
@@ -309,13 +309,14 @@ export const scaleService = defineTool({
       }
       // Reconcile: what exists for this approval is what AWS says, whatever the answer to RunInstances was. Instances
       // whose answer was lost become this execution's own (so they can be undone), and any beyond the plan go.
-      await aws.adoptLaunches();
-      launched = await findInstances(aws, { ProjectId: agent.projectId, Service: p.service, WardenEvent: eventId });
-      if (launched.length > p.launch) {
-        const excess = launched.slice(0, launched.length - p.launch);
+      launched = await withoutDeadline(async () => {
+        await aws.adoptLaunches();
+        const found = await findInstances(aws, { ProjectId: agent.projectId, Service: p.service, WardenEvent: eventId });
+        if (found.length <= p.launch) return found;
+        const excess = found.slice(0, found.length - p.launch);
         await aws.ec2.send(new TerminateInstancesCommand({ InstanceIds: excess.map((i) => i.id) }));
-        launched = launched.slice(launched.length - p.launch);
-      }
+        return found.slice(found.length - p.launch);
+      });
       if (sendError && launched.length < p.launch)
         await undoLaunch(
           `RunInstances failed (${(sendError as Error).name}: ${(sendError as Error).message.split('\n')[0]}) and AWS holds ${launched.length} of the ${p.launch} planned instance(s)`,
@@ -323,7 +324,22 @@ export const scaleService = defineTool({
           {},
         );
       await progress(0, launched.length, `launched ${launched.length} × ${p.instanceType}; waiting for health`);
-      health = await waitHealthy(aws, launched, p.health, progress, signal);
+      try {
+        health = await waitHealthy(aws, launched, p.health, progress, signal);
+      } catch (e) {
+        // A wait cut short (the call's deadline, a failed status read) never leaves what this call launched running.
+        await undoLaunch(
+          `stopped while waiting for health (${(e as Error).name}: ${(e as Error).message.split('\n')[0]})`,
+          'aws_failure',
+          {},
+        );
+      }
+      if (signal.aborted)
+        await undoLaunch(
+          'the call was cancelled or reached its deadline (call_deadline_seconds) before the launch was healthy',
+          'aws_failure',
+          { health },
+        );
       const failed = health.filter((h) => !h.ok);
       if (failed.length > 0)
         await undoLaunch(`failed its health check (${failed.map((f) => `${f.instance}: ${f.detail}`).join('; ')})`, 'health', { health });

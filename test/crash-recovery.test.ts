@@ -25,7 +25,7 @@ import { bucketName } from '../src/sites/bucket.js';
 import { rawDb, Store } from '../src/store/store.js';
 import { toolNames } from '../src/tools/index.js';
 import { s3Operation, useFaultProxy } from './helpers/fault-proxy.js';
-import { ACCOUNT, admin, call, connect, world } from './helpers/harness.js';
+import { ACCOUNT, admin, call, connect, heldReservations, liveInstances, world } from './helpers/harness.js';
 import { serve, until } from './helpers/served.js';
 
 /** A health endpoint that never answers: the scale stays inside its health wait, its approval open. */
@@ -40,18 +40,6 @@ afterAll(() => {
   hang.closeAllConnections();
   hang.close();
 });
-
-const live = async (project: string) =>
-  (
-    await admin.ec2().send(
-      new DescribeInstancesCommand({
-        Filters: [
-          { Name: 'tag:ProjectId', Values: [project] },
-          { Name: 'instance-state-name', Values: ['pending', 'running'] },
-        ],
-      }),
-    )
-  ).Reservations?.flatMap((r) => r.Instances ?? []).map((i) => i.InstanceId) ?? [];
 
 describe('a server killed -9 mid-change', () => {
   it(
@@ -68,7 +56,7 @@ describe('a server killed -9 mid-change', () => {
       writeFileSync(policy, w.yaml);
       const first = await serve(policy, db, w.agent);
       first.callTool(2, 'scale_service', { service: 'web', desired_count: 1 });
-      await until('the instance to launch', async () => (await live(w.project)).length === 1);
+      await until('the instance to launch', async () => (await liveInstances(w.project)).length === 1);
       first.child.kill('SIGKILL');
       await first.exited;
 
@@ -80,7 +68,7 @@ describe('a server killed -9 mid-change', () => {
         .get() as string;
       // The crash left it open, its reservation held.
       expect(store.audit.openApprovals(w.agent).map((r) => r.id)).toEqual([approval]);
-      expect(raw.prepare("SELECT count(*) FROM budget_reservations WHERE state = 'reserved'").pluck().get()).toBe(1);
+      expect(heldReservations(store)).toBe(1);
 
       const second = await serve(policy, db, w.agent);
       try {
@@ -88,17 +76,16 @@ describe('a server killed -9 mid-change', () => {
         expect(second.stderr()).toMatch(
           new RegExp(`recovered scale_service approval ${approval}: undone \\(terminated the 1 instance\\(s\\) it had launched`),
         );
-        expect(await live(w.project)).toEqual([]);
+        expect(await liveInstances(w.project)).toEqual([]);
         expect(store.audit.followers(approval).map((r) => r.kind)).toEqual(['executed']);
         expect(store.audit.openApprovals(w.agent)).toEqual([]);
-        expect(raw.prepare("SELECT count(*) FROM budget_reservations WHERE state = 'reserved'").pluck().get()).toBe(0);
+        expect(heldReservations(store)).toBe(0);
         expect(raw.prepare("SELECT count(*) FROM budget_resources WHERE arn LIKE '%:instance/%'").pluck().get()).toBe(0);
         expect(raw.prepare('SELECT count(*) FROM locks WHERE key = ?').pluck().get(`service:${w.project}:web`)).toBe(0);
         expect(store.notifications.list().some((n) => n.kind === 'rolled_back' && n.body.includes(approval))).toBe(true);
         expect(store.audit.verify().ok).toBe(true);
       } finally {
-        second.child.stdin.end();
-        await second.exited;
+        await second.stop();
         store.close();
       }
     },
@@ -144,7 +131,7 @@ describe('a deploy killed -9 in the middle of a batch', () => {
       for (const f of ['index.html', 'a.js', 'b.css'])
         expect(await (await admin.s3().send(new GetObjectCommand({ Bucket: bucket, Key: f }))).Body?.transformToString()).toBe(`${f} v1`);
       expect(rawDb(store).prepare('SELECT state FROM deployments ORDER BY started_at').pluck().all()).toEqual(['live', 'rolled_back']);
-      expect(rawDb(store).prepare("SELECT count(*) FROM budget_reservations WHERE state = 'reserved'").pluck().get()).toBe(0);
+      expect(heldReservations(store)).toBe(0);
     } finally {
       store.close();
     }
@@ -184,7 +171,7 @@ describe('wardenctl killed -9 while it runs an approved proposal', () => {
         },
       );
       const exited = new Promise((r) => approving.once('exit', r));
-      await until('the approved launch', async () => (await live(w.project)).length === 1);
+      await until('the approved launch', async () => (await liveInstances(w.project)).length === 1);
       approving.kill('SIGKILL');
       await exited;
       const approval = rawDb(store)
@@ -201,11 +188,11 @@ describe('wardenctl killed -9 while it runs an approved proposal', () => {
         },
       );
       expect(pass.stderr).toMatch(new RegExp(`recovered scale_service approval ${approval}: undone`));
-      expect(await live(w.project)).toEqual([]);
+      expect(await liveInstances(w.project)).toEqual([]);
       expect(store.audit.followers(approval).map((r) => r.kind)).toEqual(['executed']);
       expect(store.audit.followers(approval)[0].agent).toBe('human:ops-team');
       expect(store.proposals.get(id)?.state).toBe('failed');
-      expect(rawDb(store).prepare("SELECT count(*) FROM budget_reservations WHERE state = 'reserved'").pluck().get()).toBe(0);
+      expect(heldReservations(store)).toBe(0);
       expect(rawDb(store).prepare('SELECT count(*) FROM locks WHERE key = ?').pluck().get(`service:${w.project}:web`)).toBe(0);
       await h.close();
       store.close();
@@ -276,7 +263,7 @@ describe('a server killed -9 in the middle of a reclaim', () => {
           .pluck()
           .get() as string;
         expect(store.audit.followers(approval).map((r) => r.kind)).toEqual(['executed']);
-        expect(rawDb(store).prepare("SELECT count(*) FROM budget_reservations WHERE state = 'reserved'").pluck().get()).toBe(0);
+        expect(heldReservations(store)).toBe(0);
         expect(
           rawDb(store)
             .prepare("SELECT count(*) FROM budget_resources WHERE project = ? AND arn LIKE '%snapshot/%' AND released_at IS NULL")
@@ -284,8 +271,7 @@ describe('a server killed -9 in the middle of a reclaim', () => {
             .get(w.project),
         ).toBe(1);
       } finally {
-        second.child.stdin.end();
-        await second.exited;
+        await second.stop();
         store.close();
       }
     },
@@ -325,8 +311,7 @@ describe('a server killed -9 in the middle of tag_resource', () => {
         .get() as string;
       expect(store.audit.followers(approval).map((r) => r.kind)).toEqual(['executed']);
     } finally {
-      second.child.stdin.end();
-      await second.exited;
+      await second.stop();
       store.close();
     }
   });

@@ -10,15 +10,15 @@ const proxyOf = useFaultProxy('S3');
 
 const signer = (r: Seen) => /Credential=([^/]+)\//.exec(String(r.headers.authorization ?? ''))?.[1] ?? '(unsigned)';
 
+/** An agent's session and gated clients, as the server builds them (no approval: reads only). */
+function agentClients() {
+  const session = new AgentSession({ agentId: 'bot', projectId: 'p', roleArn: 'arn:aws:iam::123456789012:role/bot', sessionSeconds: 3600 });
+  return { session, aws: new AgentAws(session, () => false) };
+}
+
 describe('credential refresh', () => {
   it('after ExpiredToken the next request is signed by a new key; the rejected one never signs again', async () => {
-    const session = new AgentSession({
-      agentId: 'bot',
-      projectId: 'p',
-      roleArn: 'arn:aws:iam::123456789012:role/bot',
-      sessionSeconds: 3600,
-    });
-    const aws = new AgentAws(session, () => false);
+    const { aws } = agentClients();
     await aws.s3.send(new ListBucketsCommand({}));
     const rejected = signer(proxyOf().seen.at(-1) as Seen);
     proxyOf().rule = (r) =>
@@ -32,13 +32,7 @@ describe('credential refresh', () => {
   });
 
   it('a role switch signs the very next request with the new role’s key', async () => {
-    const session = new AgentSession({
-      agentId: 'bot',
-      projectId: 'p',
-      roleArn: 'arn:aws:iam::123456789012:role/bot',
-      sessionSeconds: 3600,
-    });
-    const aws = new AgentAws(session, () => false);
+    const { session, aws } = agentClients();
     await aws.s3.send(new ListBucketsCommand({}));
     const before = signer(proxyOf().seen.at(-1) as Seen);
     session.useRole('arn:aws:iam::123456789012:role/bot-operator');

@@ -1,11 +1,10 @@
 // Reconcile before declaring failure: when the connection drops after RunInstances acted (and the SDK's retries launch
 // again, since moto ignores ClientToken), scale_service asks AWS what exists for its approval before it answers —
 // the outcome, the ledger and the next budget check say what is true.
-import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
 import { afterEach, describe, expect, it } from 'vitest';
 import { rawDb } from '../src/store/store.js';
 import { useFaultProxy } from './helpers/fault-proxy.js';
-import { admin, call, connect, type Harness } from './helpers/harness.js';
+import { call, connect, heldReservations, liveInstances, type Harness } from './helpers/harness.js';
 import { serviceWorld } from './helpers/samples.js';
 
 const proxyOf = useFaultProxy('EC2');
@@ -15,17 +14,6 @@ afterEach(async () => {
 });
 
 const isRunInstances = (body: Buffer) => /(^|&)Action=RunInstances(&|$)/.test(body.toString());
-const live = async (project: string) =>
-  (
-    await admin.ec2().send(
-      new DescribeInstancesCommand({
-        Filters: [
-          { Name: 'tag:ProjectId', Values: [project] },
-          { Name: 'instance-state-name', Values: ['pending', 'running'] },
-        ],
-      }),
-    )
-  ).Reservations?.flatMap((r) => r.Instances ?? []).map((i) => i.InstanceId as string) ?? [];
 
 describe('a reset after AWS acted', () => {
   it('every RunInstances answer lost (and retried): the launch is found, the excess terminated, the outcome and ledger true', async () => {
@@ -38,7 +26,7 @@ describe('a reset after AWS acted', () => {
     // The SDK retried after each reset, and moto launched each time.
     expect(resets).toBeGreaterThanOrEqual(2);
     expect(r.isError, r.text).toBeFalsy();
-    const ids = await live(w.project);
+    const ids = await liveInstances(w.project);
     expect(ids).toHaveLength(1);
     expect((r.structured as { result: { launched: string[] } }).result.launched).toEqual(ids);
     const kinds = h.store.audit.tail({ limit: 2 }).map((e) => e.kind);
@@ -56,7 +44,7 @@ describe('a reset after AWS acted', () => {
     const r = await call(h.client, 'scale_service', { service: 'web', desired_count: 1 });
     expect(r.isError).toBe(true);
     expect(r.text).toMatch(/RunInstances failed .* AWS holds 0 of the 1 planned instance\(s\); rolled back/);
-    expect(await live(w.project)).toEqual([]);
-    expect(rawDb(h.store).prepare("SELECT count(*) FROM budget_reservations WHERE state = 'reserved'").pluck().get()).toBe(0);
+    expect(await liveInstances(w.project)).toEqual([]);
+    expect(heldReservations(h.store)).toBe(0);
   });
 });

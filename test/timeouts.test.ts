@@ -7,7 +7,7 @@ import { AgentAws } from '../src/aws/clients.js';
 import { AgentSession } from '../src/aws/session.js';
 import { DEFAULT_TIMEOUTS } from '../src/aws/timeouts.js';
 import { anyImageId } from '../src/demo/seed.js';
-import { admin, call, connect, world } from './helpers/harness.js';
+import { admin, call, connect, liveInstances, world } from './helpers/harness.js';
 
 let hung: Server;
 let endpoint = '';
@@ -115,15 +115,7 @@ describe('a hung endpoint', () => {
       expect(r.text).toMatch(/reached its deadline \(call_deadline_seconds\) before the launch was healthy; rolled back: terminated i-/);
       const kinds = h.store.audit.tail({ limit: 3 }).map((e) => e.kind);
       expect(kinds).toEqual(['approved', 'executed', 'rolled_back']);
-      const out = await admin.ec2().send(
-        new DescribeInstancesCommand({
-          Filters: [
-            { Name: 'tag:ProjectId', Values: [w.project] },
-            { Name: 'instance-state-name', Values: ['pending', 'running'] },
-          ],
-        }),
-      );
-      expect((out.Reservations ?? []).flatMap((x) => x.Instances ?? [])).toEqual([]);
+      expect(await liveInstances(w.project)).toEqual([]);
     } finally {
       await h.close();
     }

@@ -1,5 +1,5 @@
 // Builds an in-process aws-warden for a test: a fresh project and agents, a fresh store, an MCP client, a log of sent AWS commands.
-import { EC2Client } from '@aws-sdk/client-ec2';
+import { DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { S3Client } from '@aws-sdk/client-s3';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
@@ -136,3 +136,20 @@ export async function call(client: Client, name: string, args: Record<string, un
     structured: res.structuredContent as Record<string, unknown> | undefined,
   };
 }
+
+/** Ids of the project's instances that are pending or running now, as the account admin sees them. */
+export async function liveInstances(project: string): Promise<string[]> {
+  const out = await admin.ec2().send(
+    new DescribeInstancesCommand({
+      Filters: [
+        { Name: 'tag:ProjectId', Values: [project] },
+        { Name: 'instance-state-name', Values: ['pending', 'running'] },
+      ],
+    }),
+  );
+  return (out.Reservations ?? []).flatMap((r) => r.Instances ?? []).map((i) => i.InstanceId as string);
+}
+
+/** How many budget reservations are still held (an unsettled change holds one). */
+export const heldReservations = (store: Store): number =>
+  rawDb(store).prepare("SELECT count(*) FROM budget_reservations WHERE state = 'reserved'").pluck().get() as number;

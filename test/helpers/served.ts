@@ -26,6 +26,8 @@ export interface Served {
   callTool(id: number, name: string, args: Record<string, unknown>): void;
   exited: Promise<number | null>;
   stderr(): string;
+  /** Closes stdin (a graceful stop) and waits for the process to exit. */
+  stop(): Promise<number | null>;
 }
 
 /** Starts a server for `agent` and completes the MCP handshake. */
@@ -68,5 +70,9 @@ export async function serve(policyFile: string, dbFile: string, agent: string): 
     callTool: (id, name, args) => send({ jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: args } }),
     exited,
     stderr: () => stderr,
+    stop: () => {
+      child.stdin.end();
+      return exited;
+    },
   };
 }

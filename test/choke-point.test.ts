@@ -5,6 +5,7 @@ import { permitFor } from '../src/aws/permit.js';
 import { inCallScope, withPermit } from '../src/aws/write-gate.js';
 import { launchTagged } from '../src/demo/seed.js';
 import { parsePolicy } from '../src/policy/load.js';
+import { approveProposal } from '../src/proposals/approve.js';
 import { allTools, toolNames } from '../src/tools/index.js';
 import { FaultProxy } from './helpers/fault-proxy.js';
 import { admin, call, connect, world, type Harness } from './helpers/harness.js';
@@ -219,17 +220,36 @@ describe('a store that fails after the approval', () => {
 });
 
 describe('every change can be settled after a crash', () => {
-  // Tools whose interrupted change recovery cannot settle yet: an open approval of one stays open (README, Reliability).
-  const NOT_YET = ['promote_site', 'propose_security_change', 'repair_drift', 'request_budget', 'verify_backups'];
-  it('each mutating tool declares a recovery step and a lock, except the ones listed as not yet', () => {
-    const mutating = allTools.filter((t) => !t.annotations.readOnlyHint);
-    expect(
-      mutating
-        .filter((t) => !t.recover)
-        .map((t) => t.name)
-        .sort(),
-    ).toEqual(NOT_YET);
+  const mutating = allTools.filter((t) => !t.annotations.readOnlyHint);
+
+  it('each mutating tool declares a recovery step and a lock, or is settled in one store transaction', () => {
+    expect(mutating.filter((t) => !t.recover && !t.settledInStore).map((t) => t.name)).toEqual([]);
     for (const t of mutating.filter((x) => x.recover))
       expect(t.lockKey, `${t.name} recovers, so it must take a lock`).toBeTypeOf('function');
+    for (const t of mutating.filter((x) => x.settledInStore)) expect(t.recover, `${t.name} needs no recovery step`).toBeUndefined();
   });
+
+  it.each(mutating.filter((t) => t.settledInStore).map((t) => t.name))(
+    '%s: its plan is warden: actions only, and an approval whose outcome cannot be written leaves nothing approved',
+    async (tool) => {
+      const w = world();
+      const h = await connect(w.policy, w.agent);
+      open.push(h);
+      const r = await call(h.client, tool, await SAMPLES[tool](w, ''));
+      const id = r.structured?.proposal_id as string;
+      expect(id, r.text).toMatch(/^prop_/);
+      const plan = JSON.parse(h.store.proposals.get(id)?.plan ?? '{}') as { operations: { action: string }[] };
+      expect(plan.operations.length).toBeGreaterThan(0);
+      expect(plan.operations.every((o) => o.action.startsWith('warden:'))).toBe(true);
+      h.db.exec(`CREATE TRIGGER full_disk BEFORE INSERT ON audit_events WHEN NEW.kind = 'executed' AND NEW.agent LIKE 'human:%'
+                 BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END`);
+      const before = h.db.prepare('SELECT count(*) FROM budget_adjustments').pluck().get();
+      expect(() => approveProposal(h.store, id, 'ann', null)).toThrow(/database or disk is full/);
+      // The approval, its effect and its outcome are one transaction: none of it happened.
+      expect(h.store.proposals.get(id)?.state).toBe('pending');
+      expect(h.audit.tail({ limit: 20 }).filter((e) => e.agent === 'human:ann')).toEqual([]);
+      expect(h.db.prepare('SELECT count(*) FROM budget_adjustments').pluck().get()).toBe(before);
+      expect(h.store.audit.openHumanApprovals()).toEqual([]);
+    },
+  );
 });

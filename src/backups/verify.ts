@@ -28,6 +28,17 @@ async function removeBucket(aws: AgentAws, bucket: string): Promise<void> {
   await aws.s3.send(new DeleteBucketCommand({ Bucket: bucket }));
 }
 
+/** After a crash: a scratch bucket emptied and removed if it exists; false when there was none (never made, or gone). */
+export async function removeScratch(aws: AgentAws, bucket: string): Promise<boolean> {
+  try {
+    await removeBucket(aws, bucket);
+    return true;
+  } catch (e) {
+    if ((e as Error).name === 'NoSuchBucket') return false;
+    throw e;
+  }
+}
+
 export async function verifySite(
   aws: AgentAws,
   d: DeploymentRow,

@@ -24,7 +24,7 @@ export interface ToolPorts {
   proposals: Pick<Proposals, 'list' | 'get' | 'pendingCount'>;
   rates: Pick<RateLimits, 'usage'>;
   ledger: Pick<Ledger, 'facts' | 'summary'>;
-  backups: Pick<BackupChecks, 'recordAll'>;
+  backups: Pick<BackupChecks, 'recordAll' | 'ofEvent'>;
   /** Tells the project's humans; recording the notice never fails the call. */
   notify(n: Omit<Notice, 'project'>): void;
 }

@@ -101,16 +101,11 @@ async function recoverLocked(call: Call, row: AuditRow, args: Record<string, unk
         outcome: 'skipped',
         why: `${spec.name} takes no lock, so a running change cannot be told apart`,
       };
-    if (await call.lock(key)) return { approval: row.id, tool: row.tool, outcome: 'skipped', why: `${key} is held by a running process` };
-    return await recoverOne(
-      call,
-      spec,
-      row.id,
-      JSON.parse(row.request ?? '{}') as Plan,
-      args,
-      JSON.parse(row.decision ?? '{}') as Decision,
-      proposalId,
-    );
+    const stored = JSON.parse(row.request ?? '{}') as Plan;
+    // The plan's own locks too (a drift repair holds the service's): what the dead process held, the recovery holds.
+    for (const k of [key, ...(stored.locks ?? [])])
+      if (await call.lock(k)) return { approval: row.id, tool: row.tool, outcome: 'skipped', why: `${k} is held by a running process` };
+    return await recoverOne(call, spec, row.id, stored, args, JSON.parse(row.decision ?? '{}') as Decision, proposalId);
   } finally {
     call.unlock();
   }

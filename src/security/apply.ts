@@ -1,5 +1,6 @@
 // Runs one planned security-group step (authorize or revoke, ingress or egress) with its exact rules.
 import {
+  DescribeSecurityGroupsCommand,
   AuthorizeSecurityGroupEgressCommand,
   AuthorizeSecurityGroupIngressCommand,
   RevokeSecurityGroupEgressCommand,
@@ -8,7 +9,7 @@ import {
 import { z } from 'zod';
 import type { AgentAws } from '../aws/clients.js';
 import type { PlannedOperation } from '../guard/types.js';
-import { toIpPermission, type SgRule } from './rules.js';
+import { ruleKey, rulesOf, toIpPermission, type SgRule } from './rules.js';
 
 const RULE_ACTIONS = [
   'ec2:AuthorizeSecurityGroupIngress',
@@ -59,4 +60,17 @@ export async function applyRuleStep(aws: AgentAws, step: RuleStep): Promise<numb
       break;
   }
   return step.rules.length;
+}
+
+/**
+ * After a crash: sends only what of `step` the group does not show yet (an authorize whose rule is present, or a
+ * revoke whose rule is gone, already happened), so running a step a second time never fails as a duplicate.
+ * Returns the rules it still had to send.
+ */
+export async function applyRuleStepAgain(aws: AgentAws, step: RuleStep): Promise<number> {
+  const out = await aws.ec2.send(new DescribeSecurityGroupsCommand({ GroupIds: [step.group] }));
+  const have = new Set(rulesOf(out.SecurityGroups?.[0] ?? {}).map(ruleKey));
+  const authorize = step.action.includes('Authorize');
+  const rules = step.rules.filter((r) => have.has(ruleKey(r)) !== authorize);
+  return rules.length ? applyRuleStep(aws, { ...step, rules }) : 0;
 }

@@ -33,6 +33,11 @@ export class BackupChecks {
     this.db.transaction(() => results.forEach((r) => this.record(project, eventId, r.subject, r.ok, r.detail))).immediate();
   }
 
+  /** The results one verification recorded (after a crash: whether it got that far). */
+  ofEvent(eventId: string): BackupCheckRow[] {
+    return stmt(this.db, 'SELECT * FROM backup_checks WHERE event_id = ? ORDER BY id').all(eventId) as BackupCheckRow[];
+  }
+
   /** The newest result per subject (optionally of one project). */
   latest(project?: string): BackupCheckRow[] {
     return stmt(

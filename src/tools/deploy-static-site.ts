@@ -14,11 +14,12 @@ import type { RiskFlag } from '../guard/types.js';
 import { monthlyCentsFromGbMonth, s3Prices } from '../prices/prices.js';
 import { bucketName, readContents, SITE_BUCKET_ACTIONS, type BucketContents, websiteUrl } from '../sites/bucket.js';
 import { bucketOperation, bucketStep, setupSteps, siteHealthUrl } from '../sites/ops.js';
-import { EVENT_METADATA, restore, rollBackIfUnhealthy, runSetup, setupRollback, writtenBy } from '../sites/restore.js';
+import { EVENT_METADATA, rollBackIfUnhealthy, runSetup, setupRollback } from '../sites/restore.js';
+import { recoverSiteChange } from '../sites/recover.js';
 import { probeUrl, readBack, type SiteHealth } from '../sites/health.js';
 import { boundStream, ContentChanged } from '../sites/bound-stream.js';
 import { scanSource } from '../sites/source.js';
-import { Refusal, RollbackIncomplete } from '../core/errors.js';
+import { Refusal } from '../core/errors.js';
 import { defineTool, type Recovered } from './tool.js';
 
 export const name = 'deploy_static_site';
@@ -278,68 +279,18 @@ export const deployStaticSite = defineTool({
     ports.deployments.finish(eventId, 'live', versions, health);
     return resultOf(p, eventId, health);
   },
-  /**
-   * After a crash: if every planned upload landed, check health and make it live; otherwise (or if unhealthy)
-   * delete exactly the versions this approval wrote, which puts every key back at its previous version.
-   */
+  /** After a crash: live if every planned write landed healthy, else exactly what this approval wrote is undone. */
   async recover(plan, _args, { aws, ports, approvalId }): Promise<Recovered<z.infer<typeof output>>> {
     const p = plan.params;
-    const d = ports.deployments.get(approvalId);
-    if (!d) return { outcome: 'undone', why: 'it stopped before it wrote anything', detail: { restored: 0 } };
-    // What was recorded, and what S3 holds that names this approval (a batch in flight when the process died).
-    const recorded = JSON.parse(d.created) as { key: string; versionId: string }[];
-    const seen = new Set(recorded.map((c) => `${c.key}\u0000${c.versionId}`));
-    const found = await writtenBy(aws, p.bucket, approvalId, {
-      puts: p.puts.map((x) => x.key),
+    const r = await recoverSiteChange(aws, ports, approvalId, {
+      bucket: p.bucket,
+      writes: p.puts,
       deletes: p.deletes.map((x) => x.key),
       previous: p.liveVersions,
+      healthUrl: p.healthUrl,
+      healthTimeoutSeconds: p.healthTimeoutSeconds,
     });
-    const created = [...recorded, ...found.filter((c) => !seen.has(`${c.key}\u0000${c.versionId}`))];
-    const wrote = new Map(created.map((c) => [c.key, c.versionId]));
-    let health: SiteHealth[] = [];
-    let why: string;
-    if (p.puts.every((x) => wrote.has(x.key))) {
-      health = await readBack(
-        aws,
-        p.bucket,
-        p.puts.map((x) => ({ key: x.key, versionId: wrote.get(x.key) as string, sha256: x.sha256 })),
-      );
-      if (p.healthUrl) health.push(await probeUrl(p.healthUrl, p.healthTimeoutSeconds));
-      why = health
-        .filter((h) => !h.ok)
-        .map((h) => `${h.check}: ${h.detail}`)
-        .join('; ');
-    } else why = `only ${p.puts.filter((x) => wrote.has(x.key)).length} of ${p.puts.length} uploads landed before the crash`;
-    if (!why) {
-      const versions: Record<string, string> = { ...p.liveVersions };
-      for (const c of created) if (p.puts.some((x) => x.key === c.key)) versions[c.key] = c.versionId;
-      for (const x of p.deletes) delete versions[x.key];
-      ports.deployments.finish(approvalId, 'live', versions, health);
-      return {
-        outcome: 'completed',
-        result: { ...resultOf(p, approvalId, health) },
-        why: 'all uploads landed and the health check passed after a restart',
-      };
-    }
-    const left = await restore(
-      aws,
-      p.bucket,
-      created,
-      p.liveVersions,
-      [...p.puts, ...p.deletes].map((x) => x.key),
-    );
-    if (left.length) {
-      ports.deployments.finish(approvalId, 'failed', p.liveVersions, health);
-      throw new RollbackIncomplete(
-        `was interrupted (${why}) and could not be fully undone after a restart: ${left.length} key(s) of ${p.bucket} are not at their previous version (${left
-          .slice(0, 5)
-          .map((l) => l.key)
-          .join(', ')}). A human has been notified and must restore them`,
-        { bucket: p.bucket, left },
-      );
-    }
-    ports.deployments.finish(approvalId, 'rolled_back', p.liveVersions, health);
-    return { outcome: 'undone', why, detail: { bucket: p.bucket, restored: created.length, health } };
+    return r.outcome === 'completed' ? { outcome: 'completed', result: resultOf(p, approvalId, r.health), why: r.why } : r;
   },
   ledger(plan) {
     const p = plan.params;

@@ -1,6 +1,6 @@
 // promote_site: the sandbox pattern — copy exactly the version set live in staging to prod, only after staging has soaked healthy.
 import { bucketDesired } from '../drift/record.js';
-import { CopyObjectCommand, DeleteObjectCommand } from '@aws-sdk/client-s3';
+import { CopyObjectCommand, DeleteObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
 import { z } from 'zod';
 import { accountOf } from '../aws/arn.js';
 import { readTags } from '../aws/tags.js';
@@ -10,7 +10,9 @@ import { s3Prices } from '../prices/prices.js';
 import { bucketName, readContents, SITE_BUCKET_ACTIONS, type BucketContents, websiteUrl } from '../sites/bucket.js';
 import { probeUrl, verifyRecorded, type SiteHealth } from '../sites/health.js';
 import { bucketOperation, bucketStep, setupSteps, siteHealthUrl } from '../sites/ops.js';
-import { rollBackIfUnhealthy, runSetup, setupRollback } from '../sites/restore.js';
+import { EVENT_METADATA, rollBackIfUnhealthy, runSetup, setupRollback } from '../sites/restore.js';
+import { recoverSiteChange } from '../sites/recover.js';
+import type { AgentAws } from '../aws/clients.js';
 import { Refusal } from '../core/errors.js';
 import { defineTool } from './tool.js';
 
@@ -30,7 +32,16 @@ const output = z.object({
 });
 
 const copyStep = z
-  .object({ key: z.string(), sourceBucket: z.string(), sourceVersion: z.string(), previous: z.string().nullable() })
+  .object({
+    key: z.string(),
+    sourceBucket: z.string(),
+    sourceVersion: z.string(),
+    previous: z.string().nullable(),
+    /** The staged version's headers and recorded hash: the copy carries them, and this approval's id beside them. */
+    sha256: z.string(),
+    contentType: z.string().nullable(),
+    cacheControl: z.string().nullable(),
+  })
   .strict();
 type CopyParams = z.infer<typeof copyStep>;
 
@@ -100,12 +111,15 @@ export const promoteSite = defineTool({
     let contents: BucketContents = { live: new Map(), allVersionBytes: 0 };
     if (exists && tagRead.tags?.ProjectId === agent.projectId) contents = await readContents(aws, bucket);
     const stagedContents = await readContents(aws, staged.bucket);
-    const copies: CopyParams[] = Object.entries(versions)
-      .filter(
-        ([key]) =>
-          contents.live.get(key)?.etag === undefined || contents.live.get(key)?.etag !== stagedEtag(stagedContents, key, versions[key]),
-      )
-      .map(([key, v]) => ({ key, sourceBucket: staged.bucket, sourceVersion: v, previous: contents.live.get(key)?.versionId ?? null }));
+    const copies: CopyParams[] = await withHeaders(
+      aws,
+      Object.entries(versions)
+        .filter(
+          ([key]) =>
+            contents.live.get(key)?.etag === undefined || contents.live.get(key)?.etag !== stagedEtag(stagedContents, key, versions[key]),
+        )
+        .map(([key, v]) => ({ key, sourceBucket: staged.bucket, sourceVersion: v, previous: contents.live.get(key)?.versionId ?? null })),
+    );
     const deletes = [...contents.live].filter(([k]) => !(k in versions)).map(([key, v]) => ({ key, previous: v.versionId }));
     const tags = { ProjectId: agent.projectId, AgentId: agent.id, ManagedBy: 'aws-warden', Site: args.site, Environment: TO };
     const setup = setupSteps(bucket, exists, { region, tags, public: sites.public, index: 'index.html', error: null });
@@ -184,7 +198,11 @@ export const promoteSite = defineTool({
             Bucket: bucket,
             Key: c.key,
             CopySource: `${c.sourceBucket}/${encodeURIComponent(c.key).replaceAll('%2F', '/')}?versionId=${c.sourceVersion}`,
-            MetadataDirective: 'COPY',
+            // Written ahead with the bytes, as a deploy's uploads are: the version names the approval that made it.
+            MetadataDirective: 'REPLACE',
+            ContentType: c.contentType ?? undefined,
+            CacheControl: c.cacheControl ?? undefined,
+            Metadata: { sha256: c.sha256, [EVENT_METADATA]: eventId },
           }),
         );
         created.push({ key: c.key, versionId: out.VersionId ?? 'null' });
@@ -216,16 +234,27 @@ export const promoteSite = defineTool({
       body: { deployment_id: eventId, promoted_from: p.stagedDeployment, bucket },
       eventId,
     });
-    return {
-      bucket,
-      website_url: p.websiteUrl,
-      deployment_id: eventId,
-      promoted_from: p.stagedDeployment,
-      copied: p.copies.length,
-      deleted: p.deletes.length,
-      unchanged: p.unchanged,
-      health,
-    };
+    return resultOf(p, eventId, health);
+  },
+  /** After a crash: live (and humans told) if every copy and delete landed healthy, else what it wrote is undone. */
+  async recover(plan, args, { aws, ports, approvalId }) {
+    const p = plan.params;
+    const r = await recoverSiteChange(aws, ports, approvalId, {
+      bucket: p.bucket,
+      writes: p.copies,
+      deletes: p.deletes.map((x) => x.key),
+      previous: p.liveVersions,
+      healthUrl: p.healthUrl,
+      healthTimeoutSeconds: p.healthTimeoutSeconds,
+    });
+    if (r.outcome !== 'completed') return r;
+    ports.notify({
+      kind: 'promoted',
+      subject: `${args.site} promoted from ${FROM} to ${TO}`,
+      body: { deployment_id: approvalId, promoted_from: p.stagedDeployment, bucket: p.bucket },
+      eventId: approvalId,
+    });
+    return { outcome: 'completed', result: resultOf(p, approvalId, r.health), why: r.why };
   },
   desired: (plan) => bucketDesired(plan.params.setup),
   summarize: (o) => `promoted ${o.promoted_from} to ${o.bucket}: copied ${o.copied}, deleted ${o.deleted}, unchanged ${o.unchanged}`,
@@ -235,4 +264,35 @@ export const promoteSite = defineTool({
 function stagedEtag(contents: BucketContents, key: string, versionId: string): string | undefined {
   const live = contents.live.get(key);
   return live && live.versionId === versionId ? live.etag : undefined;
+}
+
+function resultOf(p: z.infer<typeof params>, deploymentId: string, health: SiteHealth[]): z.infer<typeof output> {
+  return {
+    bucket: p.bucket,
+    website_url: p.websiteUrl,
+    deployment_id: deploymentId,
+    promoted_from: p.stagedDeployment,
+    copied: p.copies.length,
+    deleted: p.deletes.length,
+    unchanged: p.unchanged,
+    health,
+  };
+}
+
+/** Each staged version's headers and recorded SHA-256, read 16 at a time, so its copy carries them exactly. */
+async function withHeaders(aws: AgentAws, copies: Omit<CopyParams, 'sha256' | 'contentType' | 'cacheControl'>[]): Promise<CopyParams[]> {
+  const out: CopyParams[] = [];
+  for (let i = 0; i < copies.length; i += 16)
+    out.push(
+      ...(await Promise.all(
+        copies.slice(i, i + 16).map(async (c) => {
+          const head = await aws.s3.send(new HeadObjectCommand({ Bucket: c.sourceBucket, Key: c.key, VersionId: c.sourceVersion }));
+          const sha256 = head.Metadata?.sha256;
+          if (!sha256)
+            throw new Refusal(`${FROM} version ${c.sourceVersion} of ${c.key} has no recorded SHA-256; deploy ${FROM} again`, 'soak');
+          return { ...c, sha256, contentType: head.ContentType ?? null, cacheControl: head.CacheControl ?? null };
+        }),
+      )),
+    );
+  return out;
 }

@@ -1,26 +1,16 @@
 // propose_security_change: the agent may only suggest security-group rule changes; a human approves the exact diff.
 import { DescribeSecurityGroupsCommand } from '@aws-sdk/client-ec2';
-import { isIPv6 } from 'node:net';
 import { z } from 'zod';
 import { accountOf } from '../aws/arn.js';
 import { rulesDesired } from '../drift/record.js';
 import type { AgentAws } from '../aws/clients.js';
-import { applyRuleStep, ruleOperation, ruleStep, type RuleStep } from '../security/apply.js';
+import { applyRuleStep, applyRuleStepAgain, ruleOperation, ruleStep, type RuleStep } from '../security/apply.js';
+import { ipv4Cidr, ipv6Cidr } from '../security/cidr.js';
 import { analyse, ruleKey, rulesOf, type SgRule } from '../security/rules.js';
 import { Refusal } from '../core/errors.js';
 import { defineTool, humanReason } from './tool.js';
 
 export const name = 'propose_security_change';
-
-const IPV4_CIDR = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/;
-const validIpv4Cidr = (c: string) => {
-  const m = IPV4_CIDR.exec(c);
-  return Boolean(m && m.slice(1, 5).every((o) => Number(o) <= 255) && Number(m[5]) <= 32);
-};
-const validIpv6Cidr = (c: string) => {
-  const [addr, prefix, extra] = c.split('/');
-  return extra === undefined && isIPv6(addr ?? '') && /^\d{1,3}$/.test(prefix ?? '') && Number(prefix) <= 128;
-};
 
 const rule = z
   .object({
@@ -28,8 +18,8 @@ const rule = z
     protocol: z.enum(['tcp', 'udp', 'icmp', 'all']).describe('all = every protocol and port'),
     from_port: z.number().int().min(-1).max(65535),
     to_port: z.number().int().min(-1).max(65535),
-    cidr: z.string().refine(validIpv4Cidr, 'an IPv4 CIDR such as 203.0.113.0/24').optional(),
-    ipv6_cidr: z.string().refine(validIpv6Cidr, 'an IPv6 CIDR such as 2001:db8::/32').optional(),
+    cidr: ipv4Cidr.optional(),
+    ipv6_cidr: ipv6Cidr.optional(),
     source_group: z
       .string()
       .regex(/^sg-[0-9a-f]{8,17}$/, 'a security group id (sg-…)')
@@ -109,7 +99,16 @@ export const proposeSecurityChange = defineTool({
   output,
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
   params,
-  iam: { read: ['ec2:DescribeSecurityGroups'] },
+  iam: {
+    read: ['ec2:DescribeSecurityGroups'],
+    approver: [
+      'ec2:AuthorizeSecurityGroupIngress',
+      'ec2:AuthorizeSecurityGroupEgress',
+      'ec2:RevokeSecurityGroupIngress',
+      'ec2:RevokeSecurityGroupEgress',
+    ],
+  },
+  lockKey: (args) => `sg:${args.security_group}`,
   reasonOf: (args) => args.reason,
   async plan(args, { aws }) {
     const sg = await readGroup(aws, args.security_group);
@@ -145,17 +144,36 @@ export const proposeSecurityChange = defineTool({
       params: { steps: steps(args.security_group, add, remove) },
     };
   },
-  async execute(plan, args, { aws }) {
-    let added = 0;
-    let removed = 0;
-    for (const step of plan.params.steps) {
-      const n = await applyRuleStep(aws, step);
-      if (step.action.includes('Authorize')) added += n;
-      else removed += n;
-    }
-    const now = await readGroup(aws, args.security_group);
-    return { security_group: args.security_group, added, removed, rules: rulesOf(now).map((r) => ({ ...r })) };
+  execute: (plan, args, { aws }) => applySteps(plan.params.steps, args.security_group, aws, applyRuleStep),
+  /** After a crash: the approved diff is finished, sending only the rules the group does not show yet. */
+  async recover(plan, args, { aws }) {
+    const sent = await applySteps(plan.params.steps, args.security_group, aws, applyRuleStepAgain);
+    const planned = { added: 0, removed: 0 };
+    for (const step of plan.params.steps) planned[step.action.includes('Authorize') ? 'added' : 'removed'] += step.rules.length;
+    return {
+      outcome: 'completed' as const,
+      result: { ...sent, ...planned },
+      why: `finished the approved rule change on ${args.security_group} after a restart (${sent.added + sent.removed} of ${planned.added + planned.removed} rule(s) were still to send)`,
+    };
   },
   desired: (plan, out) => rulesDesired(plan, out.rules as unknown as SgRule[]),
   summarize: (o) => `${o.security_group}: added ${o.added}, removed ${o.removed}; ${o.rules.length} rule(s) now`,
 });
+
+/** Runs each step with `send`, then reads the group's rules as they are now. */
+async function applySteps(
+  steps: RuleStep[],
+  group: string,
+  aws: AgentAws,
+  send: (aws: AgentAws, step: RuleStep) => Promise<number>,
+): Promise<z.infer<typeof output>> {
+  let added = 0;
+  let removed = 0;
+  for (const step of steps) {
+    const n = await send(aws, step);
+    if (step.action.includes('Authorize')) added += n;
+    else removed += n;
+  }
+  const now = await readGroup(aws, group);
+  return { security_group: group, added, removed, rules: rulesOf(now).map((r) => ({ ...r })) };
+}

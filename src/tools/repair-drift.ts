@@ -7,7 +7,7 @@ import { parseArn } from '../aws/arn.js';
 import { Refusal } from '../core/errors.js';
 import { checkDrift, type DriftItem } from '../drift/check.js';
 import type { Plan, PlannedOperation, RiskFlag, TouchedResource } from '../guard/types.js';
-import { applyRuleStep, ruleOperation, ruleStep, type RuleStep } from '../security/apply.js';
+import { applyRuleStep, applyRuleStepAgain, ruleOperation, ruleStep, type RuleStep } from '../security/apply.js';
 import { ruleKey, type SgRule } from '../security/rules.js';
 import { bucketOperation, bucketStep, runBucketStep, type BucketStep } from '../sites/ops.js';
 import { scaleParams, scaleService } from './scale-service.js';
@@ -216,32 +216,19 @@ export const repairDrift = defineTool({
       params: { kind: 'steps' as const, steps, drift: items.map((i) => ({ id: i.id, resource: i.resource, aspect: i.aspect })) },
     };
   },
-  async execute(plan, _args, ctx) {
+  execute: (plan, _args, ctx) => repair(plan, ctx, applyRuleStep),
+  /**
+   * After a crash: a service's repair is settled by scale_service's own recovery (completed or undone); other repairs
+   * run again — tags, bucket settings and rules set to what they should be, rules already there not sent twice.
+   */
+  async recover(plan, _args, ctx) {
     const p = plan.params;
-    if (p.kind === 'service') {
-      const out = await scaleService.execute({ ...plan, params: p.plan }, scaleService.input.parse(p.scale), ctx);
-      return {
-        repaired: [
-          { id: p.drift, resource: `service:${p.scale.service}`, aspect: 'service', actions: plan.operations.map((o) => o.action) },
-        ],
-        service: out as Record<string, unknown>,
-      };
+    if (p.kind !== 'service') {
+      const result = await repair(plan, ctx, applyRuleStepAgain);
+      return { outcome: 'completed' as const, result, why: `repaired ${p.drift.map((d) => d.id).join(', ')} again after a restart` };
     }
-    const { aws } = ctx;
-    const done = new Map<string, string[]>();
-    for (const [i, { drift, step: s }] of p.steps.entries()) {
-      await ctx.progress(i, p.steps.length, `${s.action} ${drift}`);
-      if (s.action === 'ec2:CreateTags')
-        await aws.ec2.send(
-          new CreateTagsCommand({ Resources: [s.id], Tags: Object.entries(s.tags).map(([Key, Value]) => ({ Key, Value })) }),
-        );
-      else if (s.action === 'ec2:DeleteTags')
-        await aws.ec2.send(new DeleteTagsCommand({ Resources: [s.id], Tags: s.keys.map((Key) => ({ Key })) }));
-      else if ('group' in s) await applyRuleStep(aws, s);
-      else await runBucketStep(aws, s);
-      done.set(drift, [...(done.get(drift) ?? []), s.action]);
-    }
-    return { repaired: p.drift.map((d) => ({ id: d.id, resource: d.resource, aspect: d.aspect, actions: done.get(d.id) ?? [] })) };
+    const r = await scaleService.recover!({ ...plan, params: p.plan }, scaleService.input.parse(p.scale), ctx);
+    return r.outcome === 'completed' ? { ...r, result: serviceRepaired(plan, r.result) } : r;
   },
   ledger(plan, out) {
     const p = plan.params;
@@ -257,3 +244,37 @@ export const repairDrift = defineTool({
   },
   summarize: (o) => `repaired ${o.repaired.map((r) => `${r.resource} (${r.actions.join(', ') || 'nothing to do'})`).join('; ')}`,
 });
+
+function serviceRepaired(plan: Plan<z.infer<typeof params>>, service: unknown): z.infer<typeof output> {
+  const p = plan.params as Extract<z.infer<typeof params>, { kind: 'service' }>;
+  return {
+    repaired: [{ id: p.drift, resource: `service:${p.scale.service}`, aspect: 'service', actions: plan.operations.map((o) => o.action) }],
+    service: service as Record<string, unknown>,
+  };
+}
+
+/** Sends each planned repair step (security-group rules through `rules`), or scales the service through scale_service. */
+async function repair(
+  plan: Plan<z.infer<typeof params>>,
+  ctx: ToolContext,
+  rules: (aws: ToolContext['aws'], step: RuleStep) => Promise<number>,
+): Promise<z.infer<typeof output>> {
+  const p = plan.params;
+  if (p.kind === 'service')
+    return serviceRepaired(plan, await scaleService.execute({ ...plan, params: p.plan }, scaleService.input.parse(p.scale), ctx));
+  const { aws } = ctx;
+  const done = new Map<string, string[]>();
+  for (const [i, { drift, step: s }] of p.steps.entries()) {
+    await ctx.progress(i, p.steps.length, `${s.action} ${drift}`);
+    if (s.action === 'ec2:CreateTags')
+      await aws.ec2.send(
+        new CreateTagsCommand({ Resources: [s.id], Tags: Object.entries(s.tags).map(([Key, Value]) => ({ Key, Value })) }),
+      );
+    else if (s.action === 'ec2:DeleteTags')
+      await aws.ec2.send(new DeleteTagsCommand({ Resources: [s.id], Tags: s.keys.map((Key) => ({ Key })) }));
+    else if ('group' in s) await rules(aws, s);
+    else await runBucketStep(aws, s);
+    done.set(drift, [...(done.get(drift) ?? []), s.action]);
+  }
+  return { repaired: p.drift.map((d) => ({ id: d.id, resource: d.resource, aspect: d.aspect, actions: done.get(d.id) ?? [] })) };
+}

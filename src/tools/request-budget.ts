@@ -31,6 +31,7 @@ export const requestBudget = defineTool({
   params: noParams,
   iam: {},
   reasonOf: (args) => args.reason,
+  settledInStore: true,
   async plan(args, { agent, ports }) {
     const cents = Math.round(args.amount_usd_month * 100);
     return {

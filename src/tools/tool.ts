@@ -27,6 +27,8 @@ export interface IamNeeds {
   ssm?: string[];
   /** S3 actions on the project's restore scratch buckets. */
   scratch?: string[];
+  /** Actions only a human-approved plan sends: the approver role has them (on owned resources), agents are denied them. */
+  approver?: string[];
 }
 
 export interface ToolContext {
@@ -71,6 +73,11 @@ export interface ToolSpec<I extends z.ZodObject = z.ZodObject, O extends z.ZodOb
    * completes or undoes it. Runs under the same approval's permit. Undefined: the registry cannot recover it itself.
    */
   recover?(plan: Plan<P>, args: z.infer<I>, ctx: ToolContext & { approvalId: string }): Promise<Recovered<z.infer<O>>>;
+  /**
+   * Every operation is a warden: action that a human's approval applies in the same store transaction as the approval
+   * and its outcome (src/proposals/approve.ts): no crash leaves one approved and unsettled, so it needs no recovery step.
+   */
+  settledInStore?: true;
 }
 
 export type Recovered<O> =

@@ -4,7 +4,8 @@ import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { readTags } from '../aws/tags.js';
 import { currentApproval } from '../aws/write-gate.js';
-import { verifyService, verifySite, type Verification } from '../backups/verify.js';
+import { removeScratch, verifyService, verifySite, type Verification } from '../backups/verify.js';
+import { RollbackIncomplete } from '../core/errors.js';
 import type { PlannedOperation, TouchedResource } from '../guard/types.js';
 import { scratchBucketPrefix } from '../sites/bucket.js';
 import { defineTool } from './tool.js';
@@ -144,6 +145,43 @@ export const verifyBackups = defineTool({
         eventId,
       });
     return { project: agent.projectId, ok: failed.length === 0, results };
+  },
+  /**
+   * After a crash: every planned scratch bucket still there is emptied and removed, so no restore copy outlives the
+   * check; the verification is completed with its results if they were recorded before the crash, else undone.
+   */
+  async recover(plan, _args, { aws, agent, ports, approvalId }) {
+    const removed: string[] = [];
+    const left: { bucket: string; why: string }[] = [];
+    for (const { scratch } of plan.params.sites)
+      try {
+        if (await removeScratch(aws, scratch)) removed.push(scratch);
+      } catch (e) {
+        left.push({ bucket: scratch, why: `${(e as Error).name}: ${(e as Error).message.split('\n')[0]}` });
+      }
+    if (left.length)
+      throw new RollbackIncomplete(
+        `was interrupted, and ${left.length} scratch bucket(s) could not be removed after a restart (${left.map((l) => `${l.bucket}: ${l.why}`).join('; ')}). A human has been notified and must delete them`,
+        { left },
+      );
+    const recorded = ports.backups.ofEvent(approvalId);
+    const gone = `${removed.length} scratch bucket(s) left by the crash removed`;
+    if (recorded.length === 0)
+      return {
+        outcome: 'undone' as const,
+        why: `it stopped before its results were recorded; ${gone} — call verify_backups again`,
+        detail: { removed },
+      };
+    const results = recorded.map((r) => ({
+      subject: r.subject,
+      ok: r.ok === 1,
+      ...(JSON.parse(r.detail) as { checks: number; failures: string[] }),
+    }));
+    return {
+      outcome: 'completed' as const,
+      result: { project: agent.projectId, ok: results.every((r) => r.ok), results },
+      why: `its results were recorded before the crash; ${gone}`,
+    };
   },
   summarize: (o) =>
     `${o.ok ? 'backups verified' : 'BACKUP VERIFICATION FAILED'} for ${o.project}: ${o.results.map((r) => `${r.subject} ${r.ok ? 'ok' : `failed (${r.failures.length})`}`).join(', ') || 'nothing to verify'}`,

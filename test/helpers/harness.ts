@@ -116,9 +116,10 @@ export async function connect(
 /** The account admin (the base credentials), for arranging the world behind aws-warden's back. */
 let adminEc2: EC2Client | undefined;
 let adminS3: S3Client | undefined;
+/** The test's own view of AWS: straight to the emulator, never through a test's fault proxy. */
 export const admin = {
-  ec2: () => (adminEc2 ??= new EC2Client({})),
-  s3: () => (adminS3 ??= new S3Client({ forcePathStyle: true })),
+  ec2: () => (adminEc2 ??= new EC2Client({ endpoint: process.env.AWS_ENDPOINT_URL })),
+  s3: () => (adminS3 ??= new S3Client({ forcePathStyle: true, endpoint: process.env.AWS_ENDPOINT_URL })),
 };
 
 export type ToolAnswer = {

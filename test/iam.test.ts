@@ -112,8 +112,11 @@ describe('IAM rendering', () => {
 
   it("lets only the approver role change security groups, still within the project's tags", () => {
     const approver = renderApproverRole(policy, 'shop', BASE);
-    const sg = approver?.permissions.Statement.find((s) => asList(s.Action).includes('ec2:AuthorizeSecurityGroupIngress'));
-    expect(sg?.Condition).toMatchObject({ StringEquals: { 'aws:ResourceTag/ProjectId': '${aws:PrincipalTag/ProjectId}' } });
+    // What only a human's approval sends, on what the project owns: security-group rules and network ACL entries.
+    for (const action of ['ec2:AuthorizeSecurityGroupIngress', 'ec2:CreateNetworkAclEntry', 'ec2:DeleteNetworkAclEntry']) {
+      const st = approver?.permissions.Statement.find((s) => s.Effect === 'Allow' && asList(s.Action).includes(action));
+      expect(st?.Condition, action).toMatchObject({ StringEquals: { 'aws:ResourceTag/ProjectId': '${aws:PrincipalTag/ProjectId}' } });
+    }
     expect(renderApproverRole(policy, 'billing', BASE)).toBeNull();
   });
 

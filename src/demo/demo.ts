@@ -1,5 +1,5 @@
 // `aws-warden demo`: a scripted agent session through the real MCP server over stdio, against a local emulator.
-import { CreateSecurityGroupCommand, EC2Client } from '@aws-sdk/client-ec2';
+import { CreateNetworkAclCommand, CreateSecurityGroupCommand, DescribeVpcsCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -28,6 +28,7 @@ interface Prepared {
   shopInstance: string;
   billingInstance: string;
   shopGroup: string;
+  shopAcl: string;
   siteDir: string;
   brokenSiteDir: string;
 }
@@ -91,10 +92,18 @@ async function prepare(dbFile: string | undefined, say: (s: string) => void): Pr
       ],
     }),
   );
+  const vpc = (await ec2.send(new DescribeVpcsCommand({ Filters: [{ Name: 'is-default', Values: ['true'] }] }))).Vpcs?.[0]?.VpcId;
+  const acl = await ec2.send(
+    new CreateNetworkAclCommand({
+      VpcId: vpc,
+      TagSpecifications: [{ ResourceType: 'network-acl', Tags: [{ Key: 'ProjectId', Value: 'shop' }] }],
+    }),
+  );
   return {
     emulator,
     policyFile,
     shopGroup: group.GroupId as string,
+    shopAcl: acl.NetworkAcl?.NetworkAclId as string,
     dbFile: dbFile ?? join(work, 'warden.db'),
     siteDir: join(packageRoot(), 'examples', 'site'),
     brokenSiteDir: broken,
@@ -242,6 +251,29 @@ export async function runDemo(opts: { dbFile?: string }, out: Out = (s) => conso
       }
     }
     await call(bot, 'web-bot', 'get_proposal', { proposal_id: (ssh.structuredContent as { proposal_id: string }).proposal_id }, out);
+
+    out('\n— network ACLs: the agent may only suggest —');
+    const mysql = await bot.callTool({
+      name: 'propose_network_acl_change',
+      arguments: {
+        network_acl: p.shopAcl,
+        add: [{ rule_number: 100, protocol: 'tcp', from_port: 3306, to_port: 3306, cidr: '0.0.0.0/0', action: 'allow' }],
+        reason: 'the reporting tool needs the database',
+      },
+    });
+    out(`\n▶ web-bot proposes letting the world reach 3306\n  ⏸ ${(mysql.content as { text: string }[])[0].text}`);
+    {
+      const store = Store.open(p.dbFile);
+      try {
+        const id = (mysql.structuredContent as { proposal_id: string }).proposal_id;
+        const plan = JSON.parse(store.proposals.get(id)?.plan ?? '{}') as { preconditions?: { analysis?: string[] } };
+        out(`\n  a human reads \`wardenctl proposals show ${id}\`: ${plan.preconditions?.analysis?.join('; ')}`);
+        rejectProposal(store, id, 'demo-human', 'no database port on the internet; use a VPN');
+        out(`  a human runs: wardenctl proposals reject ${id} --reason "no database port on the internet; use a VPN"`);
+      } finally {
+        store.close();
+      }
+    }
 
     out('\n— budget —');
     await call(bot, 'web-bot', 'get_budget', {}, out);

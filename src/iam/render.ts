@@ -10,12 +10,7 @@ import { policyDocument, type PolicyDocument, type Statement } from './grammar.j
 const NEEDS: Record<string, IamNeeds> = Object.fromEntries(allTools.map((t) => [t.name, t.iam]));
 
 /** What only a human-approved plan may do (the approver role); agents are denied them outright. */
-const HUMAN_ONLY = [
-  'ec2:AuthorizeSecurityGroupIngress',
-  'ec2:AuthorizeSecurityGroupEgress',
-  'ec2:RevokeSecurityGroupIngress',
-  'ec2:RevokeSecurityGroupEgress',
-];
+const HUMAN_ONLY = [...new Set(allTools.flatMap((t) => t.iam.approver ?? []))].sort();
 const NEVER_FOR_AGENTS = [
   ...HUMAN_ONLY,
   'ec2:CreateNetworkAcl*',

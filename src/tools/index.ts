@@ -12,6 +12,7 @@ import { getStatus } from './get-status.js';
 import { listResources } from './list-resources.js';
 import { promoteSite } from './promote-site.js';
 import { reclaimResources } from './reclaim-resources.js';
+import { proposeNetworkAclChange } from './propose-network-acl-change.js';
 import { proposeSecurityChange } from './propose-security-change.js';
 import { repairDrift } from './repair-drift.js';
 import { requestBudget } from './request-budget.js';
@@ -30,6 +31,7 @@ export const allTools: readonly ToolSpec[] = [
   scaleService,
   getProposal,
   proposeSecurityChange,
+  proposeNetworkAclChange,
   deployStaticSite,
   getSiteStatus,
   promoteSite,

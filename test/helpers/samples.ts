@@ -1,5 +1,11 @@
 // A valid call of each registered tool, with the world it needs: the choke-point and plan-bound suites run them all.
-import { CreateSecurityGroupCommand, CreateTagsCommand, CreateVolumeCommand } from '@aws-sdk/client-ec2';
+import {
+  CreateNetworkAclCommand,
+  CreateSecurityGroupCommand,
+  CreateTagsCommand,
+  CreateVolumeCommand,
+  DescribeVpcsCommand,
+} from '@aws-sdk/client-ec2';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -47,6 +53,11 @@ export const SAMPLES: Record<
       reason: 'serve https to everyone',
     };
   },
+  propose_network_acl_change: async (w) => ({
+    network_acl: await ownedAcl(w.project),
+    add: [{ rule_number: 100, protocol: 'tcp', from_port: 443, to_port: 443, cidr: '0.0.0.0/0', action: 'allow' }],
+    reason: 'serve https to everyone',
+  }),
   find_unused_resources: () => ({}),
   reclaim_resources: async (w) => {
     const vol = await admin.ec2().send(
@@ -101,4 +112,16 @@ export async function serviceWorld(projectYaml = '') {
   return world({
     projectYaml: `    services:\n      web: { image_id: ${img}, instance_types: [t3.micro], max: 2, health: { timeout_seconds: 5, poll_seconds: 0.2 } }\n    sites: { roots: ["${ROOT}"], soak_minutes: 0 }\n${projectYaml}`,
   });
+}
+
+/** A network ACL in the default VPC, tagged for `project` (or with `tags` instead). */
+export async function ownedAcl(project: string, tags: Record<string, string> = { ProjectId: project }): Promise<string> {
+  const vpc = (await admin.ec2().send(new DescribeVpcsCommand({ Filters: [{ Name: 'is-default', Values: ['true'] }] }))).Vpcs?.[0]?.VpcId;
+  const acl = await admin.ec2().send(
+    new CreateNetworkAclCommand({
+      VpcId: vpc,
+      TagSpecifications: [{ ResourceType: 'network-acl', Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) }],
+    }),
+  );
+  return acl.NetworkAcl?.NetworkAclId as string;
 }

@@ -244,7 +244,10 @@ describe('every change can be settled after a crash', () => {
       h.db.exec(`CREATE TRIGGER full_disk BEFORE INSERT ON audit_events WHEN NEW.kind = 'executed' AND NEW.agent LIKE 'human:%'
                  BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END`);
       const before = h.db.prepare('SELECT count(*) FROM budget_adjustments').pluck().get();
-      expect(() => approveProposal(h.store, id, 'ann', null)).toThrow(/database or disk is full/);
+      // What a grant did outside the store (its policy and role writes) comes first; the record is still one transaction.
+      expect(() => approveProposal(h.store, id, 'ann', null, { 'warden:GrantPermission': { simulated: true } })).toThrow(
+        /database or disk is full/,
+      );
       // The approval, its effect and its outcome are one transaction: none of it happened.
       expect(h.store.proposals.get(id)?.state).toBe('pending');
       expect(h.audit.tail({ limit: 20 }).filter((e) => e.agent === 'human:ann')).toEqual([]);

@@ -18,11 +18,13 @@ import {
   DescribeSecurityGroupsCommand,
   EC2Client,
 } from '@aws-sdk/client-ec2';
-import { CreateBucketCommand, DeleteBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, DeleteBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { AwsCredentialIdentity } from '@aws-sdk/types';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AgentSession } from '../src/aws/session.js';
-import { applyRoles } from '../src/iam/apply.js';
+import { applyPermissions, applyRoles } from '../src/iam/apply.js';
+import { addGrants } from '../src/policy/edit.js';
+import { grantStatements } from '../src/policy/grants.js';
 import { renderAgentRoles, renderApproverRole } from '../src/iam/render.js';
 import { startMoto, type Emulator } from '../src/emulator/moto.js';
 import { parsePolicy } from '../src/policy/load.js';
@@ -38,18 +40,15 @@ let warden: AwsCredentialIdentity;
 const agent = fresh('bot');
 const project = fresh('p');
 const role = (name: string) => `arn:aws:iam::${ACCOUNT}:role/${name}`;
-const policy = parsePolicy(
-  `version: 1
+const POLICY_TEXT = `version: 1
 projects: { ${project}: { budget_usd_month: 100, approver_role_arn: "${role(`${agent}-approver`)}" } }
 tiers:
   observer: { tools: [get_status, list_resources] }
   operator: { tools: [get_status, list_resources, tag_resource, scale_service, propose_security_change, deploy_static_site, verify_backups] }
 agents:
   ${agent}: { project: ${project}, tier: observer, role_arn: "${role(agent)}", tier_roles: { operator: "${role(`${agent}-operator`)}" } }
-`,
-  'policy.yaml',
-  toolNames,
-);
+`;
+const policy = parsePolicy(POLICY_TEXT, 'policy.yaml', toolNames);
 
 const cfg = (credentials: AwsCredentialIdentity) => ({ endpoint: emulator.endpoint, region: 'us-east-1', credentials });
 async function assume(roleArn: string, base = warden): Promise<AwsCredentialIdentity> {
@@ -187,5 +186,31 @@ describe('rendered roles under IAM enforcement', () => {
     expect(await refused(s3.send(new DeleteBucketCommand({ Bucket: `${project}--docs-staging-0123abcd` })))).toMatch(/AccessDenied/);
     const observer = new S3Client({ ...cfg(await assume(role(agent))), forcePathStyle: true });
     expect(await refused(observer.send(new CreateBucketCommand({ Bucket: `${project}--docs-prod-0123abcd` })))).toMatch(/AccessDenied/);
+  });
+
+  it('a granted request_permission lets the very next call through, and every explicit deny still holds', async () => {
+    const admin = new S3Client({ ...cfg(warden), forcePathStyle: true });
+    const shared = fresh('shared-assets');
+    await admin.send(new CreateBucketCommand({ Bucket: shared }));
+    await admin.send(new PutObjectCommand({ Bucket: shared, Key: 'logo.svg', Body: '<svg/>' }));
+    const read = async () =>
+      refused(
+        new S3Client({ ...cfg(await assume(role(agent))), forcePathStyle: true }).send(
+          new GetObjectCommand({ Bucket: shared, Key: 'logo.svg' }),
+        ),
+      );
+    expect(await read()).toMatch(/AccessDenied/);
+    // What wardenctl proposals approve does with a grant: the policy gains it, the roles are put again from it.
+    const statements = grantStatements(['s3:GetObject'], [`arn:aws:s3:::${shared}/*`]);
+    const granted = parsePolicy(addGrants(POLICY_TEXT, agent, statements), 'policy.yaml', toolNames);
+    await applyPermissions(new IAMClient(cfg(warden)), renderAgentRoles(granted, agent, `arn:aws:iam::${ACCOUNT}:user/aws-warden`));
+    expect(await read()).toBe('allowed');
+    const creds = await assume(role(agent));
+    expect(
+      await refused(new IAMClient(cfg(creds)).send(new CreateRoleCommand({ RoleName: fresh('escape'), AssumeRolePolicyDocument: '{}' }))),
+    ).toMatch(/AccessDenied/);
+    // Back as it was for the tests after this one.
+    await applyPermissions(new IAMClient(cfg(warden)), renderAgentRoles(policy, agent, `arn:aws:iam::${ACCOUNT}:user/aws-warden`));
+    expect(await read()).toMatch(/AccessDenied/);
   });
 });

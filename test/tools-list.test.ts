@@ -31,7 +31,7 @@ describe('tools/list', () => {
     expect(t.iam, t.name).toBeDefined();
     // A tool that reaches AWS beyond the identity read needs at least one action in its role; one that does not, none.
     const actions = Object.values(t.iam).flat();
-    const awsFree = ['get_status', 'get_budget', 'request_budget', 'get_proposal', 'get_job', 'get_site_status'];
+    const awsFree = ['get_status', 'get_budget', 'request_budget', 'request_permission', 'get_proposal', 'get_job', 'get_site_status'];
     if (awsFree.includes(t.name)) expect(actions, t.name).toEqual([]);
     else expect(actions.length, t.name).toBeGreaterThan(0);
   });

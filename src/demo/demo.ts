@@ -12,6 +12,7 @@ import { loadPolicyFile } from '../policy/load.js';
 import { serveStdio } from '../server/stdio.js';
 import { approveProposal, rejectProposal } from '../proposals/approve.js';
 import { approveAndRun } from '../registry/approve.js';
+import { approveGrant } from '../proposals/grant.js';
 import { Store } from '../store/store.js';
 import { toolNames } from '../tools/index.js';
 import { IAMClient } from '@aws-sdk/client-iam';
@@ -270,6 +271,29 @@ export async function runDemo(opts: { dbFile?: string }, out: Out = (s) => conso
         out(`\n  a human reads \`wardenctl proposals show ${id}\`: ${plan.preconditions?.analysis?.join('; ')}`);
         rejectProposal(store, id, 'demo-human', 'no database port on the internet; use a VPN');
         out(`  a human runs: wardenctl proposals reject ${id} --reason "no database port on the internet; use a VPN"`);
+      } finally {
+        store.close();
+      }
+    }
+
+    out('\n— IAM: the agent may only ask —');
+    const wants = {
+      actions: ['s3:GetObject'],
+      resources: ['arn:aws:s3:::shared-brand-assets/*'],
+      reason: 'the shop pages use the shared logo',
+    };
+    await call(bot, 'web-bot', 'request_permission', { ...wants, actions: ['iam:PassRole'] }, out);
+    const perm = await bot.callTool({ name: 'request_permission', arguments: wants });
+    out(`\n▶ web-bot asks to read the shared brand assets\n  ⏸ ${(perm.content as { text: string }[])[0].text}`);
+    {
+      const store = Store.open(p.dbFile);
+      try {
+        const id = (perm.structuredContent as { proposal_id: string }).proposal_id;
+        const iam = new IAMClient({});
+        const done = await approveGrant(store, p.policyFile, toolNames, id, 'demo-human', 'read-only, one bucket', iam);
+        out(
+          `  a human runs: wardenctl proposals approve ${id} --yes → ${done.proposal.state}: the statement is in policy.yaml and on web-bot's role`,
+        );
       } finally {
         store.close();
       }

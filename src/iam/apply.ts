@@ -62,3 +62,18 @@ export async function checkRole(iam: IAMClient, r: RenderedRole): Promise<string
     drift.push(`${r.roleName}: permission policy ${INLINE_POLICY} differs from the rendered one`);
   return drift;
 }
+
+/** Refuses unless every role exists (wardenctl iam apply creates roles; a grant only adds to them). */
+export async function assertRolesExist(iam: IAMClient, roles: RenderedRole[]): Promise<void> {
+  for (const r of roles)
+    if (!(await liveRole(iam, r.roleName))) throw new Error(`role ${r.roleName} does not exist; create it first with wardenctl iam apply`);
+}
+
+/** Puts each role's rendered permission policy, leaving its trust policy as the operator applied it. */
+export async function applyPermissions(iam: IAMClient, roles: RenderedRole[]): Promise<void> {
+  await assertRolesExist(iam, roles);
+  for (const r of roles)
+    await iam.send(
+      new PutRolePolicyCommand({ RoleName: r.roleName, PolicyName: INLINE_POLICY, PolicyDocument: JSON.stringify(r.permissions) }),
+    );
+}

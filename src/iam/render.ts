@@ -1,5 +1,6 @@
 // Renders each agent's IAM role from the policy: a trust policy only the warden may use, exactly the actions its
 // tier's tools need, scoped by the ProjectId tag, and explicit denies for what an agent must never do itself.
+import { NEVER_FOR_AGENTS as NEVER_FOR_ANY_AGENT } from '../policy/grants.js';
 import type { Policy } from '../policy/schema.js';
 import { projectBucketPrefix, scratchBucketPrefix } from '../sites/bucket.js';
 import { allTools } from '../tools/index.js';
@@ -11,15 +12,8 @@ const NEEDS: Record<string, IamNeeds> = Object.fromEntries(allTools.map((t) => [
 
 /** What only a human-approved plan may do (the approver role); agents are denied them outright. */
 const HUMAN_ONLY = [...new Set(allTools.flatMap((t) => t.iam.approver ?? []))].sort();
-const NEVER_FOR_AGENTS = [
-  ...HUMAN_ONLY,
-  'ec2:CreateNetworkAcl*',
-  'ec2:DeleteNetworkAcl*',
-  'ec2:ReplaceNetworkAcl*',
-  'iam:*',
-  's3:PutBucketPolicy',
-  's3:DeleteBucketPolicy',
-];
+/** Every agent role denies these: the policy's list, and each tool's approver-only actions named exactly. */
+const NEVER_FOR_AGENTS = [...HUMAN_ONLY, ...NEVER_FOR_ANY_AGENT];
 
 /**
  * An agent deletes no bucket but the scratch buckets of its own restore checks (verify_backups, named
@@ -142,6 +136,8 @@ export function renderAgentRole(policy: Policy, agentId: string, basePrincipal: 
   const tools = policy.tiers[tier].tools;
   const statements: Statement[] = [
     ...permissionStatements(tools, agent.project),
+    // Granted by a human on an agent's request (request_permission); every deny below still overrides them.
+    ...agent.extra_statements,
     { Sid: 'NeverWithoutAHuman', Effect: 'Deny', Action: NEVER_FOR_AGENTS, Resource: '*' },
     ...scratchOnly(agent.project),
     {

@@ -1,5 +1,6 @@
 // The zod schema of policy.yaml: projects, agents, tiers, and the cross-references between them.
 import { z } from 'zod';
+import { permissionProblems } from './grants.js';
 
 const NAME = /^[a-z][a-z0-9-]{1,39}$/;
 const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/;
@@ -252,6 +253,17 @@ const tier = z
   })
   .strict();
 
+/** A granted statement: exact actions on named resources, Allow only (the rendered role's denies still win). */
+const grantStatement = z
+  .object({
+    Sid: z.string().regex(/^Granted[A-Za-z0-9]+$/, 'a Sid starting "Granted" (wardenctl writes these)'),
+    Effect: z.literal('Allow'),
+    Action: z.array(z.string()).min(1),
+    Resource: z.array(z.string()).min(1),
+    Condition: z.record(z.string(), z.record(z.string(), z.string())).optional(),
+  })
+  .strict();
+
 const agent = z
   .object({
     project: z.string(),
@@ -261,8 +273,21 @@ const agent = z
     tier_roles: z.record(name('tier'), roleArn).default({}),
     session_seconds: z.number().int().min(900).max(43200).default(3600),
     rate_limits: rateLimits.partial().default({}),
+    /** Statements added to this agent's roles by approved request_permission proposals (wardenctl writes them). */
+    extra_statements: z.array(grantStatement).default([]),
   })
-  .strict();
+  .strict()
+  .superRefine((a, ctx) => {
+    const account = a.role_arn.split(':')[4] ?? '';
+    a.extra_statements.forEach((st, i) => {
+      for (const p of permissionProblems(st.Action, st.Resource, account))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['extra_statements', i, p.path[0] === 'actions' ? 'Action' : 'Resource', p.path[1]],
+          message: p.message,
+        });
+    });
+  });
 
 export function policySchema(knownTools: readonly string[]) {
   return z

@@ -47,10 +47,22 @@ export interface Decided {
   result: Record<string, unknown>;
 }
 
+/** What an approval did outside the store before recording it (a grant's policy and role writes), by plan action. */
+export type Effects = Partial<Record<'warden:GrantPermission', Record<string, unknown>>>;
+
 /** Runs the stored plan's operations that need no AWS call; anything else is refused, never skipped. */
-function apply(store: Store, p: ProposalRow, plan: Plan, approver: string): Record<string, unknown> {
+function apply(store: Store, p: ProposalRow, plan: Plan, approver: string, effects: Effects): Record<string, unknown> {
   const applied: Record<string, unknown>[] = [];
   for (const op of plan.operations) {
+    if (op.action === 'warden:GrantPermission') {
+      const done = effects[op.action];
+      if (!done)
+        throw new ProposalRefused(
+          `proposal ${p.id}: a permission grant is applied by wardenctl proposals approve, which writes the policy file and the role; nothing was done`,
+        );
+      applied.push({ action: op.action, ...done });
+      continue;
+    }
     if (op.action === 'warden:SetTier') {
       const { agent, tier } = op.params as { agent: string; tier: string };
       recordTierChange(store, agent, tier, approver, `approved proposal ${p.id}`);
@@ -110,7 +122,7 @@ export function loadPending(store: Store, id: string): { p: ProposalRow; plan: P
   return { p, plan };
 }
 
-export function approveProposal(store: Store, id: string, approver: string, comment: string | null): Decided {
+export function approveProposal(store: Store, id: string, approver: string, comment: string | null, effects: Effects = {}): Decided {
   recordExpiries(store, undefined);
   return store.transaction(() => {
     const { p, plan } = loadPending(store, id);
@@ -126,7 +138,7 @@ export function approveProposal(store: Store, id: string, approver: string, comm
       decision: { proposal: id, plan_hash: p.plan_hash, proposed_by: p.agent, comment },
       follows: p.event_id,
     });
-    const result = apply(store, p, plan, approver);
+    const result = apply(store, p, plan, approver, effects);
     store.audit.append({ kind: 'executed', agent: human, project: p.project, tool: p.tool, result, follows: approved.id });
     store.proposals.finish(id, 'executed', result);
     return { proposal: store.proposals.get(id)!, result };

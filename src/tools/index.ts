@@ -16,6 +16,7 @@ import { proposeNetworkAclChange } from './propose-network-acl-change.js';
 import { proposeSecurityChange } from './propose-security-change.js';
 import { repairDrift } from './repair-drift.js';
 import { requestBudget } from './request-budget.js';
+import { requestPermission } from './request-permission.js';
 import { scaleService } from './scale-service.js';
 import { tagResource } from './tag-resource.js';
 import type { ToolSpec } from './tool.js';
@@ -27,6 +28,7 @@ export const allTools: readonly ToolSpec[] = [
   tagResource,
   getBudget,
   requestBudget,
+  requestPermission,
   getService,
   scaleService,
   getProposal,

@@ -22,6 +22,11 @@ export const SAMPLES: Record<
   tag_resource: (_w, arn) => ({ resource_arn: arn, set: { Owner: 'x' } }),
   get_budget: () => ({}),
   request_budget: () => ({ amount_usd_month: 25, reason: 'a second web node for the sale', duration: 'this_month' }),
+  request_permission: () => ({
+    actions: ['s3:GetObject'],
+    resources: ['arn:aws:s3:::shared-assets/*'],
+    reason: 'to read the shared brand assets',
+  }),
   get_service: () => ({ service: 'web' }),
   scale_service: () => ({ service: 'web', desired_count: 1, instance_type: 't3.micro' }),
   get_site_status: () => ({ site: 'shop' }),

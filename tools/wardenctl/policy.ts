@@ -5,8 +5,11 @@ import { loadPolicyFile, PolicyError } from '../../src/policy/load.js';
 import type { Policy } from '../../src/policy/schema.js';
 import { toolNames } from '../../src/tools/index.js';
 
+/** The policy file wardenctl reads: --policy, else WARDEN_POLICY, else ./policy.yaml. */
+export const policyFile = (flag: string | undefined) => resolve(flag ?? (process.env.WARDEN_POLICY || 'policy.yaml'));
+
 export function loadPolicy(flag: string | undefined): Policy {
-  const file = resolve(flag ?? (process.env.WARDEN_POLICY || 'policy.yaml'));
+  const file = policyFile(flag);
   try {
     return loadPolicyFile(file, toolNames);
   } catch (e) {

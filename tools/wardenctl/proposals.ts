@@ -6,9 +6,13 @@ import { ExitError, parse, UsageError } from '../../src/cli/run-main.js';
 import { ProposalRefused, rejectProposal } from '../../src/proposals/approve.js';
 import { recordExpiries } from '../../src/proposals/expire.js';
 import { approveAndRun } from '../../src/registry/approve.js';
+import { approveGrant } from '../../src/proposals/grant.js';
+import { requestPermission } from '../../src/tools/request-permission.js';
+import { IAMClient } from '@aws-sdk/client-iam';
 import { oneLine } from '../../src/util/terminal.js';
 import { actingHuman } from './human.js';
-import { loadPolicy } from './policy.js';
+import { loadPolicy, policyFile } from './policy.js';
+import { toolNames } from '../../src/tools/index.js';
 import type { ProposalRow } from '../../src/store/proposals.js';
 import { HELP, printHelp } from './help.js';
 import { withStore } from './store.js';
@@ -185,17 +189,15 @@ async function decide(argv: string[], verb: 'approve' | 'reject'): Promise<numbe
         return 1;
       }
     }
+    const comment = who === osUser ? (values.comment ?? null) : `${values.comment ?? ''} (as ${who}, OS user ${osUser})`.trim();
     try {
       const done =
-        verb === 'approve'
-          ? await approveAndRun(
-              store,
-              loadPolicy(values.policy),
-              id,
-              who,
-              who === osUser ? (values.comment ?? null) : `${values.comment ?? ''} (as ${who}, OS user ${osUser})`.trim(),
-            )
-          : rejectProposal(store, id, who, values.reason as string, policyForNotices(values.policy));
+        verb === 'reject'
+          ? rejectProposal(store, id, who, values.reason as string, policyForNotices(values.policy))
+          : p.tool === requestPermission.name
+            ? // A grant writes the policy file and the role, with this operator's own credentials.
+              await approveGrant(store, policyFile(values.policy), toolNames, id, who, comment, new IAMClient({}))
+            : await approveAndRun(store, loadPolicy(values.policy), id, who, comment);
       process.stdout.write(
         values.json
           ? `${JSON.stringify({ proposal: view(done.proposal), result: done.result }, null, 2)}\n`

@@ -103,7 +103,7 @@ describe('aws-warden serve (stdio)', () => {
     expect(ok.status).toBe(0);
     expect(ok.stdout).toMatch(/agent web-bot\n\s+project\s+shop/);
     expect(ok.stdout).toMatch(
-      /tools\s+get_status, list_resources, get_budget, request_budget, get_proposal, tag_resource, get_service, scale_service, propose_security_change/,
+      /tools\s+get_status, list_resources, get_budget, request_budget, request_permission, get_proposal, tag_resource, get_service, scale_service, propose_security_change/,
     );
     const file = policyFile('p-x', 'bot-x').replace(/policy\.yaml$/, 'bad.yaml');
     writeFileSync(

@@ -96,7 +96,7 @@ export default tseslint.config(
   },
   // The domain helpers tools use sit below the tools: they import no tool, server, registry or store code.
   {
-    files: ['src/{sites,services,security,drift,backups,unused,prices,budget,policy,util,core}/**/*.ts'],
+    files: ['src/{sites,services,security,drift,backups,unused,prices,budget,policy,util,core,databases}/**/*.ts'],
     rules: {
       '@typescript-eslint/no-restricted-imports': boundary(
         [['**/tools/*', '**/server/*', '**/registry/*', '**/worker/*'], 'a domain helper imports no tool, server, registry or worker'],

@@ -16,7 +16,7 @@ const policy = loadPolicyFile('policy.yaml', toolNames);
 const BASE = 'arn:aws:iam::123456789012:role/aws-warden-server';
 const CTL = join(process.cwd(), 'dist', 'tools', 'wardenctl', 'main.js');
 /** Actions that only read: what an observer may have, and what needs no ownership scope. */
-const READ = /^(ec2:Describe|tag:Get|ssm:GetParameter|cloudwatch:Get|cloudtrail:Lookup|s3:Get|s3:List)/;
+const READ = /^(ec2:Describe|rds:Describe|tag:Get|ssm:GetParameter|cloudwatch:Get|cloudtrail:Lookup|s3:Get|s3:List)/;
 const asList = (x: string | string[] | undefined) => (x === undefined ? [] : Array.isArray(x) ? x : [x]);
 
 describe('wardenctl iam apply and check, against moto', () => {

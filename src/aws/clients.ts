@@ -1,6 +1,7 @@
 // SDK clients of one agent: its assumed-role credentials, the write gate, and a record of every command sent.
 import { CloudTrailClient } from '@aws-sdk/client-cloudtrail';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import { RDSClient } from '@aws-sdk/client-rds';
 import { DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { ResourceGroupsTaggingAPIClient } from '@aws-sdk/client-resource-groups-tagging-api';
 import { S3Client } from '@aws-sdk/client-s3';
@@ -39,6 +40,7 @@ export class AgentAws {
   readonly ssm: SSMClient;
   readonly cloudwatch: CloudWatchClient;
   readonly cloudtrail: CloudTrailClient;
+  readonly rds: RDSClient;
 
   constructor(
     readonly session: AgentSession,
@@ -54,6 +56,7 @@ export class AgentAws {
     this.ssm = this.guarded('ssm', new SSMClient({ credentials, ...TIMEOUTS }));
     this.cloudwatch = this.guarded('cloudwatch', new CloudWatchClient({ credentials, ...TIMEOUTS }));
     this.cloudtrail = this.guarded('cloudtrail', new CloudTrailClient({ credentials, ...TIMEOUTS, maxAttempts: 1 }));
+    this.rds = this.guarded('rds', new RDSClient({ credentials, ...TIMEOUTS }));
   }
 
   /**
@@ -136,7 +139,7 @@ export class AgentAws {
   private async ensureOwned(permit: Permit, service: string, command: string, ids: readonly string[]): Promise<void> {
     const unknown = ids.filter((id) => !permit.created.has(id) && !permit.owned.has(id));
     if (unknown.length === 0) return;
-    const owners = await ownerOf(this, service === 's3' ? 's3' : 'ec2', unknown);
+    const owners = await ownerOf(this, service === 's3' || service === 'rds' ? service : 'ec2', unknown);
     for (const id of unknown) {
       const owner = owners.get(id);
       if (owner !== permit.project)
@@ -153,6 +156,7 @@ export class AgentAws {
 function createdBy(command: string, input: Record<string, unknown>, output: unknown): string[] {
   const o = (output ?? {}) as { Instances?: { InstanceId?: string }[]; SnapshotId?: string; VolumeId?: string };
   if (command === 'CreateBucket' && typeof input.Bucket === 'string') return [input.Bucket];
+  if (command === 'CreateDBSnapshot' && typeof input.DBSnapshotIdentifier === 'string') return [input.DBSnapshotIdentifier];
   if (command === 'RunInstances') return (o.Instances ?? []).map((i) => i.InstanceId ?? '').filter(Boolean);
   if (command === 'CreateSnapshot' && o.SnapshotId) return [o.SnapshotId];
   if (command === 'CreateVolume' && o.VolumeId) return [o.VolumeId];

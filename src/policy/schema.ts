@@ -14,6 +14,22 @@ const INCIDENTS = ['prod_rollback', 'health_failure', 'boundary_escape'] as cons
 const INSTANCE_TYPE = /^[a-z0-9]+\.[a-z0-9]+$/;
 
 /** A named set of EC2 instances a human declared; the agent may change only its count and type within these bounds. */
+/** A database a human declared: aws-warden scales, snapshots and restore-tests it within these bounds. */
+const database = z
+  .object({
+    /** The RDS DB instance identifier; the instance must carry the project's ProjectId tag. */
+    identifier: z.string().regex(/^[a-z][a-z0-9-]{0,62}$/, 'an RDS DB instance identifier (a-z, 0-9, -; starts with a letter)'),
+    engine: z.enum(['postgres', 'mysql']),
+    instance_classes: z.array(z.string().regex(/^db\.[a-z0-9]+\.[a-z0-9]+$/, 'an RDS instance class such as db.t3.micro')).min(1),
+    min_storage_gb: z.number().int().min(20).max(65536).default(20),
+    max_storage_gb: z.number().int().min(20).max(65536),
+    /** The environment it serves: prod databases always need a human to change or to reach. */
+    environment: z.string(),
+    backup_retention_days: z.number().int().min(0).max(35).default(7),
+  })
+  .strict()
+  .refine((d) => d.min_storage_gb <= d.max_storage_gb, { message: 'min_storage_gb is above max_storage_gb', path: ['min_storage_gb'] });
+
 const service = z
   .object({
     image_id: z
@@ -170,6 +186,7 @@ const project = z
       .max(24 * 90)
       .default(72),
     services: z.record(name('service'), service).default({}),
+    databases: z.record(name('database'), database).default({}),
     sites: sites.default({
       roots: [],
       max_files: 5000,
@@ -375,6 +392,13 @@ export function policySchema(knownTools: readonly string[]) {
               path: ['projects', id, 'windows', env],
               message: `unknown environment "${env}" (known: ${known(pr.environments)})`,
             });
+        for (const [db, d] of Object.entries(pr.databases))
+          if (!pr.environments.includes(d.environment))
+            ctx.addIssue({
+              code: 'custom',
+              path: ['projects', id, 'databases', db, 'environment'],
+              message: `unknown environment "${d.environment}" (known: ${known(pr.environments)})`,
+            });
       }
       for (const [id, t] of Object.entries(p.tiers))
         t.escalate_tools.forEach((tool, i) => {
@@ -398,6 +422,7 @@ export type ProjectPolicy = Policy['projects'][string];
 export type TierPolicy = Policy['tiers'][string];
 export type AgentPolicy = Policy['agents'][string];
 export type ServicePolicy = ProjectPolicy['services'][string];
+export type DatabasePolicy = ProjectPolicy['databases'][string];
 export type SitesPolicy = ProjectPolicy['sites'];
 export type WindowRange = ProjectPolicy['windows'][string][number];
 export type UnusedPolicy = ProjectPolicy['unused'];

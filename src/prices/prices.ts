@@ -14,6 +14,10 @@ export interface PriceTable {
   /** Every public IPv4 address, attached or idle (since February 2024). */
   public_ipv4_hourly: number;
   s3: Record<string, { standard_gb_month: number; put_per_1000: number; get_per_1000: number }>;
+  /** RDS Single-AZ on-demand, by region, engine and instance class. */
+  rds_hourly: Record<string, Record<string, Record<string, number>>>;
+  rds_storage_gb_month: Record<string, number>;
+  rds_snapshot_gb_month: Record<string, number>;
 }
 
 /**
@@ -38,6 +42,21 @@ export function ebsGbMonth(region: string, volumeType: string): number | null {
 
 export function snapshotGbMonth(region: string): number | null {
   return PRICE_TABLE.ebs_snapshot_gb_month[region] ?? null;
+}
+
+export function rdsHourly(region: string, engine: string, instanceClass: string): number | null {
+  return PRICE_TABLE.rds_hourly[region]?.[engine]?.[instanceClass] ?? null;
+}
+
+/** An RDS instance's monthly cents: its class and its allocated storage; null when either price is unknown. */
+export function rdsMonthlyCents(region: string, engine: string, instanceClass: string, storageGb: number): number | null {
+  const hourly = rdsHourly(region, engine, instanceClass);
+  const storage = PRICE_TABLE.rds_storage_gb_month[region];
+  return hourly === null || storage === undefined ? null : monthlyCentsFromHourly(hourly) + monthlyCentsFromGbMonth(storageGb, storage);
+}
+
+export function rdsSnapshotGbMonth(region: string): number | null {
+  return PRICE_TABLE.rds_snapshot_gb_month[region] ?? null;
 }
 
 export function s3Prices(region: string) {

@@ -4,6 +4,7 @@ import { checkDriftTool } from './check-drift.js';
 import { deployStaticSite } from './deploy-static-site.js';
 import { findUnusedResources } from './find-unused-resources.js';
 import { getBudget } from './get-budget.js';
+import { getDatabase } from './get-database.js';
 import { getJob } from './get-job.js';
 import { getProposal } from './get-proposal.js';
 import { getService } from './get-service.js';
@@ -17,7 +18,9 @@ import { proposeSecurityChange } from './propose-security-change.js';
 import { repairDrift } from './repair-drift.js';
 import { requestBudget } from './request-budget.js';
 import { requestPermission } from './request-permission.js';
+import { scaleDatabase } from './scale-database.js';
 import { scaleService } from './scale-service.js';
+import { snapshotDatabase } from './snapshot-database.js';
 import { tagResource } from './tag-resource.js';
 import type { ToolSpec } from './tool.js';
 import { verifyBackups } from './verify-backups.js';
@@ -31,6 +34,9 @@ export const allTools: readonly ToolSpec[] = [
   requestPermission,
   getService,
   scaleService,
+  getDatabase,
+  scaleDatabase,
+  snapshotDatabase,
   getProposal,
   proposeSecurityChange,
   proposeNetworkAclChange,

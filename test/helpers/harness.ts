@@ -32,7 +32,7 @@ export interface World {
   yaml: string;
 }
 
-/** A policy with a fresh project (agent + observer) and a second project to trespass on. */
+/** A policy with a fresh project (agent + observer) and a second project to trespass on; `{project}` in projectYaml is its name. */
 export function world(
   opts: { budget?: number; operatorTools?: string[]; limits?: string; projectYaml?: string; topYaml?: string } = {},
 ): World {
@@ -47,7 +47,7 @@ projects:
     budget_usd_month: ${opts.budget ?? 100}
     escalate_over_usd_month: 20
     critical_tag: { Criticality: critical }
-${opts.projectYaml ?? ''}
+${(opts.projectYaml ?? '').replaceAll('{project}', project)}
   ${other}:
     budget_usd_month: 100
 tiers:

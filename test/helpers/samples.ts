@@ -9,6 +9,7 @@ import {
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { CreateDBInstanceCommand, RDSClient } from '@aws-sdk/client-rds';
 import { anyImageId } from '../../src/demo/seed.js';
 import { admin, call, world, type Harness } from './harness.js';
 
@@ -28,6 +29,9 @@ export const SAMPLES: Record<
     reason: 'to read the shared brand assets',
   }),
   get_service: () => ({ service: 'web' }),
+  get_database: async (w) => (await ownedDatabase(w.project), { database: 'orders' }),
+  scale_database: async (w) => (await ownedDatabase(w.project), { database: 'orders', instance_class: 'db.t3.small' }),
+  snapshot_database: async (w) => (await ownedDatabase(w.project), { database: 'orders' }),
   scale_service: () => ({ service: 'web', desired_count: 1, instance_type: 't3.micro' }),
   get_site_status: () => ({ site: 'shop' }),
   deploy_static_site: () => ({ site: 'shop', source_dir: SITE, environment: 'staging' }),
@@ -112,10 +116,13 @@ mkdirSync(SITE);
 writeFileSync(join(SITE, 'index.html'), '<h1>hi</h1>');
 
 /** A world whose project declares the service the samples scale and the site root they deploy from. */
+/** The database every sample world declares: `<project>-orders`, a staging postgres (ownedDatabase makes it). */
+export const DATABASES = `    databases:\n      orders: { identifier: "{project}-orders", engine: postgres, instance_classes: [db.t3.micro, db.t3.small], max_storage_gb: 100, environment: staging }\n`;
+
 export async function serviceWorld(projectYaml = '') {
   const img = await anyImageId(admin.ec2());
   return world({
-    projectYaml: `    services:\n      web: { image_id: ${img}, instance_types: [t3.micro], max: 2, health: { timeout_seconds: 5, poll_seconds: 0.2 } }\n    sites: { roots: ["${ROOT}"], soak_minutes: 0 }\n${projectYaml}`,
+    projectYaml: `    services:\n      web: { image_id: ${img}, instance_types: [t3.micro], max: 2, health: { timeout_seconds: 5, poll_seconds: 0.2 } }\n    sites: { roots: ["${ROOT}"], soak_minutes: 0 }\n${DATABASES}${projectYaml}`,
   });
 }
 
@@ -129,4 +136,26 @@ export async function ownedAcl(project: string, tags: Record<string, string> = {
     }),
   );
   return acl.NetworkAcl?.NetworkAclId as string;
+}
+
+/** The RDS instance `<project>-orders` (postgres, db.t3.micro, 20 GB), tagged with `tags`; made once per project. */
+export async function ownedDatabase(project: string, tags: Record<string, string> = { ProjectId: project }): Promise<string> {
+  const id = `${project}-orders`;
+  const rds = new RDSClient({ endpoint: process.env.AWS_ENDPOINT_URL });
+  try {
+    await rds.send(
+      new CreateDBInstanceCommand({
+        DBInstanceIdentifier: id,
+        Engine: 'postgres',
+        DBInstanceClass: 'db.t3.micro',
+        AllocatedStorage: 20,
+        MasterUsername: 'admin_user',
+        MasterUserPassword: 'not-a-real-password-1',
+        Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })),
+      }),
+    );
+  } catch (e) {
+    if ((e as Error).name !== 'DBInstanceAlreadyExistsFault') throw e;
+  }
+  return id;
 }

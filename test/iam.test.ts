@@ -103,6 +103,13 @@ describe('IAM rendering', () => {
     });
   });
 
+  it('an agent deletes no database but its own restore scratch instances', () => {
+    const deny = renderAgentRole(policy, 'web-bot', BASE).permissions.Statement.find(
+      (s) => s.Sid === 'NeverDeleteDatabasesButRestoreScratch',
+    );
+    expect(deny).toMatchObject({ Effect: 'Deny', Action: ['rds:DeleteDBInstance'], NotResource: ['arn:aws:rds:*:*:db:restore-shop-*'] });
+  });
+
   it('gives an observer no write at all', () => {
     const allowed = renderAgentRole(policy, 'auditor', BASE)
       .permissions.Statement.filter((s) => s.Effect === 'Allow')

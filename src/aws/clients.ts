@@ -157,6 +157,7 @@ function createdBy(command: string, input: Record<string, unknown>, output: unkn
   const o = (output ?? {}) as { Instances?: { InstanceId?: string }[]; SnapshotId?: string; VolumeId?: string };
   if (command === 'CreateBucket' && typeof input.Bucket === 'string') return [input.Bucket];
   if (command === 'CreateDBSnapshot' && typeof input.DBSnapshotIdentifier === 'string') return [input.DBSnapshotIdentifier];
+  if (command === 'RestoreDBInstanceFromDBSnapshot' && typeof input.DBInstanceIdentifier === 'string') return [input.DBInstanceIdentifier];
   if (command === 'RunInstances') return (o.Instances ?? []).map((i) => i.InstanceId ?? '').filter(Boolean);
   if (command === 'CreateSnapshot' && o.SnapshotId) return [o.SnapshotId];
   if (command === 'CreateVolume' && o.VolumeId) return [o.VolumeId];

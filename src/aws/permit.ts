@@ -13,7 +13,7 @@ const FAMILIES: Record<string, readonly string[]> = {
 };
 
 /** API operations that make a resource rather than act on one: the name they are given is not yet anyone's. */
-const CREATES: ReadonlySet<string> = new Set(['s3:CreateBucket']);
+const CREATES: ReadonlySet<string> = new Set(['s3:CreateBucket', 'rds:RestoreDBInstanceFromDBSnapshot']);
 
 export interface PermitOp {
   /** API operations this step may send. */

@@ -3,6 +3,9 @@
 import { DescribeDBInstancesCommand, DescribeDBSnapshotsCommand, type DBInstance } from '@aws-sdk/client-rds';
 import type { AgentAws } from '../aws/clients.js';
 
+/** A restore test's scratch instance name: RDS identifiers allow no "--", so restore-<project>-<hex>. */
+export const scratchDatabasePrefix = (project: string) => `restore-${project}-`;
+
 export interface DatabaseState {
   identifier: string;
   arn: string;

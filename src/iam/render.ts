@@ -1,5 +1,6 @@
 // Renders each agent's IAM role from the policy: a trust policy only the warden may use, exactly the actions its
 // tier's tools need, scoped by the ProjectId tag, and explicit denies for what an agent must never do itself.
+import { scratchDatabasePrefix } from '../databases/rds.js';
 import { NEVER_FOR_AGENTS as NEVER_FOR_ANY_AGENT } from '../policy/grants.js';
 import type { Policy } from '../policy/schema.js';
 import { projectBucketPrefix, scratchBucketPrefix } from '../sites/bucket.js';
@@ -21,6 +22,12 @@ const NEVER_FOR_AGENTS = [...HUMAN_ONLY, ...NEVER_FOR_ANY_AGENT];
  * without NotResource (moto) evaluate too.
  */
 const scratchOnly = (project: string): Statement[] => [
+  {
+    Sid: 'NeverDeleteDatabasesButRestoreScratch',
+    Effect: 'Deny',
+    Action: ['rds:DeleteDBInstance'],
+    NotResource: [`arn:aws:rds:*:*:db:${scratchDatabasePrefix(project)}*`],
+  },
   {
     Sid: 'NeverDeleteBucketsButRestoreScratch',
     Effect: 'Deny',
@@ -50,7 +57,8 @@ function uniq(xs: string[]): string[] {
 }
 
 function permissionStatements(tools: string[], project: string, extra: string[] = []): Statement[] {
-  const need = (k: 'read' | 'owned' | 'create' | 's3' | 'ssm' | 'scratch') => uniq(tools.flatMap((t) => NEEDS[t]?.[k] ?? []));
+  const need = (k: 'read' | 'owned' | 'create' | 's3' | 'ssm' | 'scratch' | 'scratch_db') =>
+    uniq(tools.flatMap((t) => NEEDS[t]?.[k] ?? []));
   const out: Statement[] = [];
   if (need('read').length) out.push({ Sid: 'Reads', Effect: 'Allow', Action: need('read'), Resource: '*' });
   const owned = uniq([...need('owned'), ...extra]);
@@ -97,6 +105,28 @@ function permissionStatements(tools: string[], project: string, extra: string[] 
       Action: need('scratch'),
       Resource: [`arn:aws:s3:::${scratchBucketPrefix(project)}*`, `arn:aws:s3:::${scratchBucketPrefix(project)}*/*`],
     });
+  if (need('scratch_db').length) {
+    // Project names may prefix one another (p, p-x) and RDS names allow no "--": the tags scope them as well.
+    const scratchDb = [`arn:aws:rds:*:*:db:${scratchDatabasePrefix(project)}*`];
+    const of = (...actions: string[]) => need('scratch_db').filter((a) => actions.includes(a));
+    out.push(
+      {
+        Sid: 'RestoreIntoTaggedScratchDatabases',
+        Effect: 'Allow',
+        Action: of('rds:RestoreDBInstanceFromDBSnapshot', 'rds:AddTagsToResource'),
+        Resource: scratchDb,
+        Condition: { StringEquals: { 'aws:RequestTag/ProjectId': '${aws:PrincipalTag/ProjectId}' } },
+      },
+      { Sid: 'DeleteOwnScratchDatabases', Effect: 'Allow', Action: of('rds:DeleteDBInstance'), Resource: scratchDb, Condition: tagOwned },
+      {
+        Sid: 'RestoreFromOwnedSnapshots',
+        Effect: 'Allow',
+        Action: of('rds:RestoreDBInstanceFromDBSnapshot'),
+        Resource: ['arn:aws:rds:*:*:snapshot:*'],
+        Condition: tagOwned,
+      },
+    );
+  }
   if (need('ssm').length)
     out.push({ Sid: 'PublicAmiParameters', Effect: 'Allow', Action: need('ssm'), Resource: 'arn:aws:ssm:*::parameter/aws/service/*' });
   return out;

@@ -221,9 +221,14 @@ const project = z
     windows: z.record(name('environment'), z.array(windowRange).min(1)).default({}),
     unused: unused.default(UNUSED_DEFAULTS),
     backups: z
-      .object({ max_snapshot_age_hours: z.number().positive().default(26) })
+      .object({
+        max_snapshot_age_hours: z.number().positive().default(26),
+        /** How long a database restore test waits for its scratch instance to become available. */
+        restore_timeout_minutes: z.number().positive().max(720).default(60),
+        restore_poll_seconds: z.number().positive().max(300).default(15),
+      })
       .strict()
-      .default({ max_snapshot_age_hours: 26 }),
+      .default({ max_snapshot_age_hours: 26, restore_timeout_minutes: 60, restore_poll_seconds: 15 }),
     operations: operations.optional(),
   })
   .strict();

@@ -27,6 +27,8 @@ export interface IamNeeds {
   ssm?: string[];
   /** S3 actions on the project's restore scratch buckets. */
   scratch?: string[];
+  /** RDS actions on the project's restore scratch instances (restore-<project>-…) and the snapshots they restore. */
+  scratch_db?: string[];
   /** Actions only a human-approved plan sends: the approver role has them (on owned resources), agents are denied them. */
   approver?: string[];
 }

@@ -81,7 +81,7 @@ export class FaultProxy {
   }
 
   /** Points one service's clients (created after this) at the proxy; returns the undo. */
-  route(service: 'S3' | 'EC2' | 'STS'): () => void {
+  route(service: 'S3' | 'EC2' | 'STS' | 'RDS'): () => void {
     const key = `AWS_ENDPOINT_URL_${service}`;
     const saved = process.env[key];
     process.env[key] = this.url;
@@ -117,7 +117,7 @@ export function s3Operation(r: Seen): string {
  * A proxy for the enclosing describe block (or file): started before its tests with `service` routed through it,
  * everything passing again after each test, closed at the end. Returns a getter, since it starts later.
  */
-export function useFaultProxy(service: 'S3' | 'EC2' | 'STS'): () => FaultProxy {
+export function useFaultProxy(service: 'S3' | 'EC2' | 'STS' | 'RDS'): () => FaultProxy {
   let proxy: FaultProxy | undefined;
   let unroute = () => {};
   beforeAll(async () => {

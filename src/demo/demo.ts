@@ -1,4 +1,5 @@
 // `aws-warden demo`: a scripted agent session through the real MCP server over stdio, against a local emulator.
+import { CreateDBInstanceCommand, RDSClient } from '@aws-sdk/client-rds';
 import { CreateNetworkAclCommand, CreateSecurityGroupCommand, DescribeVpcsCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
@@ -66,6 +67,26 @@ async function prepare(dbFile: string | undefined, say: (s: string) => void): Pr
   ]);
   const roles = await applyRoles(new IAMClient({}), rendered);
   say(`emulator at ${emulator.endpoint}; applied ${roles.length} IAM roles rendered from policy.yaml (wardenctl iam apply)`);
+  const rds = new RDSClient({});
+  for (const [id, env] of [
+    ['shop-orders', 'prod'],
+    ['shop-orders-staging', 'staging'],
+  ])
+    await rds.send(
+      new CreateDBInstanceCommand({
+        DBInstanceIdentifier: id,
+        Engine: 'postgres',
+        DBInstanceClass: 'db.t3.micro',
+        AllocatedStorage: 20,
+        MasterUsername: 'shop_admin',
+        MasterUserPassword: 'demo-only-password-1',
+        Tags: [
+          { Key: 'ProjectId', Value: 'shop' },
+          { Key: 'Environment', Value: env },
+        ],
+      }),
+    );
+  say('created the RDS instances shop-orders (prod) and shop-orders-staging, tagged ProjectId=shop');
   const ec2 = new EC2Client({});
   const image = await anyImageId(ec2);
   const shopInstance = await launchTagged(
@@ -298,6 +319,13 @@ export async function runDemo(opts: { dbFile?: string }, out: Out = (s) => conso
         store.close();
       }
     }
+
+    out('\n— databases —');
+    await call(bot, 'web-bot', 'get_database', { database: 'orders-staging' }, out);
+    await call(bot, 'web-bot', 'scale_database', { database: 'orders-staging', instance_class: 'db.t3.small', apply: 'now' }, out);
+    await call(bot, 'web-bot', 'scale_database', { database: 'orders', instance_class: 'db.t3.small' }, out);
+    await call(bot, 'web-bot', 'snapshot_database', { database: 'orders-staging' }, out);
+    await call(bot, 'web-bot', 'verify_backups', {}, out);
 
     out('\n— budget —');
     await call(bot, 'web-bot', 'get_budget', {}, out);

@@ -11,7 +11,6 @@ import {
   ListObjectVersionsCommand,
   PutBucketVersioningCommand,
 } from '@aws-sdk/client-s3';
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -28,7 +27,7 @@ import { rawDb, Store } from '../src/store/store.js';
 import { toolNames } from '../src/tools/index.js';
 import { s3Operation, useFaultProxy, type FaultProxy } from './helpers/fault-proxy.js';
 import { ACCOUNT, admin, call, connect, fresh, heldReservations, world, type Harness } from './helpers/harness.js';
-import { serve, until, type Served } from './helpers/served.js';
+import { approveKilledWhen, serve, until, type Served } from './helpers/served.js';
 
 /** Health answers 200, except for prod while `holdProd` is set: then it never answers. */
 let health: Server;
@@ -215,27 +214,7 @@ describe('wardenctl killed -9 after AWS applied half of an approved security-gro
         rulesOf((await admin.ec2().send(new DescribeSecurityGroupsCommand({ GroupIds: [group] }))).SecurityGroups?.[0] ?? {})
           .filter((r) => r.direction === 'ingress')
           .map((r) => r.from_port);
-      const ctl = spawn(
-        process.execPath,
-        [
-          join(process.cwd(), 'dist', 'tools', 'wardenctl', 'main.js'),
-          'proposals',
-          'approve',
-          id,
-          '--yes',
-          '--as',
-          'ops-team',
-          '--db',
-          s.db,
-          '--policy',
-          s.policy,
-        ],
-        { stdio: 'ignore' },
-      );
-      const exited = new Promise((r) => ctl.once('exit', r));
-      await until('AWS to apply the authorize', async () => authorized && (await ingress()).includes(443));
-      ctl.kill('SIGKILL');
-      await exited;
+      await approveKilledWhen(id, s.db, s.policy, 'AWS to apply the authorize', async () => authorized && (await ingress()).includes(443));
       proxy.rule = () => 'pass';
       const approval = rawDb(s.store)
         .prepare("SELECT id FROM audit_events WHERE kind = 'approved' AND agent = 'human:ops-team'")

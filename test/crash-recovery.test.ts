@@ -10,7 +10,7 @@ import {
   DescribeVolumesCommand,
 } from '@aws-sdk/client-ec2';
 import { GetObjectCommand, ListObjectVersionsCommand } from '@aws-sdk/client-s3';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -26,7 +26,7 @@ import { rawDb, Store } from '../src/store/store.js';
 import { toolNames } from '../src/tools/index.js';
 import { s3Operation, useFaultProxy } from './helpers/fault-proxy.js';
 import { ACCOUNT, admin, call, connect, heldReservations, liveInstances, world } from './helpers/harness.js';
-import { serve, until } from './helpers/served.js';
+import { approveKilledWhen, serve, until } from './helpers/served.js';
 
 /** A health endpoint that never answers: the scale stays inside its health wait, its approval open. */
 let hang: Server;
@@ -162,18 +162,7 @@ describe('wardenctl killed -9 while it runs an approved proposal', () => {
       const id = (asked.structured as { proposal_id: string }).proposal_id;
       expect(id).toMatch(/^prop_/);
 
-      const CTL = join(process.cwd(), 'dist', 'tools', 'wardenctl', 'main.js');
-      const approving = spawn(
-        process.execPath,
-        [CTL, 'proposals', 'approve', id, '--yes', '--as', 'ops-team', '--db', db, '--policy', policy],
-        {
-          stdio: 'ignore',
-        },
-      );
-      const exited = new Promise((r) => approving.once('exit', r));
-      await until('the approved launch', async () => (await liveInstances(w.project)).length === 1);
-      approving.kill('SIGKILL');
-      await exited;
+      await approveKilledWhen(id, db, policy, 'the approved launch', async () => (await liveInstances(w.project)).length === 1);
       const approval = rawDb(store)
         .prepare("SELECT id FROM audit_events WHERE kind = 'approved' AND agent = 'human:ops-team'")
         .pluck()

@@ -2,7 +2,6 @@
 // human's approval re-reads the ACL (a stale plan is refused) and sends exactly the diff under the approver role;
 // an approval killed half-way is finished by recovery without a duplicate entry.
 import { CreateNetworkAclEntryCommand, DescribeNetworkAclsCommand } from '@aws-sdk/client-ec2';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,7 +16,7 @@ import { toolNames } from '../src/tools/index.js';
 import { useFaultProxy } from './helpers/fault-proxy.js';
 import { ACCOUNT, admin, call, connect, world, type Harness } from './helpers/harness.js';
 import { ownedAcl } from './helpers/samples.js';
-import { until } from './helpers/served.js';
+import { approveKilledWhen } from './helpers/served.js';
 
 const open: Harness[] = [];
 afterEach(async () => {
@@ -202,27 +201,7 @@ describe('wardenctl killed -9 in the middle of an approved ACL change', () => {
     const id = r.structured?.proposal_id as string;
     let created = 0;
     proxy.rule = (req) => (/(^|&)Action=CreateNetworkAclEntry(&|$)/.test(req.body.toString()) && ++created === 1 ? 'hang_after' : 'pass');
-    const ctl = spawn(
-      process.execPath,
-      [
-        join(process.cwd(), 'dist', 'tools', 'wardenctl', 'main.js'),
-        'proposals',
-        'approve',
-        id,
-        '--yes',
-        '--as',
-        'ops-team',
-        '--db',
-        db,
-        '--policy',
-        policy,
-      ],
-      { stdio: 'ignore' },
-    );
-    const exited = new Promise((res) => ctl.once('exit', res));
-    await until('AWS to create the first entry', async () => (await entries(acl)).length === 1);
-    ctl.kill('SIGKILL');
-    await exited;
+    await approveKilledWhen(id, db, policy, 'AWS to create the first entry', async () => (await entries(acl)).length === 1);
     proxy.rule = () => 'pass';
 
     const reports = await recoverApprovedProposals(store, resolved);

@@ -1,5 +1,5 @@
 // `aws-warden demo`: a scripted agent session through the real MCP server over stdio, against a local emulator.
-import { CreateDBInstanceCommand, RDSClient } from '@aws-sdk/client-rds';
+import { RDSClient } from '@aws-sdk/client-rds';
 import { CreateNetworkAclCommand, CreateSecurityGroupCommand, DescribeVpcsCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
@@ -21,7 +21,7 @@ import { applyRoles } from '../iam/apply.js';
 import { renderAgentRoles, renderApproverRole, type RenderedRole } from '../iam/render.js';
 import { bucketName } from '../sites/bucket.js';
 import { closedWindow, operationsChapter, windowChapter } from './operations.js';
-import { anyImageId, launchTagged } from './seed.js';
+import { anyImageId, createTaggedDatabase, launchTagged } from './seed.js';
 
 interface Prepared {
   emulator: Emulator;
@@ -68,24 +68,8 @@ async function prepare(dbFile: string | undefined, say: (s: string) => void): Pr
   const roles = await applyRoles(new IAMClient({}), rendered);
   say(`emulator at ${emulator.endpoint}; applied ${roles.length} IAM roles rendered from policy.yaml (wardenctl iam apply)`);
   const rds = new RDSClient({});
-  for (const [id, env] of [
-    ['shop-orders', 'prod'],
-    ['shop-orders-staging', 'staging'],
-  ])
-    await rds.send(
-      new CreateDBInstanceCommand({
-        DBInstanceIdentifier: id,
-        Engine: 'postgres',
-        DBInstanceClass: 'db.t3.micro',
-        AllocatedStorage: 20,
-        MasterUsername: 'shop_admin',
-        MasterUserPassword: 'demo-only-password-1',
-        Tags: [
-          { Key: 'ProjectId', Value: 'shop' },
-          { Key: 'Environment', Value: env },
-        ],
-      }),
-    );
+  await createTaggedDatabase(rds, 'shop-orders', { ProjectId: 'shop', Environment: 'prod' });
+  await createTaggedDatabase(rds, 'shop-orders-staging', { ProjectId: 'shop', Environment: 'staging' });
   say('created the RDS instances shop-orders (prod) and shop-orders-staging, tagged ProjectId=shop');
   const ec2 = new EC2Client({});
   const image = await anyImageId(ec2);

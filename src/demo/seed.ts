@@ -1,5 +1,6 @@
 // Seeds the emulator with what the demo acts on: an instance of each project, created directly as the account admin.
 import { DescribeImagesCommand, EC2Client, RunInstancesCommand } from '@aws-sdk/client-ec2';
+import { CreateDBInstanceCommand, type RDSClient } from '@aws-sdk/client-rds';
 
 const imageIds = new WeakMap<object, Promise<string>>();
 
@@ -43,4 +44,24 @@ export async function launchTagged(
   const region = await ec2.config.region();
   const account = out.OwnerId ?? '123456789012';
   return `arn:aws:ec2:${region}:${account}:instance/${id}`;
+}
+
+/** A small postgres DB instance (db.t3.micro, 20 GB) carrying exactly `tags`; an existing one of that name is kept. */
+export async function createTaggedDatabase(rds: RDSClient, id: string, tags: Record<string, string>): Promise<string> {
+  try {
+    await rds.send(
+      new CreateDBInstanceCommand({
+        DBInstanceIdentifier: id,
+        Engine: 'postgres',
+        DBInstanceClass: 'db.t3.micro',
+        AllocatedStorage: 20,
+        MasterUsername: 'warden_seed',
+        MasterUserPassword: 'emulator-only-password-1',
+        Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })),
+      }),
+    );
+  } catch (e) {
+    if ((e as Error).name !== 'DBInstanceAlreadyExistsFault') throw e;
+  }
+  return id;
 }

@@ -24,22 +24,16 @@ export async function approveGrant(
 ): Promise<Decided> {
   recordExpiries(store, undefined);
   try {
-    return await grantOnce(store, policyFile, knownTools, id, approver, comment, iam);
+    return await grant(store, policyFile, knownTools, id, approver, comment, iam);
   } catch (e) {
     if (e instanceof ProposalRefused) refusedApproval(store, id, approver, 'approve', e);
     throw e;
   }
 }
 
-async function grantOnce(
-  store: Store,
-  policyFile: string,
-  knownTools: readonly string[],
-  id: string,
-  approver: string,
-  comment: string | null,
-  iam: IAMClient,
-): Promise<Decided> {
+type GrantArgs = Parameters<typeof approveGrant>;
+
+async function grant(...[store, policyFile, knownTools, id, approver, comment, iam]: GrantArgs): Promise<Decided> {
   const { p, plan } = loadPending(store, id);
   const [op, ...more] = plan.operations;
   if (op?.action !== 'warden:GrantPermission' || more.length)

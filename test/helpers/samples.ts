@@ -9,8 +9,8 @@ import {
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CreateDBInstanceCommand, RDSClient } from '@aws-sdk/client-rds';
-import { anyImageId } from '../../src/demo/seed.js';
+import { RDSClient } from '@aws-sdk/client-rds';
+import { anyImageId, createTaggedDatabase } from '../../src/demo/seed.js';
 import { admin, call, world, type Harness } from './harness.js';
 
 /** A valid call of each tool. A new tool without one fails the first test below. */
@@ -139,23 +139,5 @@ export async function ownedAcl(project: string, tags: Record<string, string> = {
 }
 
 /** The RDS instance `<project>-orders` (postgres, db.t3.micro, 20 GB), tagged with `tags`; made once per project. */
-export async function ownedDatabase(project: string, tags: Record<string, string> = { ProjectId: project }): Promise<string> {
-  const id = `${project}-orders`;
-  const rds = new RDSClient({ endpoint: process.env.AWS_ENDPOINT_URL });
-  try {
-    await rds.send(
-      new CreateDBInstanceCommand({
-        DBInstanceIdentifier: id,
-        Engine: 'postgres',
-        DBInstanceClass: 'db.t3.micro',
-        AllocatedStorage: 20,
-        MasterUsername: 'admin_user',
-        MasterUserPassword: 'not-a-real-password-1',
-        Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })),
-      }),
-    );
-  } catch (e) {
-    if ((e as Error).name !== 'DBInstanceAlreadyExistsFault') throw e;
-  }
-  return id;
-}
+export const ownedDatabase = (project: string, tags: Record<string, string> = { ProjectId: project }) =>
+  createTaggedDatabase(new RDSClient({ endpoint: process.env.AWS_ENDPOINT_URL }), `${project}-orders`, tags);

@@ -3,6 +3,7 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { join } from 'node:path';
 
 const CLI = join(process.cwd(), 'dist', 'src', 'cli', 'aws-warden.js');
+const WARDENCTL = join(process.cwd(), 'dist', 'tools', 'wardenctl', 'main.js');
 
 export interface Answer {
   id?: number;
@@ -75,4 +76,25 @@ export async function serve(policyFile: string, dbFile: string, agent: string): 
       return exited;
     },
   };
+}
+
+/** `wardenctl proposals approve ID --yes --as ops-team`, killed -9 as soon as `reached` holds (a crash between approval and outcome). */
+export async function approveKilledWhen(
+  id: string,
+  dbFile: string,
+  policyFile: string,
+  what: string,
+  reached: () => boolean | Promise<boolean>,
+): Promise<void> {
+  const ctl = spawn(
+    process.execPath,
+    [WARDENCTL, 'proposals', 'approve', id, '--yes', '--as', 'ops-team', '--db', dbFile, '--policy', policyFile],
+    {
+      stdio: 'ignore',
+    },
+  );
+  const exited = new Promise((r) => ctl.once('exit', r));
+  await until(what, reached);
+  ctl.kill('SIGKILL');
+  await exited;
 }

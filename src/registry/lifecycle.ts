@@ -2,6 +2,7 @@
 //   admit (requested row, input, tier, window, identity, lock) ▶ plan (reads only, typed params) ▶ decide and record
 //   (guard decision + approved row + reservation, one transaction) ▶ run (under exactly the plan's permit) ▶ settle.
 // Approvals by a human (approve.ts) and crash recovery (recover.ts) reuse the same stages.
+import { setMaxListeners } from 'node:events';
 import { z } from 'zod';
 import type { AgentAws } from '../aws/clients.js';
 import { inCallScope } from '../aws/write-gate.js';
@@ -134,6 +135,9 @@ export async function runCall(spec: ToolSpec, rawArgs: unknown, deps: CallDeps, 
   const seconds = agent.policy.call_deadline_seconds;
   call.deadline = { signal: AbortSignal.timeout(seconds * 1000), seconds };
   const signal = AbortSignal.any([extras.signal, call.deadline.signal]);
+  // Every AWS request of the call listens to this one signal, a deploy's batches and parts many at once: that is no
+  // leak, and Node's warning at 11 listeners would only reach the client's log.
+  setMaxListeners(0, signal);
   try {
     return await inCallScope({ agent: agent.id, tool: spec.name, requestIds: call.requestIds, signal }, () =>
       admitted(call, requested, { tooBig, parsed, willChange, admission }, { ...extras, signal }),

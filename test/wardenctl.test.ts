@@ -37,6 +37,19 @@ function store(): string {
 }
 
 describe('wardenctl', () => {
+  it("--version prints both commands' version from package.json and exits 0", () => {
+    const { version } = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string };
+    for (const [bin, name] of [
+      [CTL, 'wardenctl'],
+      [join(process.cwd(), 'dist', 'src', 'cli', 'aws-warden.js'), 'aws-warden'],
+    ])
+      for (const flag of ['--version', '-V']) {
+        const r = spawnSync(process.execPath, [bin, flag], { encoding: 'utf8' });
+        expect(r.status, `${name} ${flag}`).toBe(0);
+        expect(r.stdout).toBe(`${name} ${version}\n`);
+      }
+  });
+
   it('audit tail shows a table, filters by agent, and gives JSON', () => {
     const db = store();
     const table = ctl('audit', 'tail', '--db', db);

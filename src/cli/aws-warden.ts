@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // The aws-warden command: serve (MCP on stdio), worker (scheduled jobs), check-policy, demo.
+import { packageVersion } from './version.js';
 import { resolve } from 'node:path';
 import { loadPolicyFile, PolicyError } from '../policy/load.js';
 import { toolNames } from '../tools/index.js';
@@ -15,6 +16,7 @@ Commands:
                  proposal expiry (--once: one pass, for cron)
   check-policy   validate a policy file and print what it grants per agent
   demo           start a local AWS emulator and run a scripted agent session against it
+  --version, -V  print aws-warden's version
 
 Options (serve):
   --agent ID     the agent this server acts for (env WARDEN_AGENT)
@@ -42,6 +44,10 @@ Examples:
 
 async function main(argv: string[]): Promise<number | void> {
   const [command, ...rest] = argv;
+  if (command === '--version' || command === '-V') {
+    process.stdout.write(`aws-warden ${packageVersion()}\n`);
+    return 0;
+  }
   if (!command || command === '--help' || command === '-h' || command === 'help') {
     process.stderr.write(HELP);
     return command ? 0 : 2;

@@ -22,6 +22,7 @@ Commands:
 Options:
 ${DB}  --json         machine-readable output
   -h, --help     help for a command (wardenctl audit tail --help)
+  -V, --version  print wardenctl's version
 
 Exit codes: 0 ok, 1 a finding (e.g. a broken chain), 2 usage or environment error.
 `,

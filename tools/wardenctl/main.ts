@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // wardenctl: the human's side of aws-warden. `wardenctl <noun> <verb> [--json]`; exit 0 ok, 1 a finding, 2 usage/environment.
 import { runMain, UsageError } from '../../src/cli/run-main.js';
+import { packageVersion } from '../../src/cli/version.js';
 import { guardTerminal } from '../../src/util/terminal.js';
 import { auditCommand } from './audit.js';
 import { backupsCommand } from './backups.js';
@@ -32,6 +33,10 @@ async function main(argv: string[]): Promise<number> {
   if (noun === undefined) {
     process.stderr.write(HELP.main);
     return 2;
+  }
+  if (noun === '--version' || noun === '-V') {
+    process.stdout.write(`wardenctl ${packageVersion()}\n`);
+    return 0;
   }
   if (noun === '--help' || noun === '-h' || noun === 'help') {
     process.stdout.write(HELP.main);

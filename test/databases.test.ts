@@ -3,7 +3,9 @@
 // Another project's, an untagged and a look-alike-tagged instance are refused with nothing sent.
 import { DescribeDBInstancesCommand, DescribeDBSnapshotsCommand, RDSClient } from '@aws-sdk/client-rds';
 import { afterEach, describe, expect, it } from 'vitest';
-import { rawDb } from '../src/store/store.js';
+import { renderAgentRoles } from '../src/iam/render.js';
+import { approveAndRun } from '../src/registry/approve.js';
+import { rawDb, Store } from '../src/store/store.js';
 import { call, connect, world, type Harness } from './helpers/harness.js';
 import { ownedDatabase } from './helpers/samples.js';
 
@@ -139,5 +141,80 @@ describe('snapshot_database', () => {
     expect(tags.WardenEvent).toMatch(/^[0-9a-f-]{36}$/);
     // 20 GB × $0.095 = $1.90 a month.
     expect(rawDb(h.store).prepare("SELECT cents_month FROM budget_resources WHERE arn LIKE '%:snapshot:%'").pluck().all()).toEqual([190]);
+  });
+});
+
+describe('get_database_credentials', () => {
+  const ask = (h: Harness) =>
+    call(h.client, 'get_database_credentials', { database: 'orders', db_user: 'app_ro', reason: 'to check the order counts' });
+
+  it('staging: a token signed by the agent’s own role, at once; the audit keeps no token', async () => {
+    const { h } = await setup();
+    const r = await ask(h);
+    expect(r.isError, r.text).toBeFalsy();
+    const out = r.structured?.result as { token: string; db_user: string; expires_at: string; host: string };
+    const agentKey = (await h.aws.session.provider()).accessKeyId;
+    expect(out.token).toContain(`${out.host}:`);
+    expect(out.token).toMatch(/Action=connect/);
+    expect(out.token).toMatch(/DBUser=app_ro/);
+    expect(decodeURIComponent(out.token)).toContain(`X-Amz-Credential=${agentKey}/`);
+    expect(h.writes()).toEqual([]);
+    const executed = h.audit.tail({ limit: 5 }).find((e) => e.kind === 'executed');
+    expect(executed?.result).toMatch(/\[secret: given to the agent only, never stored\]/);
+    expect(
+      rawDb(h.store)
+        .prepare('SELECT count(*) FROM audit_events WHERE result LIKE ?')
+        .pluck()
+        .get(`%${out.token.slice(-40)}%`),
+    ).toBe(0);
+  });
+
+  it('production: a proposal first; after a human approves, the next call gets the token until access ends', async () => {
+    let now = new Date();
+    const w = world({
+      projectYaml: `    databases:\n      orders: { identifier: "{project}-orders", engine: postgres, instance_classes: [db.t3.micro], max_storage_gb: 100, environment: prod, access_minutes: 30 }`,
+    });
+    await ownedDatabase(w.project);
+    const store = Store.open(':memory:', { clock: () => now });
+    const h = await connect(w.policy, w.agent, { store });
+    open.push(h);
+    const first = await ask(h);
+    expect(first.structured).toMatchObject({ status: 'pending_approval', decision: { classes: ['production_database'] } });
+    expect(JSON.stringify(first.structured)).not.toMatch(/X-Amz-Signature/);
+    const done = await approveAndRun(store, w.policy, first.structured?.proposal_id as string, 'ann', 'read-only, this afternoon');
+    expect(done.result).toMatchObject({
+      applied: [{ action: 'warden:AllowDatabaseAccess', db_user: 'app_ro', access_until: expect.any(String) }],
+    });
+
+    const second = await ask(h);
+    expect(second.isError, second.text).toBeFalsy();
+    expect(second.structured).toMatchObject({ status: 'executed', result: { access: expect.stringMatching(/^approved in prop_/) } });
+    // Another user is another access; after the approved 30 minutes it is a proposal again.
+    const other = await call(h.client, 'get_database_credentials', {
+      database: 'orders',
+      db_user: 'admin',
+      reason: 'to fix a row by hand',
+    });
+    expect(other.structured?.status).toBe('pending_approval');
+    now = new Date(now.getTime() + 31 * 60_000);
+    expect((await ask(h)).structured?.status).toBe('pending_approval');
+  });
+
+  it('renders rds-db:connect only for declared databases that name their DbiResourceId', () => {
+    const w = world({
+      projectYaml: `    databases:\n      orders: { identifier: "{project}-orders", engine: postgres, instance_classes: [db.t3.micro], max_storage_gb: 100, environment: prod, iam_resource_id: db-ABCDEFGHIJKL }\n      other: { identifier: "{project}-other", engine: postgres, instance_classes: [db.t3.micro], max_storage_gb: 100, environment: prod }`,
+    });
+    const [role] = renderAgentRoles(w.policy, w.agent, 'arn:aws:iam::123456789012:root');
+    const connects = role.permissions.Statement.filter((s) => JSON.stringify(s.Action).includes('rds-db:connect'));
+    expect(connects).toEqual([
+      {
+        Sid: 'ConnectToDeclaredDatabases',
+        Effect: 'Allow',
+        Action: ['rds-db:connect'],
+        Resource: ['arn:aws:rds-db:*:123456789012:dbuser:db-ABCDEFGHIJKL/*'],
+      },
+    ]);
+    const none = world();
+    expect(JSON.stringify(renderAgentRoles(none.policy, none.agent, 'arn:aws:iam::123456789012:root'))).not.toContain('rds-db:connect');
   });
 });

@@ -54,8 +54,13 @@ async function serving(spec: ToolSpec) {
 
 const awsOps = (plan: Plan) => plan.operations.filter((o) => !o.action.startsWith('warden:'));
 const mutating = allTools.filter(isMutating).map((t) => t.name);
-/** Tools whose only operations are warden: actions a human approval applies (see ToolSpec.settledInStore). */
-const settledInStore = allTools.filter((t) => t.settledInStore).map((t) => t.name);
+/**
+ * Tools whose role may write nothing to AWS (no IAM need but reads and database sign-in): a human's approval applies
+ * their warden: actions in the store, or they sign a token locally. Nothing of theirs can reach the AWS layer's write gate.
+ */
+const writesNothing = allTools
+  .filter((t) => !(['owned', 'create', 's3', 'scratch', 'scratch_db', 'approver'] as const).some((k) => t.iam[k]?.length))
+  .map((t) => t.name);
 
 describe('a write not in the approved plan is refused by the AWS layer', () => {
   it.each(mutating)('%s: the plan without one of its operations → that write is never sent', async (name) => {
@@ -78,9 +83,8 @@ describe('a write not in the approved plan is refused by the AWS layer', () => {
     const args = await SAMPLES[name](s.w, s.arn, s.h);
     s.clear();
     const r = await s.run(args);
-    if (settledInStore.includes(name)) {
-      // Its only operation is a warden: action a human's approval applies (RaiseBudget, GrantPermission): nothing reaches AWS.
-      expect(removed).toBeNull();
+    if (writesNothing.includes(name)) {
+      // Nothing of it is an AWS write (a warden: action a human's approval applies, or a token signed locally).
       expect(s.writes()).toEqual([]);
       return;
     }
@@ -101,7 +105,7 @@ describe('a write not in the approved plan is refused by the AWS layer', () => {
     );
   });
 
-  it.each(mutating.filter((n) => !settledInStore.includes(n)))(
+  it.each(mutating.filter((n) => !writesNothing.includes(n)))(
     '%s: an operation on a resource the plan does not name → refused, not sent',
     async (name) => {
       const real = allTools.find((t) => t.name === name) as ToolSpec;

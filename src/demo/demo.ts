@@ -309,6 +309,9 @@ export async function runDemo(opts: { dbFile?: string }, out: Out = (s) => conso
     await call(bot, 'web-bot', 'scale_database', { database: 'orders-staging', instance_class: 'db.t3.small', apply: 'now' }, out);
     await call(bot, 'web-bot', 'scale_database', { database: 'orders', instance_class: 'db.t3.small' }, out);
     await call(bot, 'web-bot', 'snapshot_database', { database: 'orders-staging' }, out);
+    const reader = { db_user: 'app_ro', reason: 'to count yesterday’s orders' };
+    await call(bot, 'web-bot', 'get_database_credentials', { database: 'orders-staging', ...reader }, out);
+    await call(bot, 'web-bot', 'get_database_credentials', { database: 'orders', ...reader }, out);
     await call(bot, 'web-bot', 'verify_backups', {}, out);
 
     out('\n— budget —');

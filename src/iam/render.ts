@@ -132,6 +132,25 @@ function permissionStatements(tools: string[], project: string, extra: string[] 
   return out;
 }
 
+/**
+ * IAM database authentication has no tag condition: it is scoped by each instance's DbiResourceId, so only the
+ * project's declared databases whose policy names one are reachable, and none when none does.
+ */
+function databaseConnect(policy: Policy, tools: string[], project: string, roleArn: string): Statement[] {
+  const actions = uniq(tools.flatMap((t) => NEEDS[t]?.db_connect ?? []));
+  const ids = Object.values(policy.projects[project]?.databases ?? {}).flatMap((d) => (d.iam_resource_id ? [d.iam_resource_id] : []));
+  if (actions.length === 0 || ids.length === 0) return [];
+  const account = roleArn.split(':')[4];
+  return [
+    {
+      Sid: 'ConnectToDeclaredDatabases',
+      Effect: 'Allow',
+      Action: actions,
+      Resource: ids.map((id) => `arn:aws:rds-db:*:${account}:dbuser:${id}/*`),
+    },
+  ];
+}
+
 function trustPolicy(basePrincipal: string, project: string, agentTag: string): PolicyDocument {
   return policyDocument.parse({
     Version: '2012-10-17',
@@ -166,6 +185,7 @@ export function renderAgentRole(policy: Policy, agentId: string, basePrincipal: 
   const tools = policy.tiers[tier].tools;
   const statements: Statement[] = [
     ...permissionStatements(tools, agent.project),
+    ...databaseConnect(policy, tools, agent.project, roleArn),
     // Granted by a human on an agent's request (request_permission); every deny below still overrides them.
     ...agent.extra_statements,
     { Sid: 'NeverWithoutAHuman', Effect: 'Deny', Action: NEVER_FOR_AGENTS, Resource: '*' },

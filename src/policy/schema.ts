@@ -26,6 +26,13 @@ const database = z
     /** The environment it serves: prod databases always need a human to change or to reach. */
     environment: z.string(),
     backup_retention_days: z.number().int().min(0).max(35).default(7),
+    /** How long a human's approval of access to it (get_database_credentials) lasts. */
+    access_minutes: z.number().int().min(5).max(720).default(60),
+    /** Its DbiResourceId (db-…): the agent role may rds-db:connect only to databases that name one. */
+    iam_resource_id: z
+      .string()
+      .regex(/^db-[A-Z0-9]+$/, 'the DbiResourceId of the instance (db-…)')
+      .optional(),
   })
   .strict()
   .refine((d) => d.min_storage_gb <= d.max_storage_gb, { message: 'min_storage_gb is above max_storage_gb', path: ['min_storage_gb'] });

@@ -54,6 +54,13 @@ export type Effects = Partial<Record<'warden:GrantPermission', Record<string, un
 function apply(store: Store, p: ProposalRow, plan: Plan, approver: string, effects: Effects): Record<string, unknown> {
   const applied: Record<string, unknown>[] = [];
   for (const op of plan.operations) {
+    if (op.action === 'warden:AllowDatabaseAccess') {
+      // Access for a while, not a credential: the agent's next call gets a fresh short-lived token itself.
+      const { database, db_user: dbUser, minutes } = op.params as { database: string; db_user: string; minutes: number };
+      const until = new Date(store.clock().getTime() + minutes * 60_000).toISOString();
+      applied.push({ action: op.action, database, db_user: dbUser, agent: p.agent, access_until: until });
+      continue;
+    }
     if (op.action === 'warden:GrantPermission') {
       const done = effects[op.action];
       if (!done)

@@ -54,14 +54,16 @@ export async function runAndSettle(
   } catch (e) {
     return settleFailure(call, a, e);
   }
+  // What stays on the record: the answer without the fields that go to the agent alone (a credential).
+  const kept = withoutSecrets(spec, out);
   try {
     store.transaction(() => {
       const change = spec.ledger?.(a.plan, out);
       if (change || a.deltaCents > 0)
         store.ledger.settle(a.deltaCents > 0 ? a.row.id : null, call.agent.projectId, call.agent.id, change ?? { add: [], remove: [] });
       store.desired.apply(call.agent.projectId, a.row.id, spec.desired?.(a.plan, out, a.args));
-      call.record({ kind: 'executed', follows: a.row.id, result: out, roleArn: call.roleArn, requestIds: call.requestIds });
-      if (a.proposalId) store.proposals.finish(a.proposalId, 'executed', out);
+      call.record({ kind: 'executed', follows: a.row.id, result: kept, roleArn: call.roleArn, requestIds: call.requestIds });
+      if (a.proposalId) store.proposals.finish(a.proposalId, 'executed', kept);
     });
   } catch (e) {
     // The action happened; say so rather than hide it. The approved row records the intent, and stays open for the
@@ -77,7 +79,7 @@ export async function runAndSettle(
     call.tell({
       kind: 'approved',
       subject: `proposal ${a.proposalId} approved by ${call.actor.replace(/^human:/, '')} and executed`,
-      body: { proposal_id: a.proposalId, result: out },
+      body: { proposal_id: a.proposalId, result: kept },
       eventId: a.row.id,
     });
   if (isMutating(spec)) call.review();
@@ -170,4 +172,12 @@ export function describeFailure(e: unknown, call: Pick<Call, 'aws'> & { deadline
   if (e instanceof z.ZodError) return `internal error: result did not match the output schema (${e.issues[0]?.message})`;
   const command = (e as { wardenCommand?: string }).wardenCommand ?? 'an AWS call';
   return describeAwsError(e, command, call.aws.session.assumedRoleArn);
+}
+
+/** The output with each of the tool's secret fields replaced by a placeholder saying where it went. */
+export function withoutSecrets(spec: ToolSpec, out: Record<string, unknown>): Record<string, unknown> {
+  if (!spec.secretOutput?.length) return out;
+  const kept = { ...out };
+  for (const field of spec.secretOutput) if (field in kept) kept[field] = '[secret: given to the agent only, never stored]';
+  return kept;
 }

@@ -5,6 +5,7 @@ import { deployStaticSite } from './deploy-static-site.js';
 import { findUnusedResources } from './find-unused-resources.js';
 import { getBudget } from './get-budget.js';
 import { getDatabase } from './get-database.js';
+import { getDatabaseCredentials } from './get-database-credentials.js';
 import { getJob } from './get-job.js';
 import { getProposal } from './get-proposal.js';
 import { getService } from './get-service.js';
@@ -37,6 +38,7 @@ export const allTools: readonly ToolSpec[] = [
   getDatabase,
   scaleDatabase,
   snapshotDatabase,
+  getDatabaseCredentials,
   getProposal,
   proposeSecurityChange,
   proposeNetworkAclChange,

@@ -29,6 +29,8 @@ export interface IamNeeds {
   scratch?: string[];
   /** RDS actions on the project's restore scratch instances (restore-<project>-…) and the snapshots they restore. */
   scratch_db?: string[];
+  /** IAM database authentication, rendered only for the project's databases whose policy names an iam_resource_id. */
+  db_connect?: string[];
   /** Actions only a human-approved plan sends: the approver role has them (on owned resources), agents are denied them. */
   approver?: string[];
 }
@@ -68,6 +70,8 @@ export interface ToolSpec<I extends z.ZodObject = z.ZodObject, O extends z.ZodOb
   environmentOf?(args: z.infer<I>, agent: AgentContext): string | null;
   /** The agent's stated reason for a proposal, shown to the human (default: the plan's summary). */
   reasonOf?(args: z.infer<I>): string;
+  /** Output fields that go to the agent only: the audit row, the proposal and notices keep a placeholder instead. */
+  secretOutput?: readonly string[];
   /** A store-wide lock key held from planning to the outcome, so concurrent calls on one thing serialize. */
   lockKey?(args: z.infer<I>, agent: AgentContext): string;
   /**

@@ -32,6 +32,10 @@ export const SAMPLES: Record<
   get_database: async (w) => (await ownedDatabase(w.project), { database: 'orders' }),
   scale_database: async (w) => (await ownedDatabase(w.project), { database: 'orders', instance_class: 'db.t3.small' }),
   snapshot_database: async (w) => (await ownedDatabase(w.project), { database: 'orders' }),
+  get_database_credentials: async (w) => (
+    await ownedDatabase(w.project),
+    { database: 'orders', db_user: 'app_ro', reason: 'to check the order counts' }
+  ),
   scale_service: () => ({ service: 'web', desired_count: 1, instance_type: 't3.micro' }),
   get_site_status: () => ({ site: 'shop' }),
   deploy_static_site: () => ({ site: 'shop', source_dir: SITE, environment: 'staging' }),

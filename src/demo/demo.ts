@@ -16,8 +16,8 @@ import { approveAndRun } from '../registry/approve.js';
 import { approveGrant } from '../proposals/grant.js';
 import { Store } from '../store/store.js';
 import { toolNames } from '../tools/index.js';
-import { IAMClient } from '@aws-sdk/client-iam';
-import { applyRoles } from '../iam/apply.js';
+import { GetRolePolicyCommand, IAMClient } from '@aws-sdk/client-iam';
+import { applyRoles, INLINE_POLICY } from '../iam/apply.js';
 import { renderAgentRoles, renderApproverRole, type RenderedRole } from '../iam/render.js';
 import { bucketName } from '../sites/bucket.js';
 import { closedWindow, operationsChapter, windowChapter } from './operations.js';
@@ -299,6 +299,14 @@ export async function runDemo(opts: { dbFile?: string }, out: Out = (s) => conso
         out(
           `  a human runs: wardenctl proposals approve ${id} --yes → ${done.proposal.state}: the statement is in policy.yaml and on web-bot's role`,
         );
+        // What the agent's next call is judged by: its live role, read back from IAM.
+        const live = await iam.send(new GetRolePolicyCommand({ RoleName: 'warden-shop-web-bot', PolicyName: INLINE_POLICY }));
+        const granted = (
+          JSON.parse(decodeURIComponent(live.PolicyDocument ?? '{}')) as {
+            Statement: { Sid?: string; Action: string[]; Resource: string[] }[];
+          }
+        ).Statement.filter((st) => st.Sid?.startsWith('Granted'));
+        out(`  web-bot's role now allows: ${granted.map((st) => `${st.Action.join(', ')} on ${st.Resource.join(', ')}`).join('; ')}`);
       } finally {
         store.close();
       }

@@ -57,7 +57,7 @@ function uniq(xs: string[]): string[] {
 }
 
 function permissionStatements(tools: string[], project: string, extra: string[] = []): Statement[] {
-  const need = (k: 'read' | 'owned' | 'create' | 's3' | 'ssm' | 'scratch' | 'scratch_db') =>
+  const need = (k: 'read' | 'owned' | 'create' | 's3' | 'ssm' | 'scratch' | 'scratch_db' | 'rds_create') =>
     uniq(tools.flatMap((t) => NEEDS[t]?.[k] ?? []));
   const out: Statement[] = [];
   if (need('read').length) out.push({ Sid: 'Reads', Effect: 'Allow', Action: need('read'), Resource: '*' });
@@ -104,6 +104,14 @@ function permissionStatements(tools: string[], project: string, extra: string[] 
       Effect: 'Allow',
       Action: need('scratch'),
       Resource: [`arn:aws:s3:::${scratchBucketPrefix(project)}*`, `arn:aws:s3:::${scratchBucketPrefix(project)}*/*`],
+    });
+  if (need('rds_create').length)
+    out.push({
+      Sid: 'CreateOnlyTaggedDatabaseSnapshots',
+      Effect: 'Allow',
+      Action: need('rds_create'),
+      Resource: ['arn:aws:rds:*:*:snapshot:*'],
+      Condition: { StringEquals: { 'aws:RequestTag/ProjectId': '${aws:PrincipalTag/ProjectId}' } },
     });
   if (need('scratch_db').length) {
     // Project names may prefix one another (p, p-x) and RDS names allow no "--": the tags scope them as well.

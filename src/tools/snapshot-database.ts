@@ -55,7 +55,12 @@ export const snapshotDatabase = defineTool({
   output,
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
   params,
-  iam: { read: ['rds:DescribeDBInstances', 'rds:DescribeDBSnapshots'], owned: ['rds:CreateDBSnapshot', 'rds:AddTagsToResource'] },
+  iam: {
+    read: ['rds:DescribeDBInstances', 'rds:DescribeDBSnapshots'],
+    // The instance must be the project's; the snapshot it makes must carry the project's tag from its creation.
+    owned: ['rds:CreateDBSnapshot'],
+    rds_create: ['rds:CreateDBSnapshot', 'rds:AddTagsToResource'],
+  },
   lockKey: (args, agent) => `database:${agent.projectId}:${args.database}`,
   async plan(args, { aws, agent }) {
     const { state, resource, region } = await declaredDatabase(aws, agent, args.database, 'read');

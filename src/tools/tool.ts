@@ -29,6 +29,8 @@ export interface IamNeeds {
   scratch?: string[];
   /** RDS actions on the project's restore scratch instances (restore-<project>-…) and the snapshots they restore. */
   scratch_db?: string[];
+  /** RDS creations of snapshots, allowed only with the project's request tag (the new snapshot has no tag to check yet). */
+  rds_create?: string[];
   /** IAM database authentication, rendered only for the project's databases whose policy names an iam_resource_id. */
   db_connect?: string[];
   /** Actions only a human-approved plan sends: the approver role has them (on owned resources), agents are denied them. */

@@ -102,7 +102,7 @@ async function main(argv: string[]): Promise<number | void> {
     }
   }
   if (command === 'check-policy') {
-    const { values, positionals } = parse(rest, { help: { type: 'boolean', short: 'h' }, json: { type: 'boolean' } }, HELP);
+    const { values, positionals } = parse(rest, { help: { type: 'boolean', short: 'h' }, json: { type: 'boolean' } }, HELP, 1);
     if (values.help) return void process.stdout.write(HELP);
     const file = resolve(positionals[0] ?? (process.env.WARDEN_POLICY || 'policy.yaml'));
     let policy;

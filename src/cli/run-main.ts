@@ -19,13 +19,21 @@ export class ExitError extends Error {
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
-/** parseArgs that turns its TypeError into a UsageError carrying the help text. */
-export function parse<O extends Options>(argv: string[], options: O, help: string) {
+/**
+ * parseArgs that turns its TypeError into a UsageError carrying the help text, and refuses positionals beyond the
+ * `positionals` the command takes (`audit tail --db a.db b.db` is a mistake, never a silent read of a.db).
+ */
+export function parse<O extends Options>(argv: string[], options: O, help: string, positionals = 0) {
+  let parsed;
   try {
-    return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
   } catch (e) {
     throw new UsageError(`${(e as Error).message}\n\n${help}`);
   }
+  const extra = parsed.positionals.slice(positionals);
+  if (extra.length)
+    throw new UsageError(`unexpected argument${extra.length > 1 ? 's' : ''} ${extra.map((x) => `"${x}"`).join(' ')}\n\n${help}`);
+  return parsed;
 }
 
 export function runMain(main: () => Promise<number | void>): void {

@@ -122,6 +122,7 @@ function show(argv: string[]): number {
     argv,
     { db: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
     HELP.proposals,
+    1,
   );
   if (values.help) return printHelp(HELP.proposals);
   const id = positionals[0];
@@ -169,6 +170,7 @@ async function decide(argv: string[], verb: 'approve' | 'reject'): Promise<numbe
       help: { type: 'boolean', short: 'h' },
     },
     HELP.proposals,
+    1,
   );
   if (values.help) return printHelp(HELP.proposals);
   const id = positionals[0];

@@ -56,6 +56,7 @@ function cancel(argv: string[]): number {
     argv,
     { as: { type: 'string' }, policy: { type: 'string' }, db: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
     HELP.schedule,
+    1,
   );
   if (values.help) return printHelp(HELP.schedule);
   const id = positionals[0];

@@ -37,6 +37,14 @@ function store(): string {
 }
 
 describe('wardenctl', () => {
+  it('an id that names nothing exits 2 on every command, saying where the ids are', () => {
+    const db = store();
+    const proposal = ctl('proposals', 'show', 'prop_000000000000', '--db', db);
+    expect([proposal.status, proposal.stderr]).toEqual([2, 'no proposal prop_000000000000 (wardenctl proposals list shows them)\n']);
+    const job = ctl('schedule', 'cancel', 'job-00000000', '--db', db);
+    expect([job.status, job.stderr]).toEqual([2, 'no job job-00000000 (wardenctl schedule list shows them)\n']);
+  });
+
   it("--version prints both commands' version from package.json and exits 0", () => {
     const { version } = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string };
     for (const [bin, name] of [

@@ -24,7 +24,8 @@ ${DB}  --json         machine-readable output
   -h, --help     help for a command (wardenctl audit tail --help)
   -V, --version  print wardenctl's version
 
-Exit codes: 0 ok, 1 a finding (e.g. a broken chain), 2 usage or environment error.
+Exit codes: 0 ok, 1 a finding (e.g. a broken chain), 2 usage or environment error — an id that names
+nothing (no such proposal or job) is one too.
 `,
   tail: `Usage: wardenctl audit tail [--agent A] [--limit N] [--json] [--db FILE]
 

@@ -64,7 +64,7 @@ function cancel(argv: string[]): number {
   const who = `human:${actingHuman(values.as, values.policy)}`;
   return withStore(values.db, ({ store }) => {
     const job = store.jobs.get(id);
-    if (!job) throw new ExitError(1, `job ${id}: no such job`);
+    if (!job) throw new ExitError(2, `no job ${id} (wardenctl schedule list shows them)`);
     const done = store.transaction(() => {
       if (!store.jobs.cancel(id, who)) return false;
       store.audit.append({

@@ -45,6 +45,16 @@ describe('wardenctl', () => {
     expect([job.status, job.stderr]).toEqual([2, 'no job job-00000000 (wardenctl schedule list shows them)\n']);
   });
 
+  it('an extra argument is a usage error naming it (exit 2), never silently ignored', () => {
+    const db = store();
+    const r = ctl('audit', 'tail', '--db', db, 'other.db');
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/^unexpected argument "other\.db"/);
+    expect(r.stdout).toBe('');
+    const two = ctl('proposals', 'show', 'prop_000000000000', 'prop_111111111111', '--db', db);
+    expect([two.status, two.stderr]).toEqual([2, expect.stringMatching(/^unexpected argument "prop_111111111111"/)]);
+  });
+
   it("--version prints both commands' version from package.json and exits 0", () => {
     const { version } = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string };
     for (const [bin, name] of [

@@ -26,7 +26,7 @@ import { EVENT_METADATA } from '../src/sites/restore.js';
 import { rawDb, Store } from '../src/store/store.js';
 import { toolNames } from '../src/tools/index.js';
 import { s3Operation, useFaultProxy, type FaultProxy } from './helpers/fault-proxy.js';
-import { ACCOUNT, admin, call, connect, fresh, heldReservations, world, type Harness } from './helpers/harness.js';
+import { ACCOUNT, admin, approvalOf, call, connect, fresh, heldReservations, world, type Harness } from './helpers/harness.js';
 import { approveKilledWhen, serve, until, type Served } from './helpers/served.js';
 
 /** Health answers 200, except for prod while `holdProd` is set: then it never answers. */
@@ -86,9 +86,6 @@ async function killedMidCall(
   await s.exited;
 }
 
-const approvalOf = (store: Store, tool: string) =>
-  rawDb(store).prepare("SELECT id FROM audit_events WHERE tool = ? AND kind = 'approved' ORDER BY seq DESC").pluck().get(tool) as string;
-
 const body = async (bucket: string, key: string) =>
   (await admin.s3().send(new GetObjectCommand({ Bucket: bucket, Key: key }))).Body?.transformToString();
 
@@ -135,7 +132,7 @@ describe('promote_site killed -9', () => {
 
       expect(await s.recover()).toEqual([expect.objectContaining({ tool: 'promote_site', outcome: 'undone' })]);
       for (const f of FILES) expect(await body(prod, f)).toBe(`${f} v1`);
-      const approval = approvalOf(s.store, 'promote_site');
+      const approval = approvalOf(s.store, { tool: 'promote_site' });
       expect(s.store.deployments.get(approval)?.state).toBe('rolled_back');
       expect(s.store.audit.followers(approval)).toHaveLength(1);
       expect(s.store.audit.openApprovals(w.agent)).toEqual([]);
@@ -155,7 +152,7 @@ describe('promote_site killed -9', () => {
     holdProd = false;
 
     expect(await s.recover()).toEqual([expect.objectContaining({ tool: 'promote_site', outcome: 'completed' })]);
-    const approval = approvalOf(s.store, 'promote_site');
+    const approval = approvalOf(s.store, { tool: 'promote_site' });
     for (const f of FILES) {
       expect(await body(prod, f)).toBe(`${f} v2`);
       const head = await admin.s3().send(new HeadObjectCommand({ Bucket: prod, Key: f }));
@@ -216,10 +213,7 @@ describe('wardenctl killed -9 after AWS applied half of an approved security-gro
           .map((r) => r.from_port);
       await approveKilledWhen(id, s.db, s.policy, 'AWS to apply the authorize', async () => authorized && (await ingress()).includes(443));
       proxy.rule = () => 'pass';
-      const approval = rawDb(s.store)
-        .prepare("SELECT id FROM audit_events WHERE kind = 'approved' AND agent = 'human:ops-team'")
-        .pluck()
-        .get() as string;
+      const approval = approvalOf(s.store, { agent: 'human:ops-team' });
       expect(s.store.audit.followers(approval)).toEqual([]);
 
       const reports = await recoverApprovedProposals(s.store, s.resolved);
@@ -260,7 +254,7 @@ describe('repair_drift and verify_backups killed -9 mid-change', () => {
 
     expect(await s.recover()).toEqual([expect.objectContaining({ tool: 'repair_drift', outcome: 'completed' })]);
     expect((await admin.s3().send(new GetBucketVersioningCommand({ Bucket: bucket }))).Status).toBe('Enabled');
-    const approval = approvalOf(s.store, 'repair_drift');
+    const approval = approvalOf(s.store, { tool: 'repair_drift' });
     expect(s.store.audit.followers(approval).map((r) => r.kind)).toEqual(['executed']);
     expect(rawDb(s.store).prepare('SELECT count(*) FROM locks').pluck().get()).toBe(0);
   });
@@ -279,7 +273,7 @@ describe('repair_drift and verify_backups killed -9 mid-change', () => {
 
     expect(await s.recover()).toEqual([expect.objectContaining({ tool: 'verify_backups', outcome: 'undone' })]);
     expect(await scratch()).toEqual([]);
-    const approval = approvalOf(s.store, 'verify_backups');
+    const approval = approvalOf(s.store, { tool: 'verify_backups' });
     expect(s.store.audit.followers(approval)).toHaveLength(1);
     expect(s.store.audit.openApprovals(w.agent)).toEqual([]);
   });

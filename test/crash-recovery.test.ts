@@ -25,7 +25,7 @@ import { bucketName } from '../src/sites/bucket.js';
 import { rawDb, Store } from '../src/store/store.js';
 import { toolNames } from '../src/tools/index.js';
 import { s3Operation, useFaultProxy } from './helpers/fault-proxy.js';
-import { ACCOUNT, admin, call, connect, heldReservations, liveInstances, world } from './helpers/harness.js';
+import { ACCOUNT, admin, approvalOf, call, connect, heldReservations, liveInstances, world } from './helpers/harness.js';
 import { approveKilledWhen, serve, until } from './helpers/served.js';
 
 /** A health endpoint that never answers: the scale stays inside its health wait, its approval open. */
@@ -62,10 +62,7 @@ describe('a server killed -9 mid-change', () => {
 
       const store = Store.open(db);
       const raw = rawDb(store);
-      const approval = raw
-        .prepare("SELECT id FROM audit_events WHERE tool = 'scale_service' AND kind = 'approved'")
-        .pluck()
-        .get() as string;
+      const approval = approvalOf(store, { tool: 'scale_service' });
       // The crash left it open, its reservation held.
       expect(store.audit.openApprovals(w.agent).map((r) => r.id)).toEqual([approval]);
       expect(heldReservations(store)).toBe(1);
@@ -163,10 +160,7 @@ describe('wardenctl killed -9 while it runs an approved proposal', () => {
       expect(id).toMatch(/^prop_/);
 
       await approveKilledWhen(id, db, policy, 'the approved launch', async () => (await liveInstances(w.project)).length === 1);
-      const approval = rawDb(store)
-        .prepare("SELECT id FROM audit_events WHERE kind = 'approved' AND agent = 'human:ops-team'")
-        .pluck()
-        .get() as string;
+      const approval = approvalOf(store, { agent: 'human:ops-team' });
       expect(store.audit.followers(approval)).toEqual([]);
 
       const pass = spawnSync(
@@ -247,10 +241,7 @@ describe('a server killed -9 in the middle of a reclaim', () => {
         expect(addresses.Addresses ?? []).toEqual([]);
         const snaps = await admin.ec2().send(new DescribeSnapshotsCommand({ Filters: [{ Name: 'tag:ReclaimedFrom', Values: [vol] }] }));
         expect(snaps.Snapshots ?? []).toHaveLength(1);
-        const approval = rawDb(store)
-          .prepare("SELECT id FROM audit_events WHERE tool = 'reclaim_resources' AND kind = 'approved'")
-          .pluck()
-          .get() as string;
+        const approval = approvalOf(store, { tool: 'reclaim_resources' });
         expect(store.audit.followers(approval).map((r) => r.kind)).toEqual(['executed']);
         expect(heldReservations(store)).toBe(0);
         expect(
@@ -294,10 +285,7 @@ describe('a server killed -9 in the middle of tag_resource', () => {
       const tags =
         (await admin.ec2().send(new DescribeInstancesCommand({ InstanceIds: [id] }))).Reservations?.[0]?.Instances?.[0]?.Tags ?? [];
       expect(tags).toContainEqual({ Key: 'Owner', Value: 'web-team' });
-      const approval = rawDb(store)
-        .prepare("SELECT id FROM audit_events WHERE tool = 'tag_resource' AND kind = 'approved'")
-        .pluck()
-        .get() as string;
+      const approval = approvalOf(store, { tool: 'tag_resource' });
       expect(store.audit.followers(approval).map((r) => r.kind)).toEqual(['executed']);
     } finally {
       await second.stop();

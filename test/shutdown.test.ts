@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Store } from '../src/store/store.js';
 import { rawDb } from '../src/store/store.js';
-import { fresh } from './helpers/harness.js';
+import { approvalOf, fresh } from './helpers/harness.js';
 import { serve, until } from './helpers/served.js';
 
 /** A site health URL that answers only when the test lets it: the deploy is then mid-execution, its approval open. */
@@ -63,10 +63,7 @@ function settledState(db: string) {
   const store = Store.open(db, { readOnly: true });
   try {
     const raw = rawDb(store);
-    const approval = raw
-      .prepare("SELECT id FROM audit_events WHERE kind = 'approved' AND tool = 'deploy_static_site'")
-      .pluck()
-      .get() as string;
+    const approval = approvalOf(store, { tool: 'deploy_static_site' });
     return {
       outcome: store.audit.followers(approval).map((r) => r.kind),
       open: store.audit.openApprovals(raw.prepare('SELECT agent FROM audit_events LIMIT 1').pluck().get() as string).length,

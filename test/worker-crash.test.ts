@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { anyImageId } from '../src/demo/seed.js';
 import { rawDb, Store } from '../src/store/store.js';
 import { Worker } from '../src/worker/worker.js';
-import { admin, world } from './helpers/harness.js';
+import { admin, approvalOf, world } from './helpers/harness.js';
 
 const CLI = join(process.cwd(), 'dist', 'src', 'cli', 'aws-warden.js');
 const servers: Server[] = [];
@@ -90,10 +90,7 @@ describe('aws-warden worker', () => {
     // service lock free, and the outcome follows the approval.
     expect(again.stderr).toMatch(/recovered scale_service approval \S+: undone \(terminated the 1 instance\(s\) it had launched/);
     expect(await launched(w.project)).toBe(0);
-    const approval = rawDb(store)
-      .prepare("SELECT id FROM audit_events WHERE tool = 'scale_service' AND kind = 'approved'")
-      .pluck()
-      .get() as string;
+    const approval = approvalOf(store, { tool: 'scale_service' });
     expect(store.audit.followers(approval).map((r) => r.kind)).toEqual(['executed']);
     expect(store.audit.openApprovals(w.agent)).toEqual([]);
     expect(rawDb(store).prepare("SELECT count(*) FROM budget_reservations WHERE state = 'reserved'").pluck().get()).toBe(0);

@@ -154,3 +154,12 @@ export async function liveInstances(project: string): Promise<string[]> {
 /** How many budget reservations are still held (an unsettled change holds one). */
 export const heldReservations = (store: Store): number =>
   rawDb(store).prepare("SELECT count(*) FROM budget_reservations WHERE state = 'reserved'").pluck().get() as number;
+
+/** The newest `approved` audit row of `tool`, or of a human (`agent: 'human:…'`): what a crash test settles. */
+export function approvalOf(store: Store, by: { tool: string } | { agent: string }): string {
+  const [column, value] = 'tool' in by ? ['tool', by.tool] : ['agent', by.agent];
+  return rawDb(store)
+    .prepare(`SELECT id FROM audit_events WHERE kind = 'approved' AND ${column} = ? ORDER BY seq DESC`)
+    .pluck()
+    .get(value) as string;
+}

@@ -7,6 +7,7 @@ import { ResourceGroupsTaggingAPIClient } from '@aws-sdk/client-resource-groups-
 import { S3Client } from '@aws-sdk/client-s3';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import type { FinalizeRequestMiddleware, InitializeMiddleware, MiddlewareStack } from '@aws-sdk/types';
+import { s3PathStyle } from './endpoint.js';
 import { ownerOf } from './owner.js';
 import { clientBounds, DEFAULT_TIMEOUTS, type AwsTimeouts } from './timeouts.js';
 import { isCreate, resourcesOfCommand, type Permit } from './permit.js';
@@ -28,11 +29,6 @@ interface MiddlewareClient {
   send(command: any, options?: any): Promise<any>;
 }
 
-/** With an emulator endpoint (AWS_ENDPOINT_URL…), buckets cannot be virtual hosts of it. */
-function pathStyle(): boolean {
-  return Boolean(process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL);
-}
-
 export class AgentAws {
   readonly ec2: EC2Client;
   readonly s3: S3Client;
@@ -51,7 +47,8 @@ export class AgentAws {
     const TIMEOUTS = clientBounds(timeouts);
     const credentials = session.provider;
     this.ec2 = this.guarded('ec2', new EC2Client({ credentials, ...TIMEOUTS }));
-    this.s3 = this.guarded('s3', new S3Client({ credentials, forcePathStyle: pathStyle(), ...TIMEOUTS }));
+    // S3's endpoint parameters take a provider for forcePathStyle (EndpointParameters: Provider<boolean>); its input type says boolean.
+    this.s3 = this.guarded('s3', new S3Client({ credentials, forcePathStyle: s3PathStyle as unknown as boolean, ...TIMEOUTS }));
     this.tagging = this.guarded('tagging', new ResourceGroupsTaggingAPIClient({ credentials, ...TIMEOUTS }));
     this.ssm = this.guarded('ssm', new SSMClient({ credentials, ...TIMEOUTS }));
     this.cloudwatch = this.guarded('cloudwatch', new CloudWatchClient({ credentials, ...TIMEOUTS }));

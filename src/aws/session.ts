@@ -27,6 +27,8 @@ export class AssumeRoleError extends Error {
     message: string,
     /** STS could not be reached or failed itself: an outage, not a problem with the role. */
     readonly outage = false,
+    /** The server's own AWS configuration is incomplete (no region): not the role either. */
+    readonly configuration = false,
   ) {
     super(message);
   }
@@ -101,6 +103,8 @@ export class AgentSession {
       );
     } catch (e) {
       const err = e as Error & { $metadata?: { httpStatusCode?: number } };
+      if (/^Region is missing/.test(err.message))
+        throw new AssumeRoleError('no AWS region configured (set AWS_REGION or a profile region)', false, true);
       if (classifyAwsError(err) === 'unreachable')
         throw new AssumeRoleError(
           `cannot reach AWS STS to assume ${roleArn} (${err.name}: ${err.message.split('\n')[0]}): an AWS outage or a network problem, not a problem with the role`,

@@ -3,6 +3,7 @@ import { DescribeTagsCommand } from '@aws-sdk/client-ec2';
 import { GetBucketTaggingCommand } from '@aws-sdk/client-s3';
 import type { AgentAws } from './clients.js';
 import { accountOf, parseArn } from './arn.js';
+import { classifyAwsError } from './errors.js';
 
 export type Tags = Record<string, string>;
 
@@ -10,6 +11,18 @@ export interface TagRead {
   tags: Tags | null;
   /** Why tags are null: shown to the agent in the denial. */
   why?: string;
+  /** AWS did not answer (network, outage): a refusal still, but not reported as a question of ownership. */
+  outage?: boolean;
+}
+
+/** Why a tag read failed, and whether AWS simply did not answer. */
+function failed(e: unknown): TagRead {
+  const err = e as Error & { code?: string };
+  return {
+    tags: null,
+    why: `${err.name}: ${err.message.split('\n')[0]}`,
+    ...(classifyAwsError(err) === 'unreachable' ? { outage: true } : {}),
+  };
 }
 
 export async function readTags(aws: AgentAws, arn: string): Promise<TagRead> {
@@ -30,7 +43,7 @@ export async function readTags(aws: AgentAws, arn: string): Promise<TagRead> {
       } while (token);
       return { tags };
     } catch (e) {
-      return { tags: null, why: `${(e as Error).name}: ${(e as Error).message.split('\n')[0]}` };
+      return failed(e);
     }
   }
   try {
@@ -38,6 +51,6 @@ export async function readTags(aws: AgentAws, arn: string): Promise<TagRead> {
     return { tags: Object.fromEntries((out.TagSet ?? []).map((t) => [t.Key ?? '', t.Value ?? ''])) };
   } catch (e) {
     if ((e as Error).name === 'NoSuchTagSet') return { tags: {} };
-    return { tags: null, why: `${(e as Error).name}: ${(e as Error).message.split('\n')[0]}` };
+    return failed(e);
   }
 }

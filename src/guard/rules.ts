@@ -44,6 +44,13 @@ export function ownershipRule(req: GuardRequest, plan: Plan): Verdict {
   const teach = 'act on resources your project owns (list_resources shows them), or ask a human to act on this one';
   for (const r of plan.resources) {
     if (r.change === 'create') continue;
+    if (r.tags === null && r.unreadableOutage)
+      return {
+        outcome: 'deny',
+        rule: 'ownership',
+        reason: `${r.arn}: could not read tags: ${r.unreadableWhy ?? 'AWS did not answer'}`,
+        instead: 'this is an AWS outage or a network problem, not a question of ownership; retry when AWS answers — nothing was done',
+      };
     if (r.tags === null)
       return {
         outcome: 'deny',

@@ -19,6 +19,8 @@ export interface TouchedResource {
   /** Tags as read under the agent's role just now; null when they could not be read. */
   tags: Tags | null;
   unreadableWhy?: string;
+  /** The tags could not be read because AWS did not answer (a network error or an outage), not because access was refused. */
+  unreadableOutage?: boolean;
 }
 
 export type RiskFlag =

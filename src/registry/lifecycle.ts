@@ -202,13 +202,16 @@ async function admitted(call: Call, requested: string, a: Admitted, extras: Call
   } catch (e) {
     const why = e instanceof AssumeRoleError ? e.message : describeFailure(e, call);
     const outage = e instanceof AssumeRoleError && e.outage;
+    const configuration = e instanceof AssumeRoleError && e.configuration;
     return call.refuse(
       'denied',
       requested,
       { outcome: 'deny', rule: 'identity', reason: why, ...(outage ? { outage: true } : {}) },
       outage
         ? `${spec.name} refused: ${why} — nothing was done; retry when AWS answers again`
-        : `${spec.name} denied: ${why} — nothing was done; a human must fix the agent's role`,
+        : configuration
+          ? `${spec.name} refused: ${why} — nothing was done; a human must fix the server's AWS configuration`
+          : `${spec.name} denied: ${why} — nothing was done; a human must fix the agent's role`,
     );
   }
 

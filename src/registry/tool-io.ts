@@ -20,6 +20,7 @@ export const planOutput = z.object({
       change: z.enum(['create', 'modify', 'delete', 'read']),
       tags: z.record(z.string(), z.string()).nullable(),
       unreadableWhy: z.string().optional(),
+      unreadableOutage: z.boolean().optional(),
     }),
   ),
   tagsToSet: z.record(z.string(), z.string()),

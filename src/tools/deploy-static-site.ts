@@ -186,7 +186,15 @@ export const deployStaticSite = defineTool({
         ...puts.map((p) => ({ action: 's3:PutObject', target: bucket, params: { key: p.key, size: p.size, sha256: p.sha256 } })),
         ...deletes.map((d) => ({ action: 's3:DeleteObject', target: bucket, params: { key: d.key } })),
       ],
-      resources: [{ arn, change: exists ? 'modify' : 'create', tags: exists ? tagRead.tags : null, unreadableWhy: tagRead.why }],
+      resources: [
+        {
+          arn,
+          change: exists ? 'modify' : 'create',
+          tags: exists ? tagRead.tags : null,
+          unreadableWhy: tagRead.why,
+          unreadableOutage: tagRead.outage,
+        },
+      ],
       tagsToSet: tags,
       // Versioning keeps old versions, so storage grows by every byte put; requests are counted once, rounded up.
       costDeltaUsdMonth:

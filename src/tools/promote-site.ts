@@ -142,7 +142,15 @@ export const promoteSite = defineTool({
         })),
         ...deletes.map((d) => ({ action: 's3:DeleteObject', target: bucket, params: { key: d.key } })),
       ],
-      resources: [{ arn, change: exists ? 'modify' : 'create', tags: exists ? tagRead.tags : null, unreadableWhy: tagRead.why }],
+      resources: [
+        {
+          arn,
+          change: exists ? 'modify' : 'create',
+          tags: exists ? tagRead.tags : null,
+          unreadableWhy: tagRead.why,
+          unreadableOutage: tagRead.outage,
+        },
+      ],
       tagsToSet: tags,
       costDeltaUsdMonth:
         price === null

@@ -164,7 +164,7 @@ export const reclaimResources = defineTool({
       const arn = arnOfId(region, account, id);
       const read = await readTags(aws, arn);
       if (read.tags?.ProjectId !== agent.projectId) {
-        resources.push({ arn, change: 'delete', tags: read.tags, unreadableWhy: read.why });
+        resources.push({ arn, change: 'delete', tags: read.tags, unreadableWhy: read.why, unreadableOutage: read.outage });
         continue;
       }
       const why = report.notJudged.find((n) => n.id === id)?.why;

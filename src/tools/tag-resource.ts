@@ -92,7 +92,7 @@ export const tagResource = defineTool({
       summary: `tag ${args.resource_arn}: set ${Object.keys(args.set).join(', ') || '-'}; remove ${args.remove.join(', ') || '-'}`,
       mutating: true,
       operations: asOps(steps),
-      resources: [{ arn: args.resource_arn, change: 'modify', tags: read.tags, unreadableWhy: read.why }],
+      resources: [{ arn: args.resource_arn, change: 'modify', tags: read.tags, unreadableWhy: read.why, unreadableOutage: read.outage }],
       tagsToSet: args.set,
       costDeltaUsdMonth: 0,
       riskFlags,

@@ -13,6 +13,12 @@ import { admin, fresh } from './helpers/harness.js';
 
 const CLI = join(process.cwd(), 'dist', 'src', 'cli', 'aws-warden.js');
 
+function withoutQuietSwitch(): Record<string, string> {
+  const env = { ...(process.env as Record<string, string>) };
+  delete env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED;
+  return env;
+}
+
 function policyFile(project: string, agent: string): string {
   const dir = mkdtempSync(join(tmpdir(), 'warden-stdio-'));
   const file = join(dir, 'policy.yaml');
@@ -37,9 +43,12 @@ describe('aws-warden serve (stdio)', () => {
     const transport = new StdioClientTransport({
       command: process.execPath,
       args: [CLI, 'serve', '--policy', file, '--db', db],
-      env: { ...(process.env as Record<string, string>), WARDEN_AGENT: agent },
+      // As a client starts it: without the test setup's switch that silences the AWS SDK's Node-version notice.
+      env: { ...withoutQuietSwitch(), WARDEN_AGENT: agent },
       stderr: 'pipe',
     });
+    let stderr = '';
+    transport.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
     const client = new Client({ name: 'e2e', version: '0' });
     await client.connect(transport);
     try {
@@ -63,6 +72,7 @@ describe('aws-warden serve (stdio)', () => {
     } finally {
       await client.close();
     }
+    expect(stderr).not.toMatch(/NodeVersionSupportWarning|require node/);
     const conn = openDb(db);
     const kinds = new AuditLog(conn).tail({ limit: 20 }).map((e) => e.kind);
     closeDb(conn);

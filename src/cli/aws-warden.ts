@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // The aws-warden command: serve (MCP on stdio), worker (scheduled jobs), check-policy, demo.
+import './quiet-sdk.js';
 import { packageVersion } from './version.js';
 import { resolve } from 'node:path';
 import { loadPolicyFile, PolicyError } from '../policy/load.js';

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // wardenctl: the human's side of aws-warden. `wardenctl <noun> <verb> [--json]`; exit 0 ok, 1 a finding, 2 usage/environment.
+import '../../src/cli/quiet-sdk.js';
 import { runMain, UsageError } from '../../src/cli/run-main.js';
 import { packageVersion } from '../../src/cli/version.js';
 import { guardTerminal } from '../../src/util/terminal.js';

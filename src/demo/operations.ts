@@ -9,9 +9,16 @@ import { approveAndRun } from '../registry/approve.js';
 import { Store } from '../store/store.js';
 import { toolNames } from '../tools/index.js';
 import { Worker } from '../worker/worker.js';
+import type { Expect, Script } from './script.js';
 import { launchTagged } from './seed.js';
 
-type Call = (client: Client, agent: string, tool: string, args: Record<string, unknown>) => Promise<Record<string, unknown> | undefined>;
+type Call = (
+  client: Client,
+  agent: string,
+  tool: string,
+  args: Record<string, unknown>,
+  expect: Expect,
+) => Promise<Record<string, unknown> | undefined>;
 
 /** A day name two days from now, for a prod window that is surely closed while the demo runs. */
 export function closedWindow(now = new Date()): string {
@@ -23,13 +30,14 @@ export function closedWindow(now = new Date()): string {
 export async function windowChapter(
   bot: Client,
   call: Call,
+  script: Script,
   p: { policyFile: string; dbFile: string },
   out: (s: string) => void,
 ): Promise<void> {
-  const held = await call(bot, 'web-bot', 'promote_site', { site: 'shop' });
+  const held = await call(bot, 'web-bot', 'promote_site', { site: 'shop' }, 'scheduled');
   const runAt = held?.run_at as string | undefined;
   if (!runAt) return;
-  await call(bot, 'web-bot', 'get_job', { job_id: held?.job_id });
+  await call(bot, 'web-bot', 'get_job', { job_id: held?.job_id }, 'ok');
   out(
     `  a human sees it with \`wardenctl schedule list\`; \`aws-warden worker\` runs it at ${runAt} — the demo fast-forwards the worker's clock there`,
   );
@@ -37,6 +45,12 @@ export async function windowChapter(
   try {
     const pass = await new Worker(store, loadPolicyFile(p.policyFile, toolNames), 'demo:worker').runOnce();
     for (const r of pass.ran) out(`  worker ran ${r.job} (${r.tool}): ${r.state} — ${r.text.split('\n')[0]}`);
+    const promoted = pass.ran.find((r) => r.job === held?.job_id);
+    script.check(
+      'the worker runs the held promotion',
+      promoted?.state === 'done',
+      `the promotion job ended "${promoted?.state ?? 'not run'}"`,
+    );
   } finally {
     store.close();
   }
@@ -45,6 +59,7 @@ export async function windowChapter(
 export async function operationsChapter(
   bot: Client,
   call: Call,
+  script: Script,
   p: { policyFile: string; dbFile: string; stagingBucket: string },
   out: (s: string) => void,
 ): Promise<void> {
@@ -85,16 +100,26 @@ export async function operationsChapter(
     }),
   );
   out(`  (seeded: ${idle} at 0.7% CPU for 72 h, and an unattached 50 GB volume ${vol.VolumeId})`);
-  await call(bot, 'web-bot', 'find_unused_resources', {});
-  const reclaim = await call(bot, 'web-bot', 'reclaim_resources', {
-    ids: [vol.VolumeId, idle],
-    reason: 'idle test box and an export volume nobody attached',
-  });
+  const unused = await call(bot, 'web-bot', 'find_unused_resources', {}, 'ok');
+  const foundIds = ((unused?.resources as { id: string }[] | undefined) ?? []).map((r) => r.id);
+  script.check(
+    'find the seeded waste',
+    [idle, vol.VolumeId].every((id) => foundIds.includes(id as string)),
+    `found ${foundIds.join(', ') || 'nothing'}`,
+  );
+  const reclaim = await call(
+    bot,
+    'web-bot',
+    'reclaim_resources',
+    { ids: [vol.VolumeId, idle], reason: 'idle test box and an export volume nobody attached' },
+    'pending',
+  );
   const proposal = reclaim?.proposal_id as string | undefined;
   if (proposal) {
     const store = Store.open(p.dbFile);
     try {
       const done = await approveAndRun(store, loadPolicyFile(p.policyFile, toolNames), proposal, 'demo-human', 'ok to reclaim');
+      script.check('reclaim with approval', done.proposal.state === 'executed', `the reclaim ended "${done.proposal.state}"`);
       out(
         `  a human runs: wardenctl proposals approve ${proposal} --yes → ${done.proposal.state}: ${JSON.stringify(done.result.reclaimed)}`,
       );
@@ -107,12 +132,13 @@ export async function operationsChapter(
   await new S3Client({ forcePathStyle: true }).send(
     new PutBucketVersioningCommand({ Bucket: p.stagingBucket, VersioningConfiguration: { Status: 'Suspended' } }),
   );
-  const found = await call(bot, 'web-bot', 'check_drift', {});
+  const found = await call(bot, 'web-bot', 'check_drift', {}, 'ok');
   const ids = ((found?.drift as { id: string; status: string }[] | undefined) ?? []).filter((d) => d.status === 'drifted').map((d) => d.id);
-  if (ids.length) await call(bot, 'web-bot', 'repair_drift', { ids });
+  script.check('find the drift', ids.length > 0, 'check_drift found no drift after versioning was suspended by hand');
+  if (ids.length) await call(bot, 'web-bot', 'repair_drift', { ids }, 'ok');
 
   out('\n— backups: restore the live site into a scratch bucket and compare every hash —');
-  const checked = await call(bot, 'web-bot', 'verify_backups', {});
+  const checked = await call(bot, 'web-bot', 'verify_backups', {}, 'ok');
   const failed = (
     (checked?.result as { results?: { subject: string; ok: boolean; failures: string[] }[] } | undefined)?.results ?? []
   ).filter((r) => !r.ok);

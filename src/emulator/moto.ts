@@ -21,7 +21,13 @@ export function packageRoot(): string {
   return dir;
 }
 
+/** The moto_server to run: WARDEN_MOTO_SERVER if set, else the package's .venv, else one on PATH. */
 export function findMotoServer(): string {
+  const chosen = process.env.WARDEN_MOTO_SERVER;
+  if (chosen) {
+    if (!existsSync(chosen)) throw new Error(`WARDEN_MOTO_SERVER=${chosen}: no such file`);
+    return chosen;
+  }
   const local = join(packageRoot(), '.venv', 'bin', 'moto_server');
   if (existsSync(local)) return local;
   const onPath = spawnSync('sh', ['-c', 'command -v moto_server'], { encoding: 'utf8' });
@@ -29,20 +35,28 @@ export function findMotoServer(): string {
   throw new Error('moto_server not found: run `npm run setup:emulator` (it installs moto[server] into .venv)');
 }
 
-/** For the demo: install moto into .venv with the project's own script when it is not there yet. */
-export function ensureMotoInstalled(): void {
+/**
+ * For the demo: install moto into .venv with the project's own script when it is not there yet. Without blocking the
+ * event loop (an MCP server keeps answering meanwhile), and with the script's output on stderr, never on stdout.
+ */
+export async function ensureMotoInstalled(): Promise<void> {
   try {
     findMotoServer();
     return;
   } catch {
     const script = join(packageRoot(), 'scripts', 'setup-emulator.sh');
-    const run = spawnSync('bash', [script], { stdio: ['ignore', 'inherit', 'inherit'] });
-    if (run.status !== 0)
-      throw new Error(`installing the emulator failed (${script} exited ${run.status}); Python 3 with venv and PyPI access are needed`);
+    const status = await new Promise<number | null>((resolve, reject) => {
+      const child = spawn('bash', [script], { stdio: ['ignore', process.stderr, process.stderr] });
+      child.once('error', reject);
+      child.once('exit', resolve);
+    });
+    if (status !== 0)
+      throw new Error(`installing the emulator failed (${script} exited ${status}); Python 3 with venv and PyPI access are needed`);
   }
 }
 
-async function freePort(): Promise<number> {
+/** A loopback port free right now (the OS picks it). */
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.once('error', reject);
@@ -68,9 +82,9 @@ async function waitUntilUp(endpoint: string, child: ChildProcess, timeoutMs: num
   throw new Error(`moto_server did not answer at ${endpoint} within ${timeoutMs} ms`);
 }
 
-export async function startMoto(opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<Emulator> {
+export async function startMoto(opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv; port?: number } = {}): Promise<Emulator> {
   const bin = findMotoServer();
-  const port = await freePort();
+  const port = opts.port ?? (await freePort());
   const endpoint = `http://127.0.0.1:${port}`;
   const child = spawn(bin, ['-H', '127.0.0.1', '-p', String(port)], {
     stdio: ['ignore', 'ignore', 'pipe'],

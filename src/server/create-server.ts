@@ -26,6 +26,8 @@ export interface ServerDeps {
   tracker?: CallTracker;
   /** The policy file as it is now: re-read when it changes, so an edit applies from the next call. */
   policy?: PolicyWatcher;
+  /** Why calls cannot run yet (the demo's emulator still starting), or null once they can. */
+  notReady?: () => string | null;
 }
 
 function describe(spec: ToolSpec): Tool {
@@ -66,6 +68,8 @@ export function createServer(deps: ServerDeps): Server {
         'shutdown',
         `${spec.name} refused: aws-warden is shutting down and admits no new calls; nothing was done — call again once it has restarted`,
       );
+    const waiting = deps.notReady?.();
+    if (waiting) return refused('starting', `${spec.name} refused: ${waiting}; nothing was done — call again shortly`);
     // The policy file as it is now: an edit applies from this call on.
     const now = deps.policy?.current();
     if (now && !now.agent) return refused('policy', `${spec.name} refused: ${now.refused}; nothing was done`);

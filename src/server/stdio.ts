@@ -17,6 +17,8 @@ export interface ServeOptions {
   policyFile: string;
   dbFile: string;
   observe?: SendObserver;
+  /** Why calls cannot run yet, or null once they can (the demo answers the handshake while its emulator starts). */
+  notReady?: () => string | null;
 }
 
 /** Everything a server process holds; built before any byte of protocol is spoken, so bad config exits early. */
@@ -34,7 +36,7 @@ export function buildServer(opts: ServeOptions) {
   }
   const aws = awsFor(agent, store, opts.observe);
   const tracker = new CallTracker();
-  const server = createServer({ agent, store, aws, tools: allTools, tracker, policy: watcher });
+  const server = createServer({ agent, store, aws, tools: allTools, tracker, policy: watcher, notReady: opts.notReady });
   return { server, store, agent, aws, tracker, graceMs: policy.shutdown_grace_seconds * 1000 };
 }
 

@@ -1,0 +1,46 @@
+// What each step of the scripted demo should come to, and the steps that did not: a demo that missed one exits 1
+// naming it, never "chain verified" over a deploy that was refused.
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+
+/** ok: allowed and done; error: refused or failed (and undone); pending: a proposal; scheduled: held for a window. */
+export type Expect = 'ok' | 'error' | 'pending' | 'scheduled';
+
+export interface StepAnswer {
+  got: Expect;
+  text: string;
+  structured: Record<string, unknown> | undefined;
+}
+
+export type Out = (s: string) => void;
+
+export class Script {
+  readonly missed: string[] = [];
+
+  constructor(private readonly out: Out) {}
+
+  /** Records a step whose result was not the one the script shows. */
+  check(step: string, ok: boolean, saw: string): void {
+    if (ok) return;
+    this.missed.push(`${step}: ${saw}`);
+    this.out(`  ✗✗ the demo expected otherwise here: ${saw}`);
+  }
+
+  /** Calls a tool, prints the answer the way the demo does, and checks it came to `expect`. */
+  async call(client: Client, agent: string, tool: string, args: Record<string, unknown>, expect: Expect): Promise<StepAnswer> {
+    const res = await client.callTool({ name: tool, arguments: args });
+    const text = (res.content as { type: string; text: string }[]).find((c) => c.type === 'text')?.text ?? '';
+    const structured = res.structuredContent as Record<string, unknown> | undefined;
+    const status = structured?.status;
+    const got: Expect = res.isError ? 'error' : status === 'pending_approval' ? 'pending' : status === 'scheduled' ? 'scheduled' : 'ok';
+    this.check(`${agent} ${tool}`, got === expect, `${tool} came to "${got}", the demo expected "${expect}": ${text.split('\n')[0]}`);
+    return { got, text, structured };
+  }
+
+  /** The closing verdict: 0 when every step came to what the demo shows. */
+  verdict(): number {
+    if (this.missed.length === 0) return 0;
+    this.out(`\nDEMO FAILED: ${this.missed.length} step(s) did not come to the result the demo shows:`);
+    for (const m of this.missed) this.out(`  - ${m}`);
+    return 1;
+  }
+}

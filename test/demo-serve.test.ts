@@ -32,7 +32,7 @@ interface Demo {
 
 async function startDemo(): Promise<Demo> {
   const moto = slowMoto();
-  const env = { ...(process.env as Record<string, string>), WARDEN_MOTO_SERVER: moto.bin };
+  const env: Record<string, string> = { ...(process.env as Record<string, string>), WARDEN_MOTO_SERVER: moto.bin };
   // The demo sets its own AWS environment, as it would on a machine with no AWS configuration at all.
   for (const k of ['AWS_ENDPOINT_URL', 'AWS_REGION', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY']) delete env[k];
   const transport = new StdioClientTransport({ command: process.execPath, args: [CLI, 'demo', '--serve'], env, stderr: 'pipe' });
@@ -48,7 +48,7 @@ async function startDemo(): Promise<Demo> {
   return { client, asked, stderr: () => stderr, release: moto.release };
 }
 
-const text = (r: { content?: unknown }) => ((r.content ?? []) as { text: string }[]).map((c) => c.text).join('\n');
+const text = (r: object) => ((('content' in r && r.content) || []) as { text: string }[]).map((c) => c.text).join('\n');
 
 describe('aws-warden demo --serve', () => {
   it('answers the handshake at once, says "still starting", then serves two demos side by side with consent in the client', async () => {
@@ -65,11 +65,7 @@ describe('aws-warden demo --serve', () => {
       }
       await Promise.all(
         demos.map((d) =>
-          until(
-            'the demo to be ready',
-            async () => !(await d.client.callTool({ name: 'get_status', arguments: {} })).isError,
-            90_000,
-          ),
+          until('the demo to be ready', async () => !(await d.client.callTool({ name: 'get_status', arguments: {} })).isError, 90_000),
         ),
       );
       for (const d of demos) {

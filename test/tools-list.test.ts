@@ -1,9 +1,14 @@
 // What clients see in tools/list: a reviewed snapshot, every hint set explicitly, snake_case names, output schemas.
 import { describe, expect, it } from 'vitest';
 import { allTools } from '../src/tools/index.js';
+import { TOOL_NAMES } from '../src/tools/names.js';
 import { connect, world } from './helpers/harness.js';
 
 describe('tools/list', () => {
+  it('the names list that commands load without the tools is the registry, in order', () => {
+    expect(TOOL_NAMES).toEqual(allTools.map((t) => t.name));
+  });
+
   it('lists every registered tool', async () => {
     const w = world();
     const h = await connect(w.policy, w.agent);

@@ -4,8 +4,7 @@ import './quiet-sdk.js';
 import { packageVersion } from './version.js';
 import { resolve } from 'node:path';
 import { loadPolicyFile, PolicyError } from '../policy/load.js';
-import { toolNames } from '../tools/index.js';
-import { serveStdio } from '../server/stdio.js';
+import { TOOL_NAMES } from '../tools/names.js';
 import { ExitError, parse, runMain, UsageError } from './run-main.js';
 import { describePolicy } from './describe-policy.js';
 
@@ -65,6 +64,7 @@ async function main(argv: string[]): Promise<number | void> {
       HELP,
     );
     if (values.help) return void process.stderr.write(HELP);
+    const { serveStdio } = await import('../server/stdio.js');
     await serveStdio({
       agentId: values.agent ?? (process.env.WARDEN_AGENT || undefined),
       policyFile: resolve(values.policy ?? (process.env.WARDEN_POLICY || 'policy.yaml')),
@@ -87,7 +87,7 @@ async function main(argv: string[]): Promise<number | void> {
     if (values.help) return void process.stdout.write(HELP);
     const interval = Number(values.interval ?? 60);
     if (!Number.isFinite(interval) || interval < 1) throw new UsageError(`--interval: expected seconds ≥ 1, got "${values.interval}"`);
-    const policy = loadPolicyFile(resolve(values.policy ?? (process.env.WARDEN_POLICY || 'policy.yaml')), toolNames);
+    const policy = loadPolicyFile(resolve(values.policy ?? (process.env.WARDEN_POLICY || 'policy.yaml')), TOOL_NAMES);
     const { Store } = await import('../store/store.js');
     const { runWorker } = await import('../worker/worker.js');
     const store = Store.open(resolve(values.db ?? (process.env.WARDEN_DB || 'warden.db')));
@@ -108,7 +108,7 @@ async function main(argv: string[]): Promise<number | void> {
     const file = resolve(positionals[0] ?? (process.env.WARDEN_POLICY || 'policy.yaml'));
     let policy;
     try {
-      policy = loadPolicyFile(file, toolNames);
+      policy = loadPolicyFile(file, TOOL_NAMES);
     } catch (e) {
       // An invalid policy is what check-policy looks for: a finding, exit 1.
       if (e instanceof PolicyError) throw new ExitError(1, e.message);

@@ -4,29 +4,22 @@ import '../../src/cli/quiet-sdk.js';
 import { runMain, UsageError } from '../../src/cli/run-main.js';
 import { packageVersion } from '../../src/cli/version.js';
 import { guardTerminal } from '../../src/util/terminal.js';
-import { auditCommand } from './audit.js';
-import { backupsCommand } from './backups.js';
-import { budgetCommand } from './budget.js';
 import { HELP } from './help.js';
-import { iamCommand } from './iam.js';
-import { notificationsCommand } from './notifications.js';
-import { pricesCommand } from './prices.js';
-import { proposalsCommand } from './proposals.js';
-import { scheduleCommand } from './schedule.js';
-import { statusCommand } from './status.js';
-import { trustCommand } from './trust.js';
 
-const COMMANDS: Record<string, (argv: string[]) => number | Promise<number>> = {
-  audit: auditCommand,
-  status: statusCommand,
-  budget: budgetCommand,
-  proposals: proposalsCommand,
-  prices: pricesCommand,
-  notifications: notificationsCommand,
-  iam: iamCommand,
-  trust: trustCommand,
-  schedule: scheduleCommand,
-  backups: backupsCommand,
+type Command = (argv: string[]) => number | Promise<number>;
+
+/** Each command's module, loaded only when it runs: `--help` or `audit tail` never load the AWS SDK. */
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  audit: async () => (await import('./audit.js')).auditCommand,
+  status: async () => (await import('./status.js')).statusCommand,
+  budget: async () => (await import('./budget.js')).budgetCommand,
+  proposals: async () => (await import('./proposals.js')).proposalsCommand,
+  prices: async () => (await import('./prices.js')).pricesCommand,
+  notifications: async () => (await import('./notifications.js')).notificationsCommand,
+  iam: async () => (await import('./iam.js')).iamCommand,
+  trust: async () => (await import('./trust.js')).trustCommand,
+  schedule: async () => (await import('./schedule.js')).scheduleCommand,
+  backups: async () => (await import('./backups.js')).backupsCommand,
 };
 
 async function main(argv: string[]): Promise<number> {
@@ -43,9 +36,9 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(HELP.main);
     return 0;
   }
-  const command = Object.hasOwn(COMMANDS, noun) ? COMMANDS[noun] : undefined;
-  if (!command) throw new UsageError(`unknown command "${noun}"\n\n${HELP.main}`);
-  return command(rest);
+  const load = Object.hasOwn(COMMANDS, noun) ? COMMANDS[noun] : undefined;
+  if (!load) throw new UsageError(`unknown command "${noun}"\n\n${HELP.main}`);
+  return (await load())(rest);
 }
 
 const argv = process.argv.slice(2);

@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { ExitError } from '../../src/cli/run-main.js';
 import { loadPolicyFile, PolicyError } from '../../src/policy/load.js';
 import type { Policy } from '../../src/policy/schema.js';
-import { toolNames } from '../../src/tools/index.js';
+import { TOOL_NAMES } from '../../src/tools/names.js';
 
 /** The policy file wardenctl reads: --policy, else WARDEN_POLICY, else ./policy.yaml. */
 export const policyFile = (flag: string | undefined) => resolve(flag ?? (process.env.WARDEN_POLICY || 'policy.yaml'));
@@ -11,7 +11,7 @@ export const policyFile = (flag: string | undefined) => resolve(flag ?? (process
 export function loadPolicy(flag: string | undefined): Policy {
   const file = policyFile(flag);
   try {
-    return loadPolicyFile(file, toolNames);
+    return loadPolicyFile(file, TOOL_NAMES);
   } catch (e) {
     if (e instanceof PolicyError) throw new ExitError(2, e.message);
     throw e;

@@ -5,15 +5,12 @@ import Table from 'cli-table3';
 import { ExitError, parse, UsageError } from '../../src/cli/run-main.js';
 import { ProposalRefused, rejectProposal } from '../../src/proposals/approve.js';
 import { recordExpiries } from '../../src/proposals/expire.js';
-import { approveAndRun } from '../../src/registry/approve.js';
-import { approveGrant } from '../../src/proposals/grant.js';
-import { requestPermission } from '../../src/tools/request-permission.js';
-import { IAMClient } from '@aws-sdk/client-iam';
 import { oneLine } from '../../src/util/terminal.js';
 import { actingHuman } from './human.js';
 import { loadPolicy, policyFile } from './policy.js';
-import { toolNames } from '../../src/tools/index.js';
+import { TOOL_NAMES } from '../../src/tools/names.js';
 import type { ProposalRow } from '../../src/store/proposals.js';
+import type { Store } from '../../src/store/store.js';
 import { HELP, printHelp } from './help.js';
 import { withStore } from './store.js';
 
@@ -156,6 +153,19 @@ async function confirm(question: string): Promise<boolean> {
   }
 }
 
+/**
+ * Runs an approved proposal: a grant writes the policy file and the role with this operator's own credentials; any
+ * other plan runs under the approver role. Loaded here, so the commands that only read never load the AWS SDK.
+ */
+async function approveWith(store: Store, p: ProposalRow, values: { policy?: string }, who: string, comment: string | null) {
+  if (p.tool === 'request_permission') {
+    const [{ approveGrant }, { IAMClient }] = await Promise.all([import('../../src/proposals/grant.js'), import('@aws-sdk/client-iam')]);
+    return approveGrant(store, policyFile(values.policy), TOOL_NAMES, p.id, who, comment, new IAMClient({}));
+  }
+  const { approveAndRun } = await import('../../src/registry/approve.js');
+  return approveAndRun(store, loadPolicy(values.policy), p.id, who, comment);
+}
+
 async function decide(argv: string[], verb: 'approve' | 'reject'): Promise<number> {
   const { values, positionals } = parse(
     argv,
@@ -196,10 +206,7 @@ async function decide(argv: string[], verb: 'approve' | 'reject'): Promise<numbe
       const done =
         verb === 'reject'
           ? rejectProposal(store, id, who, values.reason as string, policyForNotices(values.policy))
-          : p.tool === requestPermission.name
-            ? // A grant writes the policy file and the role, with this operator's own credentials.
-              await approveGrant(store, policyFile(values.policy), toolNames, id, who, comment, new IAMClient({}))
-            : await approveAndRun(store, loadPolicy(values.policy), id, who, comment);
+          : await approveWith(store, p, values, who, comment);
       process.stdout.write(
         values.json
           ? `${JSON.stringify({ proposal: view(done.proposal), result: done.result }, null, 2)}\n`

@@ -1,0 +1,28 @@
+// The registered tools' names, in listing order, without loading any tool (and so without the AWS SDK): what a
+// policy is validated against by commands that run no tool. test/tools-list.test.ts keeps it equal to the registry.
+export const TOOL_NAMES: readonly string[] = [
+  'get_status',
+  'list_resources',
+  'tag_resource',
+  'get_budget',
+  'request_budget',
+  'request_permission',
+  'get_service',
+  'scale_service',
+  'get_database',
+  'scale_database',
+  'snapshot_database',
+  'get_database_credentials',
+  'get_proposal',
+  'propose_security_change',
+  'propose_network_acl_change',
+  'deploy_static_site',
+  'get_site_status',
+  'promote_site',
+  'find_unused_resources',
+  'reclaim_resources',
+  'check_drift',
+  'repair_drift',
+  'verify_backups',
+  'get_job',
+];

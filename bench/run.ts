@@ -1,5 +1,5 @@
 // npm run bench: guard+audit+MCP overhead against the bare SDK on one moto, audit append rate, chain verify time,
-// budget races, deploys, operations (windows, worker, drift), many instances.
+// budget races, deploys, operations (windows, worker, drift), many instances, and start-up times.
 import { DescribeInstancesCommand, RunInstancesCommand } from '@aws-sdk/client-ec2';
 import { GetResourcesCommand } from '@aws-sdk/client-resource-groups-tagging-api';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -26,6 +26,7 @@ import { closeDb, openDb } from '../src/store/db.js';
 import { Store } from '../src/store/store.js';
 import { toolNames } from '../src/tools/index.js';
 import { operationsBench } from './operations.js';
+import { startupBench } from './startup.js';
 import { ms, summarize, time } from './stats.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'warden-bench-'));
@@ -344,9 +345,13 @@ async function main(): Promise<void> {
   const emulator = await startMoto();
   Object.assign(process.env, emulatorEnv(emulator.endpoint), { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' });
   out(`aws-warden bench — node ${process.version}, ${new Date().toISOString()}`);
-  // BENCH_ONLY=instances npm run bench runs the last part alone (it needs its own fresh emulator anyway).
-  const all = process.env.BENCH_ONLY !== 'instances';
+  // BENCH_ONLY=instances npm run bench runs the last part alone (it needs its own fresh emulator anyway);
+  // BENCH_ONLY=startup only the start-up figures.
+  const only = process.env.BENCH_ONLY;
+  const all = only === undefined;
   try {
+    if (all || only === 'startup') await startupBench(out);
+    if (only === 'startup') return;
     if (all) {
       await overhead();
       appends();

@@ -3,7 +3,7 @@
 import './quiet-sdk.js';
 import { packageVersion } from './version.js';
 import { resolve } from 'node:path';
-import { loadPolicyFile, PolicyError } from '../policy/load.js';
+import { PolicyError } from '../policy/errors.js';
 import { TOOL_NAMES } from '../tools/names.js';
 import { ExitError, parse, runMain, UsageError } from './run-main.js';
 import { describePolicy } from './describe-policy.js';
@@ -87,6 +87,7 @@ async function main(argv: string[]): Promise<number | void> {
     if (values.help) return void process.stdout.write(HELP);
     const interval = Number(values.interval ?? 60);
     if (!Number.isFinite(interval) || interval < 1) throw new UsageError(`--interval: expected seconds ≥ 1, got "${values.interval}"`);
+    const { loadPolicyFile } = await import('../policy/load.js');
     const policy = loadPolicyFile(resolve(values.policy ?? (process.env.WARDEN_POLICY || 'policy.yaml')), TOOL_NAMES);
     const { Store } = await import('../store/store.js');
     const { runWorker } = await import('../worker/worker.js');
@@ -106,6 +107,7 @@ async function main(argv: string[]): Promise<number | void> {
     const { values, positionals } = parse(rest, { help: { type: 'boolean', short: 'h' }, json: { type: 'boolean' } }, HELP, 1);
     if (values.help) return void process.stdout.write(HELP);
     const file = resolve(positionals[0] ?? (process.env.WARDEN_POLICY || 'policy.yaml'));
+    const { loadPolicyFile } = await import('../policy/load.js');
     let policy;
     try {
       policy = loadPolicyFile(file, TOOL_NAMES);

@@ -1,7 +1,7 @@
 // Shared by aws-warden and wardenctl: known errors print one line and exit 2; anything else is a bug with a stack.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { PolicyError } from '../policy/load.js';
-import { IdentityError } from '../core/agent.js';
+import { PolicyError } from '../policy/errors.js';
+import { IdentityError } from '../core/errors.js';
 
 export class UsageError extends Error {
   override name = 'UsageError';

@@ -7,6 +7,7 @@ import {
   type RateLimitPolicy,
   type TierPolicy,
 } from '../policy/schema.js';
+import { IdentityError } from './errors.js';
 
 export interface AgentContext {
   id: string;
@@ -20,9 +21,7 @@ export interface AgentContext {
   policySource?: { sha256: string; loadedAt: string; problem: string | null };
 }
 
-export class IdentityError extends Error {
-  override name = 'IdentityError';
-}
+export { IdentityError };
 
 const own = <T>(map: Record<string, T>, key: string): T | undefined => (Object.hasOwn(map, key) ? map[key] : undefined);
 

@@ -1,4 +1,4 @@
-// The two ways a tool's planner or executor says "no" or "undone", shared by tools, the registry and the server.
+// The ways a planner or executor says "no" or "undone", and the server cannot say who it acts for: shared by tools, the registry, the server and the commands.
 
 /** A refusal the planner decides (bad reference, unknown name): audited as denied, told to the agent. */
 export class Refusal extends Error {
@@ -40,4 +40,9 @@ export class RollbackIncomplete extends Error {
   ) {
     super(message);
   }
+}
+
+/** No agent, or one the policy does not name: the server cannot know who it acts for. */
+export class IdentityError extends Error {
+  override name = 'IdentityError';
 }

@@ -5,14 +5,10 @@ import { basename, dirname, resolve } from 'node:path';
 import { isMap, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
 import { issueMessage } from '../util/zod-issue.js';
+import { PolicyError } from './errors.js';
 import { policySchema, type Policy } from './schema.js';
 
-export class PolicyError extends Error {
-  override name = 'PolicyError';
-  constructor(readonly problems: string[]) {
-    super(problems.join('\n'));
-  }
-}
+export { PolicyError };
 
 export function loadPolicyFile(file: string, knownTools: readonly string[]): Policy {
   return readPolicyFile(file, knownTools).policy;

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { launchTagged } from '../src/demo/seed.js';
-import { buildServer } from '../src/server/stdio.js';
+import { buildServer } from '../src/server/build.js';
 import { rawDb, Store } from '../src/store/store.js';
 import { admin, call, world } from './helpers/harness.js';
 

@@ -5,6 +5,7 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { until } from './helpers/served.js';
 
 const WARDENCTL = join(process.cwd(), 'dist', 'tools', 'wardenctl', 'main.js');
 const CLI = join(process.cwd(), 'dist', 'src', 'cli', 'aws-warden.js');
@@ -55,6 +56,26 @@ describe('fast start', () => {
     },
     60_000,
   );
+
+  it('aws-warden serve answers the MCP initialize request before it loads the tools and the AWS SDK', async () => {
+    const trace = join(mkdtempSync(join(tmpdir(), 'warden-trace-')), 'imports.txt');
+    const child = spawn(process.execPath, ['--import', HOOK, CLI, 'serve', '--agent', 'web-bot', '--policy', 'policy.yaml'], {
+      env: { ...process.env, WARDEN_IMPORT_TRACE: trace, WARDEN_DB: db },
+    });
+    let stdout = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    const exited = new Promise((r) => child.once('exit', r));
+    child.stdin.write(
+      `${JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '0' } } })}\n`,
+    );
+    await until('the initialize answer', () => stdout.includes('\n'), 30_000);
+    const answer = JSON.parse(stdout.split('\n')[0]) as { result?: { serverInfo?: { name: string }; capabilities?: object } };
+    expect(answer.result?.serverInfo?.name).toBe('aws-warden');
+    expect(answer.result?.capabilities).toHaveProperty('tools');
+    child.stdin.end();
+    await exited;
+    expect(existsSync(trace) ? readFileSync(trace, 'utf8') : '').toBe('');
+  }, 60_000);
 
   it('the hook does see the SDK where a command needs it (wardenctl iam render)', async () => {
     const { imported } = await awsImports(WARDENCTL, ['iam', 'render', '--project', 'shop']);

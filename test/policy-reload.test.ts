@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { launchTagged } from '../src/demo/seed.js';
-import { buildServer } from '../src/server/stdio.js';
+import { buildServer } from '../src/server/build.js';
 import { admin, call, world } from './helpers/harness.js';
 
 async function served(yaml: string, agent: string) {

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The aws-warden command: serve (MCP on stdio), worker (scheduled jobs), check-policy, demo.
 import './quiet-sdk.js';
-import { packageVersion } from './version.js';
+import { packageVersion } from '../core/version.js';
 import { resolve } from 'node:path';
 import { PolicyError } from '../policy/errors.js';
 import { TOOL_NAMES } from '../tools/names.js';

@@ -1,6 +1,19 @@
 // createServer(deps): an MCP server whose only tool handler is the guarded path; tools/list shows what the tier grants.
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import { CallToolRequestSchema, ErrorCode, ListToolsRequestSchema, McpError, type Tool } from '@modelcontextprotocol/sdk/types.js';
+import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
+import {
+  CallToolRequestSchema,
+  ErrorCode,
+  ListToolsRequestSchema,
+  McpError,
+  type CallToolRequest,
+  type CallToolResult,
+  type ListToolsRequest,
+  type ListToolsResult,
+  type ServerNotification,
+  type ServerRequest,
+  type Tool,
+} from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import type { AgentAws } from '../aws/clients.js';
 import type { Store } from '../store/store.js';
@@ -13,9 +26,10 @@ import { inputSchemaOf, outputSchemaOf } from '../registry/tool-io.js';
 import { oneLine } from '../util/terminal.js';
 import type { CallTracker } from './drain.js';
 import type { PolicyWatcher } from './policy-watch.js';
+import { SERVER_INFO, SERVER_OPTIONS } from './info.js';
 import { toToolResult } from './result.js';
 
-export const SERVER_INFO = { name: 'aws-warden', version: '0.1.0' };
+export { SERVER_INFO, SERVER_OPTIONS };
 
 export interface ServerDeps {
   agent: AgentContext;
@@ -42,20 +56,30 @@ function describe(spec: ToolSpec): Tool {
 }
 
 export function createServer(deps: ServerDeps): Server {
+  const server = new Server(SERVER_INFO, SERVER_OPTIONS);
+  const handlers = toolHandlers(server, deps);
+  server.setRequestHandler(ListToolsRequestSchema, handlers.list);
+  server.setRequestHandler(CallToolRequestSchema, handlers.call);
+  return server;
+}
+
+type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
+
+export interface ToolHandlers {
+  list(request: ListToolsRequest, extra: Extra): Promise<ListToolsResult>;
+  call(request: CallToolRequest, extra: Extra): Promise<CallToolResult>;
+}
+
+/** tools/list and tools/call of the guarded path, for `server` (which asks the person at the client for consent). */
+export function toolHandlers(server: Server, deps: ServerDeps): ToolHandlers {
   const tools = new Map((deps.tools ?? allTools).map((t) => [t.name, t]));
   const listing = [...tools.values()].map(describe);
-  const server = new Server(SERVER_INFO, {
-    capabilities: { tools: {} },
-    instructions:
-      'aws-warden: every call passes a guard (trust tier, tag ownership, budget, escalation) and is audited. Call get_status first; refusals say which rule said no and what to do instead.',
-  });
-
-  server.setRequestHandler(ListToolsRequestSchema, async () => {
+  const list = async (): Promise<ListToolsResult> => {
     const tier = withCurrentTier(deps.store, deps.policy?.current().agent ?? deps.agent).tier;
     return { tools: listing.filter((t) => tier.tools.includes(t.name)) };
-  });
+  };
 
-  server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
+  const call = async (request: CallToolRequest, extra: Extra): Promise<CallToolResult> => {
     const spec = tools.get(request.params.name);
     // Per the MCP spec an unknown tool is a protocol error (-32602), and it is on the audit record.
     if (!spec) throw new McpError(ErrorCode.InvalidParams, recordUnknownTool(deps, request.params.name, request.params.arguments));
@@ -108,6 +132,6 @@ export function createServer(deps: ServerDeps): Server {
       });
     const outcome = await (deps.tracker ? deps.tracker.track(run) : run());
     return toToolResult(outcome);
-  });
-  return server;
+  };
+  return { list, call };
 }

@@ -1,47 +1,35 @@
-// `aws-warden serve`: load policy, resolve the agent, open the store, and serve MCP on stdin/stdout.
+// `aws-warden serve`: open the policy, the agent and the store (a bad configuration exits before any protocol), answer
+// the MCP handshake at once, and load the tools and the AWS SDK beside it.
+import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
-import type { SendObserver } from '../aws/clients.js';
-import { readPolicyFile } from '../policy/load.js';
-import { Store } from '../store/store.js';
-import { allTools, toolNames } from '../tools/index.js';
-import { resolveAgent } from '../core/agent.js';
-import { awsFor } from '../registry/agent-aws.js';
-import { createServer } from './create-server.js';
-import { CallTracker } from './drain.js';
-import { PolicyWatcher } from './policy-watch.js';
-import { recoverOpenApprovals } from '../registry/recover.js';
+import { CallToolRequestSchema, ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { log } from '../core/log.js';
+import { CallTracker } from './drain.js';
+import { SERVER_INFO, SERVER_OPTIONS } from './info.js';
+import { openBase, type ServeOptions } from './open.js';
 
-export interface ServeOptions {
-  agentId: string | undefined;
-  policyFile: string;
-  dbFile: string;
-  observe?: SendObserver;
-  /** Why calls cannot run yet, or null once they can (the demo answers the handshake while its emulator starts). */
-  notReady?: () => string | null;
-}
-
-/** Everything a server process holds; built before any byte of protocol is spoken, so bad config exits early. */
-export function buildServer(opts: ServeOptions) {
-  const loaded = readPolicyFile(opts.policyFile, toolNames);
-  const policy = loaded.policy;
-  const agent = resolveAgent(policy, opts.agentId);
-  const watcher = new PolicyWatcher(opts.policyFile, agent.id, toolNames, loaded);
-  const store = Store.open(opts.dbFile);
-  // A damaged file is not trusted with changes: every mutating call is refused until a human repairs or replaces it.
-  const damage = store.integrity('quick');
-  if (damage.length) {
-    store.damage = `the audit store ${opts.dbFile} failed SQLite's quick_check (${damage.slice(0, 3).join('; ')})`;
-    log.error(`${store.damage}: mutating calls are refused; run \`wardenctl audit verify\` and restore the store from a backup`);
-  }
-  const aws = awsFor(agent, store, opts.observe);
-  const tracker = new CallTracker();
-  const server = createServer({ agent, store, aws, tools: allTools, tracker, policy: watcher, notReady: opts.notReady });
-  return { server, store, agent, aws, tracker, graceMs: policy.shutdown_grace_seconds * 1000 };
-}
+export type { ServeOptions };
 
 export async function serveStdio(opts: ServeOptions): Promise<void> {
-  const { server, store, agent, aws, tracker, graceMs } = buildServer(opts);
+  const base = openBase(opts);
+  const { store, agent, graceMs } = base;
+  const server = new Server(SERVER_INFO, SERVER_OPTIONS);
+  const tracker = new CallTracker();
+  // The tools and the AWS SDK load once the handshake is answered (or at the first request, whichever comes first):
+  // a request waits for them rather than finding no handler.
+  let guarded: ReturnType<typeof loadGuard> | undefined;
+  const loadGuard = () =>
+    import('./build.js')
+      .then((m) => m.guard(base, server, tracker, opts))
+      .catch((e: unknown) => {
+        log.error(`loading the tools failed: ${(e as Error).message}`);
+        void stop('tools failed to load');
+        throw e;
+      });
+  const guard = () => (guarded ??= loadGuard());
+  server.oninitialized = () => void guard().catch(() => {});
+  server.setRequestHandler(ListToolsRequestSchema, async (req, extra) => (await guard()).handlers.list(req, extra));
+  server.setRequestHandler(CallToolRequestSchema, async (req, extra) => (await guard()).handlers.call(req, extra));
   const transport = new StdioServerTransport();
   let stopping: Promise<void> | undefined;
   // SIGTERM, SIGINT or the client closing stdin: admit nothing new, let running calls finish or roll back and record
@@ -69,9 +57,5 @@ export async function serveStdio(opts: ServeOptions): Promise<void> {
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
   await server.connect(transport);
-  // A change a crashed process left half done is finished or rolled back now, without holding up the protocol.
-  void recoverOpenApprovals(store, agent, aws)
-    .then((r) => r.forEach((x) => log.info(`recovered ${x.tool} approval ${x.approval}: ${x.outcome} (${x.why})`)))
-    .catch((e) => log.error(`recovering interrupted changes failed: ${(e as Error).message}`));
   log.info(`serving agent ${agent.id} (project ${agent.projectId}, tier ${agent.tierName}) on stdio; audit in ${opts.dbFile}`);
 }

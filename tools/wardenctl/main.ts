@@ -2,7 +2,7 @@
 // wardenctl: the human's side of aws-warden. `wardenctl <noun> <verb> [--json]`; exit 0 ok, 1 a finding, 2 usage/environment.
 import '../../src/cli/quiet-sdk.js';
 import { runMain, UsageError } from '../../src/cli/run-main.js';
-import { packageVersion } from '../../src/cli/version.js';
+import { packageVersion } from '../../src/core/version.js';
 import { guardTerminal } from '../../src/util/terminal.js';
 import { HELP } from './help.js';
 

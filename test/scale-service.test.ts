@@ -259,17 +259,19 @@ describe('scale_service', () => {
 
   it('sends progress notifications while it waits for health, when the client asked', async () => {
     const { h } = await serviceWorld();
-    const seen: string[] = [];
+    const sent: { progress: number; total?: number; message?: string }[] = [];
     const res = await h.client.callTool(
       { name: 'scale_service', arguments: { service: 'web', desired_count: 1, instance_type: 't3.micro' } },
       undefined,
-      {
-        onprogress: (p) => void seen.push(p.message ?? ''),
-      },
+      { onprogress: (p) => void sent.push(p) },
     );
     expect(res.isError).toBeFalsy();
+    const seen = sent.map((p) => p.message ?? '');
     expect(seen).toContain('launched 1 × t3.micro; waiting for health');
-    expect(seen).toContain('1/1 instances healthy');
+    expect(seen.some((m) => /^1\/1 instances healthy after \d+ s \(at most \d+ s\)$/.test(m)), seen.join(' | ')).toBe(true);
+    // As the spec requires: every notification's progress is higher than the one before, and within its total.
+    for (let i = 1; i < sent.length; i++) expect(sent[i].progress).toBeGreaterThan(sent[i - 1].progress);
+    for (const p of sent) if (p.total !== undefined) expect(p.progress).toBeLessThanOrEqual(p.total);
   });
 
   it('keeps a reason with injection strings verbatim and harmless', async () => {

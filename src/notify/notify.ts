@@ -18,7 +18,8 @@ export interface Notice {
     | 'scheduled'
     | 'drift'
     | 'backup_failed'
-    | 'interrupted';
+    | 'interrupted'
+    | 'cancelled';
   subject: string;
   body: Record<string, unknown>;
   eventId?: string;

@@ -24,6 +24,8 @@ export class Call {
   readonly requestIds: string[] = [];
   /** The call's deadline: aborts its AWS requests and waits when it passes (agent calls; set by the lifecycle). */
   deadline: { signal: AbortSignal; seconds: number } | null = null;
+  /** The client's own cancellation (notifications/cancelled), as distinct from the deadline. */
+  cancel: { signal: AbortSignal; by: string } | null = null;
   /** The call's slot among the agent's calls in flight, while it holds one. */
   private slot: string | null = null;
 
@@ -36,6 +38,14 @@ export class Call {
     /** Who the audit names as acting: the agent's id, or `human:<name>`. */
     readonly actor: string,
   ) {}
+
+  /** Why the client cancelled this call, when it did: who asked, and the reason it gave. */
+  get cancelledBy(): { by: string; reason: string } | null {
+    const c = this.cancel;
+    if (!c?.signal.aborted) return null;
+    const reason = c.signal.reason;
+    return { by: c.by, reason: typeof reason === 'string' && reason ? reason : 'no reason given' };
+  }
 
   /** What the guard is asked about: this tool, for the agent the change is for, in the tier in force. */
   get guardRequest(): GuardRequest {
@@ -68,13 +78,20 @@ export class Call {
   }
 
   /** Records a refusal and returns it as the outcome; if even that row cannot be written, the answer still goes out. */
-  refuse(kind: 'denied' | 'failed', follows: string | null, decision: object, message: string, extra: Partial<NewEvent> = {}): Outcome {
+  refuse(
+    kind: 'denied' | 'failed' | 'cancelled',
+    follows: string | null,
+    decision: object,
+    message: string,
+    extra: Partial<NewEvent> = {},
+  ): Outcome {
     try {
       this.record({ kind, decision, follows, roleArn: this.roleArn, ...extra });
     } catch (e) {
       log.error(`audit append failed: ${(e as Error).message}`);
     }
     if (kind === 'failed') return { status: 'failed', message };
+    if (kind === 'cancelled') return { status: 'cancelled', eventId: follows ?? '', message };
     return { status: 'denied', rule: String((decision as { rule?: unknown }).rule ?? 'input'), message };
   }
 

@@ -37,6 +37,8 @@ export interface CallDeps {
 
 export interface CallExtras {
   signal: AbortSignal;
+  /** Who the client that may cancel this call is (`client:<name>`), for the `cancelled` audit row. */
+  cancelledBy?: string;
   progress: ToolContext['progress'];
   /**
    * Asks the person at the MCP client to approve (elicitation), when the client can; true only for an
@@ -134,6 +136,7 @@ export async function runCall(spec: ToolSpec, rawArgs: unknown, deps: CallDeps, 
   // The whole call is bounded: past its deadline every AWS request it makes is aborted and its waits end.
   const seconds = agent.policy.call_deadline_seconds;
   call.deadline = { signal: AbortSignal.timeout(seconds * 1000), seconds };
+  call.cancel = { signal: extras.signal, by: extras.cancelledBy ?? 'client' };
   const signal = AbortSignal.any([extras.signal, call.deadline.signal]);
   // Every AWS request of the call listens to this one signal, a deploy's batches and parts many at once: that is no
   // leak, and Node's warning at 11 listeners would only reach the client's log.
@@ -328,9 +331,10 @@ async function decideStage(
   }
   if (gate.kind === 'proposed') return proposed(call, gate, plan, extras);
   if (extras.signal.aborted) {
+    const who = call.cancelledBy ?? { by: 'client', reason: 'no reason given' };
     store.ledger.release(gate.row.id, 'cancelled before execution');
-    call.refuse('failed', gate.row.id, { stage: 'execute' }, `${spec.name} cancelled before execution; nothing was done`);
-    return { status: 'cancelled', eventId: gate.row.id, message: `${spec.name} cancelled before execution; nothing was done` };
+    call.refuse('cancelled', gate.row.id, { stage: 'execute', cancelled_by: who.by, reason: who.reason }, '');
+    return { status: 'cancelled', eventId: gate.row.id, message: `${spec.name} cancelled by ${who.by} before execution; nothing was done` };
   }
   return runAndSettle(call, { row: gate.row, plan, args, deltaCents: gate.deltaCents, decision: d }, ctx);
 }

@@ -95,7 +95,44 @@ export async function runAndSettle(
   };
 }
 
+/**
+ * The client cancelled the call while it ran: the tool stopped and undid what it did (its RolledBack says how). The
+ * outcome is `cancelled`, following the approval, naming who asked; humans are told; it is no health failure and is
+ * never reviewed toward demotion.
+ */
+function settleCancelled(call: Call, a: Approved, e: unknown, who: { by: string; reason: string }): Outcome {
+  const { spec, store } = call;
+  const undone = e instanceof RolledBack;
+  const why = describeFailure(e, call);
+  const message = `${spec.name} cancelled by ${who.by} (${who.reason}); ${undone ? `what it did was undone: ${why}` : `it stopped: ${why}`}`;
+  try {
+    store.transaction(() => {
+      store.ledger.release(a.row.id, `cancelled: ${why}`);
+      if (a.proposalId) store.proposals.finish(a.proposalId, 'failed', { error: message });
+      call.record({
+        kind: 'cancelled',
+        follows: a.row.id,
+        decision: { stage: 'execute', cancelled_by: who.by, reason: who.reason },
+        result: { undone, error: why, ...(e instanceof RolledBack || e instanceof RollbackIncomplete ? e.detail : {}) },
+        roleArn: call.roleArn,
+        requestIds: call.requestIds,
+      });
+    });
+  } catch (err) {
+    log.error(`recording the cancellation of ${a.row.id} failed: ${(err as Error).message}`);
+  }
+  call.tell({
+    kind: e instanceof RollbackIncomplete ? 'failed' : 'cancelled',
+    subject: `${spec.name} by ${call.agent.id} was cancelled by ${who.by}${e instanceof RollbackIncomplete ? ' and its undo is incomplete' : ''}`,
+    body: { error: why, reason: who.reason, ...(e instanceof RolledBack || e instanceof RollbackIncomplete ? e.detail : {}) },
+    eventId: a.row.id,
+  });
+  return { status: 'cancelled', eventId: a.row.id, message };
+}
+
 function settleFailure(call: Call, a: Approved, e: unknown): Outcome {
+  const cancelled = call.cancelledBy;
+  if (cancelled && !call.deadline?.signal.aborted) return settleCancelled(call, a, e, cancelled);
   const { spec, store } = call;
   const why = describeFailure(e, call);
   const rolledBack = e instanceof RolledBack;

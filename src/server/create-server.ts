@@ -27,7 +27,9 @@ import { oneLine } from '../util/terminal.js';
 import type { CallTracker } from './drain.js';
 import type { PolicyWatcher } from './policy-watch.js';
 import { SERVER_INFO, SERVER_OPTIONS } from './info.js';
+import { ProgressStream } from './progress.js';
 import { toToolResult } from './result.js';
+import { TierWatch } from './tier-watch.js';
 
 export { SERVER_INFO, SERVER_OPTIONS };
 
@@ -58,6 +60,7 @@ function describe(spec: ToolSpec): Tool {
 export function createServer(deps: ServerDeps): Server {
   const server = new Server(SERVER_INFO, SERVER_OPTIONS);
   const handlers = toolHandlers(server, deps);
+  server.onclose = () => handlers.close();
   server.setRequestHandler(ListToolsRequestSchema, handlers.list);
   server.setRequestHandler(CallToolRequestSchema, handlers.call);
   return server;
@@ -68,16 +71,24 @@ type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
 export interface ToolHandlers {
   list(request: ListToolsRequest, extra: Extra): Promise<ListToolsResult>;
   call(request: CallToolRequest, extra: Extra): Promise<CallToolResult>;
+  /** Stops watching the agent's tier. */
+  close(): void;
 }
 
 /** tools/list and tools/call of the guarded path, for `server` (which asks the person at the client for consent). */
 export function toolHandlers(server: Server, deps: ServerDeps): ToolHandlers {
   const tools = new Map((deps.tools ?? allTools).map((t) => [t.name, t]));
   const listing = [...tools.values()].map(describe);
+  const tierNow = () => withCurrentTier(deps.store, deps.policy?.current().agent ?? deps.agent);
   const list = async (): Promise<ListToolsResult> => {
-    const tier = withCurrentTier(deps.store, deps.policy?.current().agent ?? deps.agent).tier;
+    const { tier, tierName } = tierNow();
+    tierWatch.seen(tierName);
     return { tools: listing.filter((t) => tier.tools.includes(t.name)) };
   };
+  const tierWatch = new TierWatch(
+    () => tierNow().tierName,
+    () => void server.sendToolListChanged().catch(() => {}),
+  );
 
   const call = async (request: CallToolRequest, extra: Extra): Promise<CallToolResult> => {
     const spec = tools.get(request.params.name);
@@ -100,9 +111,15 @@ export function toolHandlers(server: Server, deps: ServerDeps): ToolHandlers {
     const callDeps = now?.agent ? { ...deps, agent: now.agent } : deps;
     const token = request.params._meta?.progressToken;
     const canElicit = Boolean(server.getClientCapabilities()?.elicitation);
+    const client = `client:${oneLine(String(server.getClientVersion()?.name ?? 'unknown-client')).slice(0, 64)}`;
+    const progress = new ProgressStream(async (value, total, message) => {
+      if (token === undefined) return;
+      await extra.sendNotification({ method: 'notifications/progress', params: { progressToken: token, progress: value, total, message } });
+    });
     const run = () =>
       runCall(spec, request.params.arguments, callDeps, {
         signal: extra.signal,
+        cancelledBy: client,
         tools: [...tools.values()],
         consent: canElicit
           ? async (message, planHash) => {
@@ -125,13 +142,12 @@ export function toolHandlers(server: Server, deps: ServerDeps): ToolHandlers {
               }
             }
           : undefined,
-        progress: async (progress, total, message) => {
-          if (token === undefined) return;
-          await extra.sendNotification({ method: 'notifications/progress', params: { progressToken: token, progress, total, message } });
-        },
+        progress: (done, total, message) => progress.report(done, total, message),
       });
     const outcome = await (deps.tracker ? deps.tracker.track(run) : run());
+    tierWatch.check();
     return toToolResult(outcome);
   };
-  return { list, call };
+  tierWatch.start();
+  return { list, call, close: () => tierWatch.stop() };
 }

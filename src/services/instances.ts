@@ -1,5 +1,6 @@
 // Reads a service's instances (by ProjectId + Service tags) and waits for new ones to be healthy.
 import { DescribeInstancesCommand, DescribeInstanceStatusCommand, type Instance } from '@aws-sdk/client-ec2';
+import { pause } from '../util/wait.js';
 import type { AgentAws } from '../aws/clients.js';
 import type { AgentContext } from '../core/agent.js';
 import type { ServicePolicy } from '../policy/schema.js';
@@ -139,10 +140,20 @@ export async function waitHealthy(
   progress: (done: number, total: number, message: string) => Promise<void>,
   signal: AbortSignal,
 ): Promise<HealthResult[]> {
-  const deadline = Date.now() + health.timeout_seconds * 1000;
+  const started = Date.now();
+  const deadline = started + health.timeout_seconds * 1000;
   const pending = new Map(instances.map((i) => [i.id, i]));
   const results = new Map<string, HealthResult>();
-  const sleep = () => new Promise((r) => setTimeout(r, health.poll_seconds * 1000));
+  // Progress is the wait itself, in seconds of the timeout: it rises on every report, the healthy count in the message.
+  const report = () => {
+    const waited = Math.round((Date.now() - started) / 1000);
+    const healthy = instances.length - pending.size;
+    return progress(
+      waited,
+      health.timeout_seconds,
+      `${healthy}/${instances.length} instances healthy after ${waited} s (at most ${health.timeout_seconds} s)`,
+    );
+  };
   while (pending.size > 0) {
     if (signal.aborted) break;
     const ids = [...pending.keys()];
@@ -176,13 +187,9 @@ export async function waitHealthy(
         results.set(id, { instance: id, ok: false, detail: `GET ${url} → ${(e as Error).message}` });
       }
     }
-    await progress(
-      instances.length - pending.size,
-      instances.length,
-      `${instances.length - pending.size}/${instances.length} instances healthy`,
-    );
+    await report();
     if (pending.size === 0 || Date.now() + health.poll_seconds * 1000 > deadline) break;
-    await sleep();
+    await pause(health.poll_seconds * 1000, signal, report);
   }
   return instances.map((i) => results.get(i.id) ?? { instance: i.id, ok: false, detail: 'no status reported' });
 }

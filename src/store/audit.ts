@@ -7,7 +7,17 @@ import { canonicalJson } from '../util/canonical.js';
 
 export const GENESIS_HASH = '0'.repeat(64);
 
-export type EventKind = 'requested' | 'denied' | 'escalated' | 'planned' | 'approved' | 'executed' | 'failed' | 'rolled_back';
+export type EventKind =
+  | 'requested'
+  | 'denied'
+  | 'escalated'
+  | 'planned'
+  | 'approved'
+  | 'executed'
+  | 'failed'
+  | 'rolled_back'
+  /** The client cancelled the call: what it had done is undone, and it never counts against the agent. */
+  | 'cancelled';
 
 export interface NewEvent {
   kind: EventKind;
@@ -139,7 +149,7 @@ export class AuditLog {
       this.db,
       `SELECT e.kind, e.agent,
               EXISTS (SELECT 1 FROM audit_events o WHERE o.follows = e.id
-                      AND o.kind IN ('executed', 'failed', 'rolled_back')) AS closed
+                      AND o.kind IN ('executed', 'failed', 'rolled_back', 'cancelled')) AS closed
        FROM audit_events e WHERE e.id = ?`,
     ).get(id) as { kind: string; agent: string; closed: number } | undefined;
     return row?.kind === 'approved' && row.agent === agent && row.closed === 0;
@@ -150,7 +160,7 @@ export class AuditLog {
     return stmt(
       this.db,
       `SELECT e.* FROM audit_events e WHERE e.kind = 'approved' AND e.agent = ?
-         AND NOT EXISTS (SELECT 1 FROM audit_events o WHERE o.follows = e.id AND o.kind IN ('executed', 'failed', 'rolled_back'))
+         AND NOT EXISTS (SELECT 1 FROM audit_events o WHERE o.follows = e.id AND o.kind IN ('executed', 'failed', 'rolled_back', 'cancelled'))
        ORDER BY e.seq`,
     ).all(agent) as AuditRow[];
   }
@@ -160,7 +170,7 @@ export class AuditLog {
     return stmt(
       this.db,
       `SELECT e.* FROM audit_events e WHERE e.kind = 'approved' AND e.agent LIKE 'human:%'
-         AND NOT EXISTS (SELECT 1 FROM audit_events o WHERE o.follows = e.id AND o.kind IN ('executed', 'failed', 'rolled_back'))
+         AND NOT EXISTS (SELECT 1 FROM audit_events o WHERE o.follows = e.id AND o.kind IN ('executed', 'failed', 'rolled_back', 'cancelled'))
        ORDER BY e.seq`,
     ).all() as AuditRow[];
   }

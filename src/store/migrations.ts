@@ -250,6 +250,45 @@ export const migrations: Migration[] = [
       `);
     },
   },
+  {
+    version: 9,
+    update(db) {
+      // A call its client cancelled gets an outcome kind of its own, 'cancelled' (never a failed health check). SQLite
+      // cannot change a CHECK in place: the table is copied row for row (every hash still links) into one that allows it.
+      db.exec(`
+        CREATE TABLE audit_events_v9 (
+          seq        INTEGER PRIMARY KEY,
+          id         TEXT NOT NULL UNIQUE,
+          ts         TEXT NOT NULL,
+          kind       TEXT NOT NULL CHECK (kind IN
+                       ('requested','denied','escalated','planned','approved','executed','failed','rolled_back','cancelled')),
+          agent      TEXT NOT NULL,
+          project    TEXT NOT NULL,
+          tool       TEXT NOT NULL,
+          action     TEXT,
+          request    TEXT,
+          decision   TEXT,
+          result     TEXT,
+          role_arn   TEXT,
+          request_ids TEXT,
+          follows    TEXT,
+          prev_hash  TEXT NOT NULL,
+          hash       TEXT NOT NULL
+        );
+        INSERT INTO audit_events_v9 SELECT seq, id, ts, kind, agent, project, tool, action, request, decision, result,
+          role_arn, request_ids, follows, prev_hash, hash FROM audit_events ORDER BY seq;
+        DROP TABLE audit_events;
+        ALTER TABLE audit_events_v9 RENAME TO audit_events;
+        CREATE INDEX audit_events_agent ON audit_events (agent, seq);
+        CREATE INDEX audit_events_ts ON audit_events (ts);
+        CREATE INDEX audit_events_follows ON audit_events (follows);
+        CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events
+          BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END;
+        CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events
+          BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END;
+      `);
+    },
+  },
 ];
 
 /** The schema version this aws-warden writes. */

@@ -1,5 +1,5 @@
 // Renders audit rows as a terminal table (wardenctl audit tail, the demo's closing trail).
-import Table from 'cli-table3';
+import { renderTable } from './table.js';
 import type { AuditRow } from '../store/audit.js';
 
 function brief(row: AuditRow): string {
@@ -15,15 +15,10 @@ function brief(row: AuditRow): string {
   return '';
 }
 
-export function auditTable(rows: AuditRow[], width = process.stdout.columns ?? 140): string {
-  const detail = Math.max(30, Math.min(90, width - 80));
-  const table = new Table({
-    head: ['#', 'time (UTC)', 'agent', 'tool', 'event', 'detail'],
-    colWidths: [7, 21, 13, 16, 11, detail],
-    wordWrap: true,
-    style: { head: [], border: [] },
-    chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' },
-  });
-  for (const row of rows) table.push([row.seq, row.ts.slice(0, 19).replace('T', ' '), row.agent, row.tool, row.kind, brief(row)]);
-  return table.toString();
+export function auditTable(rows: AuditRow[], width?: number): string {
+  return renderTable(
+    ['#', 'time (UTC)', 'agent', 'tool', 'event', 'detail'],
+    rows.map((row) => [row.seq, row.ts.slice(0, 19).replace('T', ' '), row.agent, row.tool, row.kind, brief(row)]),
+    { width, keep: ['#'] },
+  );
 }

@@ -1,5 +1,5 @@
 // wardenctl backups [--project P] [--json]: the newest verify_backups result per site and service.
-import Table from 'cli-table3';
+import { tableOf } from '../../src/cli/table.js';
 import { parse } from '../../src/cli/run-main.js';
 import { HELP, printHelp } from './help.js';
 import { readStore } from './store.js';
@@ -17,12 +17,7 @@ export async function backupsCommand(argv: string[]): Promise<number> {
       .map((b) => ({ ...b, ok: b.ok === 1, detail: JSON.parse(b.detail) as { failures: string[]; checks: number } }));
     if (values.json) process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
     else {
-      const table = new Table({
-        head: ['project', 'subject', 'result', 'checked at (UTC)', 'what failed'],
-        style: { head: [], border: [] },
-        wordWrap: true,
-        colWidths: [12, 28, 8, 18, 50],
-      });
+      const table = tableOf(['project', 'subject', 'result', 'checked at (UTC)', 'what failed']);
       for (const b of rows)
         table.push([
           b.project,

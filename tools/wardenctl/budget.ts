@@ -1,7 +1,7 @@
 // wardenctl budget [--project P] and wardenctl budget reconcile: the ledger per project, and making it agree with AWS.
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
-import Table from 'cli-table3';
+import { tableOf } from '../../src/cli/table.js';
 import { applyReconcile, ownedInAws, type ReconcileReport } from '../../src/budget/reconcile.js';
 import { parse, UsageError } from '../../src/cli/run-main.js';
 import { toCents } from '../../src/guard/rules.js';
@@ -41,10 +41,18 @@ export async function budgetCommand(argv: string[]): Promise<number> {
       );
       return 0;
     }
-    const table = new Table({
-      head: ['project', 'month', 'cap', 'held', 'reserved', 'left', 'month to date', 'month-end projection', 'unpriced', 'requests'],
-      style: { head: [], border: [] },
-    });
+    const table = tableOf([
+      'project',
+      'month',
+      'cap',
+      'held',
+      'reserved',
+      'left',
+      'month to date',
+      'month-end projection',
+      'unpriced',
+      'requests',
+    ]);
     for (const { summary: s, pending } of rows)
       table.push([
         s.project,

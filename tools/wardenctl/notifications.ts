@@ -1,5 +1,5 @@
 // wardenctl notifications [--limit N] [--json]: what humans were told, and whether each webhook took it.
-import Table from 'cli-table3';
+import { tableOf } from '../../src/cli/table.js';
 import { parse, parseLimit } from '../../src/cli/run-main.js';
 import { listNotifications } from '../../src/notify/notify.js';
 import { HELP, printHelp } from './help.js';
@@ -23,12 +23,7 @@ export async function notificationsCommand(argv: string[]): Promise<number> {
       process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
       return 0;
     }
-    const table = new Table({
-      head: ['#', 'time (UTC)', 'project', 'kind', 'subject', 'webhooks'],
-      style: { head: [], border: [] },
-      wordWrap: true,
-      colWidths: [6, 21, 12, 13, 50, 16],
-    });
+    const table = tableOf(['#', 'time (UTC)', 'project', 'kind', 'subject', 'webhooks']);
     for (const n of rows)
       table.push([
         n.id,

@@ -1,5 +1,5 @@
 // wardenctl prices [--type T] [--region R]: what the bundled price table knows.
-import Table from 'cli-table3';
+import { tableOf } from '../../src/cli/table.js';
 import { parse } from '../../src/cli/run-main.js';
 import { monthlyCentsFromHourly, PRICE_TABLE } from '../../src/prices/prices.js';
 import { HELP, printHelp } from './help.js';
@@ -30,7 +30,7 @@ export async function pricesCommand(argv: string[]): Promise<number> {
     );
     return 1;
   }
-  const table = new Table({ head: ['region', 'type', 'USD/hour', 'USD/month (×730, rounded up)'], style: { head: [], border: [] } });
+  const table = tableOf(['region', 'type', 'USD/hour', 'USD/month (×730, rounded up)']);
   for (const r of rows) table.push([r.region, r.type, r.hourly, r.monthly.toFixed(2)]);
   process.stdout.write(`${table.toString()}\n`);
   return 0;

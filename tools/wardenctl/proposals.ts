@@ -1,7 +1,7 @@
 // wardenctl proposals list | show | approve | reject: a human decides what agents could only suggest.
 import { userInfo } from 'node:os';
 import { createInterface } from 'node:readline/promises';
-import Table from 'cli-table3';
+import { tableOf } from '../../src/cli/table.js';
 import { ExitError, parse, UsageError } from '../../src/cli/run-main.js';
 import { ProposalRefused, rejectProposal } from '../../src/proposals/approve.js';
 import { recordExpiries } from '../../src/proposals/expire.js';
@@ -63,12 +63,7 @@ function list(argv: string[]): number {
       process.stdout.write(`${JSON.stringify(rows.map(view), null, 2)}\n`);
       return 0;
     }
-    const table = new Table({
-      head: ['id', 'state', 'project', 'agent', 'what', 'reason', 'expires (UTC)'],
-      style: { head: [], border: [] },
-      wordWrap: true,
-      colWidths: [20, 10, 10, 12, 40, 30, 18],
-    });
+    const table = tableOf(['id', 'state', 'project', 'agent', 'what', 'reason', 'expires (UTC)'], { keep: ['id'] });
     for (const p of rows)
       table.push([
         p.id,

@@ -1,5 +1,5 @@
 // wardenctl schedule list | cancel ID: jobs held for a deploy window and the worker's periodic checks.
-import Table from 'cli-table3';
+import { tableOf } from '../../src/cli/table.js';
 import { actingHuman } from './human.js';
 import { ExitError, parse, UsageError } from '../../src/cli/run-main.js';
 import type { JobState } from '../../src/store/jobs.js';
@@ -39,12 +39,7 @@ function list(argv: string[]): number {
       process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
       return 0;
     }
-    const table = new Table({
-      head: ['job', 'run at (UTC)', 'state', 'project', 'agent', 'tool', 'why'],
-      style: { head: [], border: [] },
-      wordWrap: true,
-      colWidths: [14, 18, 12, 12, 12, 20, 28],
-    });
+    const table = tableOf(['job', 'run at (UTC)', 'state', 'project', 'agent', 'tool', 'why'], { keep: ['job'] });
     for (const j of rows) table.push([j.id, j.run_at.slice(0, 16).replace('T', ' '), j.state, j.project, j.agent, j.tool, j.why]);
     process.stdout.write(rows.length ? `${table.toString()}\n` : 'no jobs\n');
     return 0;

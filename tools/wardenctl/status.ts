@@ -1,5 +1,5 @@
 // wardenctl status: what the store holds, per agent, and whether its chain verifies.
-import Table from 'cli-table3';
+import { tableOf } from '../../src/cli/table.js';
 import { parse } from '../../src/cli/run-main.js';
 import { HELP, printHelp } from './help.js';
 import { readStore } from './store.js';
@@ -32,10 +32,7 @@ export async function statusCommand(argv: string[]): Promise<number> {
         `store   ${file} (schema v${schema})`,
         `chain   ${chain.ok ? `ok, ${chain.count} events, head ${chain.head.slice(0, 16)}…` : `BROKEN at #${chain.seq}: ${chain.reason}`}`,
       ];
-      const table = new Table({
-        head: ['agent', 'last activity (UTC)', 'executed', 'denied', 'escalated', 'failed', 'rolled back'],
-        style: { head: [], border: [] },
-      });
+      const table = tableOf(['agent', 'last activity (UTC)', 'executed', 'denied', 'escalated', 'failed', 'rolled back']);
       for (const a of agents.values())
         table.push([
           a.agent,

@@ -1,5 +1,5 @@
 // wardenctl trust [--agent A] [--json]: each agent's tier in force and the record it is judged by.
-import Table from 'cli-table3';
+import { tableOf } from '../../src/cli/table.js';
 import { ExitError, parse } from '../../src/cli/run-main.js';
 import { trustRecord } from '../../src/trust/tiers.js';
 import { HELP, printHelp } from './help.js';
@@ -28,10 +28,7 @@ export async function trustCommand(argv: string[]): Promise<number> {
       process.stdout.write(`${JSON.stringify(records, null, 2)}\n`);
       return 0;
     }
-    const table = new Table({
-      head: ['agent', 'tier', 'successes', 'rollbacks', 'denials', 'budget', 'escapes', 'days', 'next'],
-      style: { head: [], border: [] },
-    });
+    const table = tableOf(['agent', 'tier', 'successes', 'rollbacks', 'denials', 'budget', 'escapes', 'days', 'next'], { keep: ['agent'] });
     for (const r of records)
       table.push([
         r.agent,

@@ -19,11 +19,8 @@ export async function auditCommand(argv: string[]): Promise<number> {
   if (verb === 'tail') return tail(rest);
   if (verb === 'verify') return verify(rest);
   if (verb === 'export') return exportEvents(rest);
-  if (verb === '--help' || verb === '-h') {
-    process.stdout.write(HELP.main);
-    return 0;
-  }
-  throw new UsageError(`wardenctl audit: expected tail, verify or export${verb ? `, got "${verb}"` : ''}\n\n${HELP.main}`);
+  if (verb === '--help' || verb === '-h') return printHelp(HELP.audit);
+  throw new UsageError(`wardenctl audit: expected tail, verify or export${verb ? `, got "${verb}"` : ''}\n\n${HELP.audit}`);
 }
 
 function tail(argv: string[]): number {
@@ -99,6 +96,7 @@ function exportEvents(argv: string[]): number {
     {
       since: { type: 'string' },
       db: { type: 'string' },
+      json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
     HELP.export,

@@ -19,13 +19,22 @@ Commands:
   schedule list|cancel     jobs held for a deploy window and the worker's periodic checks
   backups        the newest backup verification of each site and service
 
-Options:
-${DB}  --json         machine-readable output
-  -h, --help     help for a command (wardenctl audit tail --help)
+Options (each command's --help lists the ones it takes; the same option means the same everywhere):
+${DB}  --json         machine-readable output, on every command that prints data
+  -h, --help     help for a command (wardenctl audit --help, wardenctl audit tail --help)
   -V, --version  print wardenctl's version
 
 Exit codes: 0 ok, 1 a finding (e.g. a broken chain), 2 usage or environment error — an id that names
 nothing (no such proposal or job) is one too.
+`,
+  audit: `Usage: wardenctl audit tail|verify|export [options]
+
+  tail     the newest events, oldest first (--agent A, --limit N)
+  verify   recompute the hash chain; exit 1 naming the first row edited, deleted or reordered (--head HASH)
+  export   every event as JSON lines (--since TIME)
+${DB}  --json         tail and verify as JSON; export always writes JSON lines
+
+Each verb's --help says more: wardenctl audit tail --help
 `,
   tail: `Usage: wardenctl audit tail [--agent A] [--limit N] [--json] [--db FILE]
 
@@ -43,10 +52,11 @@ Recomputes every row's SHA-256 link. Exit 0 when the chain holds, 1 naming the f
                  the chain, which catches rows deleted from the end
 ${DB}  --json         the result as JSON
 `,
-  export: `Usage: wardenctl audit export [--since TIME] [--db FILE] > events.jsonl
+  export: `Usage: wardenctl audit export [--since TIME] [--json] [--db FILE] > events.jsonl
 
 Writes every event (at or after TIME, ISO 8601) as one JSON object per line, with hashes.
-${DB}
+${DB}  --json         accepted for symmetry: export is always JSON lines
+
 Example: wardenctl audit export --since 2026-11-01T00:00:00Z > november.jsonl
 `,
   budget: `Usage: wardenctl budget [--project P] [--policy FILE] [--json] [--db FILE]
@@ -82,7 +92,7 @@ already decided, stale, plan altered since it was proposed, or it failed when ru
 The bundled price table (EC2 on-demand Linux per region and type; EBS and S3 with --json). Monthly =
 hourly × 730, rounded up to the cent. Exit 1 when it knows no price for what you asked.
 `,
-  iam: `Usage: wardenctl iam render|apply|check (--agent A | --project P) [--format json|cloudformation] [--principal ARN] [--policy FILE]
+  iam: `Usage: wardenctl iam render|apply|check (--agent A | --project P) [--format json|cloudformation] [--json] [--principal ARN] [--policy FILE]
 
   render  print the roles (JSON documents, or one CloudFormation template)
   apply   create or update them through the IAM API with your own credentials
@@ -95,6 +105,7 @@ creates only with aws:RequestTag/ProjectId and allowed aws:TagKeys, site buckets
 and explicit denies (security-group / NACL / IAM writes, bucket deletion and policies, other projects'
 instances, re-tagging ownership). --project adds the approver role and prints the project's roles.
   --principal ARN  what the warden's base credentials are (default: the role's account root)
+  --json           the same as --format json
 `,
   trust: `Usage: wardenctl trust [--agent A] [--json] [--policy FILE] [--db FILE]
 

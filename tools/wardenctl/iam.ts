@@ -19,11 +19,13 @@ export async function iamCommand(argv: string[]): Promise<number> {
       format: { type: 'string' },
       principal: { type: 'string' },
       policy: { type: 'string' },
+      json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
     HELP.iam,
   );
   if (values.help) return printHelp(HELP.iam);
+  if (values.json && values.format && values.format !== 'json') throw new UsageError(`--json and --format ${values.format} disagree`);
   const format = values.format ?? 'json';
   if (!['json', 'cloudformation'].includes(format)) throw new UsageError(`--format: expected json or cloudformation, got "${format}"`);
   if (Boolean(values.agent) === Boolean(values.project))

@@ -76,7 +76,8 @@ ${DB}`,
   proposals: `Usage: wardenctl proposals <verb> [options]
 
   list [--state S] [--json]              S: pending, approved, rejected, expired, executed, failed, stale
-  show ID [--json]                       the plan in plain words and as data, with its hash
+  show ID [--json] [--policy FILE]       the plan in plain words and as data, with its hash; a security group's
+                                         rules and a budget's cap before and after
   approve ID [--comment TEXT] [--yes] [--as NAME] [--policy FILE]
                                          shows the plan hash and asks unless --yes; re-plans now under the
                                          project's approver_role_arn, refuses a stale plan, then runs exactly

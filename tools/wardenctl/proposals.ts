@@ -11,6 +11,7 @@ import { loadPolicy, policyFile } from './policy.js';
 import { TOOL_NAMES } from '../../src/tools/names.js';
 import type { ProposalRow } from '../../src/store/proposals.js';
 import type { Store } from '../../src/store/store.js';
+import { changeView } from './diff.js';
 import { HELP, printHelp } from './help.js';
 import { withStore } from './store.js';
 
@@ -79,7 +80,7 @@ function list(argv: string[]): number {
   });
 }
 
-function describe(p: ProposalRow): string {
+function describe(p: ProposalRow, change: string[] = []): string {
   const v = view(p);
   const plan = v.plan as {
     summary: string;
@@ -96,6 +97,7 @@ function describe(p: ProposalRow): string {
     ...plan.operations.map(
       (o) => `            - ${o.action}${o.target ? ` on ${o.target}` : ''} ${o.params ? JSON.stringify(o.params) : ''}`,
     ),
+    ...change,
     `  cost      ${plan.costDeltaUsdMonth === null ? 'unknown' : `$${plan.costDeltaUsdMonth.toFixed(2)}/month`}`,
     `  risk      ${v.risk_flags.join(', ') || '-'}`,
     ...(pre?.analysis?.length ? pre.analysis.map((a) => `  ANALYSIS  ${a}`) : []),
@@ -112,18 +114,21 @@ function describe(p: ProposalRow): string {
 function show(argv: string[]): number {
   const { values, positionals } = parse(
     argv,
-    { db: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    { db: { type: 'string' }, json: { type: 'boolean' }, policy: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
     HELP.proposals,
     1,
   );
   if (values.help) return printHelp(HELP.proposals);
   const id = positionals[0];
   if (!id) throw new UsageError(`wardenctl proposals show: which proposal? (an id from wardenctl proposals list)`);
+  const policy = policyForNotices(values.policy);
   return withStore(values.db, ({ store }) => {
     const p = store.proposals.get(id);
     if (!p) throw new ExitError(2, `no proposal ${id} (wardenctl proposals list shows them)`);
     process.stdout.write(
-      values.json ? `${JSON.stringify(view(p), null, 2)}\n` : `${describe(p)}\n\nplan as data:\n${JSON.stringify(view(p).plan, null, 2)}\n`,
+      values.json
+        ? `${JSON.stringify(view(p), null, 2)}\n`
+        : `${describe(p, changeView(p, store, policy))}\n\nplan as data:\n${JSON.stringify(view(p).plan, null, 2)}\n`,
     );
     return 0;
   });
@@ -190,7 +195,7 @@ async function decide(argv: string[], verb: 'approve' | 'reject'): Promise<numbe
     if (verb === 'approve' && !values.yes) {
       if (!process.stdin.isTTY)
         throw new UsageError(`wardenctl proposals approve: confirm with --yes when not at a terminal (plan hash ${p.plan_hash})`);
-      process.stderr.write(`${describe(p)}\n`);
+      process.stderr.write(`${describe(p, changeView(p, store, policyForNotices(values.policy)))}\n`);
       if (!(await confirm(`Approve exactly this plan (hash ${p.plan_hash.slice(0, 16)}…) as ${who}? [y/N] `))) {
         process.stderr.write('not approved\n');
         return 1;

@@ -3,12 +3,15 @@
 // the agent's tier changes.
 import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { createServer, type Server } from 'node:http';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { anyImageId } from '../src/demo/seed.js';
 import { ProgressStream } from '../src/server/progress.js';
 import { rawDb } from '../src/store/store.js';
 import { recordTierChange } from '../src/trust/tiers.js';
-import { admin, connect, liveInstances, world, type Harness } from './helpers/harness.js';
+import { admin, connect, fresh, liveInstances, world, type Harness } from './helpers/harness.js';
+import { ROOT, serviceWorld } from './helpers/samples.js';
 import { until } from './helpers/served.js';
 
 const open: Harness[] = [];
@@ -85,6 +88,27 @@ describe('progress', () => {
     expect(polls).toBeGreaterThan(0);
     expect(at.length).toBeGreaterThan(polls + 1);
   }, 90_000);
+});
+
+describe('progress of a deploy', () => {
+  it('counts files and bytes uploaded, rising to the total', async () => {
+    const w = await serviceWorld();
+    const h = await connect(w.policy, w.agent);
+    open.push(h);
+    const dir = join(ROOT, fresh('many'));
+    mkdirSync(dir);
+    for (let i = 0; i < 20; i++) writeFileSync(join(dir, i ? `page-${i}.html` : 'index.html'), `<p>${'x'.repeat(50_000)}</p>`);
+    const sent: { progress: number; total?: number; message?: string }[] = [];
+    const r = await h.client.callTool(
+      { name: 'deploy_static_site', arguments: { site: 'shop', source_dir: dir, environment: 'staging' } },
+      undefined,
+      { onprogress: (p) => void sent.push(p) },
+    );
+    expect(r.isError, JSON.stringify(r.content)).toBeFalsy();
+    for (let i = 1; i < sent.length; i++) expect(sent[i].progress).toBeGreaterThan(sent[i - 1].progress);
+    expect(sent.map((p) => p.message)).toContain('uploaded 20/20 files, 1.0 of 1.0 MB');
+    expect(sent.find((p) => p.message?.startsWith('uploaded 20/20'))).toMatchObject({ progress: 20, total: 20 });
+  });
 });
 
 describe('cancellation', () => {

@@ -257,10 +257,12 @@ export const deployStaticSite = defineTool({
         ports.deployments.noteCreated(eventId, created);
         const failed = batch.find((r): r is PromiseRejectedResult => r.status === 'rejected');
         if (failed) throw failed.reason;
+        const filesDone = Math.min(i + 8, p.puts.length);
+        const mb = (n: number) => (n / 1_048_576).toFixed(1);
         await progress(
-          Math.min(i + 8, p.puts.length),
+          filesDone,
           p.puts.length + p.deletes.length,
-          `uploaded ${Math.min(i + 8, p.puts.length)}/${p.puts.length}`,
+          `uploaded ${filesDone}/${p.puts.length} files, ${mb(p.puts.slice(0, filesDone).reduce((s, x) => s + x.size, 0))} of ${mb(p.puts.reduce((s, x) => s + x.size, 0))} MB`,
         );
       }
       for (const d of p.deletes) {

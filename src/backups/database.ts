@@ -5,6 +5,7 @@ import { DeleteDBInstanceCommand, RestoreDBInstanceFromDBSnapshotCommand } from 
 import type { AgentAws } from '../aws/clients.js';
 import { withoutDeadline } from '../aws/write-gate.js';
 import { readDatabase } from '../databases/rds.js';
+import { pause } from '../util/wait.js';
 import type { Verification } from './verify.js';
 
 export interface DatabaseRestore {
@@ -17,12 +18,6 @@ export interface DatabaseRestore {
   scratch: string;
   instanceClass: string;
 }
-
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve, reject) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => (clearTimeout(t), reject(signal.reason as Error)), { once: true });
-  });
 
 /** Deletes a scratch instance if it exists (no final snapshot); false when there was none. */
 export async function removeScratchDatabase(aws: AgentAws, id: string): Promise<boolean> {
@@ -40,7 +35,16 @@ export async function removeScratchDatabase(aws: AgentAws, id: string): Promise<
 export async function verifyDatabase(
   aws: AgentAws,
   r: DatabaseRestore,
-  opts: { tags: Record<string, string>; now: Date; maxAgeHours: number; timeoutMinutes: number; pollSeconds: number; signal?: AbortSignal },
+  opts: {
+    tags: Record<string, string>;
+    now: Date;
+    maxAgeHours: number;
+    timeoutMinutes: number;
+    pollSeconds: number;
+    signal?: AbortSignal;
+    /** Seconds waited of the timeout, reported at least every 2 s while the restore is not yet available. */
+    progress?: (waited: number, total: number) => Promise<void>;
+  },
 ): Promise<Verification> {
   const subject = `database/${r.database}`;
   const failures: string[] = [];
@@ -60,11 +64,14 @@ export async function verifyDatabase(
     }),
   );
   try {
-    const deadline = Date.now() + opts.timeoutMinutes * 60_000;
+    const started = Date.now();
+    const deadline = started + opts.timeoutMinutes * 60_000;
+    const tick = () => opts.progress?.(Math.round((Date.now() - started) / 1000), opts.timeoutMinutes * 60) ?? Promise.resolve();
     let state = await readDatabase(aws, r.scratch);
     while (state?.status !== 'available') {
       if (Date.now() > deadline || (state && ['failed', 'incompatible-restore', 'storage-full'].includes(state.status))) break;
-      await sleep(opts.pollSeconds * 1000, opts.signal);
+      await pause(opts.pollSeconds * 1000, opts.signal, tick);
+      if (opts.signal?.aborted) throw opts.signal.reason as Error;
       state = await readDatabase(aws, r.scratch);
     }
     checks++;

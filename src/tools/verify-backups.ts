@@ -223,6 +223,8 @@ export const verifyBackups = defineTool({
             timeoutMinutes: p.restoreTimeoutMinutes,
             pollSeconds: p.restorePollSeconds,
             signal,
+            progress: (waited, total) =>
+              progress(waited, total, `restoring ${d.database} into ${d.scratch}: waited ${waited} s (at most ${total} s)`),
           }),
         );
       } catch (e) {

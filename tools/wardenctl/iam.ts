@@ -1,8 +1,6 @@
 // wardenctl iam render | apply | check: the IAM roles the policy implies — printed, created/updated, or compared with the live ones.
 import { ExitError, parse, UsageError } from '../../src/cli/run-main.js';
-import { IAMClient } from '@aws-sdk/client-iam';
-import { applyRoles, checkRole } from '../../src/iam/apply.js';
-import { cloudFormation, renderAgentRoles, renderApproverRole, type RenderedRole } from '../../src/iam/render.js';
+import type { RenderedRole } from '../../src/iam/render.js';
 import { HELP, printHelp } from './help.js';
 import { loadPolicy, projectsOf } from './policy.js';
 
@@ -33,6 +31,8 @@ export async function iamCommand(argv: string[]): Promise<number> {
   if (values.principal !== undefined && !/^arn:aws[a-z-]*:iam::\d{12}:(root|role\/.+|user\/.+)$/.test(values.principal))
     throw new UsageError(`--principal: expected the IAM ARN the warden runs as, got "${values.principal}"`);
   const policy = loadPolicy(values.policy);
+  // Rendering reads every tool's IAM needs (and so loads the tools): only once the arguments are good.
+  const { cloudFormation, renderAgentRoles, renderApproverRole } = await import('../../src/iam/render.js');
   const principalFor = (roleArn: string) => values.principal ?? `arn:aws:iam::${roleArn.split(':')[4]}:root`;
   let roles: RenderedRole[];
   if (values.agent) {
@@ -46,20 +46,8 @@ export async function iamCommand(argv: string[]): Promise<number> {
     const approver = policy.projects[project].approver_role_arn;
     if (approver) roles.push(renderApproverRole(policy, project, principalFor(approver)) as RenderedRole);
   }
-  if (verb === 'apply') {
-    // A human's command, run with the operator's own credentials: it writes IAM, which no agent may.
-    const done = await applyRoles(new IAMClient({}), roles);
-    for (const d of done) process.stdout.write(`${d.action} ${d.role}\n`);
-    return 0;
-  }
-  if (verb === 'check') {
-    const iam = new IAMClient({});
-    const drift = (await Promise.all(roles.map((r) => checkRole(iam, r)))).flat();
-    process.stdout.write(
-      drift.length ? `${drift.join('\n')}\n` : `no drift: ${roles.map((r) => r.roleName).join(', ')} match the policy\n`,
-    );
-    return drift.length ? 1 : 0;
-  }
+  // apply and check talk to IAM with the operator's own credentials: the SDK is loaded for them only.
+  if (verb === 'apply' || verb === 'check') return (await import('./iam-live.js')).applyOrCheck(verb, roles);
   const out = format === 'cloudformation' ? cloudFormation(roles) : roles.length === 1 ? roles[0] : roles;
   process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
   return 0;

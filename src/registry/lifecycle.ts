@@ -333,8 +333,12 @@ async function decideStage(
   if (extras.signal.aborted) {
     const who = call.cancelledBy ?? { by: 'client', reason: 'no reason given' };
     store.ledger.release(gate.row.id, 'cancelled before execution');
-    call.refuse('cancelled', gate.row.id, { stage: 'execute', cancelled_by: who.by, reason: who.reason }, '');
-    return { status: 'cancelled', eventId: gate.row.id, message: `${spec.name} cancelled by ${who.by} before execution; nothing was done` };
+    return call.refuse(
+      'cancelled',
+      gate.row.id,
+      { stage: 'execute', cancelled_by: who.by, reason: who.reason },
+      `${spec.name} cancelled by ${who.by} before execution; nothing was done`,
+    );
   }
   return runAndSettle(call, { row: gate.row, plan, args, deltaCents: gate.deltaCents, decision: d }, ctx);
 }

@@ -85,6 +85,8 @@ describe('find_unused_resources', () => {
     // An instance with no history is not called idle.
     expect(found.not_judged).toContainEqual({ id: fresh, why: '0 hourly CPU datapoints in the last 72 h (needs 65)' });
     expect(h.writes()).toEqual([]);
+    // Every instance's three series in one batched GetMetricData call, not three GetMetricStatistics each.
+    expect(h.sent.filter((c) => c.service === 'cloudwatch').map((c) => c.command)).toEqual(['GetMetricData']);
   });
 
   it('an instance stopped longer than stopped_days is listed with its volumes as the saving (clock injected)', async () => {

@@ -37,7 +37,7 @@ export const findUnusedResources = defineTool({
   output,
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
   iam: {
-    read: ['ec2:DescribeInstances', 'ec2:DescribeVolumes', 'ec2:DescribeAddresses', 'cloudwatch:GetMetricStatistics'],
+    read: ['ec2:DescribeInstances', 'ec2:DescribeVolumes', 'ec2:DescribeAddresses', 'cloudwatch:GetMetricData'],
     s3: ['s3:GetBucketTagging', 's3:ListBucketVersions'],
   },
   params: noParams,

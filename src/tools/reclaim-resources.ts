@@ -138,7 +138,7 @@ export const reclaimResources = defineTool({
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
   params,
   iam: {
-    read: ['ec2:DescribeInstances', 'ec2:DescribeVolumes', 'ec2:DescribeAddresses', 'ec2:DescribeTags', 'cloudwatch:GetMetricStatistics'],
+    read: ['ec2:DescribeInstances', 'ec2:DescribeVolumes', 'ec2:DescribeAddresses', 'ec2:DescribeTags', 'cloudwatch:GetMetricData'],
     owned: ['ec2:StopInstances', 'ec2:TerminateInstances', 'ec2:DeleteVolume', 'ec2:ReleaseAddress', 'ec2:CreateSnapshot'],
     create: ['ec2:CreateSnapshot', 'ec2:CreateTags'],
     s3: ['s3:GetBucketTagging', 's3:ListBucketVersions'],

@@ -1,7 +1,7 @@
 // Owned resources that cost money and do no work, each with its evidence and monthly saving: idle instances
 // (CloudWatch CPU and network over the policy's window), long-stopped instances, unattached volumes, idle
 // Elastic IPs, and site buckets with no deploy in a while. Read under the agent's role, ProjectId-tagged only.
-import { GetMetricStatisticsCommand } from '@aws-sdk/client-cloudwatch';
+import { GetMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { DescribeAddressesCommand, DescribeVolumesCommand, type Volume } from '@aws-sdk/client-ec2';
 import { accountOf } from '../aws/arn.js';
 import type { AgentAws } from '../aws/clients.js';
@@ -52,26 +52,58 @@ export function stoppedAt(reason: string | undefined): Date | null {
   return m ? new Date(`${m[1]}T${m[2]}Z`) : null;
 }
 
-async function hourly(
-  aws: AgentAws,
-  instanceId: string,
-  metric: string,
-  stat: 'Average' | 'Sum',
-  start: Date,
-  end: Date,
-): Promise<number[]> {
-  const out = await aws.cloudwatch.send(
-    new GetMetricStatisticsCommand({
-      Namespace: 'AWS/EC2',
-      MetricName: metric,
-      Dimensions: [{ Name: 'InstanceId', Value: instanceId }],
-      StartTime: start,
-      EndTime: end,
-      Period: 3600,
-      Statistics: [stat],
-    }),
-  );
-  return (out.Datapoints ?? []).map((d) => d[stat] ?? 0);
+/** One instance's hourly series over the idle window: CPU average, network in and out sums. */
+interface Series {
+  cpu: number[];
+  netIn: number[];
+  netOut: number[];
+}
+
+/** GetMetricData takes at most 500 queries a call: three per instance. */
+const QUERIES_PER_CALL = 500;
+
+/**
+ * The hourly CPU and network series of many instances in as few GetMetricData calls as fit (500 queries each, three
+ * per instance), paginated; an instance with no datapoints gets empty series.
+ */
+async function hourlySeries(aws: AgentAws, instanceIds: string[], start: Date, end: Date): Promise<Map<string, Series>> {
+  const out = new Map<string, Series>(instanceIds.map((id) => [id, { cpu: [], netIn: [], netOut: [] }]));
+  const metrics = [
+    ['cpu', 'CPUUtilization', 'Average'],
+    ['netIn', 'NetworkIn', 'Sum'],
+    ['netOut', 'NetworkOut', 'Sum'],
+  ] as const;
+  const perCall = Math.floor(QUERIES_PER_CALL / metrics.length);
+  for (let k = 0; k < instanceIds.length; k += perCall) {
+    const ids = instanceIds.slice(k, k + perCall);
+    const queries = ids.flatMap((id, n) =>
+      metrics.map(([key, metric, stat]) => ({
+        Id: `${key.toLowerCase()}_${n}`,
+        MetricStat: {
+          Metric: { Namespace: 'AWS/EC2', MetricName: metric, Dimensions: [{ Name: 'InstanceId', Value: id }] },
+          Period: 3600,
+          Stat: stat,
+        },
+        ReturnData: true,
+      })),
+    );
+    let token: string | undefined;
+    do {
+      const page = await aws.cloudwatch.send(
+        new GetMetricDataCommand({ MetricDataQueries: queries, StartTime: start, EndTime: end, NextToken: token }),
+      );
+      for (const r of page.MetricDataResults ?? []) {
+        const m = /^(cpu|netin|netout)_(\d+)$/.exec(r.Id ?? '');
+        const id = m ? ids[Number(m[2])] : undefined;
+        const series = id ? out.get(id) : undefined;
+        if (!m || !series) continue;
+        const key = metrics.find(([k]) => k.toLowerCase() === m[1])?.[0] as keyof Series;
+        series[key].push(...(r.Values ?? []));
+      }
+      token = page.NextToken;
+    } while (token);
+  }
+  return out;
 }
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -105,6 +137,7 @@ async function judgeInstance(
   policy: UnusedPolicy,
   now: Date,
   report: UnusedReport,
+  series: Series | undefined,
 ): Promise<UnusedResource | null> {
   const base = { id: i.id, arn: i.arn, type: 'instance' as const, environment: i.tags.Environment ?? null, tags: i.tags };
   if (i.state === 'stopped') {
@@ -124,12 +157,7 @@ async function judgeInstance(
     };
   }
   if (i.state !== 'running') return null;
-  const start = new Date(now.getTime() - policy.idle_window_hours * 3_600_000);
-  const [cpu, netIn, netOut] = await Promise.all([
-    hourly(aws, i.id, 'CPUUtilization', 'Average', start, now),
-    hourly(aws, i.id, 'NetworkIn', 'Sum', start, now),
-    hourly(aws, i.id, 'NetworkOut', 'Sum', start, now),
-  ]);
+  const { cpu, netIn, netOut } = series ?? { cpu: [], netIn: [], netOut: [] };
   // Too little history is not evidence of idleness (a new instance, or metrics not yet in).
   const needed = Math.ceil(policy.idle_window_hours * 0.9);
   if (cpu.length < needed) {
@@ -223,9 +251,14 @@ export async function findUnused(
     for (const i of members)
       report.notJudged.push({ id: i.id, why: `part of service ${i.tags.Service}: change its capacity with scale_service` });
   const loose = instances.filter((i) => !members.includes(i));
-  // Three metric reads per instance, eight instances at a time.
+  // Every running instance's metrics in batched GetMetricData calls; then each is judged, eight at a time.
+  const start = new Date(now.getTime() - policy.idle_window_hours * 3_600_000);
+  const running = loose.filter((i) => i.state === 'running').map((i) => i.id);
+  const series = running.length ? await hourlySeries(aws, running, start, now) : new Map<string, Series>();
   for (let k = 0; k < loose.length; k += 8) {
-    const judged = await Promise.all(loose.slice(k, k + 8).map((i) => judgeInstance(aws, region, i, policy, now, report)));
+    const judged = await Promise.all(
+      loose.slice(k, k + 8).map((i) => judgeInstance(aws, region, i, policy, now, report, series.get(i.id))),
+    );
     report.resources.push(...judged.filter((u): u is UnusedResource => u !== null));
   }
 

@@ -268,7 +268,10 @@ describe('scale_service', () => {
     expect(res.isError).toBeFalsy();
     const seen = sent.map((p) => p.message ?? '');
     expect(seen).toContain('launched 1 × t3.micro; waiting for health');
-    expect(seen.some((m) => /^1\/1 instances healthy after \d+ s \(at most \d+ s\)$/.test(m)), seen.join(' | ')).toBe(true);
+    expect(
+      seen.some((m) => /^1\/1 instances healthy after \d+ s \(at most \d+ s\)$/.test(m)),
+      seen.join(' | '),
+    ).toBe(true);
     // As the spec requires: every notification's progress is higher than the one before, and within its total.
     for (let i = 1; i < sent.length; i++) expect(sent[i].progress).toBeGreaterThan(sent[i - 1].progress);
     for (const p of sent) if (p.total !== undefined) expect(p.progress).toBeLessThanOrEqual(p.total);

@@ -346,12 +346,13 @@ async function main(): Promise<void> {
   Object.assign(process.env, emulatorEnv(emulator.endpoint), { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' });
   out(`aws-warden bench — node ${process.version}, ${new Date().toISOString()}`);
   // BENCH_ONLY=instances npm run bench runs the last part alone (it needs its own fresh emulator anyway);
-  // BENCH_ONLY=startup only the start-up figures.
+  // BENCH_ONLY=startup only the start-up figures, BENCH_ONLY=operations only windows, worker, drift and unused.
   const only = process.env.BENCH_ONLY;
   const all = only === undefined;
   try {
     if (all || only === 'startup') await startupBench(out);
     if (only === 'startup') return;
+    if (only === 'operations') return await operationsBench(inProcess, out);
     if (all) {
       await overhead();
       appends();

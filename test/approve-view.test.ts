@@ -1,6 +1,6 @@
 // What the approver reads before saying yes: a security group's rules before and after as a diff, and a budget's cap
 // before and after — in `wardenctl proposals show` and the approve prompt (the same view).
-import { AuthorizeSecurityGroupIngressCommand, CreateSecurityGroupCommand } from '@aws-sdk/client-ec2';
+import { AuthorizeSecurityGroupIngressCommand } from '@aws-sdk/client-ec2';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Store } from '../src/store/store.js';
 import { ruleDiff } from '../tools/wardenctl/diff.js';
-import { admin, call, connect, fresh, world } from './helpers/harness.js';
+import { admin, call, connect, world } from './helpers/harness.js';
+import { ownedGroup } from './helpers/samples.js';
 
 const CTL = join(process.cwd(), 'dist', 'tools', 'wardenctl', 'main.js');
 
@@ -29,14 +30,7 @@ const show = (id: string, db: string, policy: string) =>
 describe('the approver sees the change', () => {
   it('a security-group proposal shows the rules before and after: kept, - removed, + added', async () => {
     const { w, h, db, policy } = await setup();
-    const sg = await admin.ec2().send(
-      new CreateSecurityGroupCommand({
-        GroupName: fresh('sg'),
-        Description: 'web',
-        TagSpecifications: [{ ResourceType: 'security-group', Tags: [{ Key: 'ProjectId', Value: w.project }] }],
-      }),
-    );
-    const group = sg.GroupId as string;
+    const group = await ownedGroup(w.project);
     const rule = (port: number, cidr: string) => ({ IpProtocol: 'tcp', FromPort: port, ToPort: port, IpRanges: [{ CidrIp: cidr }] });
     await admin
       .ec2()

@@ -1,11 +1,6 @@
 // Drift against moto: desired state recorded by executions, differences made by the test with the SDK directly,
 // repairs through the guard (security groups as proposals), unowned resources reported and refused.
-import {
-  AuthorizeSecurityGroupIngressCommand,
-  CreateSecurityGroupCommand,
-  DescribeSecurityGroupsCommand,
-  TerminateInstancesCommand,
-} from '@aws-sdk/client-ec2';
+import { AuthorizeSecurityGroupIngressCommand, DescribeSecurityGroupsCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
 import { GetBucketVersioningCommand, PutBucketTaggingCommand, PutBucketVersioningCommand } from '@aws-sdk/client-s3';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,7 +9,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { anyImageId } from '../src/demo/seed.js';
 import { approveAndRun } from '../src/registry/approve.js';
 import { bucketName } from '../src/sites/bucket.js';
-import { ACCOUNT, admin, call, connect, fresh, world, type Harness } from './helpers/harness.js';
+import { ACCOUNT, admin, call, connect, world, type Harness } from './helpers/harness.js';
+import { ownedGroup } from './helpers/samples.js';
 
 const open: Harness[] = [];
 afterEach(async () => {
@@ -76,14 +72,7 @@ describe('check_drift and repair_drift', () => {
     w.policy.projects[w.project].approver_role_arn = `arn:aws:iam::123456789012:role/${w.project}-approver`;
     const h = await connect(w.policy, w.agent);
     open.push(h);
-    const sg = await admin.ec2().send(
-      new CreateSecurityGroupCommand({
-        GroupName: fresh('sg'),
-        Description: 'web',
-        TagSpecifications: [{ ResourceType: 'security-group', Tags: [{ Key: 'ProjectId', Value: w.project }] }],
-      }),
-    );
-    const group = sg.GroupId as string;
+    const group = await ownedGroup(w.project);
     const proposed = await call(h.client, 'propose_security_change', {
       security_group: group,
       add: [{ protocol: 'tcp', from_port: 443, to_port: 443, cidr: '10.0.0.0/16' }],

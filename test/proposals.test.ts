@@ -1,11 +1,6 @@
 // Human escalation: every escalation class becomes a proposal and writes nothing; a human's approval runs exactly
 // the stored plan once under the approver role; stale, expired, rejected or altered proposals never run.
-import {
-  AuthorizeSecurityGroupIngressCommand,
-  CreateSecurityGroupCommand,
-  CreateTagsCommand,
-  DescribeSecurityGroupsCommand,
-} from '@aws-sdk/client-ec2';
+import { AuthorizeSecurityGroupIngressCommand, CreateTagsCommand, DescribeSecurityGroupsCommand } from '@aws-sdk/client-ec2';
 import { z } from 'zod';
 import { defineTool, noParams } from '../src/tools/tool.js';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -20,7 +15,8 @@ import { canonicalJson } from '../src/util/canonical.js';
 import type { Plan } from '../src/guard/types.js';
 import { allTools } from '../src/tools/index.js';
 import { launchTool } from './fixtures/launch-tool.js';
-import { admin, call, connect, fresh, world, type Harness } from './helpers/harness.js';
+import { admin, call, connect, world, type Harness } from './helpers/harness.js';
+import { ownedGroup } from './helpers/samples.js';
 
 const open: Harness[] = [];
 afterEach(async () => {
@@ -35,17 +31,6 @@ async function setup(opts: { clock?: () => Date } = {}) {
   const h = await connect(w.policy, w.agent, { store, tools: [...allTools, launchTool] });
   open.push(h);
   return { w, h, store };
-}
-
-async function ownedGroup(project: string): Promise<string> {
-  const sg = await admin.ec2().send(
-    new CreateSecurityGroupCommand({
-      GroupName: fresh('sg'),
-      Description: 'web',
-      TagSpecifications: [{ ResourceType: 'security-group', Tags: [{ Key: 'ProjectId', Value: project }] }],
-    }),
-  );
-  return sg.GroupId as string;
 }
 
 async function ingress(group: string) {

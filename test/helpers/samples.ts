@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RDSClient } from '@aws-sdk/client-rds';
 import { anyImageId, createTaggedDatabase } from '../../src/demo/seed.js';
-import { admin, call, world, type Harness } from './harness.js';
+import { admin, call, fresh, world, type Harness } from './harness.js';
 
 /** A valid call of each tool. A new tool without one fails the first test below. */
 export const SAMPLES: Record<
@@ -128,6 +128,18 @@ export async function serviceWorld(projectYaml = '') {
   return world({
     projectYaml: `    services:\n      web: { image_id: ${img}, instance_types: [t3.micro], max: 2, health: { timeout_seconds: 5, poll_seconds: 0.2 } }\n    sites: { roots: ["${ROOT}"], soak_minutes: 0 }\n${DATABASES}${projectYaml}`,
   });
+}
+
+/** A security group tagged for `project`. */
+export async function ownedGroup(project: string): Promise<string> {
+  const sg = await admin.ec2().send(
+    new CreateSecurityGroupCommand({
+      GroupName: fresh('sg'),
+      Description: 'web',
+      TagSpecifications: [{ ResourceType: 'security-group', Tags: [{ Key: 'ProjectId', Value: project }] }],
+    }),
+  );
+  return sg.GroupId as string;
 }
 
 /** A network ACL in the default VPC, tagged for `project` (or with `tags` instead). */

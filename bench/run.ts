@@ -9,7 +9,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { spawn } from 'node:child_process';
 import { createReadStream, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EC2Client } from '@aws-sdk/client-ec2';
@@ -27,6 +27,7 @@ import { Store } from '../src/store/store.js';
 import { toolNames } from '../src/tools/index.js';
 import { operationsBench } from './operations.js';
 import { startupBench } from './startup.js';
+import { stdioBench } from './stdio.js';
 import { ms, summarize, time } from './stats.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'warden-bench-'));
@@ -345,14 +346,24 @@ async function main(): Promise<void> {
   const emulator = await startMoto();
   Object.assign(process.env, emulatorEnv(emulator.endpoint), { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' });
   out(`aws-warden bench — node ${process.version}, ${new Date().toISOString()}`);
+  // A loaded machine moves every figure: say how loaded it was, and warn when the run queue is longer than the cores.
+  const [load1] = loadavg();
+  out(
+    `load average ${loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')} on ${cpus().length} cores${load1 > cpus().length ? ' — WARNING: busier than its cores; figures will be high' : ''}`,
+  );
   // BENCH_ONLY=instances npm run bench runs the last part alone (it needs its own fresh emulator anyway);
-  // BENCH_ONLY=startup only the start-up figures, BENCH_ONLY=operations only windows, worker, drift and unused.
+  // BENCH_ONLY=startup only the start-up figures, BENCH_ONLY=operations only windows, worker, drift and unused,
+  // BENCH_ONLY=stdio only the figures over real stdio.
   const only = process.env.BENCH_ONLY;
   const all = only === undefined;
   try {
     if (all || only === 'startup') await startupBench(out);
     if (only === 'startup') return;
     if (only === 'operations') return await operationsBench(inProcess, out);
+    if (all || only === 'stdio') await stdioBench(out);
+    if (only === 'stdio') return;
     if (all) {
       await overhead();
       appends();

@@ -1,13 +1,11 @@
 // What a client sees: the built `aws-warden serve` over real stdio, get_status and list_resources against an MCP
 // `ping` on the same connection (the protocol's own floor), alternating so a noisy machine moves all three.
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { launchTagged } from '../src/demo/seed.js';
-import { packageRoot } from '../src/emulator/moto.js';
+import { connect } from '../src/demo/prepare.js';
 import { ms, summarize } from './stats.js';
 
 export async function stdioBench(out: (s: string) => void, n = 300): Promise<void> {
@@ -24,23 +22,7 @@ rate_limits: { calls_per_minute: 100000, mutating_calls_per_hour: 100000, concur
   );
   const ec2 = new EC2Client({});
   for (let i = 0; i < 10; i++) await launchTagged(ec2, { ProjectId: 'wire', Name: `w${i}` });
-  const transport = new StdioClientTransport({
-    command: process.execPath,
-    args: [
-      join(packageRoot(), 'dist', 'src', 'cli', 'aws-warden.js'),
-      'serve',
-      '--agent',
-      'wire-bot',
-      '--policy',
-      policy,
-      '--db',
-      join(dir, 'w.db'),
-    ],
-    env: process.env as Record<string, string>,
-    stderr: 'ignore',
-  });
-  const client = new Client({ name: 'bench', version: '0' });
-  await client.connect(transport);
+  const client = await connect('wire-bot', { policyFile: policy, dbFile: join(dir, 'w.db') });
   await client.listTools();
   const timed = async (fn: () => Promise<unknown>) => {
     const t = performance.now();

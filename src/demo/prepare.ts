@@ -133,8 +133,8 @@ async function seed(policyFile: string, say: (s: string) => void) {
   };
 }
 
-/** An MCP client of the built server, as an MCP client host starts it. */
-export async function connect(agent: string, p: Layout): Promise<Client> {
+/** An MCP client of the built server, as an MCP client host starts it (the demo, and the bench over real stdio). */
+export async function connect(agent: string, p: Pick<Layout, 'policyFile' | 'dbFile'>): Promise<Client> {
   const transport = new StdioClientTransport({
     command: process.execPath,
     args: [

@@ -1,5 +1,5 @@
 // Results of verify_backups per site and service, newest last; `wardenctl backups` reads them.
-import { stmt, type Db } from './db.js';
+import { immediate, stmt, type Db } from './db.js';
 
 export interface BackupCheckRow {
   id: number;
@@ -30,7 +30,7 @@ export class BackupChecks {
 
   /** Several results of one verification, all or none. */
   recordAll(project: string, eventId: string, results: { subject: string; ok: boolean; detail: unknown }[]): void {
-    this.db.transaction(() => results.forEach((r) => this.record(project, eventId, r.subject, r.ok, r.detail))).immediate();
+    immediate(this.db, () => results.forEach((r) => this.record(project, eventId, r.subject, r.ok, r.detail)));
   }
 
   /** The results one verification recorded (after a crash: whether it got that far). */

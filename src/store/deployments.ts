@@ -1,5 +1,5 @@
 // Deployments of sites: which object versions each made live, its health results, and its state.
-import { stmt, type Db } from './db.js';
+import { immediate, stmt, type Db } from './db.js';
 
 export interface DeploymentRow {
   id: string;
@@ -37,7 +37,7 @@ export class Deployments {
 
   finish(id: string, state: 'live' | 'rolled_back' | 'failed', versions: Record<string, string>, health: unknown): void {
     const now = this.clock().toISOString();
-    this.db.transaction(() => {
+    immediate(this.db, () => {
       const row = this.get(id);
       if (state === 'live' && row)
         stmt(
@@ -51,7 +51,7 @@ export class Deployments {
         now,
         id,
       );
-    })();
+    });
   }
 
   get(id: string): DeploymentRow | undefined {

@@ -1,5 +1,5 @@
 // Named locks across processes sharing the store: one scale of a service at a time. Expire so a crash cannot wedge them.
-import { stmt, type Db } from './db.js';
+import { immediate, stmt, type Db } from './db.js';
 import { holderDead, newHolder } from './holders.js';
 
 export class Locks {
@@ -12,7 +12,7 @@ export class Locks {
   tryAcquire(key: string, ttlMs: number): string | null {
     const holder = newHolder();
     const now = this.clock();
-    const take = this.db.transaction(() => {
+    const took = immediate(this.db, () => {
       stmt(this.db, 'DELETE FROM locks WHERE key = ? AND expires_at <= ?').run(key, now.toISOString());
       const held = stmt(this.db, 'SELECT holder FROM locks WHERE key = ?').get(key) as { holder: string } | undefined;
       if (held && holderDead(held.holder)) stmt(this.db, 'DELETE FROM locks WHERE key = ? AND holder = ?').run(key, held.holder);
@@ -25,7 +25,7 @@ export class Locks {
         ).changes === 1
       );
     });
-    return take.immediate() ? holder : null;
+    return took ? holder : null;
   }
 
   /** Waits (polling) up to `waitMs` for the lock. */

@@ -1,6 +1,6 @@
 // Per-agent flood limits shared by every server process of the agent through the store: token buckets (calls per
 // minute, mutating calls per hour) and a count of calls in flight, checked and taken in one immediate transaction.
-import { stmt, type Db } from './db.js';
+import { immediate, stmt, type Db } from './db.js';
 import { holderDead, newHolder } from './holders.js';
 
 /** A bucket of `capacity` tokens refilled evenly over `periodMs`; one call takes one token. */
@@ -52,7 +52,7 @@ export class RateLimits {
    * retry can pass. Processes sharing the store see one set of buckets.
    */
   admit(agent: string, tool: string, buckets: readonly Bucket[], maxInFlight: number): Admission {
-    const take = this.db.transaction((): Admission => {
+    return immediate(this.db, (): Admission => {
       const now = this.clock().getTime();
       const levels = buckets.map((b) => this.level(agent, b, now));
       const empty = buckets.findIndex((_, i) => levels[i] < 1);
@@ -75,7 +75,6 @@ export class RateLimits {
       stmt(this.db, 'INSERT INTO call_slots (id, agent, tool, started_at) VALUES (?, ?, ?, ?)').run(slot, agent, tool, at);
       return { ok: true, slot };
     });
-    return take.immediate();
   }
 
   /** The call has ended: its slot is free for the agent's next. */

@@ -3,7 +3,7 @@ import { AuditLog } from './audit.js';
 import { BackupChecks } from './backup-checks.js';
 import { DesiredState } from './desired.js';
 import { Jobs } from './jobs.js';
-import { closeDb, openDb, type Db } from './db.js';
+import { closeDb, immediate, openDb, type Db } from './db.js';
 import { Deployments } from './deployments.js';
 import { Ledger } from './ledger.js';
 import { Locks } from './locks.js';
@@ -104,7 +104,7 @@ export class Store {
 
   /** One BEGIN IMMEDIATE transaction: checks and the writes they justify land together or not at all. */
   transaction<T>(fn: () => T): T {
-    return this.db.transaction(fn).immediate();
+    return immediate(this.db, fn);
   }
 
   close(): void {

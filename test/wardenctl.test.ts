@@ -89,6 +89,9 @@ describe('wardenctl', () => {
     const head = /head ([0-9a-f]{64})/.exec(ok.stdout)?.[1] as string;
     expect(head).toBeDefined();
     expect(ctl('audit', 'verify', '--db', db, '--head', head).status).toBe(0);
+    const full = ctl('audit', 'verify', '--db', db, '--full');
+    expect(full.status).toBe(0);
+    expect(full.stdout).toMatch(/every row re-hashed/);
 
     const conn = openDb(db);
     conn.exec('DROP TRIGGER audit_events_no_delete; DELETE FROM audit_events WHERE seq = 6;');

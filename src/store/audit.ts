@@ -1,9 +1,10 @@
-// The append-only, hash-chained audit log: every tool call leaves its requested → decision → outcome rows here.
-import { randomUUID } from 'node:crypto';
-import { boundedJson } from './bounded.js';
+// The append-only, hash-chained audit log: every change leaves its requested → decision → outcome rows here, every
+// read one row (what was asked, the decision, a digest of the answer).
+import { boundedJson, digestJson } from './bounded.js';
 import { chainHash } from './chain.js';
-import { stmt, type Db } from './db.js';
+import { immediate, stmt, type Db } from './db.js';
 import { canonicalJson } from '../util/canonical.js';
+import { orderedId } from '../util/ordered-id.js';
 
 export const GENESIS_HASH = '0'.repeat(64);
 
@@ -17,7 +18,9 @@ export type EventKind =
   | 'failed'
   | 'rolled_back'
   /** The client cancelled the call: what it had done is undone, and it never counts against the agent. */
-  | 'cancelled';
+  | 'cancelled'
+  /** A read-only call that answered: its arguments, the decision and a digest of the answer, in its only row. */
+  | 'read';
 
 export interface NewEvent {
   kind: EventKind;
@@ -26,6 +29,10 @@ export interface NewEvent {
   tool: string;
   action?: string | null;
   request?: unknown;
+  /** What the agent asked (its raw arguments), kept bounded in the request column: a read's only row carries it. */
+  asked?: unknown;
+  /** A read's answer: the result column keeps its SHA-256, size and an excerpt, never the whole of it. */
+  answer?: unknown;
   decision?: unknown;
   result?: unknown;
   roleArn?: string | null;
@@ -78,52 +85,91 @@ const COLUMNS = [
  */
 const BODY_SQL = `json_array(${COLUMNS.join(', ')})`;
 
+const INSERT_SQL = `INSERT INTO audit_events (${COLUMNS.join(', ')}, prev_hash, hash) VALUES (${COLUMNS.map(() => '?').join(', ')}, ?, ?)`;
+
+/**
+ * A field JSON.stringify renders exactly as SQLite's json_array does: an integer, null, or text of printable characters
+ * with no control character and no surrogate (astral text, and a lone surrogate SQLite stores as U+FFFD, take the SQL path).
+ */
+const plain = (f: string | number | null): boolean => {
+  if (f === null) return true;
+  if (typeof f === 'number') return Number.isSafeInteger(f);
+  for (let i = 0; i < f.length; i++) {
+    const c = f.charCodeAt(i);
+    if (c < 0x20 || c === 0x7f || (c >= 0xd800 && c <= 0xdfff)) return false;
+  }
+  return true;
+};
+
 export { chainHash, registerChainHash } from './chain.js';
 
 const json = (v: unknown) => (v === undefined || v === null ? null : canonicalJson(v));
+
+/** How often the head as appended is kept as a checkpoint (audit_checkpoints): verify re-hashes only rows after the newest. */
+export const CHECKPOINT_EVERY = 10_000;
 
 export class AuditLog {
   constructor(
     private readonly db: Db,
     private readonly clock: () => Date = () => new Date(),
+    private readonly checkpointEvery = CHECKPOINT_EVERY,
   ) {}
 
   /** Appends one event in its own immediate transaction, so concurrent writers keep one linear chain. */
   append(e: NewEvent): AuditRow {
-    const insert = this.db.transaction((): AuditRow => {
+    return immediate(this.db, (): AuditRow => {
       const last = stmt(this.db, 'SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1').get() as
         { seq: number; hash: string } | undefined;
       const seq = (last?.seq ?? 0) + 1;
       const prev = last?.hash ?? GENESIS_HASH;
+      const at = this.clock();
       const fields = [
         seq,
-        randomUUID(),
-        this.clock().toISOString(),
+        orderedId(at),
+        at.toISOString(),
         e.kind,
         e.agent,
         e.project,
         e.tool,
         e.action ?? null,
         // An agent's arguments and any result are kept bounded; decisions and plans are the warden's own, kept whole.
-        e.kind === 'requested' ? boundedJson(e.request) : json(e.request),
+        e.asked !== undefined ? boundedJson(e.asked) : e.kind === 'requested' ? boundedJson(e.request) : json(e.request),
         json(e.decision),
-        boundedJson(e.result),
+        e.answer !== undefined ? digestJson(e.answer) : boundedJson(e.result),
         e.roleArn ?? null,
         json(e.requestIds),
         e.follows ?? null,
       ] as const;
-      // seq is cast because a bound JS number is a REAL, and json_array would render it "1.0".
-      const values = COLUMNS.map((c, i) => (i === 0 ? `CAST(? AS INTEGER) AS ${c}` : `? AS ${c}`)).join(', ');
-      const { hash } = stmt(
+      const hash = this.insert(fields, prev);
+      if (seq % this.checkpointEvery === 0)
+        stmt(this.db, 'INSERT INTO audit_checkpoints (seq, head, at) VALUES (?, ?, ?)').run(seq, hash, fields[2]);
+      const row = Object.fromEntries(COLUMNS.map((c, i) => [c, fields[i]])) as unknown as AuditRow;
+      return { ...row, prev_hash: prev, hash };
+    });
+  }
+
+  /**
+   * Inserts one row and returns its hash. The body is what SQLite's json_array renders (what verify re-hashes); for
+   * fields of plain text, JSON.stringify renders the same bytes (test/audit-body.test.ts), so the hash is computed here
+   * and SQLite only stores; any other text is rendered by SQLite itself.
+   */
+  private insert(fields: readonly (string | number | null)[], prev: string): string {
+    if (fields.every(plain)) {
+      const body = `[${fields.map((f) => (f === null ? 'null' : typeof f === 'number' ? String(f) : JSON.stringify(f))).join(',')}]`;
+      const hash = chainHash(prev, body);
+      stmt(this.db, INSERT_SQL).run(...fields, prev, hash);
+      return hash;
+    }
+    // seq is cast because a bound JS number is a REAL, and json_array would render it "1.0".
+    const values = COLUMNS.map((c, i) => (i === 0 ? `CAST(? AS INTEGER) AS ${c}` : `? AS ${c}`)).join(', ');
+    return (
+      stmt(
         this.db,
         `INSERT INTO audit_events (${COLUMNS.join(', ')}, prev_hash, hash)
          SELECT ${COLUMNS.join(', ')}, ?, warden_chain_hash(?, ${BODY_SQL}) FROM (SELECT ${values})
          RETURNING hash`,
-      ).get(prev, prev, ...fields) as { hash: string };
-      const row = Object.fromEntries(COLUMNS.map((c, i) => [c, fields[i]])) as unknown as AuditRow;
-      return { ...row, prev_hash: prev, hash };
-    });
-    return insert.immediate();
+      ).get(prev, prev, ...fields) as { hash: string }
+    ).hash;
   }
 
   /**
@@ -131,13 +177,11 @@ export class AuditLog {
    * approval, which closes it) then `rolled_back` (why, following the execution), in one transaction.
    */
   appendRolledBack(e: Omit<NewEvent, 'kind' | 'follows'> & { approvalId: string; ran: unknown }): AuditRow {
-    return this.db
-      .transaction(() => {
-        const { approvalId, ran, ...base } = e;
-        const executed = this.append({ ...base, kind: 'executed', follows: approvalId, result: ran });
-        return this.append({ ...base, kind: 'rolled_back', follows: executed.id });
-      })
-      .immediate();
+    return immediate(this.db, () => {
+      const { approvalId, ran, ...base } = e;
+      const executed = this.append({ ...base, kind: 'executed', follows: approvalId, result: ran });
+      return this.append({ ...base, kind: 'rolled_back', follows: executed.id });
+    });
   }
 
   /**
@@ -225,10 +269,6 @@ export class AuditLog {
     ).all() as { kind: string; agent: string; n: number; last: string }[];
   }
 
-  /**
-   * Recomputes the chain from the first row. Names the first row whose hash, link or sequence is wrong:
-   * an edited row breaks its own hash, a deleted or reordered row breaks the next row's link.
-   */
   /** The first run of unreadable rows at or after `from`: [first, last] (last null: to the end, or too many to probe). */
   private unreadable(from: number): [number, number | null] | null {
     const one = stmt(this.db, `SELECT ${BODY_SQL} FROM audit_events WHERE seq = ?`);
@@ -247,14 +287,75 @@ export class AuditLog {
     return [first, null];
   }
 
-  verify(): VerifyResult {
+  /**
+   * Checks the chain. Every row's link and sequence are checked in SQL, every checkpoint against its row, and the rows
+   * after the newest checkpoint are re-hashed; `full` re-hashes every row. Names the first bad row: an edited row breaks
+   * its own hash, a deleted or reordered row the next row's link, a chain rewritten from some row on the checkpoints
+   * after it. A row before the newest checkpoint whose content alone was edited is found by `full`.
+   */
+  verify(opts: { full?: boolean } = {}): VerifyResult {
+    const newest = stmt(this.db, 'SELECT seq, head FROM audit_checkpoints ORDER BY seq DESC LIMIT 1').get() as
+      { seq: number; head: string } | undefined;
+    if (opts.full || !newest) return this.checkedAgainstCheckpoints(this.walk(1, GENESIS_HASH, 0), newest);
+    let links: { first: string | null; links: number };
+    try {
+      links = this.links(newest.seq);
+    } catch {
+      // A page SQLite cannot read: the walk names the rows it holds.
+      return this.walk(1, GENESIS_HASH, 0);
+    }
+    // Something is wrong before the checkpoint, or with one: the whole walk names the row.
+    if (links.first !== GENESIS_HASH || links.links !== newest.seq - 1 || this.offCheckpoint())
+      return this.checkedAgainstCheckpoints(this.walk(1, GENESIS_HASH, 0), newest);
+    const tail = this.checkedAgainstCheckpoints(this.walk(newest.seq + 1, newest.head, newest.seq), newest);
+    return tail.ok ? { ...tail, checkpoint: newest.seq } : tail;
+  }
+
+  /** In SQL, for rows up to `seq`: row 1's link, and how many rows link to the row before them (seq - 1 when all do). */
+  private links(seq: number): { first: string | null; links: number } {
+    return stmt(
+      this.db,
+      `SELECT (SELECT prev_hash FROM audit_events WHERE seq = 1) AS first,
+              (SELECT COUNT(*) FROM audit_events a JOIN audit_events b ON b.seq = a.seq + 1
+                 WHERE b.seq <= ? AND b.prev_hash = a.hash) AS links`,
+    ).get(seq) as { first: string | null; links: number };
+  }
+
+  /** The first checkpoint whose row is gone or hashes otherwise. */
+  private offCheckpoint(): { seq: number; head: string; hash: string | null } | undefined {
+    return stmt(
+      this.db,
+      `SELECT c.seq, c.head, e.hash FROM audit_checkpoints c LEFT JOIN audit_events e ON e.seq = c.seq
+        WHERE e.hash IS NOT c.head ORDER BY c.seq LIMIT 1`,
+    ).get() as { seq: number; head: string; hash: string | null } | undefined;
+  }
+
+  /**
+   * A chain that holds by itself but disagrees with a checkpoint was recomputed from some row on (or cut from the end
+   * past one): the first checkpoint whose row is gone or hashes otherwise is named.
+   */
+  private checkedAgainstCheckpoints(v: VerifyResult, newest: { seq: number } | undefined): VerifyResult {
+    if (!v.ok || !newest) return v;
+    const off = this.offCheckpoint();
+    if (!off) return v;
+    return {
+      ok: false,
+      count: Math.min(v.count, off.seq - 1),
+      seq: off.seq,
+      id: '',
+      reason: `checkpoint #${off.seq} holds head ${off.head.slice(0, 16)}… but the chain has ${off.hash ? `${off.hash.slice(0, 16)}…` : 'no row'} there: the chain was rewritten (or cut) at or before it`,
+    };
+  }
+
+  /** Re-hashes rows from `start` on: `head` is the hash before it, `before` how many rows come before it. */
+  private walk(start: number, head: string, before: number): VerifyResult {
     // Paged rather than one long iterate(): fewer crossings into SQLite per row (about 2 µs a row in all).
     const page = stmt(this.db, `SELECT seq, id, prev_hash, hash, ${BODY_SQL} FROM audit_events WHERE seq > ? ORDER BY seq LIMIT 5000`).raw(
       true,
     );
-    let prev = GENESIS_HASH;
-    let expectedSeq = 1;
-    let count = 0;
+    let prev = head;
+    let expectedSeq = start;
+    let count = before;
     for (;;) {
       let rows: [number, string, string, string, string][];
       try {
@@ -288,4 +389,5 @@ export class AuditLog {
 }
 
 export type VerifyResult =
-  { ok: true; count: number; head: string } | { ok: false; count: number; seq: number; id: string; reason: string };
+  /** `checkpoint`: rows up to it were checked by link and checkpoint, the rows after it re-hashed (absent: all re-hashed). */
+  { ok: true; count: number; head: string; checkpoint?: number } | { ok: false; count: number; seq: number; id: string; reason: string };

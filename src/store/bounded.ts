@@ -1,6 +1,6 @@
 // What the audit keeps of a large value: each top-level field over AUDIT_VALUE_BYTES as JSON becomes its SHA-256
 // digest, its size and a short excerpt, so one flooding call cannot grow a row (or the chain) by megabytes.
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { canonicalJson } from '../util/canonical.js';
 
 /** As large as the largest argument the policy can admit (rate_limits.max_argument_kb ≤ 64): what is admitted is kept whole. */
@@ -15,10 +15,21 @@ export interface Digested {
 
 function digestOf(text: string): Digested {
   return {
-    $digest: `sha256:${createHash('sha256').update(text).digest('hex')}`,
+    $digest: `sha256:${hash('sha256', text)}`,
     bytes: Buffer.byteLength(text),
     excerpt: text.slice(0, EXCERPT_CHARS),
   };
+}
+
+/**
+ * What the audit keeps of a read's answer: the SHA-256, size and an excerpt of its JSON text, byte for byte the text the
+ * agent is sent (JSON.stringify, the tool's own field order); the whole answer goes to the agent alone. Rendered as
+ * canonicalJson would render the digest object, without building it.
+ */
+export function digestJson(value: unknown): string {
+  const text = JSON.stringify(value) ?? 'null';
+  const d = digestOf(text);
+  return `{"$digest":"${d.$digest}","bytes":${d.bytes},"excerpt":${JSON.stringify(d.excerpt)}}`;
 }
 
 /**

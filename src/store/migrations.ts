@@ -289,6 +289,55 @@ export const migrations: Migration[] = [
       `);
     },
   },
+  {
+    version: 10,
+    update(db) {
+      // A read-only call leaves one row of its own kind, 'read' (what was asked, the decision, a digest of the answer).
+      // Each append writes one page per index: the time index (export scans by seq instead) goes, and the follows index
+      // covers only rows that follow another, so a read touches the table, its id and its agent's index alone.
+      db.exec(`
+        CREATE TABLE audit_events_v10 (
+          seq        INTEGER PRIMARY KEY,
+          id         TEXT NOT NULL UNIQUE,
+          ts         TEXT NOT NULL,
+          kind       TEXT NOT NULL CHECK (kind IN
+                       ('requested','denied','escalated','planned','approved','executed','failed','rolled_back','cancelled','read')),
+          agent      TEXT NOT NULL,
+          project    TEXT NOT NULL,
+          tool       TEXT NOT NULL,
+          action     TEXT,
+          request    TEXT,
+          decision   TEXT,
+          result     TEXT,
+          role_arn   TEXT,
+          request_ids TEXT,
+          follows    TEXT,
+          prev_hash  TEXT NOT NULL,
+          hash       TEXT NOT NULL
+        );
+        INSERT INTO audit_events_v10 SELECT seq, id, ts, kind, agent, project, tool, action, request, decision, result,
+          role_arn, request_ids, follows, prev_hash, hash FROM audit_events ORDER BY seq;
+        DROP TABLE audit_events;
+        ALTER TABLE audit_events_v10 RENAME TO audit_events;
+        CREATE INDEX audit_events_agent ON audit_events (agent, seq);
+        CREATE INDEX audit_events_follows ON audit_events (follows) WHERE follows IS NOT NULL;
+        CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events
+          BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END;
+        CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events
+          BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END;
+        -- Every CHECKPOINT_EVERY rows, the head as appended: verify re-hashes only rows after the newest one.
+        CREATE TABLE audit_checkpoints (
+          seq   INTEGER PRIMARY KEY,               -- the row whose hash is the head here
+          head  TEXT NOT NULL,
+          at    TEXT NOT NULL
+        );
+        CREATE TRIGGER audit_checkpoints_no_update BEFORE UPDATE ON audit_checkpoints
+          BEGIN SELECT RAISE(ABORT, 'audit_checkpoints is append-only'); END;
+        CREATE TRIGGER audit_checkpoints_no_delete BEFORE DELETE ON audit_checkpoints
+          BEGIN SELECT RAISE(ABORT, 'audit_checkpoints is append-only'); END;
+      `);
+    },
+  },
 ];
 
 /** The schema version this aws-warden writes. */

@@ -45,9 +45,13 @@ ${DB}  --json         one JSON array
 
 Example: wardenctl audit tail --agent web-bot --limit 50
 `,
-  verify: `Usage: wardenctl audit verify [--head HASH] [--json] [--db FILE]
+  verify: `Usage: wardenctl audit verify [--full] [--head HASH] [--json] [--db FILE]
 
-Recomputes every row's SHA-256 link. Exit 0 when the chain holds, 1 naming the first bad row.
+Checks the SHA-256 chain. Exit 0 when it holds, 1 naming the first bad row. Every row's link and
+sequence are checked, and every checkpoint (the head kept every 10,000 rows) against its row; the
+rows after the newest checkpoint are re-hashed.
+  --full         re-hash every row, which also finds a row whose content alone was edited before
+                 the newest checkpoint (seconds per million rows)
   --head HASH    a head hash you recorded earlier (verify prints it): fails if it is no longer in
                  the chain, which catches rows deleted from the end
 ${DB}  --json         the result as JSON

@@ -213,9 +213,8 @@ describe('request_budget', () => {
     expect(kinds).toEqual([
       `requested:${w.agent}`,
       `escalated:${w.agent}`,
-      'requested:' + w.agent,
-      'approved:' + w.agent,
-      'executed:' + w.agent,
+      // get_budget, a read: one row.
+      'read:' + w.agent,
       'approved:human:ann',
       'executed:human:ann',
     ]);

@@ -7,6 +7,7 @@ import { launchTagged } from '../src/demo/seed.js';
 import { parsePolicy } from '../src/policy/load.js';
 import { approveProposal } from '../src/proposals/approve.js';
 import { allTools, toolNames } from '../src/tools/index.js';
+import { isMutating } from '../src/tools/tool.js';
 import { FaultProxy } from './helpers/fault-proxy.js';
 import { admin, call, connect, world, type Harness } from './helpers/harness.js';
 import { SAMPLES, serviceWorld, SITE } from './helpers/samples.js';
@@ -15,6 +16,8 @@ const open: Harness[] = [];
 afterEach(async () => {
   await Promise.all(open.splice(0).map((h) => h.close()));
 });
+
+const mutating = (name: string) => isMutating(allTools.find((t) => t.name === name)!);
 
 describe('the choke point', () => {
   it('has a sample call for every registered tool', () => {
@@ -38,8 +41,10 @@ agents: { ${w.agent}: { project: ${w.project}, tier: nothing, role_arn: "arn:aws
     expect(r.text).toMatch(new RegExp(`denied by the tier rule: tool "${tool}" is not granted to tier "nothing"`));
     expect(h.sent).toEqual([]);
     const trail = h.audit.tail({ limit: 5 });
-    expect(trail.map((e) => e.kind)).toEqual(['requested', 'denied']);
-    expect(JSON.parse(trail[1].decision ?? '{}')).toMatchObject({ outcome: 'deny', rule: 'tier' });
+    // A change leaves its request, then the denial; a read one row, the denial carrying what it asked.
+    expect(trail.map((e) => e.kind)).toEqual(mutating(tool) ? ['requested', 'denied'] : ['denied']);
+    expect(JSON.parse(trail.at(-1)?.decision ?? '{}')).toMatchObject({ outcome: 'deny', rule: 'tier' });
+    if (!mutating(tool)) expect(trail[0].request).not.toBeNull();
   });
 
   it.each(allTools.map((t) => t.name))('%s: every AWS write it sends carries an open approval of this agent', async (tool) => {
@@ -57,6 +62,13 @@ agents: { ${w.agent}: { project: ${w.project}, tier: nothing, role_arn: "arn:aws
       // Escalated to a human: nothing ran, so nothing may have been written.
       expect(trail.map((e) => e.kind)).toEqual(['requested', 'escalated']);
       expect(h.writes()).toEqual([]);
+      return;
+    }
+    if (!mutating(tool)) {
+      // A read: one row, no approval, no write, and its answer kept as a digest only.
+      expect(trail.map((e) => e.kind)).toEqual(['read']);
+      expect(h.writes()).toEqual([]);
+      expect(JSON.parse(trail[0].result ?? '{}')).toMatchObject({ $digest: expect.stringMatching(/^sha256:[0-9a-f]{64}$/) });
       return;
     }
     const approved = trail.find((e) => e.kind === 'approved');
@@ -193,7 +205,7 @@ describe('no log, no action', () => {
     const r = await call(h.client, 'get_status', {});
     expect(r.isError).toBe(true);
     expect(r.text).toMatch(/get_status denied: cannot assume arn:aws:iam::123456789012:role\/bot-[0-9a-f]+: AccessDenied/);
-    expect(h.audit.tail({ limit: 3 }).map((e) => e.kind)).toEqual(['requested', 'denied']);
+    expect(h.audit.tail({ limit: 3 }).map((e) => e.kind)).toEqual(['denied']);
   });
 });
 

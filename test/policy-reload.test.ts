@@ -51,7 +51,7 @@ describe('policy reload', () => {
       expect(after.policy.problem).toBeNull();
       const hashes = s.store.audit
         .tail({ limit: 50 })
-        .filter((r) => r.kind === 'requested')
+        .filter((r) => r.kind === 'requested' || r.kind === 'read')
         .map((r) => JSON.parse(r.decision as string).policy_sha256);
       expect(hashes).toEqual([before.policy.sha256, before.policy.sha256, after.policy.sha256, after.policy.sha256]);
     } finally {

@@ -46,8 +46,8 @@ describe('get_status', () => {
     const me = await new STSClient({ credentials: creds }).send(new GetCallerIdentityCommand({}));
     expect(r.structured?.assumed_role_arn).toBe(me.Arn);
     expect(me.Arn).toBe(`arn:aws:sts::123456789012:assumed-role/${w.agent}/warden-${w.agent}`);
-    const approved = h.audit.tail({ limit: 5 }).find((e) => e.kind === 'approved');
-    expect(approved?.role_arn).toBe(me.Arn);
+    const read = h.audit.tail({ limit: 5 }).find((e) => e.kind === 'read');
+    expect(read?.role_arn).toBe(me.Arn);
   });
 
   it('takes no identity from arguments', async () => {

@@ -105,9 +105,7 @@ describe('aws-warden worker', () => {
     const job = store.jobs.create({ project: w.project, agent: w.agent, tool: 'check_drift', args: {}, runAt: new Date(), why: 'test' });
     const [a, b] = await Promise.all([new Worker(store, w.policy, 'host:1').runOnce(), new Worker(store, w.policy, 'host:2').runOnce()]);
     expect([...a.ran, ...b.ran].map((r) => [r.job, r.state])).toEqual([[job.id, 'done']]);
-    expect(rawDb(store).prepare("SELECT COUNT(*) FROM audit_events WHERE tool = 'check_drift' AND kind = 'requested'").pluck().get()).toBe(
-      1,
-    );
+    expect(rawDb(store).prepare("SELECT COUNT(*) FROM audit_events WHERE tool = 'check_drift' AND kind = 'read'").pluck().get()).toBe(1);
     store.close();
   });
 

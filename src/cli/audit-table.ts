@@ -11,6 +11,9 @@ function brief(row: AuditRow): string {
   if (row.kind === 'approved' || row.kind === 'planned')
     return row.action ?? `checked ${(d?.checked as string[] | undefined)?.join(',') ?? ''}`;
   if (row.kind === 'requested') return (row.request ?? '').slice(0, 80);
+  // A read's one row: what it asked, and the answer it gave (its size and digest; the agent alone has the whole).
+  if (row.kind === 'read')
+    return `${(row.request ?? '{}').slice(0, 60)} → ${String(r?.bytes ?? '?')} B, ${String(r?.$digest ?? '').slice(0, 19)}…`;
   if (row.kind === 'executed') return (row.result ?? '').slice(0, 80);
   return '';
 }

@@ -28,6 +28,11 @@ export class Call {
   cancel: { signal: AbortSignal; by: string } | null = null;
   /** The call's slot among the agent's calls in flight, while it holds one. */
   private slot: string | null = null;
+  /**
+   * A read-only call writes one row, after the read: what it asked, and what the decision adds to it (the policy in
+   * force). Set until that row is written; whatever the call ends with (its answer, a denial, a failure) is that row.
+   */
+  private oneRow: { asked: unknown; decision: Record<string, unknown> } | null = null;
 
   constructor(
     readonly spec: ToolSpec,
@@ -69,8 +74,30 @@ export class Call {
     return null;
   }
 
+  /** From now on this call writes one row, when it ends: a read-only call (see oneRow). */
+  recordOnce(asked: unknown, decision: Record<string, unknown>): void {
+    this.oneRow = { asked, decision };
+  }
+
   record(e: Omit<NewEvent, 'agent' | 'project' | 'tool'>): AuditRow {
-    return this.store.audit.append({ agent: this.actor, project: this.agent.projectId, tool: this.spec.name, ...e });
+    const base = { agent: this.actor, project: this.agent.projectId, tool: this.spec.name };
+    const one = this.oneRow;
+    if (!one) return this.store.audit.append({ ...base, ...e });
+    // The read's only row: its arguments and decision together; a plan a refusal shows goes with the decision. The call
+    // slot is freed in the same commit, so a read costs its admission and this one commit.
+    const { request, ...rest } = e;
+    const decision = {
+      ...one.decision,
+      ...((e.decision as object | undefined) ?? {}),
+      ...(request === undefined ? {} : { plan: request }),
+    };
+    return this.store.transaction(() => {
+      const row = this.store.audit.append({ ...base, ...rest, follows: null, asked: one.asked, decision });
+      this.oneRow = null;
+      if (this.slot) this.store.rates.leave(this.slot);
+      this.slot = null;
+      return row;
+    });
   }
 
   get roleArn(): string | null {
@@ -85,13 +112,14 @@ export class Call {
     message: string,
     extra: Partial<NewEvent> = {},
   ): Outcome {
+    let row: AuditRow | null = null;
     try {
-      this.record({ kind, decision, follows, roleArn: this.roleArn, ...extra });
+      row = this.record({ kind, decision, follows, roleArn: this.roleArn, ...extra });
     } catch (e) {
       log.error(`audit append failed: ${(e as Error).message}`);
     }
     if (kind === 'failed') return { status: 'failed', message };
-    if (kind === 'cancelled') return { status: 'cancelled', eventId: follows ?? '', message };
+    if (kind === 'cancelled') return { status: 'cancelled', eventId: follows ?? row?.id ?? '', message };
     return { status: 'denied', rule: String((decision as { rule?: unknown }).rule ?? 'input'), message };
   }
 
@@ -138,7 +166,7 @@ export class Call {
   }
 
   /** The recorded refusal of a call past a flood limit, saying when a retry can pass. */
-  refuseLimit(follows: string, a: Extract<Admission, { ok: false }>): Outcome {
+  refuseLimit(follows: string | null, a: Extract<Admission, { ok: false }>): Outcome {
     const reason = limitMessage(this.agent.id, a);
     const retry = a.retryAfterMs === null ? {} : { retry_after_seconds: Math.ceil(a.retryAfterMs / 1000) };
     return this.refuse(

@@ -14,13 +14,15 @@ export type Gate = { decision: Decision; planHash: string; deltaCents: number } 
   | { kind: 'planned'; row: AuditRow }
   | { kind: 'proposed'; row: AuditRow; proposalId: string }
   | { kind: 'approved'; row: AuditRow }
+  /** A read the guard allows: nothing is written yet; its one row follows the read. */
+  | { kind: 'read' }
 );
 
 export interface GateInput {
   req: GuardRequest;
   plan: Plan;
   agent: AgentContext;
-  requestedId: string;
+  requestedId: string | null;
   roleArn: string | null;
   dryRun: boolean;
   reason?: string;
@@ -32,6 +34,13 @@ export function decideAndRecord(store: Store, g: GateInput): Gate {
   const hash = planHash(g.plan);
   const deltaCents = g.plan.costDeltaUsdMonth === null ? 0 : toCents(g.plan.costDeltaUsdMonth);
   const base = { agent: g.agent.id, project: g.agent.projectId, tool: g.req.tool, follows: g.requestedId, roleArn: g.roleArn };
+  if (!g.mutating && !g.dryRun) {
+    // A read spends nothing and writes nothing here: an allowed read records its decision with its answer, a denied one
+    // with its refusal (by the caller). Only an escalation, which creates a proposal, takes the transaction below.
+    const decision = decide(g.req, g.plan, { budget: null });
+    if (decision.outcome === 'allow') return { decision, planHash: hash, deltaCents: 0, kind: 'read' };
+    if (decision.outcome === 'deny') return { decision, planHash: hash, deltaCents: 0, kind: 'refused' };
+  }
   return store.transaction((): Gate => {
     // Reads never spend: only a mutating plan needs the ledger's answer.
     const budget = g.plan.mutating ? store.ledger.facts(g.agent.projectId, toCents(g.agent.project.budget_usd_month)) : null;

@@ -1,6 +1,7 @@
 // The one lifecycle of an agent's call (an MCP call or a worker's job), in stages:
 //   admit (requested row, input, tier, window, identity, lock) ▶ plan (reads only, typed params) ▶ decide and record
 //   (guard decision + approved row + reservation, one transaction) ▶ run (under exactly the plan's permit) ▶ settle.
+// A read-only tool's call passes the same stages but writes one row, when it ends: its answer's digest, or why not.
 // Approvals by a human (approve.ts) and crash recovery (recover.ts) reuse the same stages.
 import { setMaxListeners } from 'node:events';
 import { z } from 'zod';
@@ -26,7 +27,7 @@ import { decideAndRecord, type Gate } from './decide.js';
 import type { Admission } from '../store/rate-limits.js';
 import { oversizedArgument } from './limits.js';
 import type { Outcome } from './outcome.js';
-import { checkedPlan, describeFailure, runAndSettle } from './run.js';
+import { checkedPlan, describeFailure, runAndSettle, runRead } from './run.js';
 import { inputSchemaOf } from './tool-io.js';
 
 export interface CallDeps {
@@ -112,20 +113,26 @@ export async function runCall(spec: ToolSpec, rawArgs: unknown, deps: CallDeps, 
   // Every call takes from the agent's per-minute bucket, invalid ones too; a change that will run, from the hourly one.
   const willChange = Boolean(parsed?.success && isMutating(spec) && (parsed.data as { dry_run?: boolean }).dry_run !== true);
   const limits = rateLimitsOf(agent);
-  let requested: string;
+  let requested: string | null = null;
   let admission: Admission | null = null;
+  const source = agent.policySource;
+  const inForce = source ? { policy_sha256: source.sha256 } : {};
   try {
-    // The call's first row and its admission in one commit. The policy in force is named on that row.
-    const source = agent.policySource;
-    requested = deps.store.transaction(() => {
-      const row = call.record({
-        kind: 'requested',
-        request: rawArgs ?? {},
-        ...(source ? { decision: { policy_sha256: source.sha256 } } : {}),
-      });
+    const admit = () => {
       if (!tooBig) admission = call.takeSlot(bucketsFor(limits, willChange), limits.concurrent_calls);
-      return row.id;
-    });
+    };
+    if (isMutating(spec))
+      // A change's first row and its admission in one commit. The policy in force is named on that row.
+      requested = deps.store.transaction(() => {
+        const row = call.record({ kind: 'requested', request: rawArgs ?? {}, ...(source ? { decision: inForce } : {}) });
+        admit();
+        return row.id;
+      });
+    else {
+      // A read is admitted alone and writes its one row when it ends (its answer, a denial or a failure).
+      call.recordOnce(rawArgs ?? {}, inForce);
+      admit();
+    }
   } catch (e) {
     log.error(`audit append failed: ${(e as Error).message}`);
     return {
@@ -158,7 +165,7 @@ interface Admitted {
 }
 
 /** Admit: input, tier, window, identity, lock. Then plan, decide, run. */
-async function admitted(call: Call, requested: string, a: Admitted, extras: CallExtras): Promise<Outcome> {
+async function admitted(call: Call, requested: string | null, a: Admitted, extras: CallExtras): Promise<Outcome> {
   const { spec, agent, store, aws } = call;
   const { tooBig, parsed, willChange, admission } = a;
   if (tooBig || !parsed)
@@ -235,7 +242,7 @@ async function admitted(call: Call, requested: string, a: Admitted, extras: Call
 /** Plan: reads only, the params checked against the tool's schema; a plan that needs more locks is made again under them. */
 export async function planStage(
   call: Call,
-  requested: string,
+  requested: string | null,
   args: Record<string, unknown>,
   ctx: ToolContext,
 ): Promise<{ plan: Plan } | Outcome> {
@@ -279,7 +286,7 @@ export async function planStage(
 
 async function decideStage(
   call: Call,
-  requested: string,
+  requested: string | null,
   req: GuardRequest,
   plan: Plan,
   args: Record<string, unknown>,
@@ -330,6 +337,7 @@ async function decideStage(
     };
   }
   if (gate.kind === 'proposed') return proposed(call, gate, plan, extras);
+  if (gate.kind === 'read') return runRead(call, { plan, args, decision: d, planHash: gate.planHash }, ctx);
   if (extras.signal.aborted) {
     const who = call.cancelledBy ?? { by: 'client', reason: 'no reason given' };
     store.ledger.release(gate.row.id, 'cancelled before execution');
@@ -394,7 +402,7 @@ async function proposed(call: Call, gate: Extract<Gate, { kind: 'proposed' }>, p
   };
 }
 
-function schedule(call: Call, requested: string, args: Record<string, unknown>, env: string, at: Date, reason: string): Outcome {
+function schedule(call: Call, requested: string | null, args: Record<string, unknown>, env: string, at: Date, reason: string): Outcome {
   const { store, agent, spec } = call;
   let job;
   try {

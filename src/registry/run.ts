@@ -96,6 +96,55 @@ export async function runAndSettle(
 }
 
 /**
+ * A read-only tool's run, under no permit: its one row records the decision and a digest of the answer in one commit
+ * after the read. No row, no answer: a read whose row cannot be written withholds what it read.
+ */
+export async function runRead(
+  call: Call,
+  a: { plan: Plan; args: Record<string, unknown>; decision: Decision; planHash: string },
+  ctx: ToolContext,
+): Promise<Outcome> {
+  const { spec } = call;
+  const decided = { ...a.decision, plan_hash: a.planHash };
+  let out: Record<string, unknown>;
+  try {
+    out = spec.output.parse(await spec.execute(a.plan, a.args, ctx)) as Record<string, unknown>;
+  } catch (e) {
+    const why = describeFailure(e, call);
+    const extra = { result: { error: why }, requestIds: call.requestIds };
+    const cancelled = call.deadline?.signal.aborted ? null : call.cancelledBy;
+    if (cancelled)
+      return call.refuse(
+        'cancelled',
+        null,
+        { ...decided, stage: 'execute', cancelled_by: cancelled.by, reason: cancelled.reason },
+        `${spec.name} cancelled by ${cancelled.by} (${cancelled.reason}); it only read, so nothing needs undoing`,
+        extra,
+      );
+    return call.refuse('failed', null, { ...decided, stage: 'execute' }, `${spec.name} failed: ${why}`, extra);
+  }
+  let row: AuditRow;
+  try {
+    row = call.record({ kind: 'read', decision: decided, answer: out, roleArn: call.roleArn, requestIds: call.requestIds });
+  } catch (e) {
+    log.error(`recording the read ${spec.name} failed: ${(e as Error).message}`);
+    return {
+      status: 'failed',
+      message: `${spec.name} refused: its answer could not be recorded in the audit store (${(e as Error).message}). No log, no answer: what it read is withheld — tell a human`,
+    };
+  }
+  return {
+    status: 'executed',
+    eventId: row.id,
+    decision: a.decision,
+    plan: a.plan,
+    result: out,
+    summary: spec.summarize(out),
+    mutating: false,
+  };
+}
+
+/**
  * The client cancelled the call while it ran: the tool stopped and undid what it did (its RolledBack says how). The
  * outcome is `cancelled`, following the approval, naming who asked; humans are told; it is no health failure and is
  * never reviewed toward demotion.

@@ -1,7 +1,9 @@
-// A deploy is healthy when every uploaded object reads back with the hash that was planned, and the site URL answers 2xx.
+// A deploy is healthy when S3 reports the planned checksum for every uploaded object (or, where it reports none, the
+// object reads back with the planned hash), and the site URL answers 2xx.
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { createHash } from 'node:crypto';
 import type { AgentAws } from '../aws/clients.js';
+import { checksumMatches, expectedChecksum } from './parts.js';
 
 export interface SiteHealth {
   check: string;
@@ -47,6 +49,40 @@ export function readBack(
       return { check: `read back ${o.key}`, ok: false, detail: `${(e as Error).name}: ${(e as Error).message.split('\n')[0]}` };
     }
   });
+}
+
+/** One object a deploy wrote: what was planned for it, and the checksum S3 reported for what it stored. */
+export interface Uploaded {
+  key: string;
+  versionId: string;
+  size: number;
+  sha256: string;
+  sha256Parts?: string;
+  reported?: string;
+}
+
+/**
+ * Every upload checked by the checksum S3 computed and reported for it, against the plan's; an object S3 reported no
+ * checksum for (a store that does not compute them, a plan made before parts were hashed) is read back instead.
+ */
+export async function checkUploads(aws: AgentAws, bucket: string, uploaded: Uploaded[]): Promise<SiteHealth[]> {
+  const byKey = new Map<string, SiteHealth>();
+  const unreported: Uploaded[] = [];
+  for (const u of uploaded) {
+    const want = expectedChecksum(u);
+    if (!u.reported || !want) {
+      unreported.push(u);
+      continue;
+    }
+    const ok = checksumMatches(u.reported, want);
+    byKey.set(u.key, {
+      check: `checksum ${u.key}`,
+      ok,
+      detail: ok ? 'S3 reports the planned SHA-256' : `S3 reports ${u.reported}, the plan ${want}`,
+    });
+  }
+  for (const [i, h] of (await readBack(aws, bucket, unreported)).entries()) byKey.set(unreported[i].key, h);
+  return uploaded.map((u) => byKey.get(u.key) as SiteHealth);
 }
 
 export async function probeUrl(url: string, timeoutSeconds: number): Promise<SiteHealth> {

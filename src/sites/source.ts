@@ -5,6 +5,7 @@ import { lstat, readdir, realpath, stat } from 'node:fs/promises';
 import { join, relative, resolve, sep } from 'node:path';
 import { lookup } from 'mime-types';
 import type { SitesPolicy } from '../policy/schema.js';
+import { MULTIPART_BYTES, PartHasher } from './parts.js';
 import { Refusal } from '../core/errors.js';
 
 export interface SourceFile {
@@ -13,6 +14,8 @@ export interface SourceFile {
   size: number;
   md5: string;
   sha256: string;
+  /** For a file that goes up in parts: S3's checksum of that multipart object (parts.ts). */
+  sha256Parts?: string;
   contentType: string;
 }
 
@@ -38,14 +41,17 @@ function realRoots(roots: string[]): string[] {
     .map((r) => realpathSync(r));
 }
 
-async function hashFile(path: string): Promise<{ md5: string; sha256: string }> {
+/** One read of the file: its MD5 (the ETag a single-part upload gets), SHA-256, and for a large one its parts' checksum. */
+async function hashFile(path: string, size: number): Promise<{ md5: string; sha256: string; sha256Parts?: string }> {
   const md5 = createHash('md5');
   const sha = createHash('sha256');
+  const parts = size > MULTIPART_BYTES ? new PartHasher() : null;
   for await (const chunk of createReadStream(path)) {
     md5.update(chunk as Buffer);
     sha.update(chunk as Buffer);
+    parts?.update(chunk as Buffer);
   }
-  return { md5: md5.digest('hex'), sha256: sha.digest('hex') };
+  return { md5: md5.digest('hex'), sha256: sha.digest('hex'), ...(parts ? { sha256Parts: parts.composite() } : {}) };
 }
 
 export async function scanSource(sourceDir: string, sites: SitesPolicy): Promise<Source> {
@@ -106,7 +112,13 @@ export async function scanSource(sourceDir: string, sites: SitesPolicy): Promise
       if (files.length + 1 > sites.max_files)
         throw new Refusal(`source_dir ${sourceDir}: more than ${sites.max_files} files (policy sites.max_files)`);
       if (bytes > maxBytes) throw new Refusal(`source_dir ${sourceDir}: more than ${sites.max_total_mb} MB (policy sites.max_total_mb)`);
-      files.push({ key: rel, path: target, size, ...(await hashFile(target)), contentType: lookup(rel) || 'application/octet-stream' });
+      files.push({
+        key: rel,
+        path: target,
+        size,
+        ...(await hashFile(target, size)),
+        contentType: lookup(rel) || 'application/octet-stream',
+      });
     }
   }
   files.sort((a, b) => a.key.localeCompare(b.key));

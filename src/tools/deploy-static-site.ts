@@ -16,7 +16,8 @@ import { bucketName, readContents, SITE_BUCKET_ACTIONS, type BucketContents, web
 import { bucketOperation, bucketStep, setupSteps, siteHealthUrl } from '../sites/ops.js';
 import { EVENT_METADATA, rollBackIfUnhealthy, runSetup, setupRollback } from '../sites/restore.js';
 import { recoverSiteChange } from '../sites/recover.js';
-import { probeUrl, readBack, type SiteHealth } from '../sites/health.js';
+import { checkUploads, probeUrl, type SiteHealth, type Uploaded } from '../sites/health.js';
+import { MULTIPART_BYTES, PART_BYTES } from '../sites/parts.js';
 import { boundStream, ContentChanged } from '../sites/bound-stream.js';
 import { scanSource } from '../sites/source.js';
 import { Refusal } from '../core/errors.js';
@@ -24,8 +25,6 @@ import { defineTool, type Recovered } from './tool.js';
 
 export const name = 'deploy_static_site';
 
-/** Above this a file goes up in parts (lib-storage); below, one PutObject with its hash checked in memory. */
-const MULTIPART_BYTES = 16 * 2 ** 20;
 const GB = 2 ** 30;
 /** Tags the server sets on a site bucket. */
 const SERVER_BUCKET_TAGS = 5;
@@ -78,6 +77,8 @@ const putStep = z
     path: z.string(),
     size: z.number(),
     sha256: z.string(),
+    /** S3's checksum of the multipart object a large file becomes (absent in plans made before it was planned). */
+    sha256Parts: z.string().optional(),
     contentType: z.string(),
     previous: z.string().nullable(),
   })
@@ -153,6 +154,7 @@ export const deployStaticSite = defineTool({
         path: f.path,
         size: f.size,
         sha256: f.sha256,
+        ...(f.sha256Parts ? { sha256Parts: f.sha256Parts } : {}),
         contentType: f.contentType,
         previous: contents.live.get(f.key)?.versionId ?? null,
       }));
@@ -242,7 +244,7 @@ export const deployStaticSite = defineTool({
     await runSetup(aws, p.setup);
 
     const created: { key: string; versionId: string }[] = [];
-    const uploaded: { key: string; versionId: string; sha256: string }[] = [];
+    const uploaded: Uploaded[] = [];
     let health: SiteHealth[] = [];
     let lost = false;
     try {
@@ -251,8 +253,8 @@ export const deployStaticSite = defineTool({
         const batch = await Promise.allSettled(p.puts.slice(i, i + 8).map((put) => upload(aws, bucket, put, p.cacheControl, eventId)));
         for (const [j, r] of batch.entries()) {
           if (r.status !== 'fulfilled') continue;
-          created.push({ key: p.puts[i + j].key, versionId: r.value });
-          uploaded.push({ key: p.puts[i + j].key, versionId: r.value, sha256: p.puts[i + j].sha256 });
+          created.push({ key: p.puts[i + j].key, versionId: r.value.versionId });
+          uploaded.push({ ...p.puts[i + j], versionId: r.value.versionId, reported: r.value.checksum });
         }
         ports.deployments.noteCreated(eventId, created);
         const failed = batch.find((r): r is PromiseRejectedResult => r.status === 'rejected');
@@ -270,7 +272,8 @@ export const deployStaticSite = defineTool({
         if (out.VersionId) created.push({ key: d.key, versionId: out.VersionId });
         ports.deployments.noteCreated(eventId, created);
       }
-      health = await readBack(aws, bucket, uploaded);
+      // S3's own checksum of each object it stored, against the plan's; only an object it reported none for is read back.
+      health = await checkUploads(aws, bucket, uploaded);
       if (p.healthUrl) health.push(await probeUrl(p.healthUrl, p.healthTimeoutSeconds));
     } catch (e) {
       lost = e instanceof OwnershipLost;
@@ -347,7 +350,7 @@ async function upload(
   p: PutParams,
   cacheControl: string,
   eventId: string,
-): Promise<string> {
+): Promise<{ versionId: string; checksum?: string }> {
   // Written ahead with the bytes: the version itself names the approval, so recovery finds it even if it was never recorded.
   const common = {
     Bucket: bucket,
@@ -359,22 +362,39 @@ async function upload(
   if (p.size > MULTIPART_BYTES) {
     // Large files go up in parts, read through a stream that fails before the last part if the bytes are not the plan's;
     // each part carries its SHA-256, which S3 checks (a full-object SHA-256 is not offered for multipart uploads).
-    const out = await new Upload({
+    const out = (await new Upload({
       client: aws.s3,
       params: { ...common, Body: boundStream(p.path, p.key, p.sha256, p.size), ChecksumAlgorithm: 'SHA256' },
       queueSize: 4,
-      partSize: 8 * 2 ** 20,
-    }).done();
-    return (out as { VersionId?: string }).VersionId ?? 'null';
+      partSize: PART_BYTES,
+    }).done()) as { VersionId?: string; ChecksumSHA256?: string };
+    const versionId = out.VersionId ?? 'null';
+    if (out.ChecksumSHA256) return { versionId, checksum: out.ChecksumSHA256 };
+    // Not in the completion's answer: S3 reports the stored checksum on a HEAD that asks for it.
+    const head = await aws.s3.send(
+      new HeadObjectCommand({
+        Bucket: bucket,
+        Key: p.key,
+        ...(out.VersionId ? { VersionId: out.VersionId } : {}),
+        ChecksumMode: 'ENABLED',
+      }),
+    );
+    return { versionId, checksum: head.ChecksumSHA256 };
   }
   const body = await readNoFollow(p.path, p.key);
   if (createHash('sha256').update(body).digest('hex') !== p.sha256)
     throw new ContentChanged(`${p.key} changed since the deploy was planned; not uploaded`);
-  // S3 refuses the object unless its bytes hash to the plan's SHA-256: the plan binds what is stored, not just what was read.
+  // S3 refuses the object unless its bytes hash to the plan's SHA-256, and reports the checksum it stored: the plan binds
+  // what is stored, not just what was read.
   const out = await aws.s3.send(
-    new PutObjectCommand({ ...common, Body: body, ChecksumSHA256: Buffer.from(p.sha256, 'hex').toString('base64') }),
+    new PutObjectCommand({
+      ...common,
+      Body: body,
+      ChecksumAlgorithm: 'SHA256',
+      ChecksumSHA256: Buffer.from(p.sha256, 'hex').toString('base64'),
+    }),
   );
-  return out.VersionId ?? 'null';
+  return { versionId: out.VersionId ?? 'null', checksum: out.ChecksumSHA256 };
 }
 
 /** A small file's bytes, refusing a symlink swapped in after planning. */

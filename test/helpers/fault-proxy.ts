@@ -18,7 +18,15 @@ export interface Seen {
  * What to do with one request. `reset_after`: forward it, let AWS act, then drop the connection without an answer;
  * `hang_after`: forward it, let AWS act, and never answer (a process killed meanwhile never learns it acted).
  */
-export type Fault = 'pass' | 'hang' | 'reset' | 'reset_after' | 'hang_after' | { status: number; code: string; message?: string };
+export type Fault =
+  | 'pass'
+  | 'hang'
+  | 'reset'
+  | 'reset_after'
+  | 'hang_after'
+  | { status: number; code: string; message?: string }
+  /** Forward it, then answer with these response headers changed (null: removed), as a store that reports otherwise. */
+  | { headers: Record<string, string | null> };
 
 export class FaultProxy {
   readonly seen: Seen[] = [];
@@ -49,7 +57,7 @@ export class FaultProxy {
         const fault = this.rule(seen);
         if (fault === 'hang') return;
         if (fault === 'reset') return void req.socket.destroy();
-        if (typeof fault === 'object') {
+        if (typeof fault === 'object' && 'status' in fault) {
           const xml = `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${fault.code}</Code><Message>${fault.message ?? fault.code}</Message></Error>`;
           res.writeHead(fault.status, { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(xml) });
           return void res.end(xml);
@@ -62,7 +70,13 @@ export class FaultProxy {
             up.on('end', () => {
               if (fault === 'reset_after') return void req.socket.destroy();
               if (fault === 'hang_after') return;
-              res.writeHead(up.statusCode ?? 502, up.headers);
+              const headers = { ...up.headers };
+              if (typeof fault === 'object' && 'headers' in fault)
+                for (const [k, v] of Object.entries(fault.headers)) {
+                  if (v === null) delete headers[k];
+                  else headers[k] = v;
+                }
+              res.writeHead(up.statusCode ?? 502, headers);
               res.end(Buffer.concat(body));
             });
           },

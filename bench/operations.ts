@@ -1,6 +1,5 @@
 // Operations figures: deploy-window arithmetic, an idle worker pass, check_drift against the bare reads it needs,
 // and find_unused_resources over instances with metrics.
-import { CloudWatchClient, GetMetricDataCommand, GetMetricStatisticsCommand, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { CreateTagsCommand, DescribeTagsCommand, EC2Client } from '@aws-sdk/client-ec2';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { launchTagged } from '../src/demo/seed.js';
@@ -11,6 +10,7 @@ import { toolNames } from '../src/tools/index.js';
 import { isOpen, nextOpening } from '../src/guard/windows.js';
 import { Worker } from '../src/worker/worker.js';
 import { ms, time } from './stats.js';
+import { unusedBench } from './unused.js';
 
 type InProcess = (policy: Policy, agentId: string) => Promise<{ client: Client; store: Store }>;
 
@@ -56,73 +56,12 @@ rate_limits: { calls_per_minute: 100000, mutating_calls_per_hour: 100000, concur
     `check_drift over ${N} managed tag sets (1 drifted): guarded ${ms(guarded.median)} vs bare DescribeTags each ${ms(bare.median)} (medians), ratio ${(guarded.median / bare.median).toFixed(2)}×`,
   );
 
-  // 72 hourly datapoints of CPU and network for each instance, then the finder over all of them.
-  const cw = new CloudWatchClient({});
-  const hours = Array.from({ length: 72 }, (_, k) => new Date(Date.now() - (k + 0.5) * 3_600_000));
-  for (const id of ids)
-    for (let k = 0; k < hours.length; k += 20) {
-      const dims = [{ Name: 'InstanceId', Value: id }];
-      await cw.send(
-        new PutMetricDataCommand({
-          Namespace: 'AWS/EC2',
-          MetricData: hours
-            .slice(k, k + 20)
-            .flatMap((t) =>
-              ['CPUUtilization', 'NetworkIn', 'NetworkOut'].map((m) => ({ MetricName: m, Dimensions: dims, Timestamp: t, Value: 1 })),
-            ),
-        }),
-      );
-    }
-  const find = await time(5, 1, () => client.callTool({ name: 'find_unused_resources', arguments: {} }));
-  // Its twins in the same run: the same batched GetMetricData the finder sends, and the old way (three
-  // GetMetricStatistics per instance, eight at a time). moto's GetMetricData scans every datapoint for every query
-  // and period, so on the emulator the batch is slower than the many small calls; on CloudWatch it is one request.
-  const start = new Date(Date.now() - 72 * 3_600_000);
-  const metrics = [
-    ['CPUUtilization', 'Average'],
-    ['NetworkIn', 'Sum'],
-    ['NetworkOut', 'Sum'],
-  ] as const;
-  const batch = await time(3, 0, () =>
-    cw.send(
-      new GetMetricDataCommand({
-        StartTime: start,
-        EndTime: new Date(),
-        MetricDataQueries: ids.flatMap((id, n) =>
-          metrics.map(([m, stat], j) => ({
-            Id: `q${n}_${j}`,
-            MetricStat: {
-              Metric: { Namespace: 'AWS/EC2', MetricName: m, Dimensions: [{ Name: 'InstanceId', Value: id }] },
-              Period: 3600,
-              Stat: stat,
-            },
-          })),
-        ),
-      }),
-    ),
-  );
-  const each = await time(3, 0, async () => {
-    for (let k = 0; k < ids.length; k += 8)
-      await Promise.all(
-        ids.slice(k, k + 8).flatMap((id) =>
-          metrics.map(([m, stat]) =>
-            cw.send(
-              new GetMetricStatisticsCommand({
-                Namespace: 'AWS/EC2',
-                MetricName: m,
-                Dimensions: [{ Name: 'InstanceId', Value: id }],
-                StartTime: start,
-                EndTime: new Date(),
-                Period: 3600,
-                Statistics: [stat],
-              }),
-            ),
-          ),
-        ),
-      );
-  });
-  out(
-    `find_unused_resources over ${N} running instances with 72 h of metrics (one batched GetMetricData): median ${ms(find.median)}; bare GetMetricData of the same ${ids.length * 3} queries ${ms(batch.median)} (ratio ${(find.median / batch.median).toFixed(2)}×); the old way, ${ids.length * 3} GetMetricStatistics 8 instances at a time, ${ms(each.median)}`,
-  );
+  await unusedBench(client, ids, out);
+  // The 500-instance row: moto's GetMetricData scans every datapoint for every query, so it takes many minutes there.
+  const large = Number(process.env.BENCH_UNUSED_LARGE ?? 0);
+  if (large > N) {
+    for (let i = N; i < large; i++) ids.push((await launchTagged(ec2, { ProjectId: 'ops', Name: `d${i}` })).split('/').pop() as string);
+    await unusedBench(client, ids, out);
+  } else out(`find_unused_resources over 500 instances: BENCH_UNUSED_LARGE=500 BENCH_ONLY=operations npm run bench (minutes on moto)`);
   store.close();
 }

@@ -50,6 +50,8 @@ export interface CallExtras {
   tools?: readonly ToolSpec[];
   /** The worker runs a scheduled job at its window: it is not held for a window again. */
   scheduledJob?: string;
+  /** The request's W3C traceparent (from its _meta), recorded on the call's first row. */
+  traceparent?: string;
 }
 
 /** Zod's complaints, each naming its field: `set.ProjectId: tag key "ProjectId" is reserved …`. */
@@ -62,7 +64,7 @@ export function describeInputError(tool: string, error: z.ZodError): string {
  * A call of a tool this server does not serve is a denial on the record like any other (the name clipped, so a flood
  * of long names cannot grow the row); the caller answers it as a protocol error. Returns the message.
  */
-export function recordUnknownTool(deps: Pick<CallDeps, 'agent' | 'store'>, name: unknown, rawArgs: unknown): string {
+export function recordUnknownTool(deps: Pick<CallDeps, 'agent' | 'store'>, name: unknown, rawArgs: unknown, traceparent?: string): string {
   const agent = withCurrentTier(deps.store, deps.agent);
   const shown = JSON.stringify(String(name).slice(0, 64));
   const message = `unknown tool ${shown}; tools you may call: ${agent.tier.tools.join(', ')}`;
@@ -72,7 +74,13 @@ export function recordUnknownTool(deps: Pick<CallDeps, 'agent' | 'store'>, name:
       agent: agent.id,
       project: agent.projectId,
       tool: String(name).slice(0, 64),
-      decision: { outcome: 'deny', rule: 'unknown_tool', reason: message, name_length: String(name).length },
+      decision: {
+        outcome: 'deny',
+        rule: 'unknown_tool',
+        reason: message,
+        name_length: String(name).length,
+        ...(traceparent ? { traceparent } : {}),
+      },
       request: { argument_keys: Object.keys((rawArgs as object | undefined) ?? {}).slice(0, 20) },
     });
   } catch (e) {
@@ -85,14 +93,20 @@ export function recordUnknownTool(deps: Pick<CallDeps, 'agent' | 'store'>, name:
  * A call the server refuses before its lifecycle starts (it is shutting down; the policy in force no longer serves the
  * agent): a denied row with `rule`, nothing done. Returns the message.
  */
-export function recordRefusal(deps: Pick<CallDeps, 'agent' | 'store'>, tool: string, rule: string, message: string): string {
+export function recordRefusal(
+  deps: Pick<CallDeps, 'agent' | 'store'>,
+  tool: string,
+  rule: string,
+  message: string,
+  traceparent?: string,
+): string {
   try {
     deps.store.audit.append({
       kind: 'denied',
       agent: deps.agent.id,
       project: deps.agent.projectId,
       tool,
-      decision: { outcome: 'deny', rule, reason: message },
+      decision: { outcome: 'deny', rule, reason: message, ...(traceparent ? { traceparent } : {}) },
     });
   } catch (e) {
     log.error(`audit append failed: ${(e as Error).message}`);
@@ -116,7 +130,11 @@ export async function runCall(spec: ToolSpec, rawArgs: unknown, deps: CallDeps, 
   let requested: string | null = null;
   let admission: Admission | null = null;
   const source = agent.policySource;
-  const inForce = source ? { policy_sha256: source.sha256 } : {};
+  // What the call's first row says beside the request: the policy in force, and the caller's trace when it sent one.
+  const inForce = {
+    ...(source ? { policy_sha256: source.sha256 } : {}),
+    ...(extras.traceparent ? { traceparent: extras.traceparent } : {}),
+  };
   try {
     const admit = () => {
       if (!tooBig) admission = call.takeSlot(bucketsFor(limits, willChange), limits.concurrent_calls);
@@ -124,7 +142,11 @@ export async function runCall(spec: ToolSpec, rawArgs: unknown, deps: CallDeps, 
     if (isMutating(spec))
       // A change's first row and its admission in one commit. The policy in force is named on that row.
       requested = deps.store.transaction(() => {
-        const row = call.record({ kind: 'requested', request: rawArgs ?? {}, ...(source ? { decision: inForce } : {}) });
+        const row = call.record({
+          kind: 'requested',
+          request: rawArgs ?? {},
+          ...(Object.keys(inForce).length ? { decision: inForce } : {}),
+        });
         admit();
         return row.id;
       });

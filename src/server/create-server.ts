@@ -23,6 +23,7 @@ import type { AgentContext } from '../core/agent.js';
 import { withCurrentTier } from '../trust/tiers.js';
 import { recordRefusal, recordUnknownTool, runCall } from '../registry/lifecycle.js';
 import { inputSchemaOf, outputSchemaOf } from '../registry/tool-io.js';
+import { traceparentOf } from '../core/trace.js';
 import { oneLine } from '../util/terminal.js';
 import type { CallTracker } from './drain.js';
 import type { PolicyWatcher } from './policy-watch.js';
@@ -92,11 +93,13 @@ export function toolHandlers(server: Server, deps: ServerDeps): ToolHandlers {
 
   const call = async (request: CallToolRequest, extra: Extra): Promise<CallToolResult> => {
     const spec = tools.get(request.params.name);
+    const traceparent = traceparentOf(request.params._meta);
     // Per the MCP spec an unknown tool is a protocol error (-32602), and it is on the audit record.
-    if (!spec) throw new McpError(ErrorCode.InvalidParams, recordUnknownTool(deps, request.params.name, request.params.arguments));
+    if (!spec)
+      throw new McpError(ErrorCode.InvalidParams, recordUnknownTool(deps, request.params.name, request.params.arguments, traceparent));
     const refused = (rule: string, text: string) => ({
       isError: true,
-      content: [{ type: 'text' as const, text: recordRefusal(deps, spec.name, rule, text) }],
+      content: [{ type: 'text' as const, text: recordRefusal(deps, spec.name, rule, text, traceparent) }],
     });
     if (deps.tracker?.closing)
       return refused(
@@ -120,6 +123,7 @@ export function toolHandlers(server: Server, deps: ServerDeps): ToolHandlers {
       runCall(spec, request.params.arguments, callDeps, {
         signal: extra.signal,
         cancelledBy: client,
+        traceparent,
         tools: [...tools.values()],
         consent: canElicit
           ? async (message, planHash) => {

@@ -335,6 +335,11 @@ export function policySchema(knownTools: readonly string[]) {
         .positive()
         .max(6 * 3600)
         .default(900),
+      /**
+       * A change still running after this long answers `status: running` with a job id and goes on in the server;
+       * get_job reports its progress and its answer (clients time out long before call_deadline_seconds).
+       */
+      long_call_seconds: z.number().positive().max(3600).default(20),
       /** The trust gradient: tiers in the order written above, earned from the audit record, lost on incidents. */
       trust: z
         .object({

@@ -26,6 +26,8 @@ export class Call {
   deadline: { signal: AbortSignal; seconds: number } | null = null;
   /** The client's own cancellation (notifications/cancelled), as distinct from the deadline. */
   cancel: { signal: AbortSignal; by: string } | null = null;
+  /** Told each row this call writes. */
+  onRecorded?: (eventId: string) => void;
   /** The call's slot among the agent's calls in flight, while it holds one. */
   private slot: string | null = null;
   /**
@@ -80,6 +82,12 @@ export class Call {
   }
 
   record(e: Omit<NewEvent, 'agent' | 'project' | 'tool'>): AuditRow {
+    const row = this.write(e);
+    this.onRecorded?.(row.id);
+    return row;
+  }
+
+  private write(e: Omit<NewEvent, 'agent' | 'project' | 'tool'>): AuditRow {
     const base = { agent: this.actor, project: this.agent.projectId, tool: this.spec.name };
     const one = this.oneRow;
     if (!one) return this.store.audit.append({ ...base, ...e });

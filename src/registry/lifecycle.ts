@@ -52,6 +52,8 @@ export interface CallExtras {
   scheduledJob?: string;
   /** The request's W3C traceparent (from its _meta), recorded on the call's first row. */
   traceparent?: string;
+  /** Told the id of each audit row the call writes (a call handed to a job names its newest). */
+  onRecorded?: (eventId: string) => void;
 }
 
 /** Zod's complaints, each naming its field: `set.ProjectId: tag key "ProjectId" is reserved …`. */
@@ -121,6 +123,7 @@ export async function runCall(spec: ToolSpec, rawArgs: unknown, deps: CallDeps, 
   const agent = withCurrentTier(deps.store, deps.agent);
   deps.aws.session.useRole(roleFor(agent));
   const call = new Call(spec, deps.store, agent, deps.aws, agent.id);
+  call.onRecorded = extras.onRecorded;
   // Size and shape first (no I/O): they decide which buckets the call takes from.
   const tooBig = oversizedArgument(rawArgs, agent);
   const parsed = tooBig ? null : inputSchemaOf(spec).safeParse(rawArgs ?? {});
@@ -338,6 +341,7 @@ async function decideStage(
     };
   }
   const d = gate.decision;
+  if ('row' in gate) call.onRecorded?.(gate.row.id);
   if (gate.kind === 'refused') {
     const answer = call.refuse('denied', requested, { ...d, plan_hash: gate.planHash }, `${spec.name} ${explain(d)}`, { request: plan });
     if (d.outcome === 'deny' && d.rule === 'ownership') call.review('boundary_escape');

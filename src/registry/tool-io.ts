@@ -48,13 +48,20 @@ export const decisionOutput = z.object({
 /** What a mutating tool answers: the result when it ran, the plan and decision for dry_run, or when it is scheduled. */
 export function mutatingOutput(result: z.ZodObject) {
   return z.object({
-    status: z.enum(['executed', 'dry_run', 'pending_approval', 'scheduled']),
-    event_id: z.string().describe('audit event id of the approval (executed), the plan (dry_run), the escalation or the scheduling'),
+    status: z.enum(['executed', 'dry_run', 'pending_approval', 'scheduled', 'running']),
+    event_id: z
+      .string()
+      .describe(
+        'audit event id of the approval (executed), the plan (dry_run), the escalation or the scheduling; running: the newest so far',
+      ),
     decision: decisionOutput.optional().describe('absent when scheduled: the guard decides when the job runs'),
     plan: planOutput.optional(),
     result: result.optional(),
     proposal_id: z.string().optional().describe('pending_approval: what a human decides with wardenctl proposals approve|reject'),
-    job_id: z.string().optional().describe('scheduled: the job that runs at the window (wardenctl schedule list|cancel)'),
+    job_id: z
+      .string()
+      .optional()
+      .describe('scheduled: the job that runs at the window (wardenctl schedule list|cancel); running: the job get_job reports on'),
     run_at: z.string().optional().describe('scheduled: when the window opens (UTC)'),
   });
 }

@@ -18,7 +18,7 @@ import { z } from 'zod';
 import type { AgentAws } from '../aws/clients.js';
 import type { Store } from '../store/store.js';
 import { allTools } from '../tools/index.js';
-import type { ToolSpec } from '../tools/tool.js';
+import { isMutating, type ToolSpec } from '../tools/tool.js';
 import type { AgentContext } from '../core/agent.js';
 import { withCurrentTier } from '../trust/tiers.js';
 import { recordRefusal, recordUnknownTool, runCall } from '../registry/lifecycle.js';
@@ -29,6 +29,7 @@ import type { CallTracker } from './drain.js';
 import type { PolicyWatcher } from './policy-watch.js';
 import { SERVER_INFO, SERVER_OPTIONS } from './info.js';
 import { ProgressStream } from './progress.js';
+import { answerWithin } from './long-call.js';
 import { toToolResult } from './result.js';
 import { TierWatch } from './tier-watch.js';
 
@@ -115,13 +116,29 @@ export function toolHandlers(server: Server, deps: ServerDeps): ToolHandlers {
     const token = request.params._meta?.progressToken;
     const canElicit = Boolean(server.getClientCapabilities()?.elicitation);
     const client = `client:${oneLine(String(server.getClientVersion()?.name ?? 'unknown-client')).slice(0, 64)}`;
+    let keepProgress: ((message: string) => void) | undefined;
+    let lastProgress: string | undefined;
     const progress = new ProgressStream(async (value, total, message) => {
+      if (message) {
+        lastProgress = message;
+        keepProgress?.(message);
+      }
       if (token === undefined) return;
       await extra.sendNotification({ method: 'notifications/progress', params: { progressToken: token, progress: value, total, message } });
     });
+    // The call follows the request's cancellation until it is handed to a job (a change past long_call_seconds).
+    const follow = new AbortController();
+    const forward = () => follow.abort(extra.signal.reason);
+    if (extra.signal.aborted) forward();
+    else extra.signal.addEventListener('abort', forward, { once: true });
+    const rows: { first?: string; newest?: string } = {};
     const run = () =>
       runCall(spec, request.params.arguments, callDeps, {
-        signal: extra.signal,
+        signal: follow.signal,
+        onRecorded: (id) => {
+          rows.first ??= id;
+          rows.newest = id;
+        },
         cancelledBy: client,
         traceparent,
         tools: [...tools.values()],
@@ -148,9 +165,27 @@ export function toolHandlers(server: Server, deps: ServerDeps): ToolHandlers {
           : undefined,
         progress: (done, total, message) => progress.report(done, total, message),
       });
-    const outcome = await (deps.tracker ? deps.tracker.track(run) : run());
+    const running = deps.tracker ? deps.tracker.track(run) : run();
+    const agent = callDeps.agent;
+    const answer = isMutating(spec)
+      ? await answerWithin(running, {
+          store: deps.store,
+          project: agent.projectId,
+          agent: agent.id,
+          tool: spec.name,
+          args: request.params.arguments,
+          boundSeconds: agent.policy.long_call_seconds,
+          rows,
+          detach: () => extra.signal.removeEventListener('abort', forward),
+          onProgress: (keep) => {
+            keepProgress = keep;
+            // What it had reached at the bound, until it reports more.
+            if (lastProgress) keep(lastProgress);
+          },
+        })
+      : toToolResult(await running);
     tierWatch.check();
-    return toToolResult(outcome);
+    return answer;
   };
   tierWatch.start();
   return { list, call, close: () => tierWatch.stop() };

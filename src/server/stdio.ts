@@ -34,11 +34,11 @@ export async function serveStdio(opts: ServeOptions): Promise<void> {
   let stopping: Promise<void> | undefined;
   // SIGTERM, SIGINT or the client closing stdin: admit nothing new, let running calls finish or roll back and record
   // their outcomes, and only then close the store. Exit 1 naming what is left if the grace period ran out.
-  const stop = (why: string) =>
+  const stop = (why: string, waitMs = graceMs) =>
     (stopping ??= (async () => {
       const running = tracker.size;
-      if (running) log.info(`${why}: admitting no new calls; waiting up to ${graceMs / 1000}s for ${running} running`);
-      const settled = await tracker.drain(graceMs);
+      if (running) log.info(`${why}: admitting no new calls; waiting up to ${waitMs / 1000}s for ${running} running`);
+      const settled = await tracker.drain(waitMs);
       let open: string[] = [];
       try {
         open = settled ? [] : store.audit.openApprovals(agent.id).map((r) => r.id);
@@ -49,11 +49,13 @@ export async function serveStdio(opts: ServeOptions): Promise<void> {
       store.close();
       if (!settled)
         log.error(
-          `${why}: ${tracker.size} call(s) still running after ${graceMs / 1000}s; unsettled approvals (settled at the next start): ${open.join(', ') || '(none recorded)'}`,
+          `${why}: ${tracker.size} call(s) still running after ${waitMs / 1000}s; unsettled approvals (settled at the next start): ${open.join(', ') || '(none recorded)'}`,
         );
       process.exit(settled ? 0 : 1);
     })());
-  process.stdin.on('end', () => void stop('stdin closed'));
+  // A client that leaves (or timed out and moved on) does not stop a change midway: calls run to their outcome, each
+  // bounded by call_deadline_seconds. A signal asks for a stop, and gets the shorter shutdown grace.
+  process.stdin.on('end', () => void stop('stdin closed', Math.max(graceMs, agent.policy.call_deadline_seconds * 1000)));
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
   await server.connect(transport);

@@ -20,6 +20,8 @@ export interface JobRow {
   started_at: string | null;
   finished_at: string | null;
   result: string | null;
+  /** A running call's latest progress message (a change handed to a job after long_call_seconds). */
+  progress: string | null;
 }
 
 export interface NewJob {
@@ -55,6 +57,26 @@ export class Jobs {
       this.clock().toISOString(),
     );
     return this.get(id) as JobRow;
+  }
+
+  /**
+   * A call still running past long_call_seconds becomes a job of the process running it (`holder`, host:pid:uuid):
+   * already running, never claimed by a worker; if that process dies, the worker marks it interrupted.
+   */
+  start(j: Omit<NewJob, 'runAt'> & { holder: string }): JobRow {
+    const id = `job-${randomUUID().slice(0, 8)}`;
+    const now = this.clock().toISOString();
+    stmt(
+      this.db,
+      `INSERT INTO jobs (id, project, agent, tool, args, run_at, why, state, event_id, created_at, claimed_by, started_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?)`,
+    ).run(id, j.project, j.agent, j.tool, JSON.stringify(j.args ?? {}), now, j.why, j.eventId ?? null, now, j.holder, now);
+    return this.get(id) as JobRow;
+  }
+
+  /** The latest progress of a running job. */
+  progressed(id: string, message: string): void {
+    stmt(this.db, "UPDATE jobs SET progress = ? WHERE id = ? AND state = 'running'").run(message.slice(0, 500), id);
   }
 
   get(id: string): JobRow | undefined {

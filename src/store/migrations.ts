@@ -338,6 +338,13 @@ export const migrations: Migration[] = [
       `);
     },
   },
+  {
+    version: 11,
+    update(db) {
+      // A change that outlives long_call_seconds goes on as a job of the server that runs it: its latest progress.
+      db.exec('ALTER TABLE jobs ADD COLUMN progress TEXT');
+    },
+  },
 ];
 
 /** The schema version this aws-warden writes. */

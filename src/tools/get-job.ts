@@ -1,4 +1,5 @@
-// get_job: the agent checks a change held for a deploy window (or a periodic check): queued, done, failed, what it did.
+// get_job: the agent checks a change held for a deploy window, a change that outlived long_call_seconds, or a periodic
+// check: queued, running (with its progress), done, failed, what it did.
 import { z } from 'zod';
 import type { ToolPorts } from '../core/ports.js';
 import { readPlan } from './read-plan.js';
@@ -17,6 +18,7 @@ const output = z.object({
   started_at: z.string().nullable(),
   finished_at: z.string().nullable(),
   result: z.unknown().nullable().describe('the answer the tool gave when the job ran'),
+  progress: z.string().nullable().describe('while running: its latest progress'),
 });
 
 function find(ports: ToolPorts, project: string, id: string) {
@@ -30,7 +32,7 @@ export const getJob = defineTool({
   name,
   title: 'Check a scheduled job',
   description:
-    'Shows a job of your project: a change held for its deploy window (after a scheduled answer) or a periodic check. Whether it is still queued, ran, failed or was cancelled by a human, and what running it answered.',
+    'Shows a job of your project: a change held for its deploy window (after a scheduled answer), a change still running after long_call_seconds (after a running answer), or a periodic check. Whether it is queued, running (and how far it got), done, failed or was cancelled by a human, and what it answered.',
   input: z.object({ job_id: z.string().regex(/^job-[0-9a-f]{8}$/, 'a job id such as job-0123abcd') }).strict(),
   output,
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
@@ -52,6 +54,7 @@ export const getJob = defineTool({
       started_at: j.started_at,
       finished_at: j.finished_at,
       result: j.result === null ? null : JSON.parse(j.result),
+      progress: j.progress,
     };
   },
   summarize: (o) => `${o.job_id} (${o.tool}): ${o.state}, ${o.state === 'queued' ? 'runs' : 'was due'} at ${o.run_at}`,

@@ -6,6 +6,7 @@ import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { Script } from '../src/demo/script.js';
 import { Store } from '../src/store/store.js';
 import { call, connect, world, type Harness } from './helpers/harness.js';
 
@@ -101,6 +102,26 @@ describe('long work as jobs', () => {
       const kinds = store.audit.tail({ limit: 10 }).map((e) => e.kind);
       expect(kinds.at(-1)).toBe('executed');
       expect(kinds).not.toContain('cancelled');
+    },
+  );
+
+  it(
+    'the demo script, as a patient client, follows a running answer through get_job to the change’s own answer',
+    { timeout: 60_000 },
+    async () => {
+      const { h, dir } = await slowSite(2_500);
+      const lines: string[] = [];
+      const script = new Script((s) => lines.push(s));
+      const answer = await script.call(
+        h.client,
+        'bot',
+        'deploy_static_site',
+        { site: 'shop', source_dir: dir, environment: 'staging' },
+        'ok',
+      );
+      expect(answer.got).toBe('ok');
+      expect(answer.structured).toMatchObject({ status: 'executed', result: { put: 1 } });
+      expect(script.verdict()).toBe(0);
     },
   );
 

@@ -27,7 +27,7 @@ export class Script {
 
   /** Calls a tool, prints the answer the way the demo does, and checks it came to `expect`. */
   async call(client: Client, agent: string, tool: string, args: Record<string, unknown>, expect: Expect): Promise<StepAnswer> {
-    const res = await client.callTool({ name: tool, arguments: args });
+    const res = await settled(client, await client.callTool({ name: tool, arguments: args }));
     const text = (res.content as { type: string; text: string }[]).find((c) => c.type === 'text')?.text ?? '';
     const structured = res.structuredContent as Record<string, unknown> | undefined;
     const status = structured?.status;
@@ -42,5 +42,29 @@ export class Script {
     this.out(`\nDEMO FAILED: ${this.missed.length} step(s) did not come to the result the demo shows:`);
     for (const m of this.missed) this.out(`  - ${m}`);
     return 1;
+  }
+}
+
+type Answer = Awaited<ReturnType<Client['callTool']>>;
+
+/**
+ * What a patient client does with a change still running past long_call_seconds: it asks get_job until the job
+ * settles, and takes the job's answer as the call's (an error answer when it failed).
+ */
+async function settled(client: Client, res: Answer): Promise<Answer> {
+  const first = res.structuredContent as { status?: string; job_id?: string } | undefined;
+  if (res.isError || first?.status !== 'running' || !first.job_id) return res;
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 500));
+    const job = (await client.callTool({ name: 'get_job', arguments: { job_id: first.job_id } })).structuredContent as
+      { state?: string; result?: Record<string, unknown> | null } | undefined;
+    if (job?.state === 'running') continue;
+    const result = job?.result ?? {};
+    const ok = job?.state === 'done';
+    return {
+      isError: !ok,
+      content: [{ type: 'text', text: `${first.job_id} ${job?.state ?? 'unknown'}: ${String(result.message ?? JSON.stringify(result))}` }],
+      ...(ok ? { structuredContent: result } : {}),
+    } as Answer;
   }
 }

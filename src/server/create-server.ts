@@ -123,7 +123,8 @@ export function toolHandlers(server: Server, deps: ServerDeps): ToolHandlers {
         lastProgress = message;
         keepProgress?.(message);
       }
-      if (token === undefined) return;
+      // Once answered (handed to a job), the request's progress token is spent: the job keeps the progress instead.
+      if (token === undefined || keepProgress) return;
       await extra.sendNotification({ method: 'notifications/progress', params: { progressToken: token, progress: value, total, message } });
     });
     // The call follows the request's cancellation until it is handed to a job (a change past long_call_seconds).

@@ -49,7 +49,11 @@ export async function answerWithin(running: Promise<Outcome>, c: LongCall): Prom
     log.error(`recording the job of a long ${c.tool} failed: ${(e as Error).message}; answering when it settles`);
     return toToolResult(await running);
   }
+  // Kept at most once a second (a deploy reports every batch): the job's answer comes with its end anyway.
+  let kept = 0;
   c.onProgress((message) => {
+    if (Date.now() - kept < 1000) return;
+    kept = Date.now();
     try {
       c.store.jobs.progressed(jobId, message);
     } catch (e) {

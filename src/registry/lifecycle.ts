@@ -15,13 +15,14 @@ import { explain } from '../guard/decide.js';
 import { tierRule } from '../guard/rules.js';
 import type { Decision, GuardRequest, Plan } from '../guard/types.js';
 import { windowRule } from '../guard/windows.js';
+import type { Policy } from '../policy/schema.js';
 import type { Store } from '../store/store.js';
 import { isMutating, type ToolContext, type ToolSpec } from '../tools/tool.js';
 import { withCurrentTier } from '../trust/tiers.js';
 import { issueMessage } from '../util/zod-issue.js';
 import { AssumeRoleError } from '../aws/session.js';
 import { portsFor } from './agent-aws.js';
-import { approveAndRun } from './approve.js';
+import { approveAndRun, type RunDeps } from './approve.js';
 import { Call } from './call.js';
 import { decideAndRecord, type Gate } from './decide.js';
 import type { Admission } from '../store/rate-limits.js';
@@ -45,7 +46,7 @@ export interface CallExtras {
    * Asks the person at the MCP client to approve (elicitation), when the client can; true only for an
    * explicit approval. Absent when the client cannot elicit: then escalations wait for wardenctl.
    */
-  consent?: (message: string, planHash: string) => Promise<{ approved: boolean; who: string }>;
+  consent?: (ask: ConsentAsk) => Promise<{ approved: boolean; who: string }>;
   /** The tools this server serves (an approved proposal runs with the same set). */
   tools?: readonly ToolSpec[];
   /** The worker runs a scheduled job at its window: it is not held for a window again. */
@@ -54,6 +55,14 @@ export interface CallExtras {
   traceparent?: string;
   /** Told the id of each audit row the call writes (a call handed to a job names its newest). */
   onRecorded?: (eventId: string) => void;
+}
+
+/** What the person at the client is asked to approve: exactly one proposal's plan. */
+export interface ConsentAsk {
+  message: string;
+  planHash: string;
+  proposalId: string;
+  classes: readonly string[];
 }
 
 /** Zod's complaints, each naming its field: `set.ProjectId: tag key "ProjectId" is reserved …`. */
@@ -391,32 +400,18 @@ async function proposed(call: Call, gate: Extract<Gate, { kind: 'proposed' }>, p
   const classes = d.outcome === 'escalate' ? (d.classes ?? []) : [];
   const consentable = classes.length > 0 && classes.every((c) => (agent.project.in_client_consent as string[]).includes(c));
   if (consentable && extras.consent) {
-    const answer = await extras.consent(
-      `${agent.id} asks to run: ${plan.summary}\nA human must approve because: ${reason}\nPlan hash: ${gate.planHash}\nApprove exactly this plan?`,
-      gate.planHash,
-    );
-    if (answer.approved) {
-      try {
-        // The same approval path as wardenctl's; this call's own locks are already held for it.
-        const done = await approveAndRun(store, agent.policy, gate.proposalId, answer.who, 'approved in the MCP client', {
-          tools: extras.tools,
-          locksHeld: new Set(call.locks.keys()),
-        });
-        const result = spec.output.safeParse(done.result).success ? done.result : {};
-        return {
-          status: 'executed',
-          eventId: gate.row.id,
-          decision: d,
-          plan,
-          result,
-          summary: `approved in the client by ${answer.who} and executed: ${plan.summary}`,
-          mutating: true,
-          proposalId: gate.proposalId,
-        };
-      } catch (e) {
-        return { status: 'failed', eventId: gate.row.id, message: `${spec.name}: approved in the client, but ${(e as Error).message}` };
-      }
-    }
+    const answer = await extras.consent({
+      message: `${agent.id} asks to run: ${plan.summary}\nA human must approve because: ${reason}\nPlan hash: ${gate.planHash}\nApprove exactly this plan?`,
+      planHash: gate.planHash,
+      proposalId: gate.proposalId,
+      classes,
+    });
+    // The same approval path as wardenctl's; this call's own locks are already held for it.
+    if (answer.approved)
+      return runConsented(store, agent.policy, { proposalId: gate.proposalId, who: answer.who, decision: d, plan }, spec, {
+        tools: extras.tools,
+        locksHeld: new Set(call.locks.keys()),
+      });
   }
   return {
     status: 'pending_approval',
@@ -426,6 +421,33 @@ async function proposed(call: Call, gate: Extract<Gate, { kind: 'proposed' }>, p
     proposalId: gate.proposalId,
     summary: `pending approval: proposal ${gate.proposalId} — ${reason}. A human decides with \`wardenctl proposals approve ${gate.proposalId}\`; nothing was executed yet — check back with get_proposal`,
   };
+}
+
+/** A proposal the person at the client approved, run on wardenctl's approval path: its outcome as the agent's answer. */
+export async function runConsented(
+  store: Store,
+  policy: Policy,
+  approval: { proposalId: string; who: string; decision: Decision; plan: Plan },
+  spec: ToolSpec,
+  deps: RunDeps,
+): Promise<Outcome> {
+  const { proposalId, who, plan } = approval;
+  const eventId = store.proposals.get(proposalId)?.event_id ?? '';
+  try {
+    const done = await approveAndRun(store, policy, proposalId, who, 'approved in the MCP client', deps);
+    return {
+      status: 'executed',
+      eventId,
+      decision: approval.decision,
+      plan,
+      result: spec.output.safeParse(done.result).success ? done.result : {},
+      summary: `approved in the client by ${who} and executed: ${plan.summary}`,
+      mutating: true,
+      proposalId,
+    };
+  } catch (e) {
+    return { status: 'failed', eventId, message: `${spec.name}: approved in the client, but ${(e as Error).message}` };
+  }
 }
 
 function schedule(call: Call, requested: string | null, args: Record<string, unknown>, env: string, at: Date, reason: string): Outcome {

@@ -1,6 +1,6 @@
 // A server process's guarded half: the agent's AWS clients, every tool, the call tracker, crash recovery. Heavy (it
 // loads the AWS SDK), so `serve` answers the MCP handshake first and loads this beside it.
-import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import type { Server } from '@modelcontextprotocol/server';
 import type { SendObserver } from '../aws/clients.js';
 import type { AgentContext } from '../core/agent.js';
 import { log } from '../core/log.js';
@@ -21,10 +21,10 @@ export interface Base {
 }
 
 /** The tool handlers of `server` for this agent, and recovery of what a crashed process left half done. */
-export function guard(base: Base, server: Server, tracker: CallTracker, opts: { observe?: SendObserver; notReady?: () => string | null }) {
+export function guard(base: Base, peer: () => Server, tracker: CallTracker, opts: { observe?: SendObserver; notReady?: () => string | null }) {
   const { agent, store, watcher } = base;
   const aws = awsFor(agent, store, opts.observe);
-  const handlers: ToolHandlers = toolHandlers(server, {
+  const handlers: ToolHandlers = toolHandlers(peer, {
     agent,
     store,
     aws,

@@ -2,7 +2,7 @@
 // goes on in this server, no longer tied to the request (a client that times out or leaves does not cancel it). The job
 // keeps its progress and, when it settles, the answer the client would have had; get_job reports both. The record is
 // the shape an MCP task needs (id, state, progress, result), so exposing it as one is a mapping.
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { CallToolResult } from '@modelcontextprotocol/server';
 import { log } from '../core/log.js';
 import { succeeded, type Outcome } from '../registry/outcome.js';
 import { newHolder } from '../store/holders.js';

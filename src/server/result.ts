@@ -1,5 +1,5 @@
 // How a lifecycle outcome reads to an MCP client: structured content for what the agent asked for, isError otherwise.
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { CallToolResult } from '@modelcontextprotocol/server';
 import { textOf, type Outcome } from '../registry/outcome.js';
 
 function ok(summary: string, out: Record<string, unknown>): CallToolResult {

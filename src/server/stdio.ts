@@ -1,8 +1,9 @@
 // `aws-warden serve`: open the policy, the agent and the store (a bad configuration exits before any protocol), answer
-// the MCP handshake at once, and load the tools and the AWS SDK beside it.
-import { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
-import { CallToolRequestSchema, ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+// the MCP opening at once, and load the tools and the AWS SDK beside it. The SDK's stdio entry decides the connection's
+// era from its first message: a 2026-07-28 client (server/discover, a `_meta` envelope on every request) or a 2025-era
+// client (the initialize handshake). Each era gets a server instance from the factory below; both share one guard.
+import { Server } from '@modelcontextprotocol/server';
+import { serveStdio as serveEra } from '@modelcontextprotocol/server/stdio';
 import { log } from '../core/log.js';
 import { CallTracker } from './drain.js';
 import { SERVER_INFO, SERVER_OPTIONS } from './info.js';
@@ -13,24 +14,32 @@ export type { ServeOptions };
 export async function serveStdio(opts: ServeOptions): Promise<void> {
   const base = openBase(opts);
   const { store, agent, graceMs } = base;
-  const server = new Server(SERVER_INFO, SERVER_OPTIONS);
   const tracker = new CallTracker();
-  // The tools and the AWS SDK load once the handshake is answered (or at the first request, whichever comes first):
+  // The instance serving the connection now: the entry may build a probe instance first and then the pinned one.
+  let current: Server | undefined;
+  const peer = () => current as Server;
+  // The tools and the AWS SDK load once the opening is answered (or at the first request, whichever comes first):
   // a request waits for them rather than finding no handler.
   let guarded: ReturnType<typeof loadGuard> | undefined;
   const loadGuard = () =>
     import('./build.js')
-      .then((m) => m.guard(base, server, tracker, opts))
+      .then((m) => m.guard(base, peer, tracker, opts))
       .catch((e: unknown) => {
         log.error(`loading the tools failed: ${(e as Error).message}`);
         void stop('tools failed to load');
         throw e;
       });
   const guard = () => (guarded ??= loadGuard());
-  server.oninitialized = () => void guard().catch(() => {});
-  server.setRequestHandler(ListToolsRequestSchema, async (req, extra) => (await guard()).handlers.list(req, extra));
-  server.setRequestHandler(CallToolRequestSchema, async (req, extra) => (await guard()).handlers.call(req, extra));
-  const transport = new StdioServerTransport();
+  const factory = ({ era }: { era: 'legacy' | 'modern' }) => {
+    const server = new Server(SERVER_INFO, SERVER_OPTIONS);
+    current = server;
+    // A legacy client's handshake ends with `initialized`; a modern opening has none, so its first answer is the cue.
+    if (era === 'legacy') server.oninitialized = () => void guard().catch(() => {});
+    else setImmediate(() => void guard().catch(() => {}));
+    server.setRequestHandler('tools/list', async (req, ctx) => (await guard()).handlers.list(req, ctx));
+    server.setRequestHandler('tools/call', async (req, ctx) => (await guard()).handlers.call(req, ctx));
+    return server;
+  };
   let stopping: Promise<void> | undefined;
   // SIGTERM, SIGINT or the client closing stdin: admit nothing new, let running calls finish or roll back and record
   // their outcomes, and only then close the store. Exit 1 naming what is left if the grace period ran out.
@@ -45,7 +54,7 @@ export async function serveStdio(opts: ServeOptions): Promise<void> {
       } catch (e) {
         log.error(`cannot list unsettled approvals: ${(e as Error).message}`);
       }
-      await server.close().catch(() => {});
+      await handle.close().catch(() => {});
       store.close();
       if (!settled)
         log.error(
@@ -58,6 +67,6 @@ export async function serveStdio(opts: ServeOptions): Promise<void> {
   process.stdin.on('end', () => void stop('stdin closed', Math.max(graceMs, agent.policy.call_deadline_seconds * 1000)));
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
-  await server.connect(transport);
+  const handle = serveEra(factory, { onerror: (e) => log.error(`MCP: ${e.message}`) });
   log.info(`serving agent ${agent.id} (project ${agent.projectId}, tier ${agent.tierName}) on stdio; audit in ${opts.dbFile}`);
 }

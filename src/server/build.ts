@@ -21,7 +21,12 @@ export interface Base {
 }
 
 /** The tool handlers of `server` for this agent, and recovery of what a crashed process left half done. */
-export function guard(base: Base, peer: () => Server, tracker: CallTracker, opts: { observe?: SendObserver; notReady?: () => string | null }) {
+export function guard(
+  base: Base,
+  peer: () => Server,
+  tracker: CallTracker,
+  opts: { observe?: SendObserver; notReady?: () => string | null },
+) {
   const { agent, store, watcher } = base;
   const aws = awsFor(agent, store, opts.observe);
   const handlers: ToolHandlers = toolHandlers(peer, {

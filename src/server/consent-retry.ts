@@ -4,6 +4,7 @@
 import type { CallToolResult, ServerContext } from '@modelcontextprotocol/server';
 import type { Decision, Plan } from '../guard/types.js';
 import { recordRefusal, runConsented, type CallDeps } from '../registry/lifecycle.js';
+import { decisionOutput } from '../registry/tool-io.js';
 import type { ToolSpec } from '../tools/tool.js';
 import { argsDigest, type ConsentAnswer, type ConsentRounds, refusedResult } from './consent.js';
 import type { CallTracker } from './drain.js';
@@ -83,9 +84,10 @@ export async function retryWithConsent(
   });
 }
 
-/** The decision of the escalated row the proposal came from. */
+/** The decision of the escalated row the proposal came from, as the tools' output shows a decision. */
 function escalation(store: CallDeps['store'], eventId: string): Decision {
   const row = store.audit.get(eventId);
-  const d = row?.decision ? (JSON.parse(row.decision) as Decision) : undefined;
-  return d ?? { outcome: 'escalate', rule: 'escalation', reason: 'escalated', instead: '' } as unknown as Decision;
+  const parsed = decisionOutput.safeParse(row?.decision ? JSON.parse(row.decision) : null);
+  if (parsed.success) return parsed.data as Decision;
+  return { outcome: 'escalate', rule: 'approval', reason: `escalated (row ${eventId})`, instead: '', checked: [] } as unknown as Decision;
 }

@@ -37,6 +37,7 @@ import { toToolResult } from './result.js';
 import { TierWatch } from './tier-watch.js';
 
 export { SERVER_INFO, SERVER_OPTIONS };
+export { eraFactory } from './era-factory.js';
 
 export interface ServerDeps {
   agent: AgentContext;
@@ -108,7 +109,10 @@ export function toolHandlers(peer: () => Server, deps: ServerDeps): ToolHandlers
   };
   const tierWatch = new TierWatch(
     () => tierNow().tierName,
-    () => void peer().sendToolListChanged().catch(() => {}),
+    () =>
+      void peer()
+        .sendToolListChanged()
+        .catch(() => {}),
   );
 
   const rounds = new ConsentRounds();
@@ -117,7 +121,10 @@ export function toolHandlers(peer: () => Server, deps: ServerDeps): ToolHandlers
     const traceparent = traceparentOf(request.params._meta);
     // Per the MCP spec an unknown tool is a protocol error (-32602), and it is on the audit record.
     if (!spec)
-      throw new ProtocolError(ProtocolErrorCode.InvalidParams, recordUnknownTool(deps, request.params.name, request.params.arguments, traceparent));
+      throw new ProtocolError(
+        ProtocolErrorCode.InvalidParams,
+        recordUnknownTool(deps, request.params.name, request.params.arguments, traceparent),
+      );
     const refused = (rule: string, text: string) => ({
       isError: true,
       content: [{ type: 'text' as const, text: recordRefusal(deps, spec.name, rule, text, traceparent) }],

@@ -2,11 +2,11 @@
 // the MCP opening at once, and load the tools and the AWS SDK beside it. The SDK's stdio entry decides the connection's
 // era from its first message: a 2026-07-28 client (server/discover, a `_meta` envelope on every request) or a 2025-era
 // client (the initialize handshake). Each era gets a server instance from the factory below; both share one guard.
-import { Server } from '@modelcontextprotocol/server';
+import type { Server } from '@modelcontextprotocol/server';
 import { serveStdio as serveEra } from '@modelcontextprotocol/server/stdio';
 import { log } from '../core/log.js';
 import { CallTracker } from './drain.js';
-import { SERVER_INFO, SERVER_OPTIONS } from './info.js';
+import { eraFactory } from './era-factory.js';
 import { openBase, type ServeOptions } from './open.js';
 
 export type { ServeOptions };
@@ -30,16 +30,15 @@ export async function serveStdio(opts: ServeOptions): Promise<void> {
         throw e;
       });
   const guard = () => (guarded ??= loadGuard());
-  const factory = ({ era }: { era: 'legacy' | 'modern' }) => {
-    const server = new Server(SERVER_INFO, SERVER_OPTIONS);
-    current = server;
-    // A legacy client's handshake ends with `initialized`; a modern opening has none, so its first answer is the cue.
-    if (era === 'legacy') server.oninitialized = () => void guard().catch(() => {});
-    else setImmediate(() => void guard().catch(() => {}));
-    server.setRequestHandler('tools/list', async (req, ctx) => (await guard()).handlers.list(req, ctx));
-    server.setRequestHandler('tools/call', async (req, ctx) => (await guard()).handlers.call(req, ctx));
-    return server;
-  };
+  const factory = eraFactory(
+    async () => (await guard()).handlers,
+    (server, era) => {
+      current = server;
+      // A legacy client's handshake ends with `initialized`; a modern opening has none, so its first answer is the cue.
+      if (era === 'legacy') server.oninitialized = () => void guard().catch(() => {});
+      else setImmediate(() => void guard().catch(() => {}));
+    },
+  );
   let stopping: Promise<void> | undefined;
   // SIGTERM, SIGINT or the client closing stdin: admit nothing new, let running calls finish or roll back and record
   // their outcomes, and only then close the store. Exit 1 naming what is left if the grace period ran out.

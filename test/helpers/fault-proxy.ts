@@ -26,7 +26,9 @@ export type Fault =
   | 'hang_after'
   | { status: number; code: string; message?: string }
   /** Forward it, then answer with these response headers changed (null: removed), as a store that reports otherwise. */
-  | { headers: Record<string, string | null> };
+  | { headers: Record<string, string | null> }
+  /** Hold it until `after` settles, then forward it (a request in flight for as long as the test needs). */
+  | { after: Promise<unknown> };
 
 export class FaultProxy {
   readonly seen: Seen[] = [];
@@ -62,27 +64,31 @@ export class FaultProxy {
           res.writeHead(fault.status, { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(xml) });
           return void res.end(xml);
         }
-        const upstream = request(
-          { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: { ...req.headers, host: target.host } },
-          (up) => {
-            const body: Buffer[] = [];
-            up.on('data', (c: Buffer) => body.push(c));
-            up.on('end', () => {
-              if (fault === 'reset_after') return void req.socket.destroy();
-              if (fault === 'hang_after') return;
-              const headers = { ...up.headers };
-              if (typeof fault === 'object' && 'headers' in fault)
-                for (const [k, v] of Object.entries(fault.headers)) {
-                  if (v === null) delete headers[k];
-                  else headers[k] = v;
-                }
-              res.writeHead(up.statusCode ?? 502, headers);
-              res.end(Buffer.concat(body));
-            });
-          },
-        );
-        upstream.on('error', () => req.socket.destroy());
-        upstream.end(seen.body);
+        const forward = () => {
+          const upstream = request(
+            { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: { ...req.headers, host: target.host } },
+            (up) => {
+              const body: Buffer[] = [];
+              up.on('data', (c: Buffer) => body.push(c));
+              up.on('end', () => {
+                if (fault === 'reset_after') return void req.socket.destroy();
+                if (fault === 'hang_after') return;
+                const headers = { ...up.headers };
+                if (typeof fault === 'object' && 'headers' in fault)
+                  for (const [k, v] of Object.entries(fault.headers)) {
+                    if (v === null) delete headers[k];
+                    else headers[k] = v;
+                  }
+                res.writeHead(up.statusCode ?? 502, headers);
+                res.end(Buffer.concat(body));
+              });
+            },
+          );
+          upstream.on('error', () => req.socket.destroy());
+          upstream.end(seen.body);
+        };
+        if (typeof fault === 'object' && 'after' in fault) void fault.after.then(forward, forward);
+        else forward();
       });
     });
     this.server.on('connection', (s) => {

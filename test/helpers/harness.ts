@@ -129,8 +129,13 @@ export type ToolAnswer = {
   structured: Record<string, unknown> | undefined;
 };
 
-export async function call(client: Client, name: string, args: Record<string, unknown>): Promise<ToolAnswer> {
-  const res = await client.callTool({ name, arguments: args });
+/** Any SDK client, v1 or v2, in either protocol era. */
+export interface AnyClient {
+  callTool(params: { name: string; arguments?: Record<string, unknown> }): Promise<unknown>;
+}
+
+export async function call(client: AnyClient, name: string, args: Record<string, unknown>): Promise<ToolAnswer> {
+  const res = (await client.callTool({ name, arguments: args })) as { content: unknown; isError?: unknown; structuredContent?: unknown };
   const content = res.content as { type: string; text: string }[];
   return {
     isError: res.isError as boolean | undefined,

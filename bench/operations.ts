@@ -1,7 +1,7 @@
 // Operations figures: deploy-window arithmetic, an idle worker pass, check_drift against the bare reads it needs,
 // and find_unused_resources over instances with metrics.
 import { CreateTagsCommand, DescribeTagsCommand, EC2Client } from '@aws-sdk/client-ec2';
-import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import type { Client } from '@modelcontextprotocol/client';
 import { launchTagged } from '../src/demo/seed.js';
 import { parsePolicy } from '../src/policy/load.js';
 import type { Policy } from '../src/policy/schema.js';

@@ -2,8 +2,8 @@
 // budget races, deploys, operations (windows, worker, drift), many instances, and start-up times.
 import { DescribeInstancesCommand, RunInstancesCommand } from '@aws-sdk/client-ec2';
 import { GetResourcesCommand } from '@aws-sdk/client-resource-groups-tagging-api';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
+import { Client } from '@modelcontextprotocol/client';
+import { InMemoryTransport } from '@modelcontextprotocol/server';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { spawn } from 'node:child_process';
@@ -226,7 +226,7 @@ rate_limits: { calls_per_minute: 100000, mutating_calls_per_hour: 100000, concur
   };
   const guarded = (tool: string, args: Record<string, unknown>, check: (o: Record<string, unknown>) => boolean) => async () => {
     // moto takes tens of seconds a call at this size: past the SDK client's 60 s default on a loaded machine.
-    const r = await client.callTool({ name: tool, arguments: args }, undefined, { timeout: 600_000 });
+    const r = await client.callTool({ name: tool, arguments: args }, { timeout: 600_000 });
     if (r.isError || !check(r.structuredContent as Record<string, unknown>))
       throw new Error(`${tool}: ${JSON.stringify(r.content).slice(0, 300)}`);
   };

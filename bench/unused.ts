@@ -1,7 +1,7 @@
 // find_unused_resources over instances with 72 h of metrics, beside its twins in the same run: the same batched
 // GetMetricData the finder sends, and the old way (three GetMetricStatistics per instance, eight at a time).
 import { CloudWatchClient, GetMetricDataCommand, GetMetricStatisticsCommand, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
-import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import type { Client } from '@modelcontextprotocol/client';
 import { ms, time } from './stats.js';
 
 const seeded = new Set<string>();

@@ -1,5 +1,6 @@
 // `aws-warden demo`: a scripted agent session through the real MCP server over stdio, against a local emulator.
-import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import type { Client } from '@modelcontextprotocol/client';
+import type { ToolClient } from './tool-client.js';
 import { GetRolePolicyCommand, IAMClient } from '@aws-sdk/client-iam';
 import { auditTable } from '../cli/audit-table.js';
 import { INLINE_POLICY } from '../iam/apply.js';
@@ -23,7 +24,7 @@ export async function runDemo(opts: { dbFile?: string }, out: Out = (s) => conso
   const clients: Client[] = [];
   const health = await serveHealth(p.ports);
   /** One step: what the agent calls, what came back, checked against what the demo shows. */
-  const call = async (client: Client, agent: string, tool: string, args: Record<string, unknown>, expect: Expect) => {
+  const call = async (client: ToolClient, agent: string, tool: string, args: Record<string, unknown>, expect: Expect) => {
     out(`\n▶ ${agent} calls ${tool}(${JSON.stringify(args)})`);
     const { got, text, structured } = await script.call(client, agent, tool, args, expect);
     if (got === 'error') out(`  ✗ ${text}`);
@@ -33,7 +34,7 @@ export async function runDemo(opts: { dbFile?: string }, out: Out = (s) => conso
     return structured;
   };
   /** A proposal web-bot makes: printed as the agent would see it, checked to be pending; its id. */
-  const propose = async (bot: Client, tool: string, args: Record<string, unknown>, saying: string) => {
+  const propose = async (bot: ToolClient, tool: string, args: Record<string, unknown>, saying: string) => {
     const { text, structured } = await script.call(bot, 'web-bot', tool, args, 'pending');
     out(`\n▶ web-bot ${saying}\n  ⏸ ${text}`);
     return (structured?.proposal_id as string | undefined) ?? '';

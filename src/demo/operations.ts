@@ -3,7 +3,7 @@
 import { PutMetricDataCommand, CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { CreateVolumeCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { PutBucketVersioningCommand, S3Client } from '@aws-sdk/client-s3';
-import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import type { ToolClient } from './tool-client.js';
 import { loadPolicyFile } from '../policy/load.js';
 import { approveAndRun } from '../registry/approve.js';
 import { Store } from '../store/store.js';
@@ -13,7 +13,7 @@ import type { Expect, Script } from './script.js';
 import { launchTagged } from './seed.js';
 
 type Call = (
-  client: Client,
+  client: ToolClient,
   agent: string,
   tool: string,
   args: Record<string, unknown>,
@@ -28,7 +28,7 @@ export function closedWindow(now = new Date()): string {
 
 /** promote_site to prod outside its window → a job; the worker, fast-forwarded to the opening, runs it. */
 export async function windowChapter(
-  bot: Client,
+  bot: ToolClient,
   call: Call,
   script: Script,
   p: { policyFile: string; dbFile: string },
@@ -57,7 +57,7 @@ export async function windowChapter(
 }
 
 export async function operationsChapter(
-  bot: Client,
+  bot: ToolClient,
   call: Call,
   script: Script,
   p: { policyFile: string; dbFile: string; stagingBucket: string },

@@ -1,6 +1,6 @@
 // What each step of the scripted demo should come to, and the steps that did not: a demo that missed one exits 1
 // naming it, never "chain verified" over a deploy that was refused.
-import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { callTool, type ToolClient, type ToolResult } from './tool-client.js';
 
 /** ok: allowed and done; error: refused or failed (and undone); pending: a proposal; scheduled: held for a window. */
 export type Expect = 'ok' | 'error' | 'pending' | 'scheduled';
@@ -26,8 +26,8 @@ export class Script {
   }
 
   /** Calls a tool, prints the answer the way the demo does, and checks it came to `expect`. */
-  async call(client: Client, agent: string, tool: string, args: Record<string, unknown>, expect: Expect): Promise<StepAnswer> {
-    const res = await settled(client, await client.callTool({ name: tool, arguments: args }));
+  async call(client: ToolClient, agent: string, tool: string, args: Record<string, unknown>, expect: Expect): Promise<StepAnswer> {
+    const res = await settled(client, await callTool(client, tool, args));
     const text = (res.content as { type: string; text: string }[]).find((c) => c.type === 'text')?.text ?? '';
     const structured = res.structuredContent as Record<string, unknown> | undefined;
     const status = structured?.status;
@@ -45,18 +45,18 @@ export class Script {
   }
 }
 
-type Answer = Awaited<ReturnType<Client['callTool']>>;
+type Answer = ToolResult;
 
 /**
  * What a patient client does with a change still running past long_call_seconds: it asks get_job until the job
  * settles, and takes the job's answer as the call's (an error answer when it failed).
  */
-async function settled(client: Client, res: Answer): Promise<Answer> {
+async function settled(client: ToolClient, res: Answer): Promise<Answer> {
   const first = res.structuredContent as { status?: string; job_id?: string } | undefined;
   if (res.isError || first?.status !== 'running' || !first.job_id) return res;
   for (;;) {
     await new Promise((r) => setTimeout(r, 500));
-    const job = (await client.callTool({ name: 'get_job', arguments: { job_id: first.job_id } })).structuredContent as
+    const job = (await callTool(client, 'get_job', { job_id: first.job_id })).structuredContent as
       { state?: string; result?: Record<string, unknown> | null } | undefined;
     if (job?.state === 'running') continue;
     const result = job?.result ?? {};

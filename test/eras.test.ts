@@ -105,6 +105,15 @@ describe('aws-warden serve with each client kind', () => {
       const denied = await call(client, 'tag_resource', { resource_arn: theirs, set: { Owner: 'me' } });
       expect(denied.isError).toBe(true);
       expect(store.audit.tail({ limit: 5 }).map((e) => e.kind)).toContain('denied');
+      // Invalid input reaches the guard (no SDK validation ahead of it) and is on the record, naming the field.
+      const invalid = await call(client, 'tag_resource', { resource_arn: theirs, set: { ProjectId: 'mine' } });
+      expect(invalid.isError).toBe(true);
+      expect(invalid.text).toMatch(/set\.ProjectId/);
+      expect(store.audit.tail({ limit: 1 })[0]).toMatchObject({ kind: 'denied', tool: 'tag_resource' });
+      // A traceparent in the request's _meta is on the call's row.
+      const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+      await client.callTool({ name: 'get_status', arguments: {}, _meta: { traceparent } } as never);
+      expect(JSON.parse(store.audit.tail({ limit: 1 })[0].decision ?? '{}')).toMatchObject({ traceparent });
 
       // Consent in the client: input_required on 2026-07-28, elicitation on the handshake; the same approval of record.
       const critical = await launchTagged(admin.ec2(), { ProjectId: w.project, Criticality: 'critical' });

@@ -200,6 +200,7 @@ describe('migrations', () => {
     // Back to version 9's table: the migration copies every row, and every hash still links.
     db.pragma('user_version = 9');
     db.exec('ALTER TABLE jobs DROP COLUMN progress');
+    db.exec('DROP TABLE agent_tokens');
     db.exec('ALTER TABLE audit_events RENAME TO audit_events_old');
     db.exec(`CREATE TABLE audit_events AS SELECT * FROM audit_events_old; DROP TABLE audit_events_old;`);
     migrate(db);

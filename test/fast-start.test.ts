@@ -41,6 +41,7 @@ const COMMANDS: [string, string, string[]][] = [
   ['wardenctl', WARDENCTL, ['status']],
   ['wardenctl', WARDENCTL, ['trust']],
   ['wardenctl', WARDENCTL, ['schedule', 'list']],
+  ['wardenctl', WARDENCTL, ['agents', 'token', 'list']],
   ['aws-warden', CLI, ['--help']],
   ['aws-warden', CLI, ['--version']],
   ['aws-warden', CLI, ['check-policy', 'policy.yaml']],

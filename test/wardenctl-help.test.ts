@@ -23,6 +23,7 @@ const COMMANDS: [string[], string][] = [
   [['iam'], 'Usage: wardenctl iam'],
   [['schedule'], 'Usage: wardenctl schedule'],
   [['backups'], 'Usage: wardenctl backups'],
+  [['agents'], 'Usage: wardenctl agents token issue'],
 ];
 
 /** The verbs a help text covers for a command that has several; the command alone when it has one. */

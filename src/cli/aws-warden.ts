@@ -11,7 +11,7 @@ import { describePolicy } from './describe-policy.js';
 const HELP = `Usage: aws-warden <command> [options]
 
 Commands:
-  serve          serve MCP on stdio for one agent
+  serve          serve MCP on stdio for one agent (--http: over Streamable HTTP for every agent of the policy)
   worker         run due jobs: changes held for a deploy window, periodic drift and backup checks,
                  proposal expiry (--once: one pass, for cron)
   check-policy   validate a policy file and print what it grants per agent
@@ -19,7 +19,13 @@ Commands:
   --version, -V  print aws-warden's version
 
 Options (serve):
-  --agent ID     the agent this server acts for (env WARDEN_AGENT)
+  --agent ID     the agent this server acts for (env WARDEN_AGENT; not with --http)
+  --http         serve every agent of the policy over HTTP at /mcp; each request's bearer token names its
+                 agent (wardenctl agents token issue AGENT)
+  --listen H:P   where --http listens (default 127.0.0.1:8787; another host than loopback needs
+                 --allowed-hosts, the names a TLS proxy in front forwards)
+  --allowed-hosts A,B    Host names a non-loopback --http server answers to
+  --allowed-origins A,B  browser origins allowed to call --http (none by default)
   --policy FILE  policy file (env WARDEN_POLICY, default ./policy.yaml)
   --db FILE      SQLite audit store (env WARDEN_DB, default ./warden.db)
 
@@ -38,9 +44,38 @@ AWS: region, credentials and endpoint come from the standard AWS configuration
 
 Examples:
   aws-warden serve --agent web-bot --policy ./policy.yaml
+  aws-warden serve --http --listen 127.0.0.1:8787 --policy ./policy.yaml
   aws-warden check-policy policy.yaml
   aws-warden demo
 `;
+
+const list = (text: string | undefined) =>
+  text
+    ?.split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
+
+async function serveOverHttp(values: Record<string, string | boolean | undefined>): Promise<void> {
+  if (values.agent !== undefined) throw new UsageError('--agent is not for --http: each request names its agent by its bearer token');
+  const { serveHttp, parseListen } = await import('../server/http.js');
+  const listen = (values.listen as string | undefined) ?? '127.0.0.1:8787';
+  try {
+    parseListen(listen);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const served = await serveHttp({
+    policyFile: resolve((values.policy as string | undefined) ?? (process.env.WARDEN_POLICY || 'policy.yaml')),
+    dbFile: resolve((values.db as string | undefined) ?? (process.env.WARDEN_DB || 'warden.db')),
+    listen,
+    allowedHosts: list(values['allowed-hosts'] as string | undefined),
+    allowedOrigins: list(values['allowed-origins'] as string | undefined),
+  });
+  // A signal: admit nothing new, let running calls finish or roll back within the grace, then exit.
+  const stop = () => void served.close().then(() => process.exit(0));
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
 
 async function main(argv: string[]): Promise<number | void> {
   const [command, ...rest] = argv;
@@ -59,11 +94,18 @@ async function main(argv: string[]): Promise<number | void> {
         agent: { type: 'string' },
         policy: { type: 'string' },
         db: { type: 'string' },
+        http: { type: 'boolean' },
+        listen: { type: 'string' },
+        'allowed-hosts': { type: 'string' },
+        'allowed-origins': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       HELP,
     );
     if (values.help) return void process.stderr.write(HELP);
+    if (values.http) return serveOverHttp(values);
+    for (const flag of ['listen', 'allowed-hosts', 'allowed-origins'] as const)
+      if (values[flag] !== undefined) throw new UsageError(`--${flag} is for --http`);
     const { serveStdio } = await import('../server/stdio.js');
     await serveStdio({
       agentId: values.agent ?? (process.env.WARDEN_AGENT || undefined),

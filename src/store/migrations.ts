@@ -345,6 +345,25 @@ export const migrations: Migration[] = [
       db.exec('ALTER TABLE jobs ADD COLUMN progress TEXT');
     },
   },
+  {
+    version: 12,
+    update(db) {
+      // Bearer tokens for `serve --http`, one agent each: the secret itself is never stored, only its SHA-256.
+      db.exec(`
+        CREATE TABLE agent_tokens (
+          id            TEXT PRIMARY KEY,
+          agent         TEXT NOT NULL,
+          secret_sha256 TEXT NOT NULL,
+          created_at    TEXT NOT NULL,
+          created_by    TEXT NOT NULL,
+          expires_at    TEXT,
+          revoked_at    TEXT,
+          revoked_by    TEXT
+        );
+        CREATE INDEX agent_tokens_agent ON agent_tokens (agent);
+      `);
+    },
+  },
 ];
 
 /** The schema version this aws-warden writes. */

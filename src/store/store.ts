@@ -1,4 +1,5 @@
 // The store a server or wardenctl holds: one SQLite connection with its audit log, budget ledger and proposals.
+import { AgentTokens } from './agent-tokens.js';
 import { AuditLog } from './audit.js';
 import { BackupChecks } from './backup-checks.js';
 import { DesiredState } from './desired.js';
@@ -31,6 +32,7 @@ export class Store {
   readonly notifications: Notifications;
   readonly tiers: TierChanges;
   readonly rates: RateLimits;
+  readonly tokens: AgentTokens;
 
   constructor(
     private readonly db: Db,
@@ -48,6 +50,7 @@ export class Store {
     this.notifications = new Notifications(db);
     this.tiers = new TierChanges(db, clock);
     this.rates = new RateLimits(db, clock);
+    this.tokens = new AgentTokens(db, clock);
   }
 
   /** Why the store cannot be trusted, once an integrity check found damage: mutating calls are then refused. */

@@ -18,6 +18,7 @@ Commands:
   iam render|apply|check   the IAM roles the policy implies: print, create/update, or report drift
   schedule list|cancel     jobs held for a deploy window and the worker's periodic checks
   backups        the newest backup verification of each site and service
+  agents token issue|list|revoke   bearer tokens for agents served over HTTP
 
 Options (each command's --help lists the ones it takes; the same option means the same everywhere):
 ${DB}  --json         machine-readable output, on every command that prints data
@@ -112,6 +113,15 @@ instances, re-tagging ownership). --project adds the approver role and prints th
   --principal ARN  what the warden's base credentials are (default: the role's account root)
   --json           the same as --format json
 `,
+  agents: `Usage: wardenctl agents token issue AGENT [--expires 30d] [--as NAME] [--policy FILE] [--json] [--db FILE]
+       wardenctl agents token list [--agent A] [--json] [--db FILE]
+       wardenctl agents token revoke ID [--as NAME] [--policy FILE] [--db FILE]
+
+A token lets one agent of the policy call an aws-warden HTTP server (Authorization: Bearer …); the agent is the
+token's, never an argument. The secret is printed once and only its SHA-256 is kept; expiry (--expires 30d, 12h,
+90m; none by default) and revocation hold from the next request. Issuing and revoking are in the audit chain.
+  --policy FILE  the policy (env WARDEN_POLICY, default ./policy.yaml): AGENT must be one of its agents
+${DB}`,
   trust: `Usage: wardenctl trust [--agent A] [--json] [--policy FILE] [--db FILE]
 
 Tiers are ordered as the policy lists them. An agent earns the next one with trust.promote.min_successes

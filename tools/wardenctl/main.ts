@@ -20,6 +20,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   trust: async () => (await import('./trust.js')).trustCommand,
   schedule: async () => (await import('./schedule.js')).scheduleCommand,
   backups: async () => (await import('./backups.js')).backupsCommand,
+  agents: async () => (await import('./agents.js')).agentsCommand,
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -27,6 +27,7 @@ import { toolNames } from '../src/tools/index.js';
 import { appendsBench, verifyBench } from './audit.js';
 import { operationsBench } from './operations.js';
 import { startupBench } from './startup.js';
+import { httpBench } from './http.js';
 import { stdioBench } from './stdio.js';
 import { ms, summarize, time } from './stats.js';
 
@@ -338,7 +339,7 @@ async function main(): Promise<void> {
   );
   // BENCH_ONLY=instances npm run bench runs the last part alone (it needs its own fresh emulator anyway);
   // BENCH_ONLY=startup only the start-up figures, BENCH_ONLY=operations only windows, worker, drift and unused,
-  // BENCH_ONLY=stdio only the figures over real stdio, BENCH_ONLY=audit only appends and verify,
+  // BENCH_ONLY=stdio (or http) only the figures over real stdio and over HTTP, BENCH_ONLY=audit only appends and verify,
   // BENCH_ONLY=deploy and BENCH_ONLY=overhead the deploy and the in-process call figures alone.
   const only = process.env.BENCH_ONLY;
   const all = only === undefined;
@@ -349,8 +350,11 @@ async function main(): Promise<void> {
     if (only === 'audit') return (appendsBench(out), verifyBench(out));
     if (only === 'deploy') return await deployBench();
     if (only === 'overhead') return await overhead();
-    if (all || only === 'stdio') await stdioBench(out);
-    if (only === 'stdio') return;
+    if (all || only === 'stdio' || only === 'http') {
+      const wire = await stdioBench(out);
+      await httpBench(out, wire.statusMedian);
+    }
+    if (only === 'stdio' || only === 'http') return;
     if (all) {
       await overhead();
       appendsBench(out);

@@ -8,7 +8,7 @@ import { launchTagged } from '../src/demo/seed.js';
 import { connect } from '../src/demo/prepare.js';
 import { ms, summarize } from './stats.js';
 
-export async function stdioBench(out: (s: string) => void, n = 300): Promise<void> {
+export async function stdioBench(out: (s: string) => void, n = 300): Promise<{ statusMedian: number }> {
   const dir = mkdtempSync(join(tmpdir(), 'warden-bench-stdio-'));
   const policy = join(dir, 'policy.yaml');
   writeFileSync(
@@ -46,4 +46,5 @@ rate_limits: { calls_per_minute: 100000, mutating_calls_per_hour: 100000, concur
     `  get_status                  median ${ms(s.median)}  p99 ${ms(s.p99)} — ping + ${ms(s.median - p.median)} (target ping + 0.2 ms: ${s.median - p.median <= 0.2 ? 'met' : 'not met'})`,
   );
   out(`  list_resources, 10 owned    median ${ms(l.median)}  p99 ${ms(l.p99)} (n=${l.n})`);
+  return { statusMedian: s.median };
 }

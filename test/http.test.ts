@@ -2,7 +2,7 @@
 // argument; tokens issued, listed and revoked with wardenctl, revocation and expiry holding from the next request;
 // Host/Origin checks and a body bound in front of the MCP handler; both protocol eras per request.
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchTagged } from '../src/demo/seed.js';
 import { Store } from '../src/store/store.js';
 import { admin, call, world } from './helpers/harness.js';
-import { CLI } from './helpers/serve-process.js';
+import { CLI, spawnHttpServe } from './helpers/serve-process.js';
 
 const CTL = join(process.cwd(), 'dist', 'tools', 'wardenctl', 'main.js');
 
@@ -28,7 +28,6 @@ const ctl = (...args: string[]) =>
 
 let server: ChildProcess;
 let url = '';
-let stderr = '';
 const tokens: Record<string, string> = {};
 
 beforeAll(async () => {
@@ -38,17 +37,9 @@ beforeAll(async () => {
     expect(r.status, r.stderr).toBe(0);
     tokens[agent] = (JSON.parse(r.stdout) as { token: string }).token;
   }
-  server = spawn(process.execPath, [CLI, 'serve', '--http', '--listen', '127.0.0.1:0', '--policy', policyFile, '--db', dbFile], {
-    env: process.env,
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  server.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  const deadline = Date.now() + 60_000;
-  while (!/over (http:\S+)/.test(stderr)) {
-    if (Date.now() > deadline || server.exitCode !== null) throw new Error(`serve --http did not start: ${stderr}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  url = (/over (http:\S+?);/.exec(stderr) as RegExpExecArray)[1];
+  const served = await spawnHttpServe(policyFile, dbFile);
+  server = served.child;
+  url = served.url;
 }, 90_000);
 
 afterAll(() => server?.kill());
@@ -66,26 +57,24 @@ async function client(token: string, era: 'modern' | 'legacy', onElicit?: () => 
   return c;
 }
 
-/** A request by hand (another Host header, a body the server refuses before reading it all): its status. */
-function raw(headers: Record<string, string>, body: string): Promise<number> {
+/**
+ * A request by hand (another Host header; a Content-Length over the bound, of which only the first byte is sent, so
+ * the answer cannot race the upload): its status.
+ */
+function raw(headers: Record<string, string>, body: string, declaredLength = Buffer.byteLength(body)): Promise<number> {
   const u = new URL(url);
   return new Promise((resolve, reject) => {
     const req = request(
-      {
-        host: u.hostname,
-        port: u.port,
-        path: '/mcp',
-        method: 'POST',
-        headers: { 'content-length': String(Buffer.byteLength(body)), ...headers },
-      },
+      { host: u.hostname, port: u.port, path: '/mcp', method: 'POST', headers: { 'content-length': String(declaredLength), ...headers } },
       (res) => {
         res.resume();
         resolve(res.statusCode ?? 0);
+        req.destroy();
       },
     );
-    // A server that answers before reading the whole body closes the socket under the rest of it.
-    req.on('error', (e: NodeJS.ErrnoException) => (e.code === 'EPIPE' || e.code === 'ECONNRESET' ? undefined : reject(e)));
-    req.end(body);
+    req.on('error', (e: NodeJS.ErrnoException) => (e.code === 'ECONNRESET' ? undefined : reject(e)));
+    if (declaredLength > Buffer.byteLength(body)) req.write(body);
+    else req.end(body);
   });
 }
 
@@ -148,7 +137,9 @@ describe('aws-warden serve --http', () => {
     ]) {
       const res = await post(headers);
       expect(res.status).toBe(401);
-      expect(res.headers.get('www-authenticate')).toMatch(/^Bearer realm="aws-warden", error="invalid_token"/);
+      expect(res.headers.get('www-authenticate')).toMatch(
+        /^Bearer realm="aws-warden", resource_metadata="http:\/\/127\.0\.0\.1:\d+\/\.well-known\/oauth-protected-resource\/mcp", error="invalid_token"/,
+      );
     }
     const store = Store.open(dbFile);
     const expired = store.tokens.issue(w.agent, 'test', new Date(Date.now() - 1000)).token;
@@ -196,8 +187,7 @@ describe('aws-warden serve --http', () => {
     const auth = { authorization: `Bearer ${tokens[w.agent]}` };
     expect((await post({ ...auth, origin: 'https://evil.example' })).status).toBe(403);
     expect((await post({ ...auth, origin: 'http://localhost:3000' })).status).toBe(200);
-    const big = `{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"x":"${'a'.repeat(5 * 2 ** 20)}"}}`;
-    expect(await raw({ ...auth, 'content-type': 'application/json' }, big)).toBe(413);
+    expect(await raw({ ...auth, 'content-type': 'application/json' }, '{', 5 * 2 ** 20)).toBe(413);
     // fetch will not send another Host header; a raw request does.
     const host = await raw({ host: 'evil.example', ...auth }, '{}');
     expect(host).toBe(403);

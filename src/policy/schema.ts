@@ -369,6 +369,31 @@ export function policySchema(knownTools: readonly string[]) {
         .object({ allow_as: z.array(z.string().regex(/^[a-z][a-z0-9._-]{1,39}$/)).default([]) })
         .strict()
         .default({ allow_as: [] }),
+      /** `aws-warden serve --http`: besides wardenctl's tokens, OAuth 2.1 access tokens (JWTs) of one issuer. */
+      http: z
+        .object({
+          /** The URL clients reach /mcp at (behind a proxy): the `resource` of the Protected Resource Metadata. */
+          resource_url: z.url({ protocol: /^https?$/ }).optional(),
+          oauth: z
+            .object({
+              issuer: z.url({ protocol: /^https?$/ }),
+              /** Where the issuer publishes its signing keys. */
+              jwks_uri: z.url({ protocol: /^https?$/ }),
+              /** The `aud` an access token must carry: this warden's resource URL or the name the issuer gives it. */
+              audience: z.string().min(1),
+              /** The claim that names the agent. */
+              agent_claim: z
+                .string()
+                .regex(/^[A-Za-z_][A-Za-z0-9_.:-]{0,63}$/)
+                .default('sub'),
+              /** Claim value → agent id, when the issuer's names are not the policy's; absent: the value is the id. */
+              agents: z.record(z.string().min(1), z.string().min(1)).optional(),
+            })
+            .strict()
+            .optional(),
+        })
+        .strict()
+        .optional(),
     })
     .strict()
     .superRefine((p, ctx) => {
@@ -394,6 +419,13 @@ export function policySchema(knownTools: readonly string[]) {
               message: `unknown tier "${t}" (known: ${known(Object.keys(p.tiers))})`,
             });
       }
+      for (const [claim, id] of Object.entries(p.http?.oauth?.agents ?? {}))
+        if (!(id in p.agents))
+          ctx.addIssue({
+            code: 'custom',
+            path: ['http', 'oauth', 'agents', claim],
+            message: `unknown agent "${id}" (known: ${known(Object.keys(p.agents))})`,
+          });
       for (const [id, pr] of Object.entries(p.projects)) {
         const ops = pr.operations;
         if (ops && p.agents[ops.agent]?.project !== id)

@@ -15,6 +15,7 @@ import { TOOL_NAMES } from '../tools/names.js';
 import type { ToolHandlers } from './create-server.js';
 import { CallTracker } from './drain.js';
 import { eraFactory } from './era-factory.js';
+import { HttpAuth } from './http-auth.js';
 import { PolicyWatcher } from './policy-watch.js';
 
 export interface HttpOptions {
@@ -37,15 +38,6 @@ export function parseListen(text: string): { host: string; port: number } {
   const port = m ? Number(m[2]) : NaN;
   if (!m || port > 65535) throw new Error(`--listen: expected HOST:PORT such as 127.0.0.1:8787, got "${text}"`);
   return { host: m[1].replace(/^\[|\]$/g, ''), port };
-}
-
-/** 401 as RFC 6750 says, naming why; nothing about which tokens exist. */
-function unauthorized(res: ServerResponse, why: string): void {
-  res.writeHead(401, {
-    'content-type': 'application/json',
-    'www-authenticate': `Bearer realm="aws-warden", error="invalid_token", error_description="${why.replace(/["\\]/g, '')}"`,
-  });
-  res.end(JSON.stringify({ jsonrpc: '2.0', error: { code: -32001, message: `unauthorized: ${why}` }, id: null }));
 }
 
 export async function serveHttp(opts: HttpOptions): Promise<{ url: string; close: () => Promise<void> }> {
@@ -86,9 +78,20 @@ export async function serveHttp(opts: HttpOptions): Promise<{ url: string; close
   const validHost = hostHeaderValidation([...(local ? localhostAllowedHostnames() : [host]), ...(opts.allowedHosts ?? [])]);
   const validOrigin = originValidation([...(local ? localhostAllowedOrigins() : []), ...(opts.allowedOrigins ?? [])]);
 
+  let auth: HttpAuth | undefined;
+  /** 401 as RFC 6750 and the MCP authorization spec say: why, and where the resource's metadata is. */
+  const unauthorized = (res: ServerResponse, why: string) => {
+    res.writeHead(401, { 'content-type': 'application/json', 'www-authenticate': (auth as HttpAuth).challenge(why) });
+    res.end(JSON.stringify({ jsonrpc: '2.0', error: { code: -32001, message: `unauthorized: ${why}` }, id: null }));
+  };
   const serve = async (req: IncomingMessage & { auth?: unknown }, res: ServerResponse) => {
     if (!validHost(req, res) || !validOrigin(req, res)) return;
-    if (new URL(req.url ?? '/', 'http://warden').pathname !== '/mcp') {
+    const path = new URL(req.url ?? '/', 'http://warden').pathname;
+    if (req.method === 'GET' && auth?.isMetadataPath(path)) {
+      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'max-age=300' });
+      return void res.end(JSON.stringify(auth.metadata()));
+    }
+    if (path !== '/mcp') {
       res.writeHead(404, { 'content-type': 'text/plain' });
       return void res.end('aws-warden serves MCP at /mcp\n');
     }
@@ -98,7 +101,7 @@ export async function serveHttp(opts: HttpOptions): Promise<{ url: string; close
     }
     const m = /^Bearer ([^\s]+)$/.exec(req.headers.authorization ?? '');
     if (!m) return unauthorized(res, 'no bearer token (wardenctl agents token issue AGENT)');
-    const who = store.tokens.check(m[1]);
+    const who = await (auth as HttpAuth).check(m[1]);
     if ('refused' in who) return unauthorized(res, who.refused);
     // An agent the policy did not have when this server started is not served (a removed one is refused per call).
     if (!Object.hasOwn(loaded.policy.agents, who.agent)) return unauthorized(res, `agent ${who.agent} is not in the policy`);
@@ -116,6 +119,7 @@ export async function serveHttp(opts: HttpOptions): Promise<{ url: string; close
   });
   const bound = server.address() as AddressInfo;
   const url = `http://${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}/mcp`;
+  auth = new HttpAuth(store, loaded.policy, loaded.policy.http?.resource_url ?? url);
   log.info(`serving the agents of ${opts.policyFile} over ${url}; audit in ${opts.dbFile}`);
   const close = async () => {
     await tracker.drain(graceMs);

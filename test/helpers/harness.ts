@@ -58,7 +58,7 @@ agents:
   ${agent}: { project: ${project}, tier: operator, role_arn: "arn:aws:iam::${ACCOUNT}:role/${agent}" }
   ${observer}: { project: ${project}, tier: observer, role_arn: "arn:aws:iam::${ACCOUNT}:role/${observer}" }
   ${other}-bot: { project: ${other}, tier: operator, role_arn: "arn:aws:iam::${ACCOUNT}:role/${other}-bot" }
-${opts.topYaml ?? ''}
+${(opts.topYaml ?? '').replaceAll('{agent}', agent)}
 ${opts.topYaml?.includes('rate_limits:') ? '' : 'rate_limits: { calls_per_minute: 100000, mutating_calls_per_hour: 100000, concurrent_calls: 1000, pending_proposals: 10000 }   # suites make many calls; flood tests set their own'}
 ${opts.topYaml?.includes('trust:') ? '' : 'trust: { demote_on: [] }   # suites that probe the boundary on purpose keep their tier'}
 ${opts.topYaml?.includes('long_call_seconds:') ? '' : "long_call_seconds: 600   # a loaded machine must not turn a suite's answer into a job; test/long-call.test.ts sets its own"}`;

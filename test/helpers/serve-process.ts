@@ -65,3 +65,22 @@ export function spawnServe(args: { agent: string; policyFile: string; dbFile: st
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   return { transport: new PipeTransport(child), child, stderr: () => stderr, exited };
 }
+
+/** `aws-warden serve --http` on a free loopback port: the process and the /mcp URL it printed once listening. */
+export async function spawnHttpServe(
+  policyFile: string,
+  dbFile: string,
+): Promise<{ child: ChildProcess; url: string; stderr: () => string }> {
+  const child = spawn(process.execPath, [CLI, 'serve', '--http', '--listen', '127.0.0.1:0', '--policy', policyFile, '--db', dbFile], {
+    env: process.env,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  const deadline = Date.now() + 60_000;
+  while (!/over (http:\S+?);/.test(stderr)) {
+    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`serve --http did not start: ${stderr}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return { child, url: (/over (http:\S+?);/.exec(stderr) as RegExpExecArray)[1], stderr: () => stderr };
+}

@@ -16,11 +16,15 @@ export class HttpAuth {
   constructor(
     private readonly store: Store,
     private readonly policy: Policy,
-    /** The URL clients reach /mcp at. */
-    readonly resource: string,
+    /** The URL clients reach /mcp at (known once the listener is bound). */
+    private readonly resourceUrl: () => string,
   ) {
     const oauth = policy.http?.oauth;
     this.jwks = oauth ? createRemoteJWKSet(new URL(oauth.jwks_uri), { timeoutDuration: 5000, cooldownDuration: 30_000 }) : undefined;
+  }
+
+  get resource(): string {
+    return this.resourceUrl();
   }
 
   /** Where the metadata of `resource` lives (RFC 9728: the well-known prefix before the resource's path). */

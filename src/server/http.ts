@@ -78,16 +78,17 @@ export async function serveHttp(opts: HttpOptions): Promise<{ url: string; close
   const validHost = hostHeaderValidation([...(local ? localhostAllowedHostnames() : [host]), ...(opts.allowedHosts ?? [])]);
   const validOrigin = originValidation([...(local ? localhostAllowedOrigins() : []), ...(opts.allowedOrigins ?? [])]);
 
-  let auth: HttpAuth | undefined;
+  let url = '';
+  const auth = new HttpAuth(store, loaded.policy, () => loaded.policy.http?.resource_url ?? url);
   /** 401 as RFC 6750 and the MCP authorization spec say: why, and where the resource's metadata is. */
   const unauthorized = (res: ServerResponse, why: string) => {
-    res.writeHead(401, { 'content-type': 'application/json', 'www-authenticate': (auth as HttpAuth).challenge(why) });
+    res.writeHead(401, { 'content-type': 'application/json', 'www-authenticate': auth.challenge(why) });
     res.end(JSON.stringify({ jsonrpc: '2.0', error: { code: -32001, message: `unauthorized: ${why}` }, id: null }));
   };
   const serve = async (req: IncomingMessage & { auth?: unknown }, res: ServerResponse) => {
     if (!validHost(req, res) || !validOrigin(req, res)) return;
     const path = new URL(req.url ?? '/', 'http://warden').pathname;
-    if (req.method === 'GET' && auth?.isMetadataPath(path)) {
+    if (req.method === 'GET' && auth.isMetadataPath(path)) {
       res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'max-age=300' });
       return void res.end(JSON.stringify(auth.metadata()));
     }
@@ -101,7 +102,7 @@ export async function serveHttp(opts: HttpOptions): Promise<{ url: string; close
     }
     const m = /^Bearer ([^\s]+)$/.exec(req.headers.authorization ?? '');
     if (!m) return unauthorized(res, 'no bearer token (wardenctl agents token issue AGENT)');
-    const who = await (auth as HttpAuth).check(m[1]);
+    const who = await auth.check(m[1]);
     if ('refused' in who) return unauthorized(res, who.refused);
     // An agent the policy did not have when this server started is not served (a removed one is refused per call).
     if (!Object.hasOwn(loaded.policy.agents, who.agent)) return unauthorized(res, `agent ${who.agent} is not in the policy`);
@@ -118,8 +119,7 @@ export async function serveHttp(opts: HttpOptions): Promise<{ url: string; close
     server.listen(port, host, () => resolve());
   });
   const bound = server.address() as AddressInfo;
-  const url = `http://${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}/mcp`;
-  auth = new HttpAuth(store, loaded.policy, loaded.policy.http?.resource_url ?? url);
+  url = `http://${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}/mcp`;
   log.info(`serving the agents of ${opts.policyFile} over ${url}; audit in ${opts.dbFile}`);
   const close = async () => {
     await tracker.drain(graceMs);

@@ -2,27 +2,16 @@
 // built serve on stdio measured just before: what the HTTP transport and the token check add.
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { packageRoot } from '../src/emulator/moto.js';
 import { Store } from '../src/store/store.js';
 import { ms, summarize } from './stats.js';
+import { wirePolicy } from './stdio.js';
 
 const CLI = join(packageRoot(), 'dist', 'src', 'cli', 'aws-warden.js');
 
 export async function httpBench(out: (s: string) => void, stdioStatusMedian: number, n = 300): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'warden-bench-http-'));
-  const policy = join(dir, 'policy.yaml');
-  writeFileSync(
-    policy,
-    `version: 1
-projects: { wire: { budget_usd_month: 50 } }
-tiers: { observer: { tools: [get_status, list_resources] } }
-agents: { wire-bot: { project: wire, tier: observer, role_arn: "arn:aws:iam::123456789012:role/wire-bot" } }
-rate_limits: { calls_per_minute: 100000, mutating_calls_per_hour: 100000, concurrent_calls: 1000, pending_proposals: 100 }
-`,
-  );
+  const { dir, policy } = wirePolicy('warden-bench-http-');
   const db = join(dir, 'w.db');
   const store = Store.open(db);
   const { token } = store.tokens.issue('wire-bot', 'bench', null);

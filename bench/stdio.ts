@@ -8,8 +8,9 @@ import { launchTagged } from '../src/demo/seed.js';
 import { connect } from '../src/demo/prepare.js';
 import { ms, summarize } from './stats.js';
 
-export async function stdioBench(out: (s: string) => void, n = 300): Promise<{ statusMedian: number }> {
-  const dir = mkdtempSync(join(tmpdir(), 'warden-bench-stdio-'));
+/** A fresh directory with the policy of one observer agent, wire-bot, for the figures over a wire. */
+export function wirePolicy(prefix: string): { dir: string; policy: string } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
   const policy = join(dir, 'policy.yaml');
   writeFileSync(
     policy,
@@ -20,6 +21,11 @@ agents: { wire-bot: { project: wire, tier: observer, role_arn: "arn:aws:iam::123
 rate_limits: { calls_per_minute: 100000, mutating_calls_per_hour: 100000, concurrent_calls: 1000, pending_proposals: 100 }
 `,
   );
+  return { dir, policy };
+}
+
+export async function stdioBench(out: (s: string) => void, n = 300): Promise<{ statusMedian: number }> {
+  const { dir, policy } = wirePolicy('warden-bench-stdio-');
   const ec2 = new EC2Client({});
   for (let i = 0; i < 10; i++) await launchTagged(ec2, { ProjectId: 'wire', Name: `w${i}` });
   const client = await connect('wire-bot', { policyFile: policy, dbFile: join(dir, 'w.db') });

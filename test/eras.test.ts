@@ -13,6 +13,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { launchTagged } from '../src/demo/seed.js';
 import { Store } from '../src/store/store.js';
 import { admin, call, world, type AnyClient } from './helpers/harness.js';
+import { untilValue } from './helpers/served.js';
 import { useFaultProxy, type Seen } from './helpers/fault-proxy.js';
 import { spawnServe, type PipeTransport } from './helpers/serve-process.js';
 
@@ -20,16 +21,6 @@ const servers: Server[] = [];
 // S3 behind a proxy the test controls: the last step holds an upload in flight while the client leaves.
 const proxy = useFaultProxy('S3');
 afterAll(() => servers.forEach((s) => s.close()));
-
-async function until<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, ms = 60_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 const approve = { action: 'accept' as const, content: { approve: true } };
 
@@ -125,7 +116,7 @@ describe('aws-warden serve with each client kind', () => {
       const long = await call(client, 'deploy_static_site', { site: 'shop', source_dir: site, environment: 'staging' });
       expect(long.structured, long.text).toMatchObject({ status: 'running', job_id: expect.stringMatching(/^job-/) });
       healthy = true;
-      const job = await until('the job to settle', async () => {
+      const job = await untilValue('the job to settle', async () => {
         const j = (await call(client, 'get_job', { job_id: long.structured?.job_id as string })).structured;
         return j && j.state !== 'running' ? j : undefined;
       });
@@ -140,10 +131,10 @@ describe('aws-warden serve with each client kind', () => {
       proxy().rule = (r) => (upload(r) ? { after: released } : 'pass');
       const seen = proxy().seen.length;
       void call(client, 'deploy_static_site', { site: 'shop', source_dir: site, environment: 'staging' }).catch(() => {});
-      await until('the upload to be in flight', () => (proxy().seen.slice(seen).some(upload) ? true : undefined));
+      await untilValue('the upload to be in flight', () => (proxy().seen.slice(seen).some(upload) ? true : undefined));
       await serve.transport.close();
       // The server has seen its client leave (the SDK aborts the requests in flight at that moment): now let S3 answer.
-      await until('the server to notice', () => (serve.stderr().includes('stdin closed') ? true : undefined));
+      await untilValue('the server to notice', () => (serve.stderr().includes('stdin closed') ? true : undefined));
       release();
       expect(await serve.exited, serve.stderr()).toBe(0);
       const approval = store.audit

@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Script } from '../src/demo/script.js';
 import { Store } from '../src/store/store.js';
 import { call, connect, world, type Harness } from './helpers/harness.js';
+import { untilValue } from './helpers/served.js';
 
 const open: Harness[] = [];
 const servers: Server[] = [];
@@ -41,16 +42,6 @@ async function slowSite(healthyAfterMs: number, boundSeconds = 1) {
   return { h, dir, store };
 }
 
-async function until<T>(what: string, probe: () => T | undefined, ms = 30_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 describe('long work as jobs', () => {
   it(
     'past the bound the client gets status running and a job id; get_job shows progress, then the answer',
@@ -69,9 +60,9 @@ describe('long work as jobs', () => {
 
       const running = (await call(h.client, 'get_job', { job_id: jobId })).structured as Record<string, unknown>;
       expect(running).toMatchObject({ state: 'running', tool: 'deploy_static_site', finished_at: null });
-      await until('progress on the job', () => h.store.jobs.get(jobId)?.progress ?? undefined);
+      await untilValue('progress on the job', () => h.store.jobs.get(jobId)?.progress ?? undefined);
 
-      const done = await until('the job to settle', () => {
+      const done = await untilValue('the job to settle', () => {
         const j = h.store.jobs.get(jobId);
         return j && j.state !== 'running' ? j : undefined;
       });
@@ -94,7 +85,7 @@ describe('long work as jobs', () => {
       // The client goes away (its transport closes, which aborts every request still in flight).
       await h.close();
       open.splice(open.indexOf(h), 1);
-      const done = await until('the job to settle', () => {
+      const done = await untilValue('the job to settle', () => {
         const j = store.jobs.get(jobId);
         return j && j.state !== 'running' ? j : undefined;
       });

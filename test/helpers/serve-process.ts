@@ -2,10 +2,11 @@
 // SDK's stdio client transport, closing it only ends the server's stdin (a client that leaves), never kills it: the
 // test waits for the server to exit on its own.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
-export const CLI = join(process.cwd(), 'dist', 'src', 'cli', 'aws-warden.js');
+import { CLI } from './served.js';
+
+export { CLI };
 
 type Message = Record<string, unknown>;
 

@@ -2,7 +2,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { join } from 'node:path';
 
-const CLI = join(process.cwd(), 'dist', 'src', 'cli', 'aws-warden.js');
+export const CLI = join(process.cwd(), 'dist', 'src', 'cli', 'aws-warden.js');
 const WARDENCTL = join(process.cwd(), 'dist', 'tools', 'wardenctl', 'main.js');
 
 export interface Answer {
@@ -14,6 +14,17 @@ export interface Answer {
 export async function until(what: string, ok: () => boolean | Promise<boolean>, ms = 60_000): Promise<void> {
   const deadline = Date.now() + ms;
   while (!(await ok())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Waits for a probe to give a value (never for a clock alone), polling; returns the value. */
+export async function untilValue<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, ms = 60_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }

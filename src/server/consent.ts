@@ -29,8 +29,8 @@ export function consentForm(ask: Pick<ConsentAsk, 'message' | 'planHash'>) {
   };
 }
 
-/** The approver of record: the client's own name, kept short and printable. */
-export const inClientApprover = (name: unknown) => `in-client:${oneLine(String(name ?? 'unknown-client')).slice(0, 64)}`;
+/** The client's own name as the record shows it (approver `in-client:<name>`, canceller `client:<name>`): short, printable. */
+export const clientName = (name: unknown) => oneLine(String(name ?? 'unknown-client')).slice(0, 64);
 
 /** What a consent round's signed state says was asked: this agent's call of this tool with these arguments. */
 export interface ConsentState {

@@ -26,7 +26,7 @@ import { withCurrentTier } from '../trust/tiers.js';
 import { recordRefusal, recordUnknownTool, runCall, type CallExtras, type ConsentAsk } from '../registry/lifecycle.js';
 import { inputSchemaOf, outputSchemaOf } from '../registry/tool-io.js';
 import { traceparentOf } from '../core/trace.js';
-import { answerOf, argsDigest, ConsentRounds, consentForm, inClientApprover } from './consent.js';
+import { answerOf, argsDigest, ConsentRounds, consentForm, clientName } from './consent.js';
 import { retryWithConsent } from './consent-retry.js';
 import type { CallTracker } from './drain.js';
 import type { PolicyWatcher } from './policy-watch.js';
@@ -142,7 +142,8 @@ export function toolHandlers(peer: () => Server, deps: ServerDeps): ToolHandlers
     const callDeps = now?.agent ? { ...deps, agent: now.agent } : deps;
     const token = request.params._meta?.progressToken;
     const client = clientOf(peer(), ctx);
-    const who = inClientApprover(client.info?.name);
+    const name = clientName(client.info?.name);
+    const who = `in-client:${name}`;
     const agent = callDeps.agent;
     const boundSeconds = agent.policy.long_call_seconds;
     // A 2026-07-28 retry that carries a consent round's answer: it decides that proposal, and runs nothing else.
@@ -194,7 +195,7 @@ export function toolHandlers(peer: () => Server, deps: ServerDeps): ToolHandlers
           rows.first ??= id;
           rows.newest = id;
         },
-        cancelledBy: `client:${who.slice('in-client:'.length)}`,
+        cancelledBy: `client:${name}`,
         traceparent,
         tools: [...tools.values()],
         consent,

@@ -10,12 +10,12 @@ import type { AddressInfo } from 'node:net';
 import { resolveAgent } from '../core/agent.js';
 import { log } from '../core/log.js';
 import { readPolicyFile } from '../policy/load.js';
-import { Store } from '../store/store.js';
 import { TOOL_NAMES } from '../tools/names.js';
 import type { ToolHandlers } from './create-server.js';
 import { CallTracker } from './drain.js';
 import { eraFactory } from './era-factory.js';
 import { HttpAuth } from './http-auth.js';
+import { openServedStore } from './open.js';
 import { PolicyWatcher } from './policy-watch.js';
 
 export interface HttpOptions {
@@ -43,7 +43,7 @@ export function parseListen(text: string): { host: string; port: number } {
 export async function serveHttp(opts: HttpOptions): Promise<{ url: string; close: () => Promise<void> }> {
   const { host, port } = parseListen(opts.listen);
   const loaded = readPolicyFile(opts.policyFile, TOOL_NAMES);
-  const store = Store.open(opts.dbFile);
+  const store = openServedStore(opts.dbFile);
   const tracker = new CallTracker();
   const graceMs = loaded.policy.shutdown_grace_seconds * 1000;
   // Each agent's guard, built at its first request (the tools and the AWS SDK load then) and kept.

@@ -22,12 +22,17 @@ export function openBase(opts: ServeOptions) {
   const policy = loaded.policy;
   const agent = resolveAgent(policy, opts.agentId);
   const watcher = new PolicyWatcher(opts.policyFile, agent.id, TOOL_NAMES, loaded);
-  const store = Store.open(opts.dbFile);
-  // A damaged file is not trusted with changes: every mutating call is refused until a human repairs or replaces it.
+  const store = openServedStore(opts.dbFile);
+  return { agent, store, watcher, graceMs: policy.shutdown_grace_seconds * 1000 };
+}
+
+/** The store a server serves from. A damaged file is not trusted with changes: every mutating call is refused until a human repairs or replaces it. */
+export function openServedStore(dbFile: string): Store {
+  const store = Store.open(dbFile);
   const damage = store.integrity('quick');
   if (damage.length) {
-    store.damage = `the audit store ${opts.dbFile} failed SQLite's quick_check (${damage.slice(0, 3).join('; ')})`;
+    store.damage = `the audit store ${dbFile} failed SQLite's quick_check (${damage.slice(0, 3).join('; ')})`;
     log.error(`${store.damage}: mutating calls are refused; run \`wardenctl audit verify\` and restore the store from a backup`);
   }
-  return { agent, store, watcher, graceMs: policy.shutdown_grace_seconds * 1000 };
+  return store;
 }

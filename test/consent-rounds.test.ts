@@ -13,8 +13,8 @@ afterEach(async () => {
   await Promise.all(open.splice(0).map((h) => h.close()));
 });
 
-async function setup(opts: { onElicit?: Elicit; autoFulfill?: boolean } = {}) {
-  const w = world({ projectYaml: '    in_client_consent: [critical_tag, spend]' });
+async function setup(opts: { onElicit?: Elicit; autoFulfill?: boolean; topYaml?: string } = {}) {
+  const w = world({ projectYaml: '    in_client_consent: [critical_tag, spend]', topYaml: opts.topYaml });
   w.policy.projects[w.project].approver_role_arn = `arn:aws:iam::123456789012:role/${w.project}-approver`;
   const h = await connectModern(w.policy, w.agent, opts);
   open.push(h);
@@ -183,6 +183,23 @@ describe('consent by input_required (2026-07-28 clients)', () => {
       const r = await retry(h, args, round.requestState as string);
       expect(r.text).toMatch(new RegExp(`consent refused: proposal ${p.id} expired`));
       expect(consentRefusals(h)).toHaveLength(1);
+      expect(h.writes()).toEqual([]);
+    });
+
+    it('retries take from the flood limits like any change: past calls_per_minute they are refused by the limit', async () => {
+      const { h, critical } = await setup({
+        onElicit: () => ({ action: 'accept', content: { approve: true } }),
+        autoFulfill: false,
+        topYaml: 'rate_limits: { calls_per_minute: 3, mutating_calls_per_hour: 100, concurrent_calls: 10 }',
+      });
+      const args = { resource_arn: critical, set: { Owner: 'ops' } };
+      const round = await firstRound(h, args);
+      const forged = `${round.requestState as string}x`;
+      for (let i = 0; i < 2; i++) expect((await retry(h, args, forged)).text).toMatch(/consent refused: the request state/);
+      const limited = await retry(h, args, round.requestState as string);
+      expect(limited.isError).toBe(true);
+      expect(limited.text).toMatch(/consent refused by the rate limit: 3 calls\/min/);
+      expect(h.store.proposals.list()[0].state).toBe('pending');
       expect(h.writes()).toEqual([]);
     });
 

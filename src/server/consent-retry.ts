@@ -2,7 +2,11 @@
 // round signed. It decides that one proposal and runs nothing else. Every way it can be wrong is refused on the record
 // with nothing done, and the proposal stays for wardenctl.
 import type { CallToolResult, ServerContext } from '@modelcontextprotocol/server';
+import { rateLimitsOf } from '../core/agent.js';
+import { bucketsFor } from '../core/limits.js';
+import { log } from '../core/log.js';
 import type { Decision, Plan } from '../guard/types.js';
+import { limitMessage } from '../registry/limits.js';
 import { recordRefusal, runConsented, type CallDeps } from '../registry/lifecycle.js';
 import { decisionOutput } from '../registry/tool-io.js';
 import type { ToolSpec } from '../tools/tool.js';
@@ -25,10 +29,40 @@ export interface ConsentRetry {
   ctx: ServerContext;
 }
 
-export async function retryWithConsent(
-  r: ConsentRetry,
-  deps: CallDeps & { tools: readonly ToolSpec[]; tracker?: CallTracker },
-): Promise<CallToolResult> {
+type RetryDeps = CallDeps & { tools: readonly ToolSpec[]; tracker?: CallTracker };
+
+/** A retry takes from the agent's flood limits like any change (a flood of forged answers is refused by them). */
+export async function retryWithConsent(r: ConsentRetry, deps: RetryDeps): Promise<CallToolResult> {
+  const { agent, store } = deps;
+  const limits = rateLimitsOf(agent);
+  const admission = store.rates.admit(agent.id, r.spec.name, bucketsFor(limits, true), limits.concurrent_calls);
+  if (!admission.ok)
+    return refusedResult(
+      recordRefusal(
+        deps,
+        r.spec.name,
+        'rate_limit',
+        `${r.spec.name} consent refused by the ${limitMessage(agent.id, admission)}; nothing was approved or done`,
+        r.traceparent,
+      ),
+    );
+  let running: Promise<unknown> | undefined;
+  const leave = () => {
+    try {
+      store.rates.leave(admission.slot);
+    } catch (e) {
+      log.error(`freeing a call slot failed (it expires by itself): ${(e as Error).message}`);
+    }
+  };
+  try {
+    return await decide(r, deps, (p) => (running = p));
+  } finally {
+    if (running) void running.finally(leave).catch(() => {});
+    else leave();
+  }
+}
+
+async function decide(r: ConsentRetry, deps: RetryDeps, started: (running: Promise<unknown>) => void): Promise<CallToolResult> {
   const { spec, answer } = r;
   const { agent, store } = deps;
   const refuse = (why: string) =>
@@ -71,6 +105,7 @@ export async function retryWithConsent(
       { tools: deps.tools },
     );
   const running = deps.tracker ? deps.tracker.track(run) : run();
+  started(running);
   return answerWithin(running, {
     store,
     project: agent.projectId,

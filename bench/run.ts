@@ -352,7 +352,7 @@ async function main(): Promise<void> {
     if (only === 'overhead') return await overhead();
     if (all || only === 'stdio' || only === 'http') {
       const wire = await stdioBench(out);
-      await httpBench(out, wire.statusMedian);
+      await httpBench(out, wire);
     }
     if (only === 'stdio' || only === 'http') return;
     if (all) {

@@ -6,7 +6,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AuditLog, type NewEvent } from '../src/store/audit.js';
-import { closeDb, openDb, type Db } from '../src/store/db.js';
+import { closeDb, openDb, type SqliteDb } from '../src/store/db.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'warden-bench-audit-'));
 
@@ -69,7 +69,7 @@ export function appendsBench(out: (s: string) => void): void {
   }
 }
 
-function fill(db: Db, audit: AuditLog, n: number): void {
+function fill(db: SqliteDb, audit: AuditLog, n: number): void {
   db.transaction(() => {
     for (let i = 0; i < n; i++)
       audit.append({
@@ -84,7 +84,7 @@ function fill(db: Db, audit: AuditLog, n: number): void {
 }
 
 /** SHA-256 alone over the bodies verify hashes, read out beforehand: the floor of re-hashing every row. */
-function hashFloor(db: Db): number {
+function hashFloor(db: SqliteDb): number {
   const bodies = db
     .prepare(
       'SELECT prev_hash || char(10) || json_array(seq, id, ts, kind, agent, project, tool, action, request, decision, result, role_arn, request_ids, follows) FROM audit_events ORDER BY seq',

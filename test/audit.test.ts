@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { AuditLog } from '../src/store/audit.js';
-import { openDb, type Db } from '../src/store/db.js';
+import { openDb, type SqliteDb as Db } from '../src/store/db.js';
 import { migrate, migrations } from '../src/store/migrations.js';
 
 function filled(n: number, checkpointEvery?: number): { db: Db; audit: AuditLog } {

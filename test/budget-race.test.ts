@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Store } from '../src/store/store.js';
+import { freshPgDatabase, hasPostgres } from './helpers/pg.js';
 
 const WORKER = join(process.cwd(), 'dist', 'bench', 'reserve-worker.js');
 
@@ -19,10 +20,13 @@ function run(args: string[]): Promise<{ approved: number; denied: number; other:
   });
 }
 
-describe('budget under contention', () => {
-  it('4 processes × 100 reservations of $3.00 against a $100 cap approve exactly 33, across processes', async () => {
+describe.each([
+  { name: 'sqlite', skip: false, location: async (dir: string) => join(dir, 'warden.db') },
+  { name: 'postgres', skip: !hasPostgres, location: () => freshPgDatabase('race') },
+])('budget under contention on the $name store', ({ skip, location }) => {
+  it.skipIf(skip)('4 processes × 100 reservations of $3.00 against a $100 cap approve exactly 33, across processes', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'warden-race-'));
-    const db = join(dir, 'warden.db');
+    const db = await location(dir);
     const policy = join(dir, 'policy.yaml');
     writeFileSync(
       policy,

@@ -2,7 +2,7 @@
 // read one row (what was asked, the decision, a digest of the answer).
 import { boundedJson, digestJson } from './bounded.js';
 import { chainHash } from './chain.js';
-import { immediate, stmt, type Db } from './db.js';
+import { immediate, isPostgres, stmt, type Db } from './db.js';
 import { canonicalJson } from '../util/canonical.js';
 import { orderedId } from '../util/ordered-id.js';
 
@@ -101,6 +101,18 @@ const plain = (f: string | number | null): boolean => {
   return true;
 };
 
+/** Text as a UTF-8 store keeps it: a lone surrogate becomes U+FFFD. */
+const wellFormed = (s: string) => s.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd');
+
+/**
+ * The body rendered here rather than by SQLite: byte for byte what json_array renders for the same stored values
+ * (test/audit-body.test.ts checks every BMP character and astral text), so a PostgreSQL store hashes and verifies
+ * rows exactly as SQLite does, and a chain copied between them keeps its head.
+ */
+export function renderBody(fields: readonly unknown[]): string {
+  return `[${fields.map((f) => (f === null ? 'null' : typeof f === 'number' ? String(f) : JSON.stringify(wellFormed(String(f))))).join(',')}]`;
+}
+
 export { chainHash, registerChainHash } from './chain.js';
 
 const json = (v: unknown) => (v === undefined || v === null ? null : canonicalJson(v));
@@ -109,11 +121,23 @@ const json = (v: unknown) => (v === undefined || v === null ? null : canonicalJs
 export const CHECKPOINT_EVERY = 10_000;
 
 export class AuditLog {
+  /** What a read of a row's body selects: SQLite renders it (json_array); on PostgreSQL the columns, rendered here. */
+  private readonly bodySql: string;
+  private readonly pg: boolean;
+
   constructor(
     private readonly db: Db,
     private readonly clock: () => Date = () => new Date(),
     private readonly checkpointEvery = CHECKPOINT_EVERY,
-  ) {}
+  ) {
+    this.pg = isPostgres(db);
+    this.bodySql = this.pg ? COLUMNS.join(', ') : BODY_SQL;
+  }
+
+  /** The body from what `bodySql` selected (the tail of a raw row). */
+  private body(selected: readonly unknown[]): string {
+    return this.pg ? renderBody(selected) : (selected[0] as string);
+  }
 
   /** Appends one event in its own immediate transaction, so concurrent writers keep one linear chain. */
   append(e: NewEvent): AuditRow {
@@ -154,6 +178,11 @@ export class AuditLog {
    * and SQLite only stores; any other text is rendered by SQLite itself.
    */
   private insert(fields: readonly (string | number | null)[], prev: string): string {
+    if (this.pg) {
+      const hash = chainHash(prev, renderBody(fields));
+      stmt(this.db, INSERT_SQL).run(...fields, prev, hash);
+      return hash;
+    }
     if (fields.every(plain)) {
       const body = `[${fields.map((f) => (f === null ? 'null' : typeof f === 'number' ? String(f) : JSON.stringify(f))).join(',')}]`;
       const hash = chainHash(prev, body);
@@ -226,14 +255,16 @@ export class AuditLog {
 
   /** Whether one row still hashes to what it says and links to the row before it (a spot check of the chain). */
   rowIntact(seq: number): boolean {
-    const row = stmt(this.db, `SELECT prev_hash, hash, ${BODY_SQL} AS body FROM audit_events WHERE seq = ?`).get(seq) as
-      { prev_hash: string; hash: string; body: string } | undefined;
-    if (!row || chainHash(row.prev_hash, row.body) !== row.hash) return false;
+    const row = stmt(this.db, `SELECT prev_hash, hash, ${this.bodySql} FROM audit_events WHERE seq = ?`)
+      .raw(true)
+      .get(seq) as [string, string, ...unknown[]] | undefined;
+    if (!row || chainHash(row[0], this.body(row.slice(2))) !== row[1]) return false;
+    const prevHash = row[0];
     const before =
       seq > 1
         ? (stmt(this.db, 'SELECT hash FROM audit_events WHERE seq = ?').get(seq - 1) as { hash: string } | undefined)
         : { hash: GENESIS_HASH };
-    return before?.hash === row.prev_hash;
+    return before?.hash === prevHash;
   }
 
   /** The row whose hash is `hash`, if any (wardenctl audit verify --head). */
@@ -271,7 +302,7 @@ export class AuditLog {
 
   /** The first run of unreadable rows at or after `from`: [first, last] (last null: to the end, or too many to probe). */
   private unreadable(from: number): [number, number | null] | null {
-    const one = stmt(this.db, `SELECT ${BODY_SQL} FROM audit_events WHERE seq = ?`);
+    const one = stmt(this.db, `SELECT ${this.bodySql} FROM audit_events WHERE seq = ?`);
     const readable = (seq: number) => {
       try {
         one.get(seq);
@@ -327,7 +358,7 @@ export class AuditLog {
     return stmt(
       this.db,
       `SELECT c.seq, c.head, e.hash FROM audit_checkpoints c LEFT JOIN audit_events e ON e.seq = c.seq
-        WHERE e.hash IS NOT c.head ORDER BY c.seq LIMIT 1`,
+        WHERE e.hash IS DISTINCT FROM c.head ORDER BY c.seq LIMIT 1`,
     ).get() as { seq: number; head: string; hash: string | null } | undefined;
   }
 
@@ -351,16 +382,16 @@ export class AuditLog {
   /** Re-hashes rows from `start` on: `head` is the hash before it, `before` how many rows come before it. */
   private walk(start: number, head: string, before: number): VerifyResult {
     // Paged rather than one long iterate(): fewer crossings into SQLite per row (about 2 µs a row in all).
-    const page = stmt(this.db, `SELECT seq, id, prev_hash, hash, ${BODY_SQL} FROM audit_events WHERE seq > ? ORDER BY seq LIMIT 5000`).raw(
+    const page = stmt(this.db, `SELECT seq, id, prev_hash, hash, ${this.bodySql} FROM audit_events WHERE seq > ? ORDER BY seq LIMIT 5000`).raw(
       true,
     );
     let prev = head;
     let expectedSeq = start;
     let count = before;
     for (;;) {
-      let rows: [number, string, string, string, string][];
+      let rows: [number, string, string, string, ...unknown[]][];
       try {
-        rows = page.all(expectedSeq - 1) as [number, string, string, string, string][];
+        rows = page.all(expectedSeq - 1) as [number, string, string, string, ...unknown[]][];
       } catch (e) {
         // A damaged page: read row by row to name the rows it holds; past them the chain cannot be vouched for.
         const range = this.unreadable(expectedSeq);
@@ -375,11 +406,12 @@ export class AuditLog {
         };
       }
       if (rows.length === 0) break;
-      for (const [seq, id, prevHash, hash, body] of rows) {
+      for (const row of rows) {
+        const [seq, id, prevHash, hash] = row;
         const bad = (reason: string): VerifyResult => ({ ok: false, count, seq, id, reason });
         if (seq !== expectedSeq) return bad(`sequence jumps from ${expectedSeq - 1} to ${seq} (rows deleted)`);
         if (prevHash !== prev) return bad('prev_hash does not match the previous row (rows deleted, inserted or reordered)');
-        if (chainHash(prevHash, body) !== hash) return bad('hash does not match the row (row edited)');
+        if (chainHash(prevHash, this.pg ? renderBody(row.slice(4)) : (row[4] as string)) !== hash) return bad('hash does not match the row (row edited)');
         prev = hash;
         expectedSeq++;
         count++;

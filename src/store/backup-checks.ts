@@ -42,7 +42,7 @@ export class BackupChecks {
   latest(project?: string): BackupCheckRow[] {
     return stmt(
       this.db,
-      `SELECT b.* FROM backup_checks b JOIN (SELECT MAX(id) AS id FROM backup_checks WHERE ? IS NULL OR project = ? GROUP BY project, subject) m ON m.id = b.id ORDER BY b.project, b.subject`,
+      `SELECT b.* FROM backup_checks b JOIN (SELECT MAX(id) AS id FROM backup_checks WHERE CAST(? AS TEXT) IS NULL OR project = ? GROUP BY project, subject) m ON m.id = b.id ORDER BY b.project, b.subject`,
     ).all(project ?? null, project ?? null) as BackupCheckRow[];
   }
 }

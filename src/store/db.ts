@@ -1,11 +1,17 @@
-// Opens the SQLite store with the pragmas every process sharing it must agree on, and migrates it.
+// Opens the SQLite store with the pragmas every process sharing it must agree on, and migrates it; and the two calls
+// every store module makes on either kind of connection (a cached statement, an immediate transaction).
 import Database from 'better-sqlite3';
 import { registerChainHash } from './chain.js';
 import { latestVersion, migrate } from './migrations.js';
+import type { PostgresDb } from './postgres-db.js';
+import type { Db, Statement } from './sql.js';
 
-export type Db = Database.Database;
+export type { Db, Statement } from './sql.js';
+export type SqliteDb = Database.Database;
 
-export function openDb(file: string, opts: { mustExist?: boolean; readOnly?: boolean } = {}): Db {
+export const isPostgres = (db: Db): db is PostgresDb => (db as { dialect?: string }).dialect === 'postgres';
+
+export function openDb(file: string, opts: { mustExist?: boolean; readOnly?: boolean } = {}): SqliteDb {
   if (opts.readOnly) return openReadOnly(file);
   const db = new Database(file, { fileMustExist: opts.mustExist ?? false });
   try {
@@ -25,21 +31,23 @@ export function openDb(file: string, opts: { mustExist?: boolean; readOnly?: boo
   return db;
 }
 
-const statements = new WeakMap<Db, Map<string, Database.Statement>>();
-const runners = new WeakMap<Db, Database.Transaction<(fn: () => unknown) => unknown>>();
+const statements = new WeakMap<Db, Map<string, Statement>>();
+const runners = new WeakMap<SqliteDb, Database.Transaction<(fn: () => unknown) => unknown>>();
 
 /**
  * Runs `fn` in one BEGIN IMMEDIATE transaction (a savepoint when one is already open). The wrapper is made once per
  * connection: better-sqlite3 builds a new one on every db.transaction(), a third of an append's time.
  */
 export function immediate<T>(db: Db, fn: () => T): T {
-  let run = runners.get(db);
-  if (!run) runners.set(db, (run = db.transaction((f: () => unknown) => f())));
+  if (isPostgres(db)) return db.immediate(fn);
+  const sqlite = db as SqliteDb;
+  let run = runners.get(sqlite);
+  if (!run) runners.set(sqlite, (run = sqlite.transaction((f: () => unknown) => f())));
   return run.immediate(fn) as T;
 }
 
 /** A prepared statement, cached per connection. */
-export function stmt(db: Db, sql: string): Database.Statement {
+export function stmt(db: Db, sql: string): Statement {
   let cache = statements.get(db);
   if (!cache) statements.set(db, (cache = new Map()));
   let s = cache.get(sql);
@@ -51,7 +59,7 @@ export function stmt(db: Db, sql: string): Database.Statement {
  * For a human who only reads (audit tail, verify, export): no write of any kind, so a read-only file or a full disk
  * does not turn a good answer into a failure. A store not yet migrated to this version is refused, not migrated.
  */
-function openReadOnly(file: string): Db {
+function openReadOnly(file: string): SqliteDb {
   const db = new Database(file, { readonly: true, fileMustExist: true });
   try {
     db.pragma('busy_timeout = 10000');
@@ -70,13 +78,14 @@ function openReadOnly(file: string): Db {
 }
 
 export function closeDb(db: Db): void {
+  if (isPostgres(db)) return db.close();
   if (!db.open) return;
   try {
     // Only a connection that may write tunes the file; a failure to (a full disk) loses nothing, so it never fails a close.
-    if (!db.readonly) db.pragma('optimize');
+    if (!db.readonly) (db as SqliteDb).pragma('optimize');
   } catch {
     // Nothing to undo: optimize only gathers statistics.
   } finally {
-    db.close();
+    (db as SqliteDb).close();
   }
 }

@@ -25,8 +25,8 @@ export class Deployments {
   start(d: { id: string; project: string; site: string; environment: string; bucket: string; source: string }): void {
     stmt(
       this.db,
-      `INSERT OR IGNORE INTO deployments (id, project, site, environment, bucket, versions, state, source, started_at)
-       VALUES (?, ?, ?, ?, ?, '{}', 'in_progress', ?, ?)`,
+      `INSERT INTO deployments (id, project, site, environment, bucket, versions, state, source, started_at)
+       VALUES (?, ?, ?, ?, ?, '{}', 'in_progress', ?, ?) ON CONFLICT DO NOTHING`,
     ).run(d.id, d.project, d.site, d.environment, d.bucket, d.source, this.clock().toISOString());
   }
 
@@ -69,7 +69,10 @@ export class Deployments {
   lastDeploys(project: string): { bucket: string; site: string; environment: string; last: string }[] {
     return stmt(
       this.db,
-      'SELECT bucket, site, environment, MAX(started_at) AS last FROM deployments WHERE project = ? GROUP BY bucket',
+      // Portable SQL (no bare columns beside an aggregate): the newest deployment's row of each bucket.
+      `SELECT d.bucket, d.site, d.environment, d.started_at AS last FROM deployments d
+        WHERE d.project = ? AND d.started_at = (SELECT MAX(x.started_at) FROM deployments x WHERE x.project = d.project AND x.bucket = d.bucket)
+        ORDER BY d.bucket`,
     ).all(project) as {
       bucket: string;
       site: string;

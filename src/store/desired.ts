@@ -24,7 +24,8 @@ export class DesiredState {
   record(project: string, eventId: string, entries: DesiredEntry[]): void {
     const put = stmt(
       this.db,
-      'INSERT OR REPLACE INTO desired_state (project, resource, aspect, value, event_id, at) VALUES (?, ?, ?, ?, ?, ?)',
+      `INSERT INTO desired_state (project, resource, aspect, value, event_id, at) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (project, resource, aspect) DO UPDATE SET value = excluded.value, event_id = excluded.event_id, at = excluded.at`,
     );
     const at = this.clock().toISOString();
     for (const e of entries) put.run(project, e.resource, e.aspect, JSON.stringify(e.value), eventId, at);

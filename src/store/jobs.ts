@@ -86,7 +86,7 @@ export class Jobs {
   list(opts: { state?: JobState; project?: string; limit?: number } = {}): JobRow[] {
     return stmt(
       this.db,
-      `SELECT * FROM jobs WHERE (? IS NULL OR state = ?) AND (? IS NULL OR project = ?) ORDER BY run_at, created_at LIMIT ?`,
+      `SELECT * FROM jobs WHERE (CAST(? AS TEXT) IS NULL OR state = ?) AND (CAST(? AS TEXT) IS NULL OR project = ?) ORDER BY run_at, created_at LIMIT ?`,
     ).all(opts.state ?? null, opts.state ?? null, opts.project ?? null, opts.project ?? null, opts.limit ?? 200) as JobRow[];
   }
 

@@ -64,7 +64,7 @@ export class Ledger {
   facts(project: string, baseCents: number): BudgetFacts | null {
     const live = stmt(
       this.db,
-      `SELECT COALESCE(SUM(cents_month), 0) AS committed, SUM(cents_month IS NULL) AS unpriced
+      `SELECT COALESCE(SUM(cents_month), 0) AS committed, SUM(CASE WHEN cents_month IS NULL THEN 1 ELSE 0 END) AS unpriced
        FROM budget_resources WHERE project = ? AND released_at IS NULL`,
     ).get(project) as { committed: number; unpriced: number | null };
     if ((live.unpriced ?? 0) > 0) return null;

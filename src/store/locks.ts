@@ -17,7 +17,7 @@ export class Locks {
       const held = stmt(this.db, 'SELECT holder FROM locks WHERE key = ?').get(key) as { holder: string } | undefined;
       if (held && holderDead(held.holder)) stmt(this.db, 'DELETE FROM locks WHERE key = ? AND holder = ?').run(key, held.holder);
       return (
-        stmt(this.db, 'INSERT OR IGNORE INTO locks (key, holder, acquired_at, expires_at) VALUES (?, ?, ?, ?)').run(
+        stmt(this.db, 'INSERT INTO locks (key, holder, acquired_at, expires_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING').run(
           key,
           holder,
           now.toISOString(),
@@ -55,7 +55,11 @@ export class Locks {
   /** A lease its holder keeps renewing while it is alive (a worker's heartbeat). */
   renewLease(key: string, holder: string, ttlMs: number): void {
     const now = this.clock();
-    stmt(this.db, 'INSERT OR REPLACE INTO locks (key, holder, acquired_at, expires_at) VALUES (?, ?, ?, ?)').run(
+    stmt(
+      this.db,
+      `INSERT INTO locks (key, holder, acquired_at, expires_at) VALUES (?, ?, ?, ?)
+       ON CONFLICT (key) DO UPDATE SET holder = excluded.holder, acquired_at = excluded.acquired_at, expires_at = excluded.expires_at`,
+    ).run(
       key,
       holder,
       now.toISOString(),

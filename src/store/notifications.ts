@@ -16,16 +16,11 @@ export class Notifications {
   constructor(private readonly db: Db) {}
 
   record(n: { ts: string; project: string; kind: string; subject: string; body: string; eventId: string | null }): number {
-    return Number(
-      stmt(this.db, 'INSERT INTO notifications (ts, project, kind, subject, body, event_id) VALUES (?, ?, ?, ?, ?, ?)').run(
-        n.ts,
-        n.project,
-        n.kind,
-        n.subject,
-        n.body,
-        n.eventId,
-      ).lastInsertRowid,
-    );
+    const row = stmt(
+      this.db,
+      'INSERT INTO notifications (ts, project, kind, subject, body, event_id) VALUES (?, ?, ?, ?, ?, ?) RETURNING id',
+    ).get(n.ts, n.project, n.kind, n.subject, n.body, n.eventId) as { id: number };
+    return Number(row.id);
   }
 
   /** Records how each webhook took it; a store closed meanwhile (the process is stopping) keeps the notice without them. */

@@ -80,8 +80,8 @@ export class Proposals {
       this.db,
       `SELECT * FROM (
          SELECT *, CASE WHEN state = 'pending' AND expires_at <= @now THEN 'expired' ELSE state END AS effective FROM proposals
-       ) WHERE (@state IS NULL OR effective = @state) AND (@project IS NULL OR project = @project)
-         AND (@kind IS NULL OR kind = @kind) ORDER BY created_at`,
+       ) AS p WHERE (CAST(@state AS TEXT) IS NULL OR effective = @state) AND (CAST(@project AS TEXT) IS NULL OR project = @project)
+         AND (CAST(@kind AS TEXT) IS NULL OR kind = @kind) ORDER BY created_at`,
     )
       .all({ now: this.clock().toISOString(), state: filter.state ?? null, project: filter.project ?? null, kind: filter.kind ?? null })
       .map((r) => {

@@ -64,7 +64,11 @@ export class RateLimits {
       if (inFlight >= maxInFlight) return { ok: false, limit: 'concurrent_calls', capacity: maxInFlight, retryAfterMs: null, inFlight };
       const at = new Date(now).toISOString();
       buckets.forEach((b, i) =>
-        stmt(this.db, 'INSERT OR REPLACE INTO rate_buckets (agent, kind, tokens, at) VALUES (?, ?, ?, ?)').run(
+        stmt(
+          this.db,
+          `INSERT INTO rate_buckets (agent, kind, tokens, at) VALUES (?, ?, ?, ?)
+           ON CONFLICT (agent, kind) DO UPDATE SET tokens = excluded.tokens, at = excluded.at`,
+        ).run(
           agent,
           b.kind,
           levels[i] - 1,

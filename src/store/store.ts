@@ -4,7 +4,9 @@ import { AuditLog } from './audit.js';
 import { BackupChecks } from './backup-checks.js';
 import { DesiredState } from './desired.js';
 import { Jobs } from './jobs.js';
-import { closeDb, immediate, openDb, type Db } from './db.js';
+import { closeDb, immediate, isPostgres, openDb, type Db, type SqliteDb } from './db.js';
+import { PostgresDb } from './postgres-db.js';
+import { isPostgresUrl, shownLocation } from './sql.js';
 import { Deployments } from './deployments.js';
 import { Ledger } from './ledger.js';
 import { Locks } from './locks.js';
@@ -15,9 +17,11 @@ import { TierChanges } from './tiers.js';
 
 const raw = new WeakMap<Store, Db>();
 
-/** The store's own connection, for tests and benchmarks that inspect or break it on purpose; lint keeps it out of src. */
-export function rawDb(store: Store): Db {
-  return raw.get(store) as Db;
+/** The SQLite store's own connection, for tests and benchmarks that inspect or break it on purpose; lint keeps it out of src. */
+export function rawDb(store: Store): SqliteDb {
+  const db = raw.get(store) as Db;
+  if (isPostgres(db)) throw new Error('rawDb is the SQLite connection; this store is on PostgreSQL');
+  return db as SqliteDb;
 }
 
 export class Store {
@@ -61,9 +65,12 @@ export class Store {
    * Returns the problems found, at most 20, empty when sound; a check that cannot even run is itself the problem.
    */
   integrity(kind: 'quick' | 'full'): string[] {
+    // PostgreSQL keeps its own pages (WAL, checksums where enabled); what the store itself can vouch for is the chain.
+    if (isPostgres(this.db)) return [];
+    const db = this.db as SqliteDb;
     const check = (arg: string) => {
       try {
-        const rows = this.db.pragma(`${kind === 'quick' ? 'quick_check' : 'integrity_check'}(${arg})`, { simple: false }) as Record<
+        const rows = db.pragma(`${kind === 'quick' ? 'quick_check' : 'integrity_check'}(${arg})`, { simple: false }) as Record<
           string,
           string
         >[];
@@ -78,7 +85,7 @@ export class Store {
     // Which tables (with their indexes) the damage is in, so a human knows what is affected.
     let tables: string[];
     try {
-      tables = this.db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name").pluck().all() as string[];
+      tables = db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name").pluck().all() as string[];
     } catch {
       return whole;
     }
@@ -90,9 +97,14 @@ export class Store {
     return where.length ? where : whole;
   }
 
-  /** The schema version the file is at (PRAGMA user_version). */
+  /** The schema version the store is at (SQLite: PRAGMA user_version). */
   schemaVersion(): number {
-    return this.db.pragma('user_version', { simple: true }) as number;
+    return isPostgres(this.db) ? this.db.schemaVersion() : ((this.db as SqliteDb).pragma('user_version', { simple: true }) as number);
+  }
+
+  /** Which kind of store this is: the embedded SQLite file, or a PostgreSQL database shared by many hosts. */
+  get dialect(): 'sqlite' | 'postgres' {
+    return isPostgres(this.db) ? 'postgres' : 'sqlite';
   }
 
   /** Whether the connection is still open (a late webhook result after shutdown is then dropped). */
@@ -100,9 +112,17 @@ export class Store {
     return this.db.open;
   }
 
-  /** `readOnly`: a reader's connection (no migration, no write); the file must exist at this version. */
-  static open(file: string, opts: { mustExist?: boolean; readOnly?: boolean; clock?: () => Date } = {}): Store {
-    return new Store(openDb(file, opts), opts.clock);
+  /**
+   * `location`: an SQLite file, or a postgres:// URL. `readOnly`: a reader's connection (no migration, no write); the
+   * store must exist at this version. `mustExist`: a typo must not create an empty store.
+   */
+  static open(location: string, opts: { mustExist?: boolean; readOnly?: boolean; clock?: () => Date } = {}): Store {
+    return new Store(isPostgresUrl(location) ? PostgresDb.connect(location, opts) : openDb(location, opts), opts.clock);
+  }
+
+  /** Where the store is, as it may be shown (a URL's password hidden). */
+  static shown(location: string): string {
+    return shownLocation(location);
   }
 
   /** One BEGIN IMMEDIATE transaction: checks and the writes they justify land together or not at all. */

@@ -12,7 +12,7 @@ import { resolveAgent } from '../../src/core/agent.js';
 import { awsFor } from '../../src/registry/agent-aws.js';
 import { createServer } from '../../src/server/create-server.js';
 import type { AuditLog } from '../../src/store/audit.js';
-import type { Db } from '../../src/store/db.js';
+import type { SqliteDb as Db } from '../../src/store/db.js';
 import { rawDb, Store } from '../../src/store/store.js';
 import type { ToolSpec } from '../../src/tools/tool.js';
 import { toolNames } from '../../src/tools/index.js';

@@ -1,0 +1,198 @@
+// The PostgreSQL connection behind the store interface: the same statements as SQLite (`?` and `@name` placeholders,
+// rows as objects), and write transactions serialised across every process and host by one advisory lock, which is
+// what BEGIN IMMEDIATE gives on SQLite, so every check-then-write the store makes holds on PostgreSQL as it does there.
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { PgRequest, PgResponse } from './pg-worker.js';
+import { latestPostgresVersion, migratePostgres, postgresVersion } from './pg-migrations.js';
+import { shownLocation, type Db, type Statement } from './sql.js';
+
+/** The advisory lock every write transaction takes first: one writer at a time on the whole store, as in SQLite. */
+export const WRITE_LOCK = 7_302_761_108;
+
+/** Waits for another process's write transaction this long before failing (SQLite's busy_timeout is the same). */
+const LOCK_TIMEOUT_MS = 10_000;
+
+function workerFile(): string {
+  const here = fileURLToPath(import.meta.url);
+  // Run from the TypeScript sources (the test runner), the worker is the compiled one: a worker thread runs plain JS.
+  const file = here.endsWith('.ts') ? join(dirname(here), '../../dist/src/store/pg-worker.js') : join(dirname(here), 'pg-worker.js');
+  if (!existsSync(file)) throw new Error(`the PostgreSQL worker ${file} is missing: run npm run build`);
+  return file;
+}
+
+let bridge: ((req: PgRequest) => PgResponse) | undefined;
+/** Loaded on the first PostgreSQL call, so a process on SQLite never loads the worker machinery. */
+function call(req: PgRequest): PgResponse {
+  if (!bridge) {
+    const { createSyncFn } = createRequire(import.meta.url)('synckit') as typeof import('synckit');
+    bridge = createSyncFn<(req: PgRequest) => Promise<PgResponse>>(workerFile());
+  }
+  return bridge(req);
+}
+
+/** `?` → `$n` and `@name` → `$n` (the same $n for each use of a name), outside quoted text. */
+export function translate(sql: string): { text: string; names: string[] | null } {
+  let out = '';
+  let n = 0;
+  const names: string[] = [];
+  for (let i = 0; i < sql.length; i++) {
+    const c = sql[i];
+    if (c === "'" || c === '"') {
+      const end = sql.indexOf(c, i + 1);
+      const stop = end < 0 ? sql.length : end;
+      out += sql.slice(i, stop + 1);
+      i = stop;
+    } else if (c === '?') {
+      out += `$${++n}`;
+    } else if (c === '@' && /[A-Za-z_]/.test(sql[i + 1] ?? '')) {
+      const name = /^[A-Za-z_][A-Za-z0-9_]*/.exec(sql.slice(i + 1))![0];
+      let at = names.indexOf(name);
+      if (at < 0) at = names.push(name) - 1;
+      out += `$${at + 1}`;
+      i += name.length;
+    } else out += c;
+  }
+  if (n > 0 && names.length > 0) throw new Error(`a statement mixes ? and @name placeholders: ${sql}`);
+  return { text: out, names: names.length ? names : null };
+}
+
+const bindable = (v: unknown) => (v === undefined ? null : typeof v === 'bigint' ? v.toString() : v);
+
+class PgStatement implements Statement {
+  private readonly text: string;
+  private readonly names: string[] | null;
+  private readonly writes: boolean;
+  private array = false;
+
+  constructor(
+    private readonly db: PostgresDb,
+    sql: string,
+  ) {
+    ({ text: this.text, names: this.names } = translate(sql));
+    this.writes = !/^\s*SELECT\b/i.test(sql);
+  }
+
+  private values(params: unknown[]): unknown[] {
+    if (!this.names) return params.map(bindable);
+    const named = (params[0] ?? {}) as Record<string, unknown>;
+    return this.names.map((n) => bindable(named[n]));
+  }
+
+  private exec(params: unknown[]) {
+    return this.db.query(this.text, this.values(params), { array: this.array, writes: this.writes });
+  }
+
+  run(...params: unknown[]) {
+    return { changes: this.exec(params).rowCount };
+  }
+
+  get(...params: unknown[]) {
+    return this.exec(params).rows[0];
+  }
+
+  all(...params: unknown[]) {
+    return this.exec(params).rows;
+  }
+
+  iterate(...params: unknown[]) {
+    return this.exec(params).rows[Symbol.iterator]();
+  }
+
+  raw(toggle = true): Statement {
+    this.array = toggle;
+    return this;
+  }
+}
+
+export class PostgresDb implements Db {
+  readonly dialect = 'postgres';
+  private conn: number | null;
+  private depth = 0;
+
+  private constructor(
+    conn: number,
+    readonly readonly: boolean,
+    readonly location: string,
+  ) {
+    this.conn = conn;
+  }
+
+  /** Connects and migrates (or, read-only, requires the latest schema); `mustExist`: the store must already be there. */
+  static connect(url: string, opts: { readOnly?: boolean; mustExist?: boolean } = {}): PostgresDb {
+    const res = call({ op: 'open', url, readOnly: opts.readOnly ?? false, lockTimeoutMs: LOCK_TIMEOUT_MS });
+    if (!res.ok) throw new Error(`cannot connect to ${shownLocation(url)}: ${res.message}`);
+    const db = new PostgresDb(res.conn!, opts.readOnly ?? false, url);
+    try {
+      const current = postgresVersion(db);
+      if ((opts.mustExist || opts.readOnly) && current === 0)
+        throw new Error('the database holds no aws-warden store yet: start the server on it once, or copy one in (wardenctl store copy)');
+      if (opts.readOnly && current !== latestPostgresVersion())
+        throw new Error(
+          `the store is at schema version ${current} and this aws-warden reads ${latestPostgresVersion()}; open it once with the server or a writing command to migrate`,
+        );
+      if (!opts.readOnly) migratePostgres(db);
+    } catch (e) {
+      db.close();
+      throw e;
+    }
+    return db;
+  }
+
+  get open(): boolean {
+    return this.conn !== null;
+  }
+
+  prepare(sql: string): Statement {
+    return new PgStatement(this, sql);
+  }
+
+  /** One round trip; a write outside a transaction takes the write lock for itself, as an SQLite write would. */
+  query(text: string, values?: unknown[], opts: { array?: boolean; writes?: boolean } = {}): { rows: unknown[]; rowCount: number } {
+    if (opts.writes && this.depth === 0) return this.immediate(() => this.query(text, values, { array: opts.array }));
+    if (this.conn === null) throw new Error('the store is closed');
+    const res = call({ op: 'query', conn: this.conn, text, values, array: opts.array });
+    if (!res.ok) throw Object.assign(new Error(res.message), { code: res.code ? `PG_${res.code}` : undefined });
+    return { rows: res.rows ?? [], rowCount: res.rowCount ?? 0 };
+  }
+
+  /** Runs `fn` in one transaction holding the store's write lock (a savepoint when one is already open). */
+  immediate<T>(fn: () => T): T {
+    const nested = this.depth > 0;
+    const savepoint = `warden_${this.depth}`;
+    this.query(nested ? `SAVEPOINT ${savepoint}` : `BEGIN; SELECT pg_advisory_xact_lock(${WRITE_LOCK})`);
+    this.depth++;
+    let result: T;
+    try {
+      result = fn();
+    } catch (e) {
+      this.depth--;
+      try {
+        this.query(nested ? `ROLLBACK TO SAVEPOINT ${savepoint}` : 'ROLLBACK');
+      } catch {
+        // The connection is gone: PostgreSQL rolls back what it had.
+      }
+      throw e;
+    }
+    this.depth--;
+    if (result instanceof Promise) {
+      this.query(nested ? `ROLLBACK TO SAVEPOINT ${savepoint}` : 'ROLLBACK');
+      throw new TypeError('a store transaction cannot be async');
+    }
+    this.query(nested ? `RELEASE SAVEPOINT ${savepoint}` : 'COMMIT');
+    return result;
+  }
+
+  schemaVersion(): number {
+    return postgresVersion(this);
+  }
+
+  close(): void {
+    if (this.conn === null) return;
+    const conn = this.conn;
+    this.conn = null;
+    call({ op: 'close', conn });
+  }
+}

@@ -83,7 +83,9 @@ describe.each(backends)('the $name store', (b) => {
   it.skipIf(skip)('opened to read only, writes nothing and refuses a location with no store', async () => {
     const location = await b.fresh();
     // A database (or file) that never held a store is not one: nothing is created in it.
-    expect(() => Store.open(location, { mustExist: true })).toThrow(b.name === 'sqlite' ? /unable to open|directory does not exist|no such file/i : /holds no aws-warden store/);
+    expect(() => Store.open(location, { mustExist: true })).toThrow(
+      b.name === 'sqlite' ? /unable to open|directory does not exist|no such file/i : /holds no aws-warden store/,
+    );
     Store.open(location).close();
     const reader = Store.open(location, { readOnly: true });
     try {
@@ -95,7 +97,8 @@ describe.each(backends)('the $name store', (b) => {
 
   it.skipIf(skip)('keeps the audit append-only and finds an edited or deleted row by its seq', () =>
     withStore(async (store, location) => {
-      for (let i = 0; i < 30; i++) store.audit.append({ kind: 'requested', agent: 'a', project: 'p', tool: 't', request: { i, text: 'ünï €😀\u0001' } });
+      for (let i = 0; i < 30; i++)
+        store.audit.append({ kind: 'requested', agent: 'a', project: 'p', tool: 't', request: { i, text: 'ünï €😀\u0001' } });
       const head = store.audit.verify();
       expect(head).toMatchObject({ ok: true, count: 30 });
       // The store itself refuses to rewrite its history.
@@ -116,7 +119,10 @@ describe.each(backends)('the $name store', (b) => {
       Store.open(location).close();
       const startAt = Date.now() + 3000;
       const seqs = await Promise.all(['a1', 'a2', 'a3', 'a4'].map((a) => race([location, 'append', a, '100', String(startAt)])));
-      const all = seqs.flat().map(Number).sort((x, y) => x - y);
+      const all = seqs
+        .flat()
+        .map(Number)
+        .sort((x, y) => x - y);
       expect(all).toEqual(Array.from({ length: 400 }, (_, i) => i + 1));
       const store = Store.open(location);
       try {
@@ -135,11 +141,37 @@ describe.each(backends)('the $name store', (b) => {
     async () => {
       const location = await b.fresh();
       const store = Store.open(location);
-      const plan = { tool: 't', summary: 's', mutating: true, operations: [], resources: [], tagsToSet: {}, costDeltaUsdMonth: 0, riskFlags: [], rollback: [], params: {} };
-      const proposals = Array.from({ length: 30 }, (_, i) =>
-        store.proposals.create({ kind: 'change', project: 'p', agent: 'a', tool: 't', reason: `r${i}`, plan, args: {}, eventId: `e${i}`, ttlHours: 1 }).id,
+      const plan = {
+        tool: 't',
+        summary: 's',
+        mutating: true,
+        operations: [],
+        resources: [],
+        tagsToSet: {},
+        costDeltaUsdMonth: 0,
+        riskFlags: [],
+        rollback: [],
+        params: {},
+      };
+      const proposals = Array.from(
+        { length: 30 },
+        (_, i) =>
+          store.proposals.create({
+            kind: 'change',
+            project: 'p',
+            agent: 'a',
+            tool: 't',
+            reason: `r${i}`,
+            plan,
+            args: {},
+            eventId: `e${i}`,
+            ttlHours: 1,
+          }).id,
       );
-      const jobs = Array.from({ length: 30 }, () => store.jobs.create({ project: 'p', agent: 'a', tool: 't', args: {}, runAt: new Date(), why: 'test' }).id);
+      const jobs = Array.from(
+        { length: 30 },
+        () => store.jobs.create({ project: 'p', agent: 'a', tool: 't', args: {}, runAt: new Date(), why: 'test' }).id,
+      );
       store.close();
       const startAt = Date.now() + 3000;
       const [d1, d2, c1, c2] = await Promise.all([

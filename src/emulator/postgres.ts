@@ -35,12 +35,19 @@ function nobody(): { uid: number; gid: number } {
 
 function run(cmd: string, args: string[], as: { uid: number; gid: number } | null, cwd: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], ...(as ?? {}), env: { PATH: process.env.PATH ?? '', LC_ALL: 'C' } });
+    const child = spawn(cmd, args, {
+      cwd,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      ...(as ?? {}),
+      env: { PATH: process.env.PATH ?? '', LC_ALL: 'C' },
+    });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
     child.once('error', reject);
-    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${cmd} ${args[0]} exited ${code}: ${out.trim().slice(-2000)}`))));
+    child.once('exit', (code) =>
+      code === 0 ? resolve() : reject(new Error(`${cmd} ${args[0]} exited ${code}: ${out.trim().slice(-2000)}`)),
+    );
   });
 }
 

@@ -255,9 +255,8 @@ export class AuditLog {
 
   /** Whether one row still hashes to what it says and links to the row before it (a spot check of the chain). */
   rowIntact(seq: number): boolean {
-    const row = stmt(this.db, `SELECT prev_hash, hash, ${this.bodySql} FROM audit_events WHERE seq = ?`)
-      .raw(true)
-      .get(seq) as [string, string, ...unknown[]] | undefined;
+    const row = stmt(this.db, `SELECT prev_hash, hash, ${this.bodySql} FROM audit_events WHERE seq = ?`).raw(true).get(seq) as
+      [string, string, ...unknown[]] | undefined;
     if (!row || chainHash(row[0], this.body(row.slice(2))) !== row[1]) return false;
     const prevHash = row[0];
     const before =
@@ -382,9 +381,10 @@ export class AuditLog {
   /** Re-hashes rows from `start` on: `head` is the hash before it, `before` how many rows come before it. */
   private walk(start: number, head: string, before: number): VerifyResult {
     // Paged rather than one long iterate(): fewer crossings into SQLite per row (about 2 µs a row in all).
-    const page = stmt(this.db, `SELECT seq, id, prev_hash, hash, ${this.bodySql} FROM audit_events WHERE seq > ? ORDER BY seq LIMIT 5000`).raw(
-      true,
-    );
+    const page = stmt(
+      this.db,
+      `SELECT seq, id, prev_hash, hash, ${this.bodySql} FROM audit_events WHERE seq > ? ORDER BY seq LIMIT 5000`,
+    ).raw(true);
     let prev = head;
     let expectedSeq = start;
     let count = before;
@@ -411,7 +411,8 @@ export class AuditLog {
         const bad = (reason: string): VerifyResult => ({ ok: false, count, seq, id, reason });
         if (seq !== expectedSeq) return bad(`sequence jumps from ${expectedSeq - 1} to ${seq} (rows deleted)`);
         if (prevHash !== prev) return bad('prev_hash does not match the previous row (rows deleted, inserted or reordered)');
-        if (chainHash(prevHash, this.pg ? renderBody(row.slice(4)) : (row[4] as string)) !== hash) return bad('hash does not match the row (row edited)');
+        if (chainHash(prevHash, this.pg ? renderBody(row.slice(4)) : (row[4] as string)) !== hash)
+          return bad('hash does not match the row (row edited)');
         prev = hash;
         expectedSeq++;
         count++;

@@ -59,12 +59,7 @@ export class Locks {
       this.db,
       `INSERT INTO locks (key, holder, acquired_at, expires_at) VALUES (?, ?, ?, ?)
        ON CONFLICT (key) DO UPDATE SET holder = excluded.holder, acquired_at = excluded.acquired_at, expires_at = excluded.expires_at`,
-    ).run(
-      key,
-      holder,
-      now.toISOString(),
-      new Date(now.getTime() + ttlMs).toISOString(),
-    );
+    ).run(key, holder, now.toISOString(), new Date(now.getTime() + ttlMs).toISOString());
   }
 
   /** Whether a lease was renewed within its TTL. */

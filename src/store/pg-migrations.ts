@@ -124,7 +124,7 @@ export const latestPostgresVersion = (list: PgMigration[] = pgMigrations): numbe
 export function postgresVersion(db: PgConnection): number {
   const row = db.query("SELECT to_regclass('warden_schema') IS NOT NULL AS present").rows[0] as { present: number };
   if (!row.present) return 0;
-  return ((db.query('SELECT version FROM warden_schema').rows[0] as { version: number } | undefined)?.version ?? 0);
+  return (db.query('SELECT version FROM warden_schema').rows[0] as { version: number } | undefined)?.version ?? 0;
 }
 
 /** Applies what is missing under the write lock, so two processes starting on a new database migrate it once. */

@@ -14,8 +14,7 @@ export type PgRequest =
   | { op: 'close'; conn: number };
 
 export type PgResponse =
-  | { ok: true; conn?: number; rows?: unknown[]; rowCount?: number }
-  | { ok: false; message: string; code?: string; lost?: boolean };
+  { ok: true; conn?: number; rows?: unknown[]; rowCount?: number } | { ok: false; message: string; code?: string; lost?: boolean };
 
 const clients = new Map<number, { client: pg.Client; lost: string | null }>();
 let nextConn = 1;

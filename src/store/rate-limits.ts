@@ -68,12 +68,7 @@ export class RateLimits {
           this.db,
           `INSERT INTO rate_buckets (agent, kind, tokens, at) VALUES (?, ?, ?, ?)
            ON CONFLICT (agent, kind) DO UPDATE SET tokens = excluded.tokens, at = excluded.at`,
-        ).run(
-          agent,
-          b.kind,
-          levels[i] - 1,
-          at,
-        ),
+        ).run(agent, b.kind, levels[i] - 1, at),
       );
       const slot = newHolder();
       stmt(this.db, 'INSERT INTO call_slots (id, agent, tool, started_at) VALUES (?, ?, ?, ?)').run(slot, agent, tool, at);

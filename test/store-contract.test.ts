@@ -5,6 +5,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { STORE_TABLES } from '../src/store/copy.js';
 import { latestVersion } from '../src/store/migrations.js';
 import { latestPostgresVersion } from '../src/store/pg-migrations.js';
 import { Store } from '../src/store/store.js';
@@ -78,6 +79,26 @@ describe.each(backends)('the $name store', (b) => {
       s.close();
     } else await pgExec(location, 'UPDATE warden_schema SET version = 99');
     expect(() => Store.open(location)).toThrow(/newer than this aws-warden/);
+  });
+
+  it.skipIf(skip)('has exactly the tables store copy copies', async () => {
+    const location = await b.fresh();
+    Store.open(location).close();
+    const tables =
+      b.name === 'sqlite'
+        ? (() => {
+            const s = Store.open(location);
+            const names = rawDb(s).prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name").pluck().all();
+            s.close();
+            return names;
+          })()
+        : (
+            await pgExec(
+              location,
+              "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'warden_schema' ORDER BY tablename",
+            )
+          ).rows.map((r: { tablename: string }) => r.tablename);
+    expect(tables).toEqual(STORE_TABLES.map((t) => t.name).sort());
   });
 
   it.skipIf(skip)('opened to read only, writes nothing and refuses a location with no store', async () => {

@@ -24,6 +24,7 @@ const COMMANDS: [string[], string][] = [
   [['schedule'], 'Usage: wardenctl schedule'],
   [['backups'], 'Usage: wardenctl backups'],
   [['agents'], 'Usage: wardenctl agents token issue'],
+  [['store'], 'Usage: wardenctl store copy'],
 ];
 
 /** The verbs a help text covers for a command that has several; the command alone when it has one. */

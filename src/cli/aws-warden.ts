@@ -3,6 +3,7 @@
 import './quiet-sdk.js';
 import { packageVersion } from '../core/version.js';
 import { resolve } from 'node:path';
+import { storeLocation } from './store-location.js';
 import { PolicyError } from '../policy/errors.js';
 import { TOOL_NAMES } from '../tools/names.js';
 import { ExitError, parse, runMain, UsageError } from './run-main.js';
@@ -27,7 +28,8 @@ Options (serve):
   --allowed-hosts A,B    Host names a non-loopback --http server answers to
   --allowed-origins A,B  browser origins allowed to call --http (none by default)
   --policy FILE  policy file (env WARDEN_POLICY, default ./policy.yaml)
-  --db FILE      SQLite audit store (env WARDEN_DB, default ./warden.db)
+  --db FILE|URL  the store: an SQLite file, or postgres://USER:PASS@HOST/DB shared by many hosts
+                 (env WARDEN_DB, default ./warden.db)
 
 Options (worker):
   --once         one pass, then exit (exit 1 if a job failed)
@@ -66,7 +68,7 @@ async function serveOverHttp(values: Record<string, string | boolean | undefined
   }
   const served = await serveHttp({
     policyFile: resolve((values.policy as string | undefined) ?? (process.env.WARDEN_POLICY || 'policy.yaml')),
-    dbFile: resolve((values.db as string | undefined) ?? (process.env.WARDEN_DB || 'warden.db')),
+    dbFile: storeLocation(values.db as string | undefined),
     listen,
     allowedHosts: list(values['allowed-hosts'] as string | undefined),
     allowedOrigins: list(values['allowed-origins'] as string | undefined),
@@ -110,7 +112,7 @@ async function main(argv: string[]): Promise<number | void> {
     await serveStdio({
       agentId: values.agent ?? (process.env.WARDEN_AGENT || undefined),
       policyFile: resolve(values.policy ?? (process.env.WARDEN_POLICY || 'policy.yaml')),
-      dbFile: resolve(values.db ?? (process.env.WARDEN_DB || 'warden.db')),
+      dbFile: storeLocation(values.db),
     });
     return;
   }
@@ -133,7 +135,7 @@ async function main(argv: string[]): Promise<number | void> {
     const policy = loadPolicyFile(resolve(values.policy ?? (process.env.WARDEN_POLICY || 'policy.yaml')), TOOL_NAMES);
     const { Store } = await import('../store/store.js');
     const { runWorker } = await import('../worker/worker.js');
-    const store = Store.open(resolve(values.db ?? (process.env.WARDEN_DB || 'warden.db')));
+    const store = Store.open(storeLocation(values.db));
     try {
       const { failed } = await runWorker(store, policy, {
         once: Boolean(values.once),

@@ -3,6 +3,7 @@
 // every request, so a revocation or an expiry holds from the next one; the agent needs no AWS credentials, only the
 // warden host holds the base ones. In front of the MCP handler: the Host and Origin checks against DNS rebinding and a
 // bound on the body. Behind it, each agent's calls take the same guard as on stdio, with that agent's rate limits.
+import { shownLocation } from '../store/sql.js';
 import { createMcpHandler, localhostAllowedHostnames, localhostAllowedOrigins, type Server } from '@modelcontextprotocol/server';
 import { hostHeaderValidation, originValidation, toNodeHandler } from '@modelcontextprotocol/node';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -120,7 +121,7 @@ export async function serveHttp(opts: HttpOptions): Promise<{ url: string; close
   });
   const bound = server.address() as AddressInfo;
   url = `http://${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}/mcp`;
-  log.info(`serving the agents of ${opts.policyFile} over ${url}; audit in ${opts.dbFile}`);
+  log.info(`serving the agents of ${opts.policyFile} over ${url}; audit in ${shownLocation(opts.dbFile)}`);
   const close = async () => {
     await tracker.drain(graceMs);
     await new Promise<void>((r) => server.close(() => r()));

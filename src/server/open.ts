@@ -31,7 +31,7 @@ export function openServedStore(dbFile: string): Store {
   const store = Store.open(dbFile);
   const damage = store.integrity('quick');
   if (damage.length) {
-    store.damage = `the audit store ${dbFile} failed SQLite's quick_check (${damage.slice(0, 3).join('; ')})`;
+    store.damage = `the audit store ${Store.shown(dbFile)} failed SQLite's quick_check (${damage.slice(0, 3).join('; ')})`;
     log.error(`${store.damage}: mutating calls are refused; run \`wardenctl audit verify\` and restore the store from a backup`);
   }
   return store;

@@ -2,6 +2,7 @@
 // the MCP opening at once, and load the tools and the AWS SDK beside it. The SDK's stdio entry decides the connection's
 // era from its first message: a 2026-07-28 client (server/discover, a `_meta` envelope on every request) or a 2025-era
 // client (the initialize handshake). Each era gets a server instance from the factory below; both share one guard.
+import { shownLocation } from '../store/sql.js';
 import type { Server } from '@modelcontextprotocol/server';
 import { serveStdio as serveEra } from '@modelcontextprotocol/server/stdio';
 import { log } from '../core/log.js';
@@ -67,5 +68,7 @@ export async function serveStdio(opts: ServeOptions): Promise<void> {
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
   const handle = serveEra(factory, { onerror: (e) => log.error(`MCP: ${e.message}`) });
-  log.info(`serving agent ${agent.id} (project ${agent.projectId}, tier ${agent.tierName}) on stdio; audit in ${opts.dbFile}`);
+  log.info(
+    `serving agent ${agent.id} (project ${agent.projectId}, tier ${agent.tierName}) on stdio; audit in ${shownLocation(opts.dbFile)}`,
+  );
 }

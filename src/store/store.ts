@@ -4,6 +4,7 @@ import { AuditLog } from './audit.js';
 import { BackupChecks } from './backup-checks.js';
 import { DesiredState } from './desired.js';
 import { Jobs } from './jobs.js';
+import { copyTables, type CopyReport } from './copy.js';
 import { closeDb, immediate, isPostgres, openDb, type Db, type SqliteDb } from './db.js';
 import { PostgresDb } from './postgres-db.js';
 import { isPostgresUrl, shownLocation } from './sql.js';
@@ -128,6 +129,18 @@ export class Store {
   /** One BEGIN IMMEDIATE transaction: checks and the writes they justify land together or not at all. */
   transaction<T>(fn: () => T): T {
     return immediate(this.db, fn);
+  }
+
+  /**
+   * Copies every table of this store into `target`, which must be empty and at the same schema version; both are
+   * held by their write locks meanwhile. The caller verifies the chain on the target.
+   */
+  copyInto(target: Store): CopyReport {
+    if (target.schemaVersion() !== this.schemaVersion())
+      throw new Error(
+        `the stores are at schema versions ${this.schemaVersion()} and ${target.schemaVersion()}; open both with this aws-warden first`,
+      );
+    return copyTables(this.db, target.db);
   }
 
   close(): void {

@@ -1,4 +1,5 @@
 // wardenctl audit tail | verify | export.
+import { Store } from '../../src/store/store.js';
 import { auditTable } from '../../src/cli/audit-table.js';
 import { parse, parseLimit, UsageError } from '../../src/cli/run-main.js';
 import type { AuditRow } from '../../src/store/audit.js';
@@ -81,7 +82,7 @@ function verify(argv: string[]): number {
         };
     }
     const ms = Math.round(performance.now() - started);
-    if (values.json) process.stdout.write(`${JSON.stringify({ db: file, ms, ...result })}\n`);
+    if (values.json) process.stdout.write(`${JSON.stringify({ db: Store.shown(file), ms, ...result })}\n`);
     else if (result.ok) {
       const how =
         result.checkpoint === undefined

@@ -1,5 +1,5 @@
 // wardenctl's help texts, one per command.
-const DB = `  --db FILE      the audit store (env WARDEN_DB, default ./warden.db)\n`;
+const DB = `  --db FILE|URL  the audit store: an SQLite file or a postgres:// URL (env WARDEN_DB, default ./warden.db)\n`;
 
 export const HELP = {
   main: `Usage: wardenctl <command> [options]
@@ -19,6 +19,7 @@ Commands:
   schedule list|cancel     jobs held for a deploy window and the worker's periodic checks
   backups        the newest backup verification of each site and service
   agents token issue|list|revoke   bearer tokens for agents served over HTTP
+  store copy     copy a whole store into a new one (SQLite ⇄ PostgreSQL); the chain verifies there
 
 Options (each command's --help lists the ones it takes; the same option means the same everywhere):
 ${DB}  --json         machine-readable output, on every command that prints data
@@ -149,6 +150,16 @@ ${DB}`,
 The newest notices (rollbacks, escalations, proposals), oldest first, and how many of the project's
 webhooks took each one (POSTed with a 5 s timeout, up to 3 tries; a failure never blocks the action).
 ${DB}`,
+  store: `Usage: wardenctl store copy --from FILE|URL --to FILE|URL [--json]
+
+Copies every table of one store into a new, empty one: an SQLite file into PostgreSQL when a team outgrows one
+host, or back. Both stores are held by their write locks while it copies, so stop nothing; the source's chain must
+verify first, and the copy's chain is verified after, full, and must end on the same head. A URL's password is never
+printed.
+  --from FILE|URL  the store to copy (an SQLite file or a postgres:// URL); it must exist
+  --to FILE|URL    where to copy it: a new SQLite file, or a PostgreSQL database holding no rows
+  --json         the tables copied, rows per table, and the chain's head on both sides
+`,
   status: `Usage: wardenctl status [--json] [--db FILE]
 
 Events per agent and kind, the last activity, and whether the chain verifies.

@@ -21,6 +21,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   schedule: async () => (await import('./schedule.js')).scheduleCommand,
   backups: async () => (await import('./backups.js')).backupsCommand,
   agents: async () => (await import('./agents.js')).agentsCommand,
+  store: async () => (await import('./store-copy.js')).storeCommand,
 };
 
 async function main(argv: string[]): Promise<number> {

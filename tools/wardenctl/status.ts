@@ -1,4 +1,5 @@
 // wardenctl status: what the store holds, per agent, and whether its chain verifies.
+import { Store } from '../../src/store/store.js';
 import { tableOf } from '../../src/cli/table.js';
 import { parse } from '../../src/cli/run-main.js';
 import { HELP, printHelp } from './help.js';
@@ -26,10 +27,10 @@ export async function statusCommand(argv: string[]): Promise<number> {
     }
     const schema = store.schemaVersion();
     if (values.json) {
-      process.stdout.write(`${JSON.stringify({ db: file, schema, chain, agents: [...agents.values()] }, null, 2)}\n`);
+      process.stdout.write(`${JSON.stringify({ db: Store.shown(file), schema, chain, agents: [...agents.values()] }, null, 2)}\n`);
     } else {
       const lines = [
-        `store   ${file} (schema v${schema})`,
+        `store   ${Store.shown(file)} (schema v${schema})`,
         `chain   ${chain.ok ? `ok, ${chain.count} events, head ${chain.head.slice(0, 16)}…` : `BROKEN at #${chain.seq}: ${chain.reason}`}`,
       ];
       const table = tableOf(['agent', 'last activity (UTC)', 'executed', 'denied', 'escalated', 'failed', 'rolled back']);

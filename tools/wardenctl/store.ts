@@ -1,16 +1,16 @@
 // Opens the audit store for wardenctl: the file must exist (a typo must not create an empty store), and closes it.
-import { resolve } from 'node:path';
 import { ExitError } from '../../src/cli/run-main.js';
+import { storeLocation } from '../../src/cli/store-location.js';
 import type { AuditLog } from '../../src/store/audit.js';
 import { Store } from '../../src/store/store.js';
 
 export function openStore(dbFlag: string | undefined, opts: { readOnly?: boolean } = {}): { store: Store; audit: AuditLog; file: string } {
-  const file = resolve(dbFlag ?? (process.env.WARDEN_DB || 'warden.db'));
+  const file = storeLocation(dbFlag);
   let store: Store;
   try {
     store = Store.open(file, { mustExist: true, readOnly: opts.readOnly });
   } catch (e) {
-    throw new ExitError(2, `cannot open audit store ${file}: ${(e as Error).message}`);
+    throw new ExitError(2, `cannot open audit store ${Store.shown(file)}: ${(e as Error).message}`);
   }
   return { store, audit: store.audit, file };
 }

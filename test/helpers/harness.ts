@@ -76,6 +76,16 @@ export interface Harness {
   close(): Promise<void>;
 }
 
+/**
+ * The store a suite's server runs on: in memory by default; WARDEN_TEST_STORE=postgres runs the same suites on a fresh
+ * database of the run's PostgreSQL cluster (npx vitest run with it set checks every flow on that store too).
+ */
+export async function suiteStore(): Promise<Store> {
+  if (process.env.WARDEN_TEST_STORE !== 'postgres') return Store.open(':memory:');
+  const { freshPgDatabase } = await import('./pg.js');
+  return Store.open(await freshPgDatabase('suite'));
+}
+
 export async function connect(
   policy: Policy,
   agentId: string,
@@ -86,9 +96,8 @@ export async function connect(
   } = {},
 ): Promise<Harness> {
   const agent = resolveAgent(policy, agentId);
-  const store = opts.store ?? Store.open(':memory:');
+  const store = opts.store ?? (await suiteStore());
   const { audit } = store;
-  const db = rawDb(store);
   const sent: SentCommand[] = [];
   const aws = awsFor(agent, store, (c) => sent.push(c));
   const server = createServer({ agent, store, aws, tools: opts.tools });
@@ -104,7 +113,10 @@ export async function connect(
     store,
     audit,
     aws,
-    db,
+    // The SQLite connection, for suites that inspect or break the file; on PostgreSQL (WARDEN_TEST_STORE) there is none.
+    get db() {
+      return rawDb(store);
+    },
     sent,
     writes: () => sent.filter((c) => c.mutating),
     close: async () => {

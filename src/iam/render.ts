@@ -264,6 +264,61 @@ export function renderApproverRole(policy: Policy, project: string, basePrincipa
   };
 }
 
+/**
+ * The role the worker writes audit anchors under (policy `anchors`), and wardenctl audit verify --anchors reads them
+ * with: it may add anchors and read them, never delete one, shorten a retention or change the bucket's lock.
+ */
+export function renderAnchorRole(policy: Policy, basePrincipal: string): RenderedRole | null {
+  const a = policy.anchors;
+  if (!a) return null;
+  const bucket = `arn:aws:s3:::${a.bucket}`;
+  const objects = `${bucket}/${a.prefix}*`;
+  return {
+    roleName: a.role_arn.split('/').pop() as string,
+    roleArn: a.role_arn,
+    trust: policyDocument.parse({
+      Version: '2012-10-17',
+      Statement: [
+        {
+          Sid: 'OnlyTheWarden',
+          Effect: 'Allow',
+          Principal: { AWS: basePrincipal },
+          Action: ['sts:AssumeRole', 'sts:TagSession'],
+          Condition: { StringEquals: { 'aws:RequestTag/ProjectId': 'aws-warden' } },
+        },
+      ],
+    }),
+    permissions: policyDocument.parse({
+      Version: '2012-10-17',
+      Statement: [
+        { Sid: 'WriteAnchors', Effect: 'Allow', Action: ['s3:PutObject', 's3:PutObjectRetention'], Resource: [objects] },
+        { Sid: 'ReadAnchors', Effect: 'Allow', Action: ['s3:GetObject', 's3:GetObjectVersion'], Resource: [objects] },
+        {
+          Sid: 'ListAnchors',
+          Effect: 'Allow',
+          Action: ['s3:ListBucket', 's3:ListBucketVersions', 's3:GetBucketObjectLockConfiguration'],
+          Resource: [bucket],
+        },
+        {
+          Sid: 'NeverUndoAnAnchor',
+          Effect: 'Deny',
+          Action: [
+            's3:DeleteObject',
+            's3:DeleteObjectVersion',
+            's3:BypassGovernanceRetention',
+            's3:PutBucketObjectLockConfiguration',
+            's3:PutLifecycleConfiguration',
+            's3:PutBucketPolicy',
+            's3:DeleteBucket',
+          ],
+          Resource: [bucket, `${bucket}/*`],
+        },
+        { Sid: 'NeverIam', Effect: 'Deny', Action: ['iam:*'], Resource: '*' },
+      ],
+    }),
+  };
+}
+
 /** One reviewable CloudFormation template (JSON) for a project's agent roles and approver role. */
 export function cloudFormation(roles: RenderedRole[]): Record<string, unknown> {
   const resources: Record<string, unknown> = {};

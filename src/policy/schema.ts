@@ -369,6 +369,23 @@ export function policySchema(knownTools: readonly string[]) {
         .object({ allow_as: z.array(z.string().regex(/^[a-z][a-z0-9._-]{1,39}$/)).default([]) })
         .strict()
         .default({ allow_as: [] }),
+      /**
+       * Where the worker anchors the audit chain's head outside the store: an S3 bucket with Object Lock in compliance
+       * mode, written under a role of its own (wardenctl iam render --anchors prints it); audit verify --anchors checks them.
+       */
+      anchors: z
+        .object({
+          bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'an S3 bucket name'),
+          role_arn: roleArn,
+          prefix: z
+            .string()
+            .regex(/^([A-Za-z0-9!_.*'()-]+\/)*$/, 'a key prefix ending in "/" (or empty)')
+            .default('aws-warden/anchors/'),
+          every_minutes: z.number().positive().max(1440).default(15),
+          retention_days: z.number().int().positive().max(36500).default(400),
+        })
+        .strict()
+        .optional(),
       /** `aws-warden serve --http`: besides wardenctl's tokens, OAuth 2.1 access tokens (JWTs) of one issuer. */
       http: z
         .object({

@@ -266,6 +266,17 @@ export class AuditLog {
     return before?.hash === prevHash;
   }
 
+  /** The newest row's seq, hash and time (what an anchor records), or undefined for an empty chain. */
+  head(): { seq: number; hash: string; ts: string } | undefined {
+    return stmt(this.db, 'SELECT seq, hash, ts FROM audit_events ORDER BY seq DESC LIMIT 1').get() as
+      { seq: number; hash: string; ts: string } | undefined;
+  }
+
+  /** The hash row `seq` holds, if there is such a row. */
+  hashAt(seq: number): string | undefined {
+    return (stmt(this.db, 'SELECT hash FROM audit_events WHERE seq = ?').get(seq) as { hash: string } | undefined)?.hash;
+  }
+
   /** The row whose hash is `hash`, if any (wardenctl audit verify --head). */
   seqOfHash(hash: string): { seq: number } | undefined {
     return stmt(this.db, 'SELECT seq FROM audit_events WHERE hash = ?').get(hash) as { seq: number } | undefined;

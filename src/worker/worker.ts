@@ -16,6 +16,7 @@ import type { JobRow } from '../store/jobs.js';
 import type { Store } from '../store/store.js';
 import { allTools } from '../tools/index.js';
 import { windowRule } from '../guard/windows.js';
+import { AnchorBucket, anchorClient, Anchoring } from '../anchors/anchors.js';
 
 export interface PassReport {
   expired: string[];
@@ -25,6 +26,8 @@ export interface PassReport {
   interrupted: string[];
   /** Approvals whose process died before their outcome, settled in this pass. */
   recovered: RecoveryReport[];
+  /** The chain's head anchored outside the store in this pass, or why it could not be (policy `anchors`). */
+  anchor?: { seq: number; hash: string } | { error: string };
 }
 
 const LEASE_MS = 120_000;
@@ -48,12 +51,29 @@ function pidAlive(pid: number): boolean {
 export class Worker {
   private readonly sessions = new Map<string, AgentAws>();
   private readonly tools = new Map(allTools.map((t) => [t.name, t]));
+  private readonly anchoring: Anchoring | null;
 
   constructor(
     private readonly store: Store,
     private readonly policy: Policy,
     readonly id: string = workerId(),
-  ) {}
+  ) {
+    const cfg = policy.anchors;
+    this.anchoring = cfg ? new Anchoring(cfg, new AnchorBucket(cfg, anchorClient(cfg)), store.audit, id) : null;
+  }
+
+  /** Anchors the head after the pass's own rows; a bucket that fails or is unfit is reported, never stops the jobs. */
+  private async anchor(): Promise<PassReport['anchor']> {
+    if (!this.anchoring) return undefined;
+    try {
+      const step = await this.anchoring.step();
+      if (!step) return undefined;
+      if (step.refused) return { error: `not anchored: ${step.refused}` };
+      return step.anchored && { seq: step.anchored.seq, hash: step.anchored.hash };
+    } catch (e) {
+      return { error: `not anchored: ${(e as Error).name}: ${(e as Error).message}` };
+    }
+  }
 
   /** Alive: this host's process still exists, or another host's worker renewed its lease recently. */
   private alive(worker: string): boolean {
@@ -107,6 +127,7 @@ export class Worker {
       const ran = await this.run(job, report);
       if (ran) report.ran.push(ran);
     }
+    report.anchor = await this.anchor();
     return report;
   }
 
@@ -239,7 +260,9 @@ export async function runWorker(
     for (const x of r.interrupted) opts.log(`job ${x}: interrupted (its worker died); not run again`);
     for (const x of r.recovered) opts.log(`recovered ${x.tool} approval ${x.approval}: ${x.outcome} (${x.why})`);
     failed += r.recovered.filter((x) => x.outcome === 'failed').length;
+    if (r.anchor && 'error' in r.anchor) failed++;
     for (const x of r.expired) opts.log(`proposal ${x}: expired`);
+    if (r.anchor) opts.log('error' in r.anchor ? r.anchor.error : `anchored the chain at #${r.anchor.seq} (${r.anchor.hash})`);
     if (opts.once || stopping) break;
     await new Promise((resolve) => setTimeout(resolve, opts.intervalSeconds * 1000));
   } while (!stopping);

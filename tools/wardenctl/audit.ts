@@ -1,10 +1,18 @@
 // wardenctl audit tail | verify | export.
 import { Store } from '../../src/store/store.js';
 import { auditTable } from '../../src/cli/audit-table.js';
-import { parse, parseLimit, UsageError } from '../../src/cli/run-main.js';
+import { AnchorBucket, anchorClient, checkAnchors, type AnchorCheck } from '../../src/anchors/anchors.js';
+import { ExitError, parse, parseLimit, UsageError } from '../../src/cli/run-main.js';
+import type { Policy } from '../../src/policy/schema.js';
 import type { AuditRow } from '../../src/store/audit.js';
 import { HELP, printHelp } from './help.js';
 import { readStore } from './store.js';
+import { loadPolicy } from './policy.js';
+
+function anchorsOf(policy: Policy): NonNullable<Policy['anchors']> {
+  if (!policy.anchors) throw new ExitError(2, '--anchors: the policy names no anchors (anchors: { bucket, role_arn })');
+  return policy.anchors;
+}
 
 const JSON_FIELDS = ['request', 'decision', 'result', 'request_ids'] as const;
 
@@ -45,12 +53,14 @@ function tail(argv: string[]): number {
   });
 }
 
-function verify(argv: string[]): number {
+function verify(argv: string[]): number | Promise<number> {
   const { values } = parse(
     argv,
     {
       head: { type: 'string' },
       full: { type: 'boolean' },
+      anchors: { type: 'boolean' },
+      policy: { type: 'string' },
       json: { type: 'boolean' },
       db: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -60,7 +70,9 @@ function verify(argv: string[]): number {
   if (values.help) return printHelp(HELP.verify);
   if (values.head !== undefined && !/^[0-9a-f]{64}$/.test(values.head))
     throw new UsageError(`--head: expected a 64-character hex SHA-256, got "${values.head}"`);
-  return readStore(values.db, ({ store, audit, file }) => {
+  // The anchors' bucket and role come from the policy: read before the store is opened, so a bad one changes nothing.
+  const anchorCfg = values.anchors ? anchorsOf(loadPolicy(values.policy)) : undefined;
+  return readStore(values.db, async ({ store, audit, file }) => {
     const started = performance.now();
     let result: Record<string, unknown> = { ...audit.verify({ full: values.full }) };
     // The chain vouches for rows; SQLite's integrity_check for the file around them (indexes, free pages, other tables).
@@ -81,6 +93,27 @@ function verify(argv: string[]): number {
           reason: `recorded head ${values.head} is no longer in the chain (rows deleted from the end, or the log replaced)`,
         };
     }
+    if (anchorCfg) {
+      let check: AnchorCheck;
+      try {
+        check = checkAnchors(audit, await new AnchorBucket(anchorCfg, anchorClient(anchorCfg)).all());
+      } catch (e) {
+        throw new ExitError(2, `cannot read the anchors in s3://${anchorCfg.bucket}/${anchorCfg.prefix}: ${(e as Error).message}`);
+      }
+      const none = check.ok && check.anchors === 0;
+      result = {
+        ...result,
+        anchors: check,
+        ...(check.ok && !none ? {} : { ok: false }),
+        ...(check.ok
+          ? none
+            ? {
+                reason: `no anchor in s3://${anchorCfg.bucket}/${anchorCfg.prefix}: nothing outside the store vouches for the chain yet (does the worker run?)`,
+              }
+            : {}
+          : { seq: check.seq, reason: check.reason }),
+      };
+    }
     const ms = Math.round(performance.now() - started);
     if (values.json) process.stdout.write(`${JSON.stringify({ db: Store.shown(file), ms, ...result })}\n`);
     else if (result.ok) {
@@ -89,6 +122,12 @@ function verify(argv: string[]): number {
           ? 'every row re-hashed'
           : `rows 1–${result.checkpoint} checked by link and checkpoint, the rest re-hashed; --full re-hashes every row`;
       process.stdout.write(`ok: ${result.count} events verified in ${ms} ms (${how}); head ${result.head}\n`);
+      if (anchorCfg && result.anchors) {
+        const a = result.anchors as { anchors: number; newest: number };
+        process.stdout.write(
+          `anchors: all ${a.anchors} in s3://${anchorCfg.bucket}/${anchorCfg.prefix} match the chain (newest at #${a.newest})\n`,
+        );
+      }
     } else
       process.stdout.write(
         `BROKEN: ${result.seq !== undefined ? `first bad row #${result.seq}${result.id ? ` (${result.id})` : ''}: ` : ''}${result.reason}; ${result.count} rows before it verified\n`,

@@ -47,7 +47,7 @@ ${DB}  --json         one JSON array
 
 Example: wardenctl audit tail --agent web-bot --limit 50
 `,
-  verify: `Usage: wardenctl audit verify [--full] [--head HASH] [--json] [--db FILE]
+  verify: `Usage: wardenctl audit verify [--full] [--head HASH] [--anchors [--policy FILE]] [--json] [--db FILE]
 
 Checks the SHA-256 chain. Exit 0 when it holds, 1 naming the first bad row. Every row's link and
 sequence are checked, and every checkpoint (the head kept every 10,000 rows) against its row; the
@@ -56,6 +56,10 @@ rows after the newest checkpoint are re-hashed.
                  the newest checkpoint (seconds per million rows)
   --head HASH    a head hash you recorded earlier (verify prints it): fails if it is no longer in
                  the chain, which catches rows deleted from the end
+  --anchors      also check every anchor the worker wrote to the policy's anchors bucket (every
+                 version of each): a store rewritten from some row on, which verifies by itself,
+                 no longer matches the anchors written before; no anchor at all is a finding too
+  --policy FILE  the policy naming the anchors bucket and role (env WARDEN_POLICY, default ./policy.yaml)
 ${DB}  --json         the result as JSON
 `,
   export: `Usage: wardenctl audit export [--since TIME] [--json] [--db FILE] > events.jsonl
@@ -99,7 +103,7 @@ already decided, stale, plan altered since it was proposed, or it failed when ru
 The bundled price table (EC2 on-demand Linux per region and type; EBS and S3 with --json). Monthly =
 hourly × 730, rounded up to the cent. Exit 1 when it knows no price for what you asked.
 `,
-  iam: `Usage: wardenctl iam render|apply|check (--agent A | --project P) [--format json|cloudformation] [--json] [--principal ARN] [--policy FILE]
+  iam: `Usage: wardenctl iam render|apply|check (--agent A | --project P | --anchors) [--format json|cloudformation] [--json] [--principal ARN] [--policy FILE]
 
   render  print the roles (JSON documents, or one CloudFormation template)
   apply   create or update them through the IAM API with your own credentials
@@ -111,6 +115,8 @@ tools need — existing resources only where aws:ResourceTag/ProjectId equals th
 creates only with aws:RequestTag/ProjectId and allowed aws:TagKeys, site buckets by the project's name prefix —
 and explicit denies (security-group / NACL / IAM writes, bucket deletion and policies, other projects'
 instances, re-tagging ownership). --project adds the approver role and prints the project's roles.
+--anchors renders the role the worker writes audit anchors under (policy anchors): add and read anchors in
+their bucket and prefix, never delete one, shorten a retention or change the bucket's Object Lock.
   --principal ARN  what the warden's base credentials are (default: the role's account root)
   --json           the same as --format json
 `,

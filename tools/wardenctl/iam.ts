@@ -14,6 +14,7 @@ export async function iamCommand(argv: string[]): Promise<number> {
     {
       agent: { type: 'string' },
       project: { type: 'string' },
+      anchors: { type: 'boolean' },
       format: { type: 'string' },
       principal: { type: 'string' },
       policy: { type: 'string' },
@@ -26,16 +27,19 @@ export async function iamCommand(argv: string[]): Promise<number> {
   if (values.json && values.format && values.format !== 'json') throw new UsageError(`--json and --format ${values.format} disagree`);
   const format = values.format ?? 'json';
   if (!['json', 'cloudformation'].includes(format)) throw new UsageError(`--format: expected json or cloudformation, got "${format}"`);
-  if (Boolean(values.agent) === Boolean(values.project))
-    throw new UsageError('wardenctl iam render: give exactly one of --agent A and --project P');
+  if ([values.agent, values.project, values.anchors].filter(Boolean).length !== 1)
+    throw new UsageError('wardenctl iam render: give exactly one of --agent A, --project P and --anchors');
   if (values.principal !== undefined && !/^arn:aws[a-z-]*:iam::\d{12}:(root|role\/.+|user\/.+)$/.test(values.principal))
     throw new UsageError(`--principal: expected the IAM ARN the warden runs as, got "${values.principal}"`);
   const policy = loadPolicy(values.policy);
   // Rendering reads every tool's IAM needs (and so loads the tools): only once the arguments are good.
-  const { cloudFormation, renderAgentRoles, renderApproverRole } = await import('../../src/iam/render.js');
+  const { cloudFormation, renderAgentRoles, renderAnchorRole, renderApproverRole } = await import('../../src/iam/render.js');
   const principalFor = (roleArn: string) => values.principal ?? `arn:aws:iam::${roleArn.split(':')[4]}:root`;
   let roles: RenderedRole[];
-  if (values.agent) {
+  if (values.anchors) {
+    if (!policy.anchors) throw new ExitError(2, '--anchors: the policy names no anchors (anchors: { bucket, role_arn })');
+    roles = [renderAnchorRole(policy, principalFor(policy.anchors.role_arn)) as RenderedRole];
+  } else if (values.agent) {
     if (!(values.agent in policy.agents))
       throw new ExitError(2, `--agent: unknown agent "${values.agent}" (known: ${Object.keys(policy.agents).join(', ')})`);
     roles = renderAgentRoles(policy, values.agent, principalFor(policy.agents[values.agent].role_arn));

@@ -6,13 +6,11 @@ import { Client } from '@modelcontextprotocol/client';
 import { InMemoryTransport } from '@modelcontextprotocol/server';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { AgentAws } from '../src/aws/clients.js';
 import { anyImageId, launchTagged } from '../src/demo/seed.js';
@@ -29,6 +27,7 @@ import { operationsBench } from './operations.js';
 import { startupBench } from './startup.js';
 import { httpBench } from './http.js';
 import { stdioBench } from './stdio.js';
+import { storesBench } from './stores.js';
 import { ms, summarize, time } from './stats.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'warden-bench-'));
@@ -128,43 +127,6 @@ rate_limits: { calls_per_minute: 100000, mutating_calls_per_hour: 100000, concur
   );
   await client.close();
   store.close();
-}
-
-/** 4 processes racing check+reserve against one cap; every approval a committed immediate transaction. */
-async function budgetRace(): Promise<void> {
-  const dir = tmp();
-  const db = join(dir, 'warden.db');
-  const policy = join(dir, 'policy.yaml');
-  const agents = ['r1', 'r2', 'r3', 'r4'];
-  writeFileSync(
-    policy,
-    `version: 1\nprojects: { shop: { budget_usd_month: 1000 } }\ntiers: { operator: { tools: [reserve] } }\nagents:\n${agents.map((a) => `  ${a}: { project: shop, tier: operator, role_arn: "arn:aws:iam::123456789012:role/${a}" }`).join('\n')}\n`,
-  );
-  Store.open(db).close();
-  const worker = join(dirname(fileURLToPath(import.meta.url)), 'reserve-worker.js');
-  const startAt = Date.now() + 1000;
-  // $1.00 each against $1,000: the first 1,000 of 2,000 pass, the rest are refused.
-  const results = await Promise.all(
-    agents.map(
-      (a) =>
-        new Promise<{ approved: number; ms: number[] }>((resolve, reject) => {
-          const child = spawn(process.execPath, [worker, db, policy, a, '500', String(startAt), '100'], {
-            stdio: ['ignore', 'pipe', 'inherit'],
-          });
-          let text = '';
-          child.stdout.on('data', (d) => (text += d));
-          child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(text)) : reject(new Error(`reserve worker exited ${code}`))));
-        }),
-    ),
-  );
-  const store = Store.open(db);
-  const facts = store.ledger.facts('shop', 100_000);
-  store.close();
-  const t = summarize(results.flatMap((r) => r.ms));
-  const overspend = Math.max(0, (facts?.reservedCents ?? 0) + (facts?.committedCents ?? 0) - 100_000);
-  out(
-    `budget check+reserve, 4 processes × 500 racing one $1,000 cap at $1.00 each: median ${ms(t.median)}  p99 ${ms(t.p99)}; approved ${results.reduce((s, r) => s + r.approved, 0)} (cap allows 1000); overspend $${(overspend / 100).toFixed(2)}`,
-  );
 }
 
 /** get_service and list_resources over many owned instances, against the raw paginated DescribeInstances. */
@@ -340,7 +302,8 @@ async function main(): Promise<void> {
   // BENCH_ONLY=instances npm run bench runs the last part alone (it needs its own fresh emulator anyway);
   // BENCH_ONLY=startup only the start-up figures, BENCH_ONLY=operations only windows, worker, drift and unused,
   // BENCH_ONLY=stdio (or http) only the figures over real stdio and over HTTP, BENCH_ONLY=audit only appends and verify,
-  // BENCH_ONLY=deploy and BENCH_ONLY=overhead the deploy and the in-process call figures alone.
+  // BENCH_ONLY=deploy and BENCH_ONLY=overhead the deploy and the in-process call figures alone, BENCH_ONLY=stores the
+  // SQLite and PostgreSQL stores with 4 processes racing.
   const only = process.env.BENCH_ONLY;
   const all = only === undefined;
   try {
@@ -348,6 +311,7 @@ async function main(): Promise<void> {
     if (only === 'startup') return;
     if (only === 'operations') return await operationsBench(inProcess, out);
     if (only === 'audit') return (appendsBench(out), verifyBench(out));
+    if (only === 'stores') return await storesBench(out);
     if (only === 'deploy') return await deployBench();
     if (only === 'overhead') return await overhead();
     if (all || only === 'stdio' || only === 'http') {
@@ -358,7 +322,7 @@ async function main(): Promise<void> {
     if (all) {
       await overhead();
       appendsBench(out);
-      await budgetRace();
+      await storesBench(out);
       verifyBench(out);
       await deployBench();
       await operationsBench(inProcess, out);

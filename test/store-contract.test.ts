@@ -233,6 +233,28 @@ describe.each(backends)('the $name store', (b) => {
     }),
   );
 
+  it.skipIf(skip)('never commits the writes of a failed inner transaction, even when the outer one catches its error', () =>
+    withStore((store) => {
+      const outer = () =>
+        store.transaction(() => {
+          store.ledger.reserve('a', 'p', 'x', 't', 1);
+          try {
+            store.transaction(() => {
+              store.ledger.reserve('b', 'p', 'x', 't', 10);
+              throw new Error('inner failed');
+            });
+          } catch {
+            // The outer transaction goes on.
+          }
+          store.ledger.reserve('c', 'p', 'x', 't', 100);
+        });
+      // SQLite rolls back to the inner savepoint and commits the rest; PostgreSQL rolls the whole transaction back.
+      if (b.name === 'sqlite') outer();
+      else expect(outer).toThrow(/inner failed/);
+      expect(store.ledger.facts('p', 1000)?.reservedCents).toBe(b.name === 'sqlite' ? 101 : 0);
+    }),
+  );
+
   it.skipIf(skip)('holds locks with leases: one holder, taken over once expired or released', () =>
     withStore((store) => {
       const first = store.locks.tryAcquire('svc', 60_000);

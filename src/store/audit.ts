@@ -142,28 +142,12 @@ export class AuditLog {
   /** Appends one event in its own immediate transaction, so concurrent writers keep one linear chain. */
   append(e: NewEvent): AuditRow {
     return immediate(this.db, (): AuditRow => {
+      if (this.pg) return this.appendPg(e);
       const last = stmt(this.db, 'SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1').get() as
         { seq: number; hash: string } | undefined;
       const seq = (last?.seq ?? 0) + 1;
       const prev = last?.hash ?? GENESIS_HASH;
-      const at = this.clock();
-      const fields = [
-        seq,
-        orderedId(at),
-        at.toISOString(),
-        e.kind,
-        e.agent,
-        e.project,
-        e.tool,
-        e.action ?? null,
-        // An agent's arguments and any result are kept bounded; decisions and plans are the warden's own, kept whole.
-        e.asked !== undefined ? boundedJson(e.asked) : e.kind === 'requested' ? boundedJson(e.request) : json(e.request),
-        json(e.decision),
-        e.answer !== undefined ? digestJson(e.answer) : boundedJson(e.result),
-        e.roleArn ?? null,
-        json(e.requestIds),
-        e.follows ?? null,
-      ] as const;
+      const fields = this.fields(e, seq);
       const hash = this.insert(fields, prev);
       if (seq % this.checkpointEvery === 0)
         stmt(this.db, 'INSERT INTO audit_checkpoints (seq, head, at) VALUES (?, ?, ?)').run(seq, hash, fields[2]);
@@ -173,16 +157,56 @@ export class AuditLog {
   }
 
   /**
+   * On PostgreSQL, one round trip: the head is read and the row inserted by one statement, which hashes in SQL
+   * (sha256 of prev_hash, a newline and the body, whose seq is the only part not rendered here), under the write lock.
+   */
+  private appendPg(e: NewEvent): AuditRow {
+    const fields = this.fields(e, 0);
+    const rest = renderBody(fields.slice(1));
+    const got = stmt(
+      this.db,
+      `INSERT INTO audit_events (${COLUMNS.join(', ')}, prev_hash, hash)
+       SELECT h.seq + 1, ${COLUMNS.slice(1)
+         .map(() => '?')
+         .join(', ')}, h.hash, encode(sha256(convert_to(h.hash || chr(10) || '[' || (h.seq + 1) || ',' || ?, 'UTF8')), 'hex')
+       FROM (SELECT COALESCE((SELECT seq FROM audit_events ORDER BY seq DESC LIMIT 1), 0) AS seq,
+                    COALESCE((SELECT hash FROM audit_events ORDER BY seq DESC LIMIT 1), '${GENESIS_HASH}') AS hash) h
+       RETURNING seq, prev_hash, hash`,
+    ).get(...fields.slice(1), rest.slice(1)) as { seq: number; prev_hash: string; hash: string };
+    if (got.seq % this.checkpointEvery === 0)
+      stmt(this.db, 'INSERT INTO audit_checkpoints (seq, head, at) VALUES (?, ?, ?)').run(got.seq, got.hash, fields[2]);
+    const row = Object.fromEntries(COLUMNS.map((c, i) => [c, fields[i]])) as unknown as AuditRow;
+    return { ...row, seq: got.seq, prev_hash: got.prev_hash, hash: got.hash };
+  }
+
+  /** The row's fields in column order, as stored: what its hash covers. */
+  private fields(e: NewEvent, seq: number): readonly (string | number | null)[] {
+    const at = this.clock();
+    return [
+      seq,
+      orderedId(at),
+      at.toISOString(),
+      e.kind,
+      e.agent,
+      e.project,
+      e.tool,
+      e.action ?? null,
+      // An agent's arguments and any result are kept bounded; decisions and plans are the warden's own, kept whole.
+      e.asked !== undefined ? boundedJson(e.asked) : e.kind === 'requested' ? boundedJson(e.request) : json(e.request),
+      json(e.decision),
+      e.answer !== undefined ? digestJson(e.answer) : boundedJson(e.result),
+      e.roleArn ?? null,
+      json(e.requestIds),
+      e.follows ?? null,
+    ];
+  }
+
+  /**
    * Inserts one row and returns its hash. The body is what SQLite's json_array renders (what verify re-hashes); for
    * fields of plain text, JSON.stringify renders the same bytes (test/audit-body.test.ts), so the hash is computed here
    * and SQLite only stores; any other text is rendered by SQLite itself.
    */
   private insert(fields: readonly (string | number | null)[], prev: string): string {
-    if (this.pg) {
-      const hash = chainHash(prev, renderBody(fields));
-      stmt(this.db, INSERT_SQL).run(...fields, prev, hash);
-      return hash;
-    }
     if (fields.every(plain)) {
       const body = `[${fields.map((f) => (f === null ? 'null' : typeof f === 'number' ? String(f) : JSON.stringify(f))).join(',')}]`;
       const hash = chainHash(prev, body);

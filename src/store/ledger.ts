@@ -62,17 +62,16 @@ export class Ledger {
 
   /** What the guard's budget rule reads; null (deny spending) while any held resource has no known price. */
   facts(project: string, baseCents: number): BudgetFacts | null {
-    const live = stmt(
+    // One statement (one round trip on PostgreSQL, inside the check's write transaction).
+    const f = stmt(
       this.db,
-      `SELECT COALESCE(SUM(cents_month), 0) AS committed, SUM(CASE WHEN cents_month IS NULL THEN 1 ELSE 0 END) AS unpriced
-       FROM budget_resources WHERE project = ? AND released_at IS NULL`,
-    ).get(project) as { committed: number; unpriced: number | null };
-    if ((live.unpriced ?? 0) > 0) return null;
-    const reserved = stmt(
-      this.db,
-      "SELECT COALESCE(SUM(cents_month), 0) AS c FROM budget_reservations WHERE project = ? AND state = 'reserved'",
-    ).get(project) as { c: number };
-    return { capCents: this.capCents(project, baseCents), committedCents: live.committed, reservedCents: reserved.c };
+      `SELECT (SELECT COALESCE(SUM(cents_month), 0) FROM budget_resources WHERE project = @p AND released_at IS NULL) AS committed,
+              (SELECT COUNT(*) FROM budget_resources WHERE project = @p AND released_at IS NULL AND cents_month IS NULL) AS unpriced,
+              (SELECT COALESCE(SUM(cents_month), 0) FROM budget_reservations WHERE project = @p AND state = 'reserved') AS reserved,
+              (SELECT COALESCE(SUM(cents_month), 0) FROM budget_adjustments WHERE project = @p AND (month IS NULL OR month = @m)) AS adjusted`,
+    ).get({ p: project, m: monthKey(this.clock()) }) as { committed: number; unpriced: number; reserved: number; adjusted: number };
+    if (f.unpriced > 0) return null;
+    return { capCents: baseCents + f.adjusted, committedCents: f.committed, reservedCents: f.reserved };
   }
 
   /** Call inside the same immediate transaction as the guard's check, so no other process spends the same remainder. */

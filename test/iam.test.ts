@@ -156,7 +156,8 @@ describe('IAM rendering', () => {
     for (const [args, msg] of [
       [['--agent', 'nobody'], /unknown agent "nobody"/],
       [['--agent', 'web-bot', '--format', 'terraform'], /--format: expected json or cloudformation/],
-      [['--agent', 'web-bot', '--project', 'shop'], /exactly one of --agent A and --project P/],
+      [['--agent', 'web-bot', '--project', 'shop'], /exactly one of --agent A, --project P and --anchors/],
+      [['--anchors', '--project', 'shop'], /exactly one of --agent A, --project P and --anchors/],
       [['--agent', 'web-bot', '--principal', 'root'], /--principal: expected the IAM ARN/],
     ] as const) {
       const r = spawnSync(process.execPath, [CTL, 'iam', 'render', ...args, '--policy', 'policy.yaml'], { encoding: 'utf8' });

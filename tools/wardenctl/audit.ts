@@ -1,7 +1,7 @@
 // wardenctl audit tail | verify | export.
 import { Store } from '../../src/store/store.js';
 import { auditTable } from '../../src/cli/audit-table.js';
-import { AnchorBucket, anchorClient, checkAnchors, type AnchorCheck } from '../../src/anchors/anchors.js';
+import type { AnchorCheck } from '../../src/anchors/anchors.js';
 import { ExitError, parse, parseLimit, UsageError } from '../../src/cli/run-main.js';
 import type { Policy } from '../../src/policy/schema.js';
 import type { AuditRow } from '../../src/store/audit.js';
@@ -94,6 +94,8 @@ function verify(argv: string[]): number | Promise<number> {
         };
     }
     if (anchorCfg) {
+      // Loaded only here: the other audit commands never load the AWS SDK.
+      const { AnchorBucket, anchorClient, checkAnchors } = await import('../../src/anchors/anchors.js');
       let check: AnchorCheck;
       try {
         check = checkAnchors(audit, await new AnchorBucket(anchorCfg, anchorClient(anchorCfg)).all());

@@ -1,4 +1,4 @@
-// The same get_status over `aws-warden serve --http` (one process, a bearer token, a request per call) against the
+// The same get_status and list_resources over `aws-warden serve --http` (one process, a bearer token, a request per call) against the
 // built serve on stdio measured just before: what the HTTP transport and the token check add.
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { spawn } from 'node:child_process';
@@ -10,7 +10,11 @@ import { wirePolicy } from './stdio.js';
 
 const CLI = join(packageRoot(), 'dist', 'src', 'cli', 'aws-warden.js');
 
-export async function httpBench(out: (s: string) => void, stdio: { statusMedian: number; pingMedian: number }, n = 300): Promise<void> {
+export async function httpBench(
+  out: (s: string) => void,
+  stdio: { statusMedian: number; pingMedian: number; listMedian: number },
+  n = 300,
+): Promise<void> {
   const { dir, policy } = wirePolicy('warden-bench-http-');
   const db = join(dir, 'w.db');
   const store = Store.open(db);
@@ -35,12 +39,19 @@ export async function httpBench(out: (s: string) => void, stdio: { statusMedian:
       await client.connect(new StreamableHTTPClientTransport(url, { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
       const samples: number[] = [];
       const pings: number[] = [];
+      const lists: number[] = [];
       for (let i = 0; i < 30; i++) await client.callTool({ name: 'get_status', arguments: {} });
       // Alternating with an MCP ping over the same HTTP endpoint: the transport's own floor, no guard in it.
       for (let i = 0; i < n; i++) {
         let t = performance.now();
         await client.callTool({ name: 'get_status', arguments: {} });
         samples.push(performance.now() - t);
+        // list_resources reads AWS (moto): every third round, as over stdio.
+        if (i % 3 === 0) {
+          t = performance.now();
+          await client.callTool({ name: 'list_resources', arguments: {} });
+          lists.push(performance.now() - t);
+        }
         // 2026-07-28 has no ping: the handshake era's ping stands for both.
         if (era === '2026-07-28') continue;
         t = performance.now();
@@ -53,6 +64,8 @@ export async function httpBench(out: (s: string) => void, stdio: { statusMedian:
       const floor = pings.length
         ? `; HTTP ping ${ms(summarize(pings).median)} (stdio ping ${ms(stdio.pingMedian)}): the call adds ${ms(s.median - summarize(pings).median)} to the HTTP ping, ${ms(stdio.statusMedian - stdio.pingMedian)} to the stdio one`
         : '';
+      const l = summarize(lists);
+      out(`  list_resources over HTTP (${era})   median ${ms(l.median)}  p99 ${ms(l.p99)} — stdio + ${ms(l.median - stdio.listMedian)}`);
       out(
         `  get_status over HTTP (${era})   median ${ms(s.median)}  p99 ${ms(s.p99)} — stdio + ${ms(more)} (target ≤ 1 ms: ${more <= 1 ? 'met' : 'not met'})${floor}`,
       );

@@ -24,7 +24,10 @@ rate_limits: { calls_per_minute: 100000, mutating_calls_per_hour: 100000, concur
   return { dir, policy };
 }
 
-export async function stdioBench(out: (s: string) => void, n = 300): Promise<{ statusMedian: number; pingMedian: number }> {
+export async function stdioBench(
+  out: (s: string) => void,
+  n = 300,
+): Promise<{ statusMedian: number; pingMedian: number; listMedian: number }> {
   const { dir, policy } = wirePolicy('warden-bench-stdio-');
   const ec2 = new EC2Client({});
   for (let i = 0; i < 10; i++) await launchTagged(ec2, { ProjectId: 'wire', Name: `w${i}` });
@@ -52,5 +55,5 @@ export async function stdioBench(out: (s: string) => void, n = 300): Promise<{ s
     `  get_status                  median ${ms(s.median)}  p99 ${ms(s.p99)} — ping + ${ms(s.median - p.median)} (target ping + 0.2 ms: ${s.median - p.median <= 0.2 ? 'met' : 'not met'})`,
   );
   out(`  list_resources, 10 owned    median ${ms(l.median)}  p99 ${ms(l.p99)} (n=${l.n})`);
-  return { statusMedian: s.median, pingMedian: p.median };
+  return { statusMedian: s.median, pingMedian: p.median, listMedian: l.median };
 }

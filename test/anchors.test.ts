@@ -1,6 +1,5 @@
 // Audit that survives the host: the worker anchors the chain's head in an S3 bucket with Object Lock (compliance
 // mode), and `wardenctl audit verify --anchors` finds a store rewritten from its middle, which the chain alone cannot.
-import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,19 +20,7 @@ import { TOOL_NAMES } from '../src/tools/names.js';
 import { Worker } from '../src/worker/worker.js';
 import { ACCOUNT, admin, fresh } from './helpers/harness.js';
 import { freshPgDatabase, hasPostgres, pgExec } from './helpers/pg.js';
-
-const WARDENCTL = join(process.cwd(), 'dist', 'tools', 'wardenctl', 'main.js');
-
-function wardenctl(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [WARDENCTL, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+import { wardenctl } from './helpers/spawned.js';
 
 async function lockedBucket(lock = true): Promise<string> {
   const bucket = fresh('anchors');

@@ -2,7 +2,7 @@
 // with its own token), one over stdio — racing one budget; one proposal approved from two wardenctl processes at once;
 // two workers on the same queue. The budget never overspends, one chain verifies, each proposal and job runs once.
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,20 +11,8 @@ import { anyImageId } from '../src/demo/seed.js';
 import { Store } from '../src/store/store.js';
 import { ACCOUNT, admin, call, fresh } from './helpers/harness.js';
 import { freshPgDatabase, hasPostgres } from './helpers/pg.js';
+import { runNode, WARDENCTL } from './helpers/spawned.js';
 import { CLI, spawnHttpServe, spawnServe } from './helpers/serve-process.js';
-
-const CTL = join(process.cwd(), 'dist', 'tools', 'wardenctl', 'main.js');
-
-function run(bin: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: process.env });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 const children: ChildProcess[] = [];
 afterAll(() => children.forEach((c) => c.kill()));
@@ -57,7 +45,7 @@ long_call_seconds: 600
 `,
     );
     const db = await freshPgDatabase('hosts');
-    const ctl = (...args: string[]) => run(CTL, [...args, '--policy', policyFile, '--db', db]);
+    const ctl = (...args: string[]) => runNode(WARDENCTL, [...args, '--policy', policyFile, '--db', db]);
     Store.open(db).close();
     const token = async (agent: string) => {
       const r = await ctl('agents', 'token', 'issue', agent, '--json');
@@ -116,7 +104,7 @@ long_call_seconds: 600
           why: 'queued by the test',
         }).id,
     );
-    const workers = await Promise.all([0, 1].map(() => run(CLI, ['worker', '--once', '--policy', policyFile, '--db', db])));
+    const workers = await Promise.all([0, 1].map(() => runNode(CLI, ['worker', '--once', '--policy', policyFile, '--db', db])));
     for (const w of workers) expect(w.code, w.stderr).toBe(0);
     const byWorker = jobs.map((id) => store.jobs.get(id));
     expect(byWorker.map((j) => j?.state)).toEqual(jobs.map(() => 'done'));

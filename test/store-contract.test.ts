@@ -1,6 +1,5 @@
 // The store's guarantees, held by both implementations: the embedded SQLite file and PostgreSQL (the run's throwaway
 // cluster, a fresh database per case). Races run in separate processes, as they do in production.
-import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,18 +10,14 @@ import { latestPostgresVersion } from '../src/store/pg-migrations.js';
 import { Store } from '../src/store/store.js';
 import { rawDb } from '../src/store/store.js';
 import { freshPgDatabase, hasPostgres, pgExec } from './helpers/pg.js';
+import { emptyPlan, runNode } from './helpers/spawned.js';
 
 const RACER = join(process.cwd(), 'test', 'fixtures', 'store-race.mjs');
 
-function race(args: string[]): Promise<string[]> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [RACER, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (err += d));
-    child.on('exit', (code) => (code === 0 ? resolve(out.split('\n').filter(Boolean)) : reject(new Error(`racer exit ${code}: ${err}`))));
-  });
+async function race(args: string[]): Promise<string[]> {
+  const r = await runNode(RACER, args);
+  if (r.code !== 0) throw new Error(`racer exit ${r.code}: ${r.stderr}`);
+  return r.stdout.split('\n').filter(Boolean);
 }
 
 interface Backend {
@@ -162,18 +157,7 @@ describe.each(backends)('the $name store', (b) => {
     async () => {
       const location = await b.fresh();
       const store = Store.open(location);
-      const plan = {
-        tool: 't',
-        summary: 's',
-        mutating: true,
-        operations: [],
-        resources: [],
-        tagsToSet: {},
-        costDeltaUsdMonth: 0,
-        riskFlags: [],
-        rollback: [],
-        params: {},
-      };
+      const plan = emptyPlan();
       const proposals = Array.from(
         { length: 30 },
         (_, i) =>

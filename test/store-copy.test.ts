@@ -1,5 +1,4 @@
 // wardenctl store copy: an SQLite store into PostgreSQL and back, every table, the chain verifying with the same head.
-import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,19 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { STORE_TABLES } from '../src/store/copy.js';
 import { rawDb, Store } from '../src/store/store.js';
 import { freshPgDatabase, hasPostgres, pgExec } from './helpers/pg.js';
-
-const WARDENCTL = join(process.cwd(), 'dist', 'tools', 'wardenctl', 'main.js');
-
-function wardenctl(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [WARDENCTL, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+import { emptyPlan, wardenctl } from './helpers/spawned.js';
 
 /** A store with rows in every kind of table a server fills, and a checkpoint in its chain. */
 function filled(file: string): { head: string; count: number } {
@@ -33,18 +20,7 @@ function filled(file: string): { head: string; count: number } {
         tool: 'get_status',
         request: { i, note: 'ünï 😀 \u0007' },
       });
-    const plan = {
-      tool: 't',
-      summary: 's',
-      mutating: true,
-      operations: [],
-      resources: [],
-      tagsToSet: {},
-      costDeltaUsdMonth: 1,
-      riskFlags: [],
-      rollback: [],
-      params: {},
-    };
+    const plan = emptyPlan(1);
     store.proposals.create({
       kind: 'change',
       project: 'shop',

@@ -224,6 +224,22 @@ export function renderAgentRole(policy: Policy, agentId: string, basePrincipal: 
   };
 }
 
+/** A trust policy only the warden's base principal may use, with the ProjectId session tag it names. */
+function onlyTheWarden(basePrincipal: string, projectTag: string): PolicyDocument {
+  return policyDocument.parse({
+    Version: '2012-10-17',
+    Statement: [
+      {
+        Sid: 'OnlyTheWarden',
+        Effect: 'Allow',
+        Principal: { AWS: basePrincipal },
+        Action: ['sts:AssumeRole', 'sts:TagSession'],
+        Condition: { StringEquals: { 'aws:RequestTag/ProjectId': projectTag } },
+      },
+    ],
+  });
+}
+
 /** The role approved proposals run under: every agent write of its project's tiers, plus security-group changes. */
 export function renderApproverRole(policy: Policy, project: string, basePrincipal: string): RenderedRole | null {
   const arn = policy.projects[project]?.approver_role_arn;
@@ -235,18 +251,7 @@ export function renderApproverRole(policy: Policy, project: string, basePrincipa
   return {
     roleName: arn.split('/').pop() as string,
     roleArn: arn,
-    trust: policyDocument.parse({
-      Version: '2012-10-17',
-      Statement: [
-        {
-          Sid: 'OnlyTheWarden',
-          Effect: 'Allow',
-          Principal: { AWS: basePrincipal },
-          Action: ['sts:AssumeRole', 'sts:TagSession'],
-          Condition: { StringEquals: { 'aws:RequestTag/ProjectId': project } },
-        },
-      ],
-    }),
+    trust: onlyTheWarden(basePrincipal, project),
     permissions: policyDocument.parse({
       Version: '2012-10-17',
       Statement: [
@@ -276,18 +281,7 @@ export function renderAnchorRole(policy: Policy, basePrincipal: string): Rendere
   return {
     roleName: a.role_arn.split('/').pop() as string,
     roleArn: a.role_arn,
-    trust: policyDocument.parse({
-      Version: '2012-10-17',
-      Statement: [
-        {
-          Sid: 'OnlyTheWarden',
-          Effect: 'Allow',
-          Principal: { AWS: basePrincipal },
-          Action: ['sts:AssumeRole', 'sts:TagSession'],
-          Condition: { StringEquals: { 'aws:RequestTag/ProjectId': 'aws-warden' } },
-        },
-      ],
-    }),
+    trust: onlyTheWarden(basePrincipal, 'aws-warden'),
     permissions: policyDocument.parse({
       Version: '2012-10-17',
       Statement: [

@@ -159,19 +159,25 @@ function databaseConnect(policy: Policy, tools: string[], project: string, roleA
   ];
 }
 
-function trustPolicy(basePrincipal: string, project: string, agentTag: string): PolicyDocument {
+/** A trust policy only the warden's base principal may use, and only with these session tags. */
+function onlyTheWarden(basePrincipal: string, tags: Record<string, string>, sid = 'OnlyTheWarden'): PolicyDocument {
+  const required = Object.fromEntries(Object.entries(tags).map(([k, v]) => [`aws:RequestTag/${k}`, v]));
   return policyDocument.parse({
     Version: '2012-10-17',
     Statement: [
       {
-        Sid: 'OnlyTheWardenWithSessionTags',
+        Sid: sid,
         Effect: 'Allow',
         Principal: { AWS: basePrincipal },
         Action: ['sts:AssumeRole', 'sts:TagSession'],
-        Condition: { StringEquals: { 'aws:RequestTag/ProjectId': project, 'aws:RequestTag/AgentId': agentTag } },
+        Condition: { StringEquals: required },
       },
     ],
   });
+}
+
+function trustPolicy(basePrincipal: string, project: string, agentTag: string): PolicyDocument {
+  return onlyTheWarden(basePrincipal, { ProjectId: project, AgentId: agentTag }, 'OnlyTheWardenWithSessionTags');
 }
 
 /** The agent's role for its policy tier, then one per tier the policy maps to a role of its own. */
@@ -224,22 +230,6 @@ export function renderAgentRole(policy: Policy, agentId: string, basePrincipal: 
   };
 }
 
-/** A trust policy only the warden's base principal may use, with the ProjectId session tag it names. */
-function onlyTheWarden(basePrincipal: string, projectTag: string): PolicyDocument {
-  return policyDocument.parse({
-    Version: '2012-10-17',
-    Statement: [
-      {
-        Sid: 'OnlyTheWarden',
-        Effect: 'Allow',
-        Principal: { AWS: basePrincipal },
-        Action: ['sts:AssumeRole', 'sts:TagSession'],
-        Condition: { StringEquals: { 'aws:RequestTag/ProjectId': projectTag } },
-      },
-    ],
-  });
-}
-
 /** The role approved proposals run under: every agent write of its project's tiers, plus security-group changes. */
 export function renderApproverRole(policy: Policy, project: string, basePrincipal: string): RenderedRole | null {
   const arn = policy.projects[project]?.approver_role_arn;
@@ -251,7 +241,7 @@ export function renderApproverRole(policy: Policy, project: string, basePrincipa
   return {
     roleName: arn.split('/').pop() as string,
     roleArn: arn,
-    trust: onlyTheWarden(basePrincipal, project),
+    trust: onlyTheWarden(basePrincipal, { ProjectId: project }),
     permissions: policyDocument.parse({
       Version: '2012-10-17',
       Statement: [
@@ -281,7 +271,7 @@ export function renderAnchorRole(policy: Policy, basePrincipal: string): Rendere
   return {
     roleName: a.role_arn.split('/').pop() as string,
     roleArn: a.role_arn,
-    trust: onlyTheWarden(basePrincipal, 'aws-warden'),
+    trust: onlyTheWarden(basePrincipal, { ProjectId: 'aws-warden' }),
     permissions: policyDocument.parse({
       Version: '2012-10-17',
       Statement: [

@@ -1,8 +1,9 @@
-// The append renders a row's body itself for plain text (JSON.stringify) and lets SQLite render the rest (json_array);
-// verify always re-renders with SQLite. Any text the two render differently would read as an edited row, so every kind
-// of character an agent can send is appended and verified here, and the fast path is compared byte for byte.
+// On SQLite the append and verify both let SQLite render a row's body (json_array); on PostgreSQL it is rendered in JS
+// (renderBody). Any text the two render differently would read as an edited row, or break a chain copied between the
+// stores, so every kind of character an agent can send is appended and verified here, and renderBody is compared with
+// json_array byte for byte over every UTF-16 code unit.
 import { describe, expect, it } from 'vitest';
-import { AuditLog } from '../src/store/audit.js';
+import { AuditLog, renderBody } from '../src/store/audit.js';
 import { openDb } from '../src/store/db.js';
 
 const TEXTS = [
@@ -42,19 +43,27 @@ describe('the row body', () => {
     expect(audit.verify({ full: true })).toMatchObject({ ok: true, count: 2 });
   });
 
-  it('for plain text, JSON.stringify renders exactly what json_array does', () => {
+  it('renderBody renders exactly what json_array does, for every UTF-16 code unit but a lone surrogate, and astral text', () => {
     const db = openDb(':memory:');
-    const fields = [1234567, 'id', '2026-12-01T00:00:00.000Z', 'read', 'é 中文 \u2028 🎉'.replace('🎉', ''), '"q"\\', null, '{"a":[1,2]}'];
-    const mine = `[${fields.map((f) => (f === null ? 'null' : typeof f === 'number' ? String(f) : JSON.stringify(f))).join(',')}]`;
-    const sqlite = db
-      .prepare(
-        `SELECT json_array(CAST(? AS INTEGER), ${fields
-          .slice(1)
-          .map(() => '?')
-          .join(', ')})`,
-      )
-      .pluck()
-      .get(...fields);
-    expect(mine).toBe(sqlite);
+    const texts: string[] = [];
+    for (let c = 0; c < 0x10000; c += 256)
+      if (c < 0xd800 || c > 0xdfff) texts.push(Array.from({ length: 256 }, (_, i) => String.fromCharCode(c + i)).join(''));
+    texts.push('emoji 🎉 astral 𝔘 \u{10ffff}', '{"looks":"like json"}', '');
+    const sqlite = db.prepare('SELECT json_array(CAST(? AS INTEGER), ?, NULL, ?)').pluck();
+    for (const text of texts) expect(renderBody([1234567, text, null, 'x'])).toBe(sqlite.get(1234567, text, 'x'));
+  });
+
+  it('a lone surrogate: SQLite keeps bytes that read back as U+FFFD, and renderBody of what it reads is what json_array renders', () => {
+    // What a copy between the stores relies on: the row as read from SQLite renders to the bytes SQLite hashed.
+    const db = openDb(':memory:');
+    db.exec('CREATE TABLE t (v TEXT)');
+    for (let c = 0xd800; c <= 0xdfff; c += 0x80) {
+      const text = `lone ${String.fromCharCode(c)} and ${String.fromCharCode(c + 1)}x`;
+      db.prepare('DELETE FROM t').run();
+      db.prepare('INSERT INTO t VALUES (?)').run(text);
+      const row = db.prepare('SELECT v, json_array(v) AS body FROM t').get() as { v: string; body: string };
+      expect(row.v).not.toMatch(/[\ud800-\udfff]/);
+      expect(renderBody([row.v])).toBe(row.body);
+    }
   });
 });

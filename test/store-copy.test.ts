@@ -20,6 +20,8 @@ function filled(file: string): { head: string; count: number } {
         tool: 'get_status',
         request: { i, note: 'ünï 😀 \u0007' },
       });
+    // A name no tool has, as an agent may send it (a lone surrogate in a text column of its own).
+    store.audit.append({ kind: 'denied', agent: 'web-bot', project: 'shop', tool: 'no\ud800such', decision: { rule: 'unknown_tool' } });
     const plan = emptyPlan(1);
     store.proposals.create({
       kind: 'change',

@@ -85,29 +85,48 @@ const COLUMNS = [
  */
 const BODY_SQL = `json_array(${COLUMNS.join(', ')})`;
 
-const INSERT_SQL = `INSERT INTO audit_events (${COLUMNS.join(', ')}, prev_hash, hash) VALUES (${COLUMNS.map(() => '?').join(', ')}, ?, ?)`;
-
 /**
- * A field JSON.stringify renders exactly as SQLite's json_array does: an integer, null, or text of printable characters
- * with no control character and no surrogate (astral text, and a lone surrogate SQLite stores as U+FFFD, take the SQL path).
+ * One append on SQLite, as one statement: it reads the head, inserts the row after it and hashes the body as SQLite
+ * renders it (what verify re-hashes). Outside a transaction the statement is its own: SQLite takes the write lock
+ * before the statement reads anything, as BEGIN IMMEDIATE would, so concurrent writers keep one linear chain, and a
+ * commit costs one statement instead of four (BEGIN, the head's read, the insert, COMMIT).
  */
-const plain = (f: string | number | null): boolean => {
-  if (f === null) return true;
-  if (typeof f === 'number') return Number.isSafeInteger(f);
-  for (let i = 0; i < f.length; i++) {
-    const c = f.charCodeAt(i);
-    if (c < 0x20 || c === 0x7f || (c >= 0xd800 && c <= 0xdfff)) return false;
-  }
-  return true;
-};
+const APPEND_SQL = `INSERT INTO audit_events (${COLUMNS.join(', ')}, prev_hash, hash)
+  SELECT ${COLUMNS.join(', ')}, prev_hash, warden_chain_hash(prev_hash, ${BODY_SQL})
+  FROM (SELECT h.seq + 1 AS seq, ${COLUMNS.slice(1)
+    .map((c) => `? AS ${c}`)
+    .join(', ')}, h.hash AS prev_hash
+        FROM (SELECT COALESCE(MAX(seq), 0) AS seq,
+                     COALESCE((SELECT hash FROM audit_events ORDER BY seq DESC LIMIT 1), '${GENESIS_HASH}') AS hash
+              FROM audit_events) h)
+  RETURNING seq, prev_hash, hash`;
+
+/** A row's fields in column order, as bound. */
+type Fields = readonly [
+  seq: number,
+  id: string,
+  ts: string,
+  kind: EventKind,
+  agent: string,
+  project: string,
+  tool: string,
+  action: string | null,
+  request: string | null,
+  decision: string | null,
+  result: string | null,
+  role_arn: string | null,
+  request_ids: string | null,
+  follows: string | null,
+];
 
 /** Text as a UTF-8 store keeps it: a lone surrogate becomes U+FFFD. */
 const wellFormed = (s: string) => s.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd');
 
 /**
  * The body rendered here rather than by SQLite: byte for byte what json_array renders for the same stored values
- * (test/audit-body.test.ts checks every BMP character and astral text), so a PostgreSQL store hashes and verifies
- * rows exactly as SQLite does, and a chain copied between them keeps its head.
+ * (test/audit-body.test.ts checks every UTF-16 code unit and astral text, and a lone surrogate as SQLite reads it
+ * back), so a PostgreSQL store hashes and verifies rows exactly as SQLite does, and a chain copied between them keeps
+ * its head.
  */
 export function renderBody(fields: readonly unknown[]): string {
   return `[${fields.map((f) => (f === null ? 'null' : typeof f === 'number' ? String(f) : JSON.stringify(wellFormed(String(f))))).join(',')}]`;
@@ -139,21 +158,12 @@ export class AuditLog {
     return this.pg ? renderBody(selected) : (selected[0] as string);
   }
 
-  /** Appends one event in its own immediate transaction, so concurrent writers keep one linear chain. */
+  /** Appends one event as one statement (its own transaction outside one), so concurrent writers keep one linear chain. */
   append(e: NewEvent): AuditRow {
-    return immediate(this.db, (): AuditRow => {
-      if (this.pg) return this.appendPg(e);
-      const last = stmt(this.db, 'SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1').get() as
-        { seq: number; hash: string } | undefined;
-      const seq = (last?.seq ?? 0) + 1;
-      const prev = last?.hash ?? GENESIS_HASH;
-      const fields = this.fields(e, seq);
-      const hash = this.insert(fields, prev);
-      if (seq % this.checkpointEvery === 0)
-        stmt(this.db, 'INSERT INTO audit_checkpoints (seq, head, at) VALUES (?, ?, ?)').run(seq, hash, fields[2]);
-      const row = Object.fromEntries(COLUMNS.map((c, i) => [c, fields[i]])) as unknown as AuditRow;
-      return { ...row, prev_hash: prev, hash };
-    });
+    if (this.pg) return immediate(this.db, () => this.appendPg(e));
+    const fields = this.fields(e, 0);
+    const got = stmt(this.db, APPEND_SQL).get(...fields.slice(1)) as { seq: number; prev_hash: string; hash: string };
+    return this.appended(fields, got);
   }
 
   /**
@@ -173,14 +183,24 @@ export class AuditLog {
                     COALESCE((SELECT hash FROM audit_events ORDER BY seq DESC LIMIT 1), '${GENESIS_HASH}') AS hash) h
        RETURNING seq, prev_hash, hash`,
     ).get(...fields.slice(1), rest.slice(1)) as { seq: number; prev_hash: string; hash: string };
+    return this.appended(fields, got);
+  }
+
+  /**
+   * The row as appended; every `checkpointEvery` rows, its head kept as a checkpoint. On SQLite outside a transaction
+   * that is a commit of its own: a checkpoint lost to a crash in between only makes verify re-hash more rows.
+   */
+  private appended(fields: Fields, got: { seq: number; prev_hash: string; hash: string }): AuditRow {
     if (got.seq % this.checkpointEvery === 0)
       stmt(this.db, 'INSERT INTO audit_checkpoints (seq, head, at) VALUES (?, ?, ?)').run(got.seq, got.hash, fields[2]);
-    const row = Object.fromEntries(COLUMNS.map((c, i) => [c, fields[i]])) as unknown as AuditRow;
-    return { ...row, seq: got.seq, prev_hash: got.prev_hash, hash: got.hash };
+    // Built as a literal: Object.fromEntries over the columns cost more than the commit's statement did.
+    const [, id, ts, kind, agent, project, tool, action, request, decision, result, role_arn, request_ids, follows] = fields;
+    const { seq, prev_hash, hash } = got;
+    return { seq, id, ts, kind, agent, project, tool, action, request, decision, result, role_arn, request_ids, follows, prev_hash, hash };
   }
 
   /** The row's fields in column order, as stored: what its hash covers. */
-  private fields(e: NewEvent, seq: number): readonly (string | number | null)[] {
+  private fields(e: NewEvent, seq: number): Fields {
     const at = this.clock();
     return [
       seq,
@@ -199,30 +219,6 @@ export class AuditLog {
       json(e.requestIds),
       e.follows ?? null,
     ];
-  }
-
-  /**
-   * Inserts one row and returns its hash. The body is what SQLite's json_array renders (what verify re-hashes); for
-   * fields of plain text, JSON.stringify renders the same bytes (test/audit-body.test.ts), so the hash is computed here
-   * and SQLite only stores; any other text is rendered by SQLite itself.
-   */
-  private insert(fields: readonly (string | number | null)[], prev: string): string {
-    if (fields.every(plain)) {
-      const body = `[${fields.map((f) => (f === null ? 'null' : typeof f === 'number' ? String(f) : JSON.stringify(f))).join(',')}]`;
-      const hash = chainHash(prev, body);
-      stmt(this.db, INSERT_SQL).run(...fields, prev, hash);
-      return hash;
-    }
-    // seq is cast because a bound JS number is a REAL, and json_array would render it "1.0".
-    const values = COLUMNS.map((c, i) => (i === 0 ? `CAST(? AS INTEGER) AS ${c}` : `? AS ${c}`)).join(', ');
-    return (
-      stmt(
-        this.db,
-        `INSERT INTO audit_events (${COLUMNS.join(', ')}, prev_hash, hash)
-         SELECT ${COLUMNS.join(', ')}, ?, warden_chain_hash(?, ${BODY_SQL}) FROM (SELECT ${values})
-         RETURNING hash`,
-      ).get(prev, prev, ...fields) as { hash: string }
-    ).hash;
   }
 
   /**

@@ -21,6 +21,8 @@ let url = '';
 let key: CryptoKey;
 let other: CryptoKey;
 let agent = '';
+let policyFile = '';
+let yaml = '';
 
 beforeAll(async () => {
   const pair = await generateKeyPair('RS256');
@@ -38,8 +40,9 @@ beforeAll(async () => {
   });
   agent = w.agent;
   const root = mkdtempSync(join(tmpdir(), 'warden-oauth-'));
-  const policyFile = join(root, 'policy.yaml');
-  writeFileSync(policyFile, w.yaml);
+  policyFile = join(root, 'policy.yaml');
+  yaml = w.yaml;
+  writeFileSync(policyFile, yaml);
   const dbFile = join(root, 'warden.db');
   Store.open(dbFile).close();
   const served = await spawnHttpServe(policyFile, dbFile);
@@ -101,6 +104,23 @@ describe('serve --http as an OAuth resource server', () => {
       `resource_metadata="${new URL(url).origin}/.well-known/oauth-protected-resource/mcp"`,
     );
     expect(await res.text()).toMatch(why);
+  });
+
+  it('a mapping edited in the policy applies from the next request: the old claim is refused, the new one served', async () => {
+    const old = await token({ azp: 'client-abc' });
+    const moved = await token({ azp: 'client-new' });
+    expect((await post(old)).status).toBe(200);
+    expect((await post(moved)).status).toBe(401);
+    writeFileSync(policyFile, yaml.replace('client-abc:', 'client-new:'));
+    try {
+      const refused = await post(old);
+      expect(refused.status).toBe(401);
+      expect(await refused.text()).toMatch(/azp \\"client-abc\\" names no agent/);
+      expect((await post(moved)).status).toBe(200);
+    } finally {
+      writeFileSync(policyFile, yaml);
+    }
+    expect((await post(old)).status).toBe(200);
   });
 
   it('publishes Protected Resource Metadata naming the issuer', async () => {

@@ -1,5 +1,6 @@
 // `aws-warden serve --http`: one process serving several agents, each named by its own bearer token and never by an
-// argument; tokens issued, listed and revoked with wardenctl, revocation and expiry holding from the next request;
+// argument; tokens issued, listed and revoked with wardenctl, revocation and expiry holding from the next request, and
+// the policy's agents as the file says at each request;
 // Host/Origin checks and a body bound in front of the MCP handler; both protocol eras per request.
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { spawnSync, type ChildProcess } from 'node:child_process';
@@ -10,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchTagged } from '../src/demo/seed.js';
 import { Store } from '../src/store/store.js';
-import { admin, call, world } from './helpers/harness.js';
+import { admin, call, fresh, world } from './helpers/harness.js';
 import { CLI, spawnHttpServe } from './helpers/serve-process.js';
 
 const CTL = join(process.cwd(), 'dist', 'tools', 'wardenctl', 'main.js');
@@ -172,6 +173,37 @@ describe('aws-warden serve --http', () => {
       store.close();
     }
   });
+
+  it(
+    'an agent added to the policy while serving is served from its next request, and refused once removed',
+    { timeout: 60_000 },
+    async () => {
+      const late = fresh('late');
+      const withLate = w.yaml.replace(
+        '\nagents:\n',
+        `\nagents:\n  ${late}: { project: ${w.project}, tier: observer, role_arn: "arn:aws:iam::123456789012:role/${late}" }\n`,
+      );
+      expect(withLate).toContain(late);
+      writeFileSync(policyFile, withLate);
+      try {
+        const issued = ctl('agents', 'token', 'issue', late, '--json');
+        expect(issued.status, issued.stderr).toBe(0);
+        const { token } = JSON.parse(issued.stdout) as { token: string };
+        const c = await client(token, 'modern');
+        try {
+          expect((await call(c, 'get_status', {})).structured?.agent).toBe(late);
+        } finally {
+          await c.close();
+        }
+        writeFileSync(policyFile, w.yaml);
+        const res = await post({ authorization: `Bearer ${token}` });
+        expect(res.status).toBe(401);
+        expect(await res.text()).toContain(`agent ${late} is not in the policy`);
+      } finally {
+        writeFileSync(policyFile, w.yaml);
+      }
+    },
+  );
 
   it('stores no secret: the database holds only digests of the tokens', () => {
     const store = Store.open(dbFile);

@@ -11,16 +11,21 @@ export type Who = { agent: string; id: string } | { refused: string };
 const METADATA_PATH = '/.well-known/oauth-protected-resource';
 
 export class HttpAuth {
-  private readonly jwks: JWTVerifyGetKey | undefined;
+  /** The issuer's key set, fetched and cached by jose; made again when the policy names another jwks_uri. */
+  private jwks: { uri: string; keys: JWTVerifyGetKey } | undefined;
 
   constructor(
     private readonly store: Store,
-    private readonly policy: Policy,
+    /** The policy in force at this request: an issuer, mapping or agent edited applies from the next one. */
+    private readonly policyNow: () => Policy,
     /** The URL clients reach /mcp at (known once the listener is bound). */
     private readonly resourceUrl: () => string,
-  ) {
-    const oauth = policy.http?.oauth;
-    this.jwks = oauth ? createRemoteJWKSet(new URL(oauth.jwks_uri), { timeoutDuration: 5000, cooldownDuration: 30_000 }) : undefined;
+  ) {}
+
+  private keysOf(uri: string): JWTVerifyGetKey {
+    if (this.jwks?.uri !== uri)
+      this.jwks = { uri, keys: createRemoteJWKSet(new URL(uri), { timeoutDuration: 5000, cooldownDuration: 30_000 }) };
+    return this.jwks.keys;
   }
 
   get resource(): string {
@@ -39,7 +44,7 @@ export class HttpAuth {
   }
 
   metadata(): Record<string, unknown> {
-    const oauth = this.policy.http?.oauth;
+    const oauth = this.policyNow().http?.oauth;
     return {
       resource: this.resource,
       authorization_servers: oauth ? [oauth.issuer] : [],
@@ -55,19 +60,24 @@ export class HttpAuth {
 
   async check(bearer: string): Promise<Who> {
     if (bearer.startsWith('wdn_')) return this.store.tokens.check(bearer);
-    const oauth = this.policy.http?.oauth;
-    if (!oauth || !this.jwks) return { refused: 'not an aws-warden token, and the policy names no OAuth issuer' };
+    const policy = this.policyNow();
+    const oauth = policy.http?.oauth;
+    if (!oauth) return { refused: 'not an aws-warden token, and the policy names no OAuth issuer' };
     let payload;
     try {
-      ({ payload } = await jwtVerify(bearer, this.jwks, { issuer: oauth.issuer, audience: oauth.audience, clockTolerance: 30 }));
+      ({ payload } = await jwtVerify(bearer, this.keysOf(oauth.jwks_uri), {
+        issuer: oauth.issuer,
+        audience: oauth.audience,
+        clockTolerance: 30,
+      }));
     } catch (e) {
       const code = e instanceof errors.JOSEError ? e.code : 'ERR_INVALID';
       return { refused: `invalid access token (${code}: ${(e as Error).message})` };
     }
     const value = payload[oauth.agent_claim];
     if (typeof value !== 'string') return { refused: `the access token has no string claim "${oauth.agent_claim}"` };
-    const agent = oauth.agents ? oauth.agents[value] : value;
-    if (!agent || !Object.hasOwn(this.policy.agents, agent))
+    const agent = oauth.agents ? (Object.hasOwn(oauth.agents, value) ? oauth.agents[value] : undefined) : value;
+    if (!agent || !Object.hasOwn(policy.agents, agent))
       return { refused: `the access token's ${oauth.agent_claim} "${value.slice(0, 64)}" names no agent of the policy` };
     return { agent, id: `jwt:${String(payload.jti ?? value).slice(0, 64)}` };
   }

@@ -17,6 +17,7 @@ import { CallTracker } from './drain.js';
 import { eraFactory } from './era-factory.js';
 import { HttpAuth } from './http-auth.js';
 import { openServedStore } from './open.js';
+import { PolicyFile } from './policy-file.js';
 import { PolicyWatcher } from './policy-watch.js';
 
 export interface HttpOptions {
@@ -44,6 +45,8 @@ export function parseListen(text: string): { host: string; port: number } {
 export async function serveHttp(opts: HttpOptions): Promise<{ url: string; close: () => Promise<void> }> {
   const { host, port } = parseListen(opts.listen);
   const loaded = readPolicyFile(opts.policyFile, TOOL_NAMES);
+  // The policy as it is at each request: an agent added, removed or remapped applies from the next one, no restart.
+  const policy = new PolicyFile(opts.policyFile, TOOL_NAMES, loaded);
   const store = openServedStore(opts.dbFile);
   const tracker = new CallTracker();
   const graceMs = loaded.policy.shutdown_grace_seconds * 1000;
@@ -53,8 +56,8 @@ export async function serveHttp(opts: HttpOptions): Promise<{ url: string; close
   const guardOf = (agentId: string): Promise<ToolHandlers> => {
     let g = guards.get(agentId);
     if (!g) {
-      const agent = resolveAgent(loaded.policy, agentId);
-      const watcher = new PolicyWatcher(opts.policyFile, agent.id, TOOL_NAMES, loaded);
+      const agent = resolveAgent(policy.current().policy, agentId);
+      const watcher = new PolicyWatcher(policy, agent.id, TOOL_NAMES, loaded);
       g = import('./build.js').then(
         (m) => m.guard({ agent, store, watcher, graceMs }, () => latest.get(agentId) as Server, tracker, {}).handlers,
       );
@@ -80,7 +83,11 @@ export async function serveHttp(opts: HttpOptions): Promise<{ url: string; close
   const validOrigin = originValidation([...(local ? localhostAllowedOrigins() : []), ...(opts.allowedOrigins ?? [])]);
 
   let url = '';
-  const auth = new HttpAuth(store, loaded.policy, () => loaded.policy.http?.resource_url ?? url);
+  const auth = new HttpAuth(
+    store,
+    () => policy.current().policy,
+    () => policy.current().policy.http?.resource_url ?? url,
+  );
   /** 401 as RFC 6750 and the MCP authorization spec say: why, and where the resource's metadata is. */
   const unauthorized = (res: ServerResponse, why: string) => {
     res.writeHead(401, { 'content-type': 'application/json', 'www-authenticate': auth.challenge(why) });
@@ -105,8 +112,8 @@ export async function serveHttp(opts: HttpOptions): Promise<{ url: string; close
     if (!m) return unauthorized(res, 'no bearer token (wardenctl agents token issue AGENT)');
     const who = await auth.check(m[1]);
     if ('refused' in who) return unauthorized(res, who.refused);
-    // An agent the policy did not have when this server started is not served (a removed one is refused per call).
-    if (!Object.hasOwn(loaded.policy.agents, who.agent)) return unauthorized(res, `agent ${who.agent} is not in the policy`);
+    // Only an agent of the policy in force now is served: one removed since its token was issued is refused here.
+    if (!Object.hasOwn(policy.current().policy.agents, who.agent)) return unauthorized(res, `agent ${who.agent} is not in the policy`);
     if (tracker.closing) {
       res.writeHead(503, { 'content-type': 'text/plain', 'retry-after': '5' });
       return void res.end('aws-warden is shutting down and admits no new calls\n');

@@ -1,71 +1,53 @@
-// The policy file as a running server sees it: re-read when it changes (one stat per call), so a demotion or a
-// tighter budget applies from the next call. A broken edit is reported and the last valid policy kept; an edit that
-// takes this server's agent away (or moves it to another project) refuses every call until a restart.
-import { statSync } from 'node:fs';
+// One agent under the policy file as it is now (see PolicyFile), so a demotion or a tighter budget applies from the
+// next call. A broken edit keeps the last valid policy, with why beside it; an edit that takes this server's agent
+// away (or moves it to another project) refuses every call until the agent is back (or, moved, until a restart).
 import { resolveAgent, type AgentContext } from '../core/agent.js';
 import { log } from '../core/log.js';
-import { PolicyError, readPolicyFile } from '../policy/load.js';
 import type { Policy } from '../policy/schema.js';
+import { PolicyFile, type PolicySnapshot } from './policy-file.js';
 
 export type PolicyState = { agent: AgentContext; refused: null } | { agent: null; refused: string };
 
-const stampOf = (file: string): string => {
-  try {
-    const s = statSync(file);
-    return `${s.mtimeMs}:${s.size}:${s.ino}`;
-  } catch (e) {
-    return `unreadable:${(e as NodeJS.ErrnoException).code ?? ''}`;
-  }
-};
-
 export class PolicyWatcher {
-  private stamp: string;
+  private readonly source: PolicyFile;
+  private seen: PolicySnapshot;
   private state: PolicyState;
-  private sha256: string;
-  private loadedAt: string;
   /** The project this server acts in: its AWS session is tagged with it, so it never changes while it runs. */
   private readonly project: string;
 
+  /** `file`: the policy's path, or a PolicyFile other readers share. */
   constructor(
-    private readonly file: string,
+    file: string | PolicyFile,
     private readonly agentId: string,
-    private readonly knownTools: readonly string[],
+    knownTools: readonly string[],
     initial: { policy: Policy; sha256: string },
   ) {
-    this.stamp = stampOf(file);
-    this.sha256 = initial.sha256;
-    this.loadedAt = new Date().toISOString();
-    const agent = resolveAgent(initial.policy, agentId);
+    this.source = typeof file === 'string' ? new PolicyFile(file, knownTools, initial) : file;
+    this.seen = this.source.current();
+    const agent = resolveAgent(this.seen.policy, agentId);
     this.project = agent.projectId;
-    this.state = { agent: this.withSource(agent, null), refused: null };
+    this.state = { agent: this.withSource(agent, this.seen), refused: null };
   }
 
-  private withSource(agent: AgentContext, problem: string | null): AgentContext {
-    return { ...agent, policySource: { sha256: this.sha256, loadedAt: this.loadedAt, problem } };
+  private withSource(agent: AgentContext, s: PolicySnapshot): AgentContext {
+    const problem = s.problem ? `the edited policy is not valid (kept the last valid one): ${s.problem}` : null;
+    return { ...agent, policySource: { sha256: s.sha256, loadedAt: s.loadedAt, problem } };
   }
 
   /** The agent under the policy in force now. */
   current(): PolicyState {
-    const stamp = stampOf(this.file);
-    if (stamp === this.stamp) return this.state;
-    this.stamp = stamp;
-    let next: { policy: Policy; sha256: string };
-    try {
-      next = readPolicyFile(this.file, this.knownTools);
-    } catch (e) {
-      const problem = e instanceof PolicyError ? e.problems.slice(0, 5).join('; ') : (e as Error).message;
-      log.error(`policy ${this.file} changed but is not valid; keeping the last valid one (${this.sha256.slice(0, 12)}): ${problem}`);
-      if (this.state.agent)
-        this.state = {
-          agent: this.withSource(this.state.agent, `the edited policy is not valid (kept the last valid one): ${problem}`),
-          refused: null,
-        };
+    const now = this.source.current();
+    if (now === this.seen) return this.state;
+    const before = this.seen;
+    this.seen = now;
+    // The same valid policy: only whether the file as it is now was taken has changed.
+    if (now.sha256 === before.sha256) {
+      if (this.state.agent) this.state = { agent: this.withSource(this.state.agent, now), refused: null };
       return this.state;
     }
-    if (next.sha256 === this.sha256 && this.state.agent) return this.state;
     let agent: AgentContext;
     try {
-      agent = resolveAgent(next.policy, this.agentId);
+      agent = resolveAgent(now.policy, this.agentId);
     } catch (e) {
       this.state = {
         agent: null,
@@ -82,10 +64,8 @@ export class PolicyWatcher {
       log.error(this.state.refused);
       return this.state;
     }
-    this.sha256 = next.sha256;
-    this.loadedAt = new Date().toISOString();
-    this.state = { agent: this.withSource(agent, null), refused: null };
-    log.info(`policy ${this.file} reloaded (${this.sha256.slice(0, 12)}): ${agent.id} is ${agent.tierName} in ${agent.projectId}`);
+    this.state = { agent: this.withSource(agent, now), refused: null };
+    log.info(`policy ${this.source.file} reloaded (${now.sha256.slice(0, 12)}): ${agent.id} is ${agent.tierName} in ${agent.projectId}`);
     return this.state;
   }
 }

@@ -56,6 +56,7 @@ export const getStatus = defineTool({
     const usage = ports.rates.usage(agent.id, bucketsFor(limits, true));
     const left = (kind: string) => usage.buckets.find((b) => b.kind === kind)?.remaining ?? 0;
     const budget = ports.ledger.facts(agent.projectId, toCents(agent.project.budget_usd_month));
+    const pending = ports.proposals.pendingCount(agent.id);
     return {
       agent: agent.id,
       project: agent.projectId,
@@ -68,7 +69,7 @@ export const getStatus = defineTool({
       budget_usd_month: agent.project.budget_usd_month,
       escalate_over_usd_month: agent.project.escalate_over_usd_month ?? null,
       budget_remaining_usd_month: budget ? (budget.capCents - budget.committedCents - budget.reservedCents) / 100 : null,
-      pending_proposals: ports.proposals.pendingCount(agent.id),
+      pending_proposals: pending,
       environments: agent.project.environments,
       policy: agent.policySource
         ? { sha256: agent.policySource.sha256, loaded_at: agent.policySource.loadedAt, problem: agent.policySource.problem }
@@ -77,7 +78,7 @@ export const getStatus = defineTool({
         calls_per_minute: { limit: limits.calls_per_minute, remaining: left('calls_per_minute') },
         mutating_calls_per_hour: { limit: limits.mutating_calls_per_hour, remaining: left('mutating_calls_per_hour') },
         concurrent_calls: { limit: limits.concurrent_calls, in_flight: usage.inFlight },
-        pending_proposals: { limit: limits.pending_proposals, pending: ports.proposals.pendingCount(agent.id) },
+        pending_proposals: { limit: limits.pending_proposals, pending },
         max_argument_kb: limits.max_argument_kb,
       },
     };

@@ -1,7 +1,9 @@
 // A throwaway PostgreSQL cluster for the test run and the bench: initdb in a temporary directory, one server on a free
 // loopback port, removed after. initdb refuses to run as root, so as root the cluster runs as the user `nobody`.
+// pg_ctl daemonises, so a run killed before it could stop its cluster (kill -9) would leave it running: each cluster
+// names the process that made it, and the next start stops and removes those whose maker is gone.
 import { spawn } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './moto.js';
@@ -51,14 +53,52 @@ function run(cmd: string, args: string[], as: { uid: number; gid: number } | nul
   });
 }
 
+const PREFIX = 'warden-pg-';
+/** In each cluster's folder: the pid of the process that made it. */
+const MAKER = 'maker.pid';
+
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+};
+
+/** Stops and removes every cluster whose maker is gone; returns their folders. A folder naming no maker is left be. */
+export async function reapAbandonedClusters(): Promise<string[]> {
+  const bin = postgresBinaries();
+  if (!bin) return [];
+  const as = process.getuid?.() === 0 ? nobody() : null;
+  const reaped: string[] = [];
+  for (const name of readdirSync(tmpdir()).filter((n) => n.startsWith(PREFIX))) {
+    const dir = join(tmpdir(), name);
+    let maker: number;
+    try {
+      maker = Number(readFileSync(join(dir, MAKER), 'utf8'));
+    } catch {
+      continue;
+    }
+    if (!Number.isSafeInteger(maker) || maker <= 0 || alive(maker)) continue;
+    if (existsSync(join(dir, 'data', 'postmaster.pid')))
+      await run(join(bin, 'pg_ctl'), ['stop', '-D', join(dir, 'data'), '-m', 'immediate', '-w'], as, dir).catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+    reaped.push(dir);
+  }
+  return reaped;
+}
+
 /**
- * Starts a cluster. `durable: false` (tests) turns off fsync, which a throwaway cluster does not need; the bench keeps
+ * Starts a cluster (first stopping any a killed run left behind). `durable: false` (tests) turns off fsync, which a throwaway cluster does not need; the bench keeps
  * PostgreSQL's defaults so its figures are a real server's.
  */
 export async function startPostgres(opts: { durable?: boolean } = {}): Promise<PgCluster> {
   const bin = postgresBinaries();
   if (!bin) throw new Error('PostgreSQL server binaries not found (set WARDEN_PG_BIN to the folder holding initdb and pg_ctl)');
-  const dir = mkdtempSync(join(tmpdir(), 'warden-pg-'));
+  await reapAbandonedClusters();
+  const dir = mkdtempSync(join(tmpdir(), PREFIX));
+  writeFileSync(join(dir, MAKER), String(process.pid));
   const as = process.getuid?.() === 0 ? nobody() : null;
   if (as) chownSync(dir, as.uid, as.gid);
   chmodSync(dir, 0o700);

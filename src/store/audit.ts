@@ -101,9 +101,8 @@ const APPEND_SQL = `INSERT INTO audit_events (${COLUMNS.join(', ')}, prev_hash, 
               FROM audit_events) h)
   RETURNING seq, prev_hash, hash`;
 
-/** A row's fields in column order, as bound. */
+/** A row's fields after its seq, in column order, as bound: the store gives the seq, under its write lock. */
 type Fields = readonly [
-  seq: number,
   id: string,
   ts: string,
   kind: EventKind,
@@ -161,8 +160,8 @@ export class AuditLog {
   /** Appends one event as one statement (its own transaction outside one), so concurrent writers keep one linear chain. */
   append(e: NewEvent): AuditRow {
     if (this.pg) return immediate(this.db, () => this.appendPg(e));
-    const fields = this.fields(e, 0);
-    const got = stmt(this.db, APPEND_SQL).get(...fields.slice(1)) as { seq: number; prev_hash: string; hash: string };
+    const fields = this.fields(e);
+    const got = stmt(this.db, APPEND_SQL).get(...fields) as { seq: number; prev_hash: string; hash: string };
     return this.appended(fields, got);
   }
 
@@ -171,8 +170,8 @@ export class AuditLog {
    * (sha256 of prev_hash, a newline and the body, whose seq is the only part not rendered here), under the write lock.
    */
   private appendPg(e: NewEvent): AuditRow {
-    const fields = this.fields(e, 0);
-    const rest = renderBody(fields.slice(1));
+    const fields = this.fields(e);
+    const rest = renderBody(fields);
     const got = stmt(
       this.db,
       `INSERT INTO audit_events (${COLUMNS.join(', ')}, prev_hash, hash)
@@ -182,7 +181,7 @@ export class AuditLog {
        FROM (SELECT COALESCE((SELECT seq FROM audit_events ORDER BY seq DESC LIMIT 1), 0) AS seq,
                     COALESCE((SELECT hash FROM audit_events ORDER BY seq DESC LIMIT 1), '${GENESIS_HASH}') AS hash) h
        RETURNING seq, prev_hash, hash`,
-    ).get(...fields.slice(1), rest.slice(1)) as { seq: number; prev_hash: string; hash: string };
+    ).get(...fields, rest.slice(1)) as { seq: number; prev_hash: string; hash: string };
     return this.appended(fields, got);
   }
 
@@ -192,18 +191,16 @@ export class AuditLog {
    */
   private appended(fields: Fields, got: { seq: number; prev_hash: string; hash: string }): AuditRow {
     if (got.seq % this.checkpointEvery === 0)
-      stmt(this.db, 'INSERT INTO audit_checkpoints (seq, head, at) VALUES (?, ?, ?)').run(got.seq, got.hash, fields[2]);
-    // Built as a literal: Object.fromEntries over the columns cost more than the commit's statement did.
-    const [, id, ts, kind, agent, project, tool, action, request, decision, result, role_arn, request_ids, follows] = fields;
+      stmt(this.db, 'INSERT INTO audit_checkpoints (seq, head, at) VALUES (?, ?, ?)').run(got.seq, got.hash, fields[1]);
+    const [id, ts, kind, agent, project, tool, action, request, decision, result, role_arn, request_ids, follows] = fields;
     const { seq, prev_hash, hash } = got;
     return { seq, id, ts, kind, agent, project, tool, action, request, decision, result, role_arn, request_ids, follows, prev_hash, hash };
   }
 
-  /** The row's fields in column order, as stored: what its hash covers. */
-  private fields(e: NewEvent, seq: number): Fields {
+  /** The row's fields after its seq, as stored: with the seq, what its hash covers. */
+  private fields(e: NewEvent): Fields {
     const at = this.clock();
     return [
-      seq,
       orderedId(at),
       at.toISOString(),
       e.kind,

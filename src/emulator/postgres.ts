@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pidAlive } from '../util/process.js';
 import { freePort } from './moto.js';
 
 export interface PgCluster {
@@ -57,15 +58,6 @@ const PREFIX = 'warden-pg-';
 /** In each cluster's folder: the pid of the process that made it. */
 const MAKER = 'maker.pid';
 
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-};
-
 /** Stops and removes every cluster whose maker is gone; returns their folders. A folder naming no maker is left be. */
 export async function reapAbandonedClusters(): Promise<string[]> {
   const bin = postgresBinaries();
@@ -80,7 +72,7 @@ export async function reapAbandonedClusters(): Promise<string[]> {
     } catch {
       continue;
     }
-    if (!Number.isSafeInteger(maker) || maker <= 0 || alive(maker)) continue;
+    if (!Number.isSafeInteger(maker) || maker <= 0 || pidAlive(maker)) continue;
     if (existsSync(join(dir, 'data', 'postmaster.pid')))
       await run(join(bin, 'pg_ctl'), ['stop', '-D', join(dir, 'data'), '-m', 'immediate', '-w'], as, dir).catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
@@ -90,8 +82,8 @@ export async function reapAbandonedClusters(): Promise<string[]> {
 }
 
 /**
- * Starts a cluster (first stopping any a killed run left behind). `durable: false` (tests) turns off fsync, which a throwaway cluster does not need; the bench keeps
- * PostgreSQL's defaults so its figures are a real server's.
+ * Starts a cluster, first stopping any that a killed run left behind. `durable: false` (tests) turns off fsync, which
+ * a throwaway cluster does not need; the bench keeps PostgreSQL's defaults so its figures are a real server's.
  */
 export async function startPostgres(opts: { durable?: boolean } = {}): Promise<PgCluster> {
   const bin = postgresBinaries();

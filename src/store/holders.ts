@@ -1,6 +1,7 @@
 // Who holds a lock or a call slot: `host:pid:uuid`, so a holder whose process on this host is gone can be told apart.
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
+import { pidAlive } from '../util/process.js';
 
 const HOST = hostname();
 
@@ -11,10 +12,5 @@ export const newHolder = (): string => `${HOST}:${process.pid}:${randomUUID()}`;
 export function holderDead(holder: string): boolean {
   const [host, pid] = holder.split(':');
   if (host !== HOST || !/^\d+$/.test(pid ?? '')) return false;
-  try {
-    process.kill(Number(pid), 0);
-    return false;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code !== 'EPERM';
-  }
+  return !pidAlive(Number(pid));
 }

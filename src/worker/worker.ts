@@ -17,6 +17,7 @@ import type { Store } from '../store/store.js';
 import { allTools } from '../tools/index.js';
 import { windowRule } from '../guard/windows.js';
 import { AnchorBucket, anchorClient, Anchoring } from '../anchors/anchors.js';
+import { pidAlive } from '../util/process.js';
 
 export interface PassReport {
   expired: string[];
@@ -38,15 +39,6 @@ const PERIODIC: { tool: string; every: (p: NonNullable<Policy['projects'][string
 
 /** `host:pid` names a worker process; on this host a dead pid means a dead worker. */
 export const workerId = () => `${hostname()}:${process.pid}`;
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 export class Worker {
   private readonly sessions = new Map<string, AgentAws>();

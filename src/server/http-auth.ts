@@ -16,7 +16,7 @@ export class HttpAuth {
 
   constructor(
     private readonly store: Store,
-    /** The policy in force at this request: an issuer, mapping or agent edited applies from the next one. */
+    /** The policy in force now (for the metadata): an edited issuer is published from the next request. */
     private readonly policyNow: () => Policy,
     /** The URL clients reach /mcp at (known once the listener is bound). */
     private readonly resourceUrl: () => string,
@@ -58,9 +58,9 @@ export class HttpAuth {
     return `Bearer realm="aws-warden", resource_metadata="${this.metadataUrl}", error="invalid_token", error_description="${why.replace(/["\\\r\n]/g, '')}"`;
   }
 
-  async check(bearer: string): Promise<Who> {
+  /** Who `bearer` acts for under `policy`, the one this request is served under (an edited mapping holds from the next). */
+  async check(bearer: string, policy: Policy): Promise<Who> {
     if (bearer.startsWith('wdn_')) return this.store.tokens.check(bearer);
-    const policy = this.policyNow();
     const oauth = policy.http?.oauth;
     if (!oauth) return { refused: 'not an aws-warden token, and the policy names no OAuth issuer' };
     let payload;

@@ -57,7 +57,7 @@ export async function serveHttp(opts: HttpOptions): Promise<{ url: string; close
     let g = guards.get(agentId);
     if (!g) {
       const agent = resolveAgent(policy.current().policy, agentId);
-      const watcher = new PolicyWatcher(policy, agent.id, TOOL_NAMES, loaded);
+      const watcher = new PolicyWatcher(policy, agent.id);
       g = import('./build.js').then(
         (m) => m.guard({ agent, store, watcher, graceMs }, () => latest.get(agentId) as Server, tracker, {}).handlers,
       );
@@ -110,10 +110,12 @@ export async function serveHttp(opts: HttpOptions): Promise<{ url: string; close
     }
     const m = /^Bearer ([^\s]+)$/.exec(req.headers.authorization ?? '');
     if (!m) return unauthorized(res, 'no bearer token (wardenctl agents token issue AGENT)');
-    const who = await auth.check(m[1]);
+    // One policy for the whole request: the token is checked and its agent looked up under the same one.
+    const now = policy.current().policy;
+    const who = await auth.check(m[1], now);
     if ('refused' in who) return unauthorized(res, who.refused);
     // Only an agent of the policy in force now is served: one removed since its token was issued is refused here.
-    if (!Object.hasOwn(policy.current().policy.agents, who.agent)) return unauthorized(res, `agent ${who.agent} is not in the policy`);
+    if (!Object.hasOwn(now.agents, who.agent)) return unauthorized(res, `agent ${who.agent} is not in the policy`);
     if (tracker.closing) {
       res.writeHead(503, { 'content-type': 'text/plain', 'retry-after': '5' });
       return void res.end('aws-warden is shutting down and admits no new calls\n');

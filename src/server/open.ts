@@ -6,6 +6,7 @@ import { log } from '../core/log.js';
 import { readPolicyFile } from '../policy/load.js';
 import { Store } from '../store/store.js';
 import { TOOL_NAMES } from '../tools/names.js';
+import { PolicyFile } from './policy-file.js';
 import { PolicyWatcher } from './policy-watch.js';
 
 export interface ServeOptions {
@@ -21,7 +22,7 @@ export function openBase(opts: ServeOptions) {
   const loaded = readPolicyFile(opts.policyFile, TOOL_NAMES);
   const policy = loaded.policy;
   const agent = resolveAgent(policy, opts.agentId);
-  const watcher = new PolicyWatcher(opts.policyFile, agent.id, TOOL_NAMES, loaded);
+  const watcher = new PolicyWatcher(new PolicyFile(opts.policyFile, TOOL_NAMES, loaded), agent.id);
   const store = openServedStore(opts.dbFile);
   return { agent, store, watcher, graceMs: policy.shutdown_grace_seconds * 1000 };
 }

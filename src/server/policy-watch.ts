@@ -3,26 +3,21 @@
 // away (or moves it to another project) refuses every call until the agent is back (or, moved, until a restart).
 import { resolveAgent, type AgentContext } from '../core/agent.js';
 import { log } from '../core/log.js';
-import type { Policy } from '../policy/schema.js';
-import { PolicyFile, type PolicySnapshot } from './policy-file.js';
+import type { PolicyFile, PolicySnapshot } from './policy-file.js';
 
 export type PolicyState = { agent: AgentContext; refused: null } | { agent: null; refused: string };
 
 export class PolicyWatcher {
-  private readonly source: PolicyFile;
   private seen: PolicySnapshot;
   private state: PolicyState;
   /** The project this server acts in: its AWS session is tagged with it, so it never changes while it runs. */
   private readonly project: string;
 
-  /** `file`: the policy's path, or a PolicyFile other readers share. */
+  /** `source`: the policy file, which other readers (the HTTP server's authentication, other agents) may share. */
   constructor(
-    file: string | PolicyFile,
+    private readonly source: PolicyFile,
     private readonly agentId: string,
-    knownTools: readonly string[],
-    initial: { policy: Policy; sha256: string },
   ) {
-    this.source = typeof file === 'string' ? new PolicyFile(file, knownTools, initial) : file;
     this.seen = this.source.current();
     const agent = resolveAgent(this.seen.policy, agentId);
     this.project = agent.projectId;

@@ -79,6 +79,31 @@ function raw(headers: Record<string, string>, body: string, declaredLength = Buf
   });
 }
 
+/** A body sent chunked (no Content-Length), 64 KiB at a time until the server answers or `bytes` are sent: its status. */
+function chunked(headers: Record<string, string>, bytes: number): Promise<number> {
+  const u = new URL(url);
+  return new Promise((resolve, reject) => {
+    let answered = false;
+    const req = request({ host: u.hostname, port: u.port, path: '/mcp', method: 'POST', headers }, (res) => {
+      answered = true;
+      res.resume();
+      resolve(res.statusCode ?? 0);
+      req.destroy();
+    });
+    req.on('error', (e: NodeJS.ErrnoException) => (['ECONNRESET', 'EPIPE'].includes(e.code ?? '') ? undefined : reject(e)));
+    const piece = Buffer.alloc(64 * 1024, 0x20);
+    let sent = 0;
+    const more = () => {
+      while (!answered && sent < bytes) {
+        sent += piece.length;
+        if (!req.write(piece)) return void req.once('drain', more);
+      }
+      if (!answered) req.end();
+    };
+    more();
+  });
+}
+
 const post = (headers: Record<string, string>, body = '{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{}}') =>
   fetch(url, {
     method: 'POST',
@@ -229,6 +254,26 @@ describe('aws-warden serve --http', () => {
     const host = await raw({ host: 'evil.example', ...auth }, '{}');
     expect(host).toBe(403);
   });
+
+  it(
+    'bounds a body sent without a Content-Length as it arrives, and answers a body that is not JSON with a parse error',
+    { timeout: 60_000 },
+    async () => {
+      const auth = {
+        authorization: `Bearer ${tokens[w.agent]}`,
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+      };
+      expect(await chunked(auth, 6 * 2 ** 20)).toBe(413);
+      const bad = await post({ authorization: `Bearer ${tokens[w.agent]}` }, '{"jsonrpc":"2.0","id":1,');
+      expect(bad.status).toBe(400);
+      expect(await bad.json()).toMatchObject({ error: { code: -32700 }, id: null });
+      // Under the bound, a body sent chunked is served as any other.
+      expect(await chunked(auth, 0)).not.toBe(413);
+      const ok = await post({ authorization: `Bearer ${tokens[w.agent]}` });
+      expect(ok.status).toBe(200);
+    },
+  );
 
   it('refuses --agent with --http, and a malformed --listen, before serving anything', () => {
     const a = spawnSync(process.execPath, [CLI, 'serve', '--http', '--agent', w.agent, '--policy', policyFile, '--db', dbFile], {

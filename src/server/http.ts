@@ -16,6 +16,7 @@ import type { ToolHandlers } from './create-server.js';
 import { CallTracker } from './drain.js';
 import { eraFactory } from './era-factory.js';
 import { HttpAuth } from './http-auth.js';
+import { readJsonBody } from './http-body.js';
 import { openServedStore } from './open.js';
 import { PolicyFile } from './policy-file.js';
 import { PolicyWatcher } from './policy-watch.js';
@@ -93,6 +94,10 @@ export async function serveHttp(opts: HttpOptions): Promise<{ url: string; close
     res.writeHead(401, { 'content-type': 'application/json', 'www-authenticate': auth.challenge(why) });
     res.end(JSON.stringify({ jsonrpc: '2.0', error: { code: -32001, message: `unauthorized: ${why}` }, id: null }));
   };
+  const tooLarge = (res: ServerResponse) => {
+    res.writeHead(413, { 'content-type': 'text/plain', connection: 'close' });
+    res.end(`request body over ${maxBody} bytes\n`);
+  };
   const serve = async (req: IncomingMessage & { auth?: unknown }, res: ServerResponse) => {
     if (!validHost(req, res) || !validOrigin(req, res)) return;
     const path = new URL(req.url ?? '/', 'http://warden').pathname;
@@ -104,10 +109,7 @@ export async function serveHttp(opts: HttpOptions): Promise<{ url: string; close
       res.writeHead(404, { 'content-type': 'text/plain' });
       return void res.end('aws-warden serves MCP at /mcp\n');
     }
-    if (Number(req.headers['content-length'] ?? 0) > maxBody) {
-      res.writeHead(413, { 'content-type': 'text/plain', connection: 'close' });
-      return void res.end(`request body over ${maxBody} bytes\n`);
-    }
+    if (Number(req.headers['content-length'] ?? 0) > maxBody) return tooLarge(res);
     const m = /^Bearer ([^\s]+)$/.exec(req.headers.authorization ?? '');
     if (!m) return unauthorized(res, 'no bearer token (wardenctl agents token issue AGENT)');
     // One policy for the whole request: the token is checked and its agent looked up under the same one.
@@ -121,7 +123,17 @@ export async function serveHttp(opts: HttpOptions): Promise<{ url: string; close
       return void res.end('aws-warden is shutting down and admits no new calls\n');
     }
     req.auth = { token: who.id, clientId: who.agent, scopes: [] };
-    await mcp(req as never, res);
+    if (req.method !== 'POST') return void (await mcp(req as never, res));
+    const body = await readJsonBody(req, maxBody);
+    if ('tooLarge' in body) return tooLarge(res);
+    if ('invalid' in body) {
+      res.writeHead(400, { 'content-type': 'application/json' });
+      return void res.end(
+        JSON.stringify({ jsonrpc: '2.0', error: { code: -32700, message: 'Parse error: the request body is not valid JSON' }, id: null }),
+      );
+    }
+    // An empty body is the SDK's to refuse; its stream is spent, so it reads nothing again.
+    await mcp(req as never, res, 'parsed' in body ? body.parsed : undefined);
   };
   const server = createServer((req, res) => void serve(req, res).catch((e: unknown) => log.error(`HTTP: ${(e as Error).message}`)));
   await new Promise<void>((resolve, reject) => {

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { packageRoot } from '../src/emulator/moto.js';
 import { Store } from '../src/store/store.js';
 import { ms, summarize } from './stats.js';
-import { wirePolicy } from './stdio.js';
+import { WARM_UP, wirePolicy } from './stdio.js';
 
 const CLI = join(packageRoot(), 'dist', 'src', 'cli', 'aws-warden.js');
 
@@ -40,7 +40,7 @@ export async function httpBench(
       const samples: number[] = [];
       const pings: number[] = [];
       const lists: number[] = [];
-      for (let i = 0; i < 30; i++) await client.callTool({ name: 'get_status', arguments: {} });
+      for (let i = 0; i < WARM_UP; i++) await client.callTool({ name: 'get_status', arguments: {} });
       // Alternating with an MCP ping over the same HTTP endpoint: the transport's own floor, no guard in it.
       for (let i = 0; i < n; i++) {
         let t = performance.now();

@@ -239,6 +239,21 @@ describe.each(backends)('the $name store', (b) => {
     }),
   );
 
+  it.skipIf(skip)('leaves nothing of a write that fails on its own, and the next write and transaction commit', () =>
+    withStore((store) => {
+      store.ledger.reserve('e1', 'p', 'x', 't', 5);
+      // A second reservation for the same approval breaks its key: that write is refused whole.
+      expect(() => store.ledger.reserve('e1', 'p', 'x', 't', 500)).toThrow(/unique|UNIQUE/);
+      // The connection is not left inside a failed transaction: the next writes commit, alone and in a transaction.
+      store.audit.append({ kind: 'requested', agent: 'a', project: 'p', tool: 't' });
+      // A transaction that runs no statement commits nothing and leaves the connection as it was.
+      expect(store.transaction(() => 7)).toBe(7);
+      store.transaction(() => store.ledger.reserve('e2', 'p', 'x', 't', 10));
+      expect(store.ledger.facts('p', 1000)?.reservedCents).toBe(15);
+      expect(store.audit.verify()).toMatchObject({ ok: true, count: 1 });
+    }),
+  );
+
   it.skipIf(skip)('holds locks with leases: one holder, taken over once expired or released', () =>
     withStore((store) => {
       const first = store.locks.tryAcquire('svc', 60_000);

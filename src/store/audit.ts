@@ -159,7 +159,8 @@ export class AuditLog {
 
   /** Appends one event as one statement (its own transaction outside one), so concurrent writers keep one linear chain. */
   append(e: NewEvent): AuditRow {
-    if (this.pg) return immediate(this.db, () => this.appendPg(e));
+    // Its one statement is an INSERT: outside a transaction it takes the write lock and commits in one hop.
+    if (this.pg) return this.appendPg(e);
     const fields = this.fields(e);
     const got = stmt(this.db, APPEND_SQL).get(...fields) as { seq: number; prev_hash: string; hash: string };
     return this.appended(fields, got);

@@ -10,7 +10,17 @@ pg.types.setTypeParser(pg.types.builtins.BOOL, (v) => (v === 't' ? 1 : 0));
 
 export type PgRequest =
   | { op: 'open'; url: string; readOnly: boolean; lockTimeoutMs: number }
-  | { op: 'query'; conn: number; text: string; values?: unknown[]; array?: boolean }
+  | {
+      op: 'query';
+      conn: number;
+      text: string;
+      values?: unknown[];
+      array?: boolean;
+      /** Run first, in the same hop: the transaction's BEGIN and write lock, sent with its first statement. */
+      begin?: string;
+      /** COMMIT after the statement (ROLLBACK if anything failed), in the same hop: a write that is its own transaction. */
+      commit?: boolean;
+    }
   | { op: 'close'; conn: number };
 
 export type PgResponse =
@@ -50,7 +60,16 @@ async function handle(req: PgRequest): Promise<PgResponse> {
   const config: pg.QueryArrayConfig | pg.QueryConfig = req.array
     ? { text: req.text, values: req.values, rowMode: 'array' }
     : { text: req.text, values: req.values };
-  const res = (await entry.client.query(config as pg.QueryConfig)) as pg.QueryResult | pg.QueryResult[];
+  let res: pg.QueryResult | pg.QueryResult[];
+  try {
+    if (req.begin) await entry.client.query(req.begin);
+    res = (await entry.client.query(config as pg.QueryConfig)) as pg.QueryResult | pg.QueryResult[];
+    if (req.commit) await entry.client.query('COMMIT');
+  } catch (e) {
+    // Its own transaction failed: nothing of it stays (a failed COMMIT has ended the transaction already).
+    if (req.commit) await entry.client.query('ROLLBACK').catch(() => undefined);
+    throw e;
+  }
   // A multi-statement text (BEGIN; SELECT pg_advisory_xact_lock(…)) answers with one result per statement.
   const last = Array.isArray(res) ? res[res.length - 1] : res;
   return { ok: true, rows: last.rows, rowCount: last.rowCount ?? 0 };

@@ -12,6 +12,9 @@ import { shownLocation, type Db, type Statement } from './sql.js';
 /** The advisory lock every write transaction takes first: one writer at a time on the whole store, as in SQLite. */
 export const WRITE_LOCK = 7_302_761_108;
 
+/** What opens every write transaction: BEGIN, then the store's write lock. */
+const BEGIN = `BEGIN; SELECT pg_advisory_xact_lock(${WRITE_LOCK})`;
+
 /** Waits for another process's write transaction this long before failing (SQLite's busy_timeout is the same). */
 const LOCK_TIMEOUT_MS = 10_000;
 
@@ -113,6 +116,8 @@ export class PostgresDb implements Db {
   private depth = 0;
   /** Why an inner transaction failed: the whole transaction then rolls back, whatever the outer one does. */
   private poisoned: Error | null = null;
+  /** A transaction is open here but its BEGIN not yet sent: it goes with the first statement. */
+  private unbegun = false;
 
   private constructor(
     conn: number,
@@ -151,12 +156,18 @@ export class PostgresDb implements Db {
     return new PgStatement(this, sql);
   }
 
-  /** One round trip; a write outside a transaction takes the write lock for itself, as an SQLite write would. */
+  /**
+   * One hop to the worker. A write outside a transaction takes the write lock for itself, as an SQLite write would:
+   * BEGIN and the lock, the statement and COMMIT in that one hop. The first statement of a transaction carries its
+   * BEGIN and lock.
+   */
   query(text: string, values?: unknown[], opts: { array?: boolean; writes?: boolean } = {}): { rows: unknown[]; rowCount: number } {
-    if (opts.writes && this.depth === 0) return this.immediate(() => this.query(text, values, { array: opts.array }));
     if (this.conn === null) throw new Error('the store is closed');
     if (this.poisoned) throw new Error(`a store transaction inside this one failed (${this.poisoned.message}); it is rolled back whole`);
-    const res = call({ op: 'query', conn: this.conn, text, values, array: opts.array });
+    const alone = opts.writes === true && this.depth === 0;
+    const begin = alone || this.unbegun ? BEGIN : undefined;
+    this.unbegun = false;
+    const res = call({ op: 'query', conn: this.conn, text, values, array: opts.array, begin, commit: alone });
     if (!res.ok) throw Object.assign(new Error(res.message), { code: res.code ? `PG_${res.code}` : undefined });
     return { rows: res.rows ?? [], rowCount: res.rowCount ?? 0 };
   }
@@ -180,7 +191,8 @@ export class PostgresDb implements Db {
         this.depth--;
       }
     }
-    this.query(`BEGIN; SELECT pg_advisory_xact_lock(${WRITE_LOCK})`);
+    // BEGIN and the lock go with the transaction's first statement (one hop fewer); one that runs none sends nothing.
+    this.unbegun = true;
     this.depth = 1;
     let result: T;
     try {
@@ -188,17 +200,20 @@ export class PostgresDb implements Db {
       if (result instanceof Promise) throw new TypeError('a store transaction cannot be async');
       if (this.poisoned) throw this.poisoned;
     } catch (e) {
+      const begun = !this.unbegun;
       this.depth = 0;
       this.poisoned = null;
+      this.unbegun = false;
       try {
-        this.query('ROLLBACK');
+        if (begun) this.query('ROLLBACK');
       } catch {
         // The connection is gone: PostgreSQL rolls back what it had.
       }
       throw e;
     }
     this.depth = 0;
-    this.query('COMMIT');
+    if (this.unbegun) this.unbegun = false;
+    else this.query('COMMIT');
     return result;
   }
 

@@ -254,6 +254,20 @@ describe.each(backends)('the $name store', (b) => {
     }),
   );
 
+  it.skipIf(skip)('serves on when another process alters a table under its prepared statements', () =>
+    withStore(async (store, location) => {
+      const first = store.audit.append({ kind: 'requested', agent: 'a', project: 'p', tool: 't' });
+      expect(store.audit.tail({ limit: 5 })).toHaveLength(1);
+      expect(store.audit.get(first.id)?.id).toBe(first.id);
+      // A newer aws-warden migrating the shared store adds a column: the rows these statements return change shape.
+      await b.tamper(location, 'ALTER TABLE audit_events ADD COLUMN note TEXT');
+      expect(store.audit.tail({ limit: 5 }).map((r) => r.id)).toEqual([first.id]);
+      expect(store.audit.get(first.id)?.id).toBe(first.id);
+      store.audit.append({ kind: 'requested', agent: 'a', project: 'p', tool: 't' });
+      expect(store.audit.tail({ limit: 5 })).toHaveLength(2);
+    }),
+  );
+
   it.skipIf(skip)('holds locks with leases: one holder, taken over once expired or released', () =>
     withStore((store) => {
       const first = store.locks.tryAcquire('svc', 60_000);

@@ -26,7 +26,31 @@ export type PgRequest =
 export type PgResponse =
   { ok: true; conn?: number; rows?: unknown[]; rowCount?: number } | { ok: false; message: string; code?: string; lost?: boolean };
 
-const clients = new Map<number, { client: pg.Client; lost: string | null }>();
+interface Connection {
+  client: pg.Client;
+  lost: string | null;
+  /** The statements prepared on this connection, by text: PostgreSQL parses and plans each once, not at every call. */
+  prepared: Map<string, string>;
+  /** Names handed out on this connection (a forgotten statement's name is never reused). */
+  named: number;
+}
+
+const clients = new Map<number, Connection>();
+
+/** Distinct statement texts prepared per connection at most; past this a new text runs unprepared. */
+const MAX_PREPARED = 500;
+
+/**
+ * The name a statement with parameters runs under on `entry`, prepared at its first use. A text without parameters
+ * (BEGIN with the write lock, COMMIT, a migration's script) may hold several commands, which only the simple protocol
+ * takes: it runs unprepared.
+ */
+function preparedName(entry: Connection, text: string, values: unknown[] | undefined): string | undefined {
+  if (!values?.length) return undefined;
+  let name = entry.prepared.get(text);
+  if (!name && entry.prepared.size < MAX_PREPARED) entry.prepared.set(text, (name = `warden_${++entry.named}`));
+  return name;
+}
 let nextConn = 1;
 
 async function handle(req: PgRequest): Promise<PgResponse> {
@@ -40,7 +64,7 @@ async function handle(req: PgRequest): Promise<PgResponse> {
       statement_timeout: 60_000,
       idle_in_transaction_session_timeout: 60_000,
     });
-    const entry = { client, lost: null as string | null };
+    const entry: Connection = { client, lost: null, prepared: new Map(), named: 0 };
     // A connection the server drops (restart, admin kill) fails the next statement, never the process.
     client.on('error', (e) => (entry.lost = e.message));
     await client.connect();
@@ -57,15 +81,18 @@ async function handle(req: PgRequest): Promise<PgResponse> {
   }
   if (!entry) return { ok: false, message: 'the PostgreSQL connection is closed' };
   if (entry.lost) return { ok: false, message: `the PostgreSQL connection was lost: ${entry.lost}`, lost: true };
+  const name = preparedName(entry, req.text, req.values);
   const config: pg.QueryArrayConfig | pg.QueryConfig = req.array
-    ? { text: req.text, values: req.values, rowMode: 'array' }
-    : { text: req.text, values: req.values };
+    ? { name, text: req.text, values: req.values, rowMode: 'array' }
+    : { name, text: req.text, values: req.values };
   let res: pg.QueryResult | pg.QueryResult[];
   try {
     if (req.begin) await entry.client.query(req.begin);
     res = (await entry.client.query(config as pg.QueryConfig)) as pg.QueryResult | pg.QueryResult[];
     if (req.commit) await entry.client.query('COMMIT');
   } catch (e) {
+    // A table changed under a prepared statement whose rows it shapes: prepared afresh at its next use.
+    if ((e as { code?: string }).code === '0A000') entry.prepared.delete(req.text);
     // Its own transaction failed: nothing of it stays (a failed COMMIT has ended the transaction already).
     if (req.commit) await entry.client.query('ROLLBACK').catch(() => undefined);
     throw e;

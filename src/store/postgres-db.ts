@@ -167,7 +167,11 @@ export class PostgresDb implements Db {
     const alone = opts.writes === true && this.depth === 0;
     const begin = alone || this.unbegun ? BEGIN : undefined;
     this.unbegun = false;
-    const res = call({ op: 'query', conn: this.conn, text, values, array: opts.array, begin, commit: alone });
+    let res = call({ op: 'query', conn: this.conn, text, values, array: opts.array, begin, commit: alone });
+    // A table altered under a prepared statement (another process migrated the store): outside a transaction nothing
+    // of the statement ran, so it runs once more, prepared afresh. Inside one, the transaction fails whole.
+    if (!res.ok && res.code === '0A000' && this.depth === 0)
+      res = call({ op: 'query', conn: this.conn, text, values, array: opts.array, begin, commit: alone });
     if (!res.ok) throw Object.assign(new Error(res.message), { code: res.code ? `PG_${res.code}` : undefined });
     return { rows: res.rows ?? [], rowCount: res.rowCount ?? 0 };
   }

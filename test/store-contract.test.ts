@@ -7,8 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { STORE_TABLES } from '../src/store/copy.js';
 import { latestVersion } from '../src/store/migrations.js';
 import { latestPostgresVersion } from '../src/store/pg-migrations.js';
-import { Store } from '../src/store/store.js';
-import { rawDb } from '../src/store/store.js';
+import { PostgresDb } from '../src/store/postgres-db.js';
+import { rawDb, Store } from '../src/store/store.js';
 import { freshPgDatabase, hasPostgres, pgExec } from './helpers/pg.js';
 import { emptyPlan, runNode } from './helpers/spawned.js';
 
@@ -265,6 +265,22 @@ describe.each(backends)('the $name store', (b) => {
       expect(store.audit.get(first.id)?.id).toBe(first.id);
       store.audit.append({ kind: 'requested', agent: 'a', project: 'p', tool: 't' });
       expect(store.audit.tail({ limit: 5 })).toHaveLength(2);
+    }),
+  );
+
+  it.skipIf(skip || b.name !== 'postgres')('serves on unprepared when its prepared statements vanish (a pooler in front)', () =>
+    withStore((_, location) => {
+      const db = PostgresDb.connect(location);
+      const store = new Store(db);
+      const first = store.audit.append({ kind: 'requested', agent: 'a', project: 'p', tool: 't' });
+      expect(store.audit.get(first.id)?.id).toBe(first.id);
+      // What a transaction-mode pooler does to a connection's prepared statements: they are not there on the next one.
+      db.query('DEALLOCATE ALL');
+      expect(store.audit.get(first.id)?.id).toBe(first.id);
+      store.audit.append({ kind: 'requested', agent: 'a', project: 'p', tool: 't' });
+      expect(store.transaction(() => store.audit.tail({ limit: 5 }))).toHaveLength(2);
+      expect(store.audit.verify()).toMatchObject({ ok: true, count: 2 });
+      store.close();
     }),
   );
 

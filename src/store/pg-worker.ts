@@ -33,6 +33,11 @@ interface Connection {
   prepared: Map<string, string>;
   /** Names handed out on this connection (a forgotten statement's name is never reused). */
   named: number;
+  /**
+   * A prepared statement went missing under the connection (a pooler in front of PostgreSQL that hands each
+   * transaction another server connection): this connection runs every statement unprepared from then on.
+   */
+  unprepared: boolean;
 }
 
 const clients = new Map<number, Connection>();
@@ -46,7 +51,7 @@ const MAX_PREPARED = 500;
  * takes: it runs unprepared.
  */
 function preparedName(entry: Connection, text: string, values: unknown[] | undefined): string | undefined {
-  if (!values?.length) return undefined;
+  if (!values?.length || entry.unprepared) return undefined;
   let name = entry.prepared.get(text);
   if (!name && entry.prepared.size < MAX_PREPARED) entry.prepared.set(text, (name = `warden_${++entry.named}`));
   return name;
@@ -64,7 +69,7 @@ async function handle(req: PgRequest): Promise<PgResponse> {
       statement_timeout: 60_000,
       idle_in_transaction_session_timeout: 60_000,
     });
-    const entry: Connection = { client, lost: null, prepared: new Map(), named: 0 };
+    const entry: Connection = { client, lost: null, prepared: new Map(), named: 0, unprepared: false };
     // A connection the server drops (restart, admin kill) fails the next statement, never the process.
     client.on('error', (e) => (entry.lost = e.message));
     await client.connect();
@@ -92,7 +97,9 @@ async function handle(req: PgRequest): Promise<PgResponse> {
     if (req.commit) await entry.client.query('COMMIT');
   } catch (e) {
     // A table changed under a prepared statement whose rows it shapes: prepared afresh at its next use.
-    if ((e as { code?: string }).code === '0A000') entry.prepared.delete(req.text);
+    const code = (e as { code?: string }).code;
+    if (code === '0A000') entry.prepared.delete(req.text);
+    if (code === '26000') entry.unprepared = true;
     // Its own transaction failed: nothing of it stays (a failed COMMIT has ended the transaction already).
     if (req.commit) await entry.client.query('ROLLBACK').catch(() => undefined);
     throw e;

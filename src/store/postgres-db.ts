@@ -168,9 +168,10 @@ export class PostgresDb implements Db {
     const begin = alone || this.unbegun ? BEGIN : undefined;
     this.unbegun = false;
     let res = call({ op: 'query', conn: this.conn, text, values, array: opts.array, begin, commit: alone });
-    // A table altered under a prepared statement (another process migrated the store): outside a transaction nothing
-    // of the statement ran, so it runs once more, prepared afresh. Inside one, the transaction fails whole.
-    if (!res.ok && res.code === '0A000' && this.depth === 0)
+    // A table altered under a prepared statement (another process migrated the store), or the statement gone (a
+    // pooler gave this transaction another server connection): outside a transaction nothing of the statement ran, so
+    // it runs once more, prepared afresh or unprepared. Inside one, the transaction fails whole.
+    if (!res.ok && (res.code === '0A000' || res.code === '26000') && this.depth === 0)
       res = call({ op: 'query', conn: this.conn, text, values, array: opts.array, begin, commit: alone });
     if (!res.ok) throw Object.assign(new Error(res.message), { code: res.code ? `PG_${res.code}` : undefined });
     return { rows: res.rows ?? [], rowCount: res.rowCount ?? 0 };

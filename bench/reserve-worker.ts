@@ -1,6 +1,7 @@
 // One server process racing others for the same budget, for the race test and the bench:
 // node dist/bench/reserve-worker.js DB POLICY_FILE AGENT COUNT START_AT_MS [CENTS_EACH] [PAUSE_MS]
-// Prints one JSON line: approved / denied / other counts and each check+reserve's latency in ms.
+// Prints one JSON line: approved / denied / other counts, each check+reserve's latency in ms (`checkMs`: the check, the
+// reservation and the approved row, one transaction) and with the call's requested row appended before it (`ms`).
 import { readFileSync } from 'node:fs';
 import type { Plan } from '../src/guard/types.js';
 import { parsePolicy } from '../src/policy/load.js';
@@ -21,7 +22,7 @@ const req = {
   tool: 'reserve',
 };
 await new Promise((r) => setTimeout(r, Math.max(0, Number(startAt) - Date.now())));
-const out = { approved: 0, denied: 0, other: 0, ms: [] as number[] };
+const out = { approved: 0, denied: 0, other: 0, ms: [] as number[], checkMs: [] as number[] };
 for (let i = 0; i < Number(count); i++) {
   const plan: Plan = {
     tool: 'reserve',
@@ -37,6 +38,7 @@ for (let i = 0; i < Number(count); i++) {
   };
   const t = performance.now();
   const requested = store.audit.append({ kind: 'requested', agent: agent.id, project: agent.projectId, tool: 'reserve', request: { i } });
+  const c = performance.now();
   const gate = decideAndRecord(store, {
     req,
     plan,
@@ -47,6 +49,7 @@ for (let i = 0; i < Number(count); i++) {
     mutating: true,
     args: {},
   });
+  out.checkMs.push(performance.now() - c);
   out.ms.push(performance.now() - t);
   if (gate.kind === 'approved') out.approved++;
   else if (gate.decision.outcome === 'deny' && gate.decision.rule === 'budget') out.denied++;

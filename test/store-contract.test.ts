@@ -284,6 +284,54 @@ describe.each(backends)('the $name store', (b) => {
     }),
   );
 
+  it.skipIf(skip)('commits a reservation alone in its transaction, shows it to a read after it, and keeps nothing of one that fails', () =>
+    withStore((store, location) => {
+      // The reservation alone in its transaction (on PostgreSQL its BEGIN goes with it): committed, as another
+      // connection sees.
+      store.transaction(() => store.ledger.reserve('e1', 'p', 'x', 't', 5));
+      const other = Store.open(location);
+      expect(other.ledger.facts('p', 1000)?.reservedCents).toBe(5);
+      other.close();
+      // A read after a reservation in the same transaction sees it.
+      expect(store.transaction(() => (store.ledger.reserve('e2', 'p', 'x', 't', 10), store.ledger.facts('p', 1000)?.reservedCents))).toBe(
+        15,
+      );
+      // An approved row and a reservation that breaks its key: the transaction fails whole, the row is not kept.
+      expect(() =>
+        store.transaction(() => {
+          store.audit.append({ kind: 'approved', agent: 'a', project: 'p', tool: 't' });
+          store.ledger.reserve('e1', 'p', 'x', 't', 500);
+        }),
+      ).toThrow(/unique|UNIQUE/);
+      expect(store.audit.verify()).toMatchObject({ ok: true, count: 0 });
+      expect(store.ledger.facts('p', 1000)?.reservedCents).toBe(15);
+    }),
+  );
+
+  it.skipIf(skip || b.name !== 'postgres')(
+    'fails a transaction PostgreSQL rolled back at its COMMIT, when a failed statement was caught inside it',
+    () =>
+      withStore((_, location) => {
+        const db = PostgresDb.connect(location);
+        const store = new Store(db);
+        store.ledger.reserve('e1', 'p', 'x', 't', 5);
+        expect(() =>
+          store.transaction(() => {
+            store.audit.append({ kind: 'approved', agent: 'a', project: 'p', tool: 't' });
+            try {
+              db.query(
+                "INSERT INTO budget_reservations (event_id, project, agent, tool, cents_month, state, created_at) VALUES ('e1', 'p', 'x', 't', 1, 'reserved', 'now')",
+              );
+            } catch {
+              // Caught: as far as this code knows, the transaction goes on.
+            }
+          }),
+        ).toThrow(/rolled the transaction back at its COMMIT/);
+        expect(store.audit.verify()).toMatchObject({ ok: true, count: 0 });
+        store.close();
+      }),
+  );
+
   it.skipIf(skip)('holds locks with leases: one holder, taken over once expired or released', () =>
     withStore((store) => {
       const first = store.locks.tryAcquire('svc', 60_000);

@@ -24,7 +24,8 @@ export type PgRequest =
   | { op: 'close'; conn: number };
 
 export type PgResponse =
-  { ok: true; conn?: number; rows?: unknown[]; rowCount?: number } | { ok: false; message: string; code?: string; lost?: boolean };
+  | { ok: true; conn?: number; rows?: unknown[]; rowCount?: number; command?: string }
+  | { ok: false; message: string; code?: string; lost?: boolean };
 
 interface Connection {
   client: pg.Client;
@@ -106,7 +107,7 @@ async function handle(req: PgRequest): Promise<PgResponse> {
   }
   // A multi-statement text (BEGIN; SELECT pg_advisory_xact_lock(…)) answers with one result per statement.
   const last = Array.isArray(res) ? res[res.length - 1] : res;
-  return { ok: true, rows: last.rows, rowCount: last.rowCount ?? 0 };
+  return { ok: true, rows: last.rows, rowCount: last.rowCount ?? 0, command: last.command };
 }
 
 runAsWorker(async (req: PgRequest): Promise<PgResponse> => {

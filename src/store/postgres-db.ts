@@ -161,7 +161,11 @@ export class PostgresDb implements Db {
    * BEGIN and the lock, the statement and COMMIT in that one hop. The first statement of a transaction carries its
    * BEGIN and lock.
    */
-  query(text: string, values?: unknown[], opts: { array?: boolean; writes?: boolean } = {}): { rows: unknown[]; rowCount: number } {
+  query(
+    text: string,
+    values?: unknown[],
+    opts: { array?: boolean; writes?: boolean } = {},
+  ): { rows: unknown[]; rowCount: number; command?: string } {
     if (this.conn === null) throw new Error('the store is closed');
     if (this.poisoned) throw new Error(`a store transaction inside this one failed (${this.poisoned.message}); it is rolled back whole`);
     const alone = opts.writes === true && this.depth === 0;
@@ -174,7 +178,7 @@ export class PostgresDb implements Db {
     if (!res.ok && (res.code === '0A000' || res.code === '26000') && this.depth === 0)
       res = call({ op: 'query', conn: this.conn, text, values, array: opts.array, begin, commit: alone });
     if (!res.ok) throw Object.assign(new Error(res.message), { code: res.code ? `PG_${res.code}` : undefined });
-    return { rows: res.rows ?? [], rowCount: res.rowCount ?? 0 };
+    return { rows: res.rows ?? [], rowCount: res.rowCount ?? 0, command: res.command };
   }
 
   /**
@@ -217,9 +221,28 @@ export class PostgresDb implements Db {
       throw e;
     }
     this.depth = 0;
+    // A transaction that sent nothing has nothing to commit.
     if (this.unbegun) this.unbegun = false;
-    else this.query('COMMIT');
+    else this.commit();
     return result;
+  }
+
+  /**
+   * COMMIT. One PostgreSQL answers with ROLLBACK (a statement of the transaction had failed and its error was caught)
+   * is a failure, not a success that kept nothing.
+   */
+  private commit(): void {
+    try {
+      if (this.query('COMMIT').command === 'ROLLBACK')
+        throw new Error('PostgreSQL rolled the transaction back at its COMMIT: a statement in it had failed; nothing of it was kept');
+    } catch (e) {
+      try {
+        this.query('ROLLBACK');
+      } catch {
+        // The connection is gone: PostgreSQL rolls back what it had.
+      }
+      throw e;
+    }
   }
 
   /** Whether a transaction is open on this connection. */

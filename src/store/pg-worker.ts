@@ -97,7 +97,8 @@ async function handle(req: PgRequest): Promise<PgResponse> {
     res = (await entry.client.query(config as pg.QueryConfig)) as pg.QueryResult | pg.QueryResult[];
     if (req.commit) await entry.client.query('COMMIT');
   } catch (e) {
-    // A table changed under a prepared statement whose rows it shapes: prepared afresh at its next use.
+    // A table changed under a prepared statement whose rows it shapes (0A000): prepared afresh at its next use. A
+    // prepared statement gone (26000): none is prepared on this connection again.
     const code = (e as { code?: string }).code;
     if (code === '0A000') entry.prepared.delete(req.text);
     if (code === '26000') entry.unprepared = true;

@@ -268,22 +268,6 @@ describe.each(backends)('the $name store', (b) => {
     }),
   );
 
-  it.skipIf(skip || b.name !== 'postgres')('serves on unprepared when its prepared statements vanish (a pooler in front)', () =>
-    withStore((_, location) => {
-      const db = PostgresDb.connect(location);
-      const store = new Store(db);
-      const first = store.audit.append({ kind: 'requested', agent: 'a', project: 'p', tool: 't' });
-      expect(store.audit.get(first.id)?.id).toBe(first.id);
-      // What a transaction-mode pooler does to a connection's prepared statements: they are not there on the next one.
-      db.query('DEALLOCATE ALL');
-      expect(store.audit.get(first.id)?.id).toBe(first.id);
-      store.audit.append({ kind: 'requested', agent: 'a', project: 'p', tool: 't' });
-      expect(store.transaction(() => store.audit.tail({ limit: 5 }))).toHaveLength(2);
-      expect(store.audit.verify()).toMatchObject({ ok: true, count: 2 });
-      store.close();
-    }),
-  );
-
   it.skipIf(skip)('commits a reservation alone in its transaction, shows it to a read after it, and keeps nothing of one that fails', () =>
     withStore((store, location) => {
       // The reservation alone in its transaction (on PostgreSQL its BEGIN goes with it): committed, as another
@@ -306,30 +290,6 @@ describe.each(backends)('the $name store', (b) => {
       expect(store.audit.verify()).toMatchObject({ ok: true, count: 0 });
       expect(store.ledger.facts('p', 1000)?.reservedCents).toBe(15);
     }),
-  );
-
-  it.skipIf(skip || b.name !== 'postgres')(
-    'fails a transaction PostgreSQL rolled back at its COMMIT, when a failed statement was caught inside it',
-    () =>
-      withStore((_, location) => {
-        const db = PostgresDb.connect(location);
-        const store = new Store(db);
-        store.ledger.reserve('e1', 'p', 'x', 't', 5);
-        expect(() =>
-          store.transaction(() => {
-            store.audit.append({ kind: 'approved', agent: 'a', project: 'p', tool: 't' });
-            try {
-              db.query(
-                "INSERT INTO budget_reservations (event_id, project, agent, tool, cents_month, state, created_at) VALUES ('e1', 'p', 'x', 't', 1, 'reserved', 'now')",
-              );
-            } catch {
-              // Caught: as far as this code knows, the transaction goes on.
-            }
-          }),
-        ).toThrow(/rolled the transaction back at its COMMIT/);
-        expect(store.audit.verify()).toMatchObject({ ok: true, count: 0 });
-        store.close();
-      }),
   );
 
   it.skipIf(skip)('holds locks with leases: one holder, taken over once expired or released', () =>
@@ -387,4 +347,46 @@ describe.each(backends)('the $name store', (b) => {
       expect(store.backups.latest()).toEqual([]);
     }),
   );
+});
+
+// What only a PostgreSQL connection has: statements prepared on the server, and a COMMIT the server may turn into a
+// ROLLBACK. The connection is built here, so the test can act on it behind the store's back.
+describe.skipIf(!hasPostgres)('the PostgreSQL connection', () => {
+  const fresh = async (fn: (location: string) => void | Promise<void>) => fn(await freshPgDatabase('contract'));
+
+  it('serves on unprepared when its prepared statements vanish (a pooler in front)', () =>
+    fresh((location) => {
+      const db = PostgresDb.connect(location);
+      const store = new Store(db);
+      const first = store.audit.append({ kind: 'requested', agent: 'a', project: 'p', tool: 't' });
+      expect(store.audit.get(first.id)?.id).toBe(first.id);
+      // What a transaction-mode pooler does to a connection's prepared statements: they are not there on the next one.
+      db.query('DEALLOCATE ALL');
+      expect(store.audit.get(first.id)?.id).toBe(first.id);
+      store.audit.append({ kind: 'requested', agent: 'a', project: 'p', tool: 't' });
+      expect(store.transaction(() => store.audit.tail({ limit: 5 }))).toHaveLength(2);
+      expect(store.audit.verify()).toMatchObject({ ok: true, count: 2 });
+      store.close();
+    }));
+
+  it('fails a transaction PostgreSQL rolled back at its COMMIT, when a failed statement was caught inside it', () =>
+    fresh((location) => {
+      const db = PostgresDb.connect(location);
+      const store = new Store(db);
+      store.ledger.reserve('e1', 'p', 'x', 't', 5);
+      expect(() =>
+        store.transaction(() => {
+          store.audit.append({ kind: 'approved', agent: 'a', project: 'p', tool: 't' });
+          try {
+            db.query(
+              "INSERT INTO budget_reservations (event_id, project, agent, tool, cents_month, state, created_at) VALUES ('e1', 'p', 'x', 't', 1, 'reserved', 'now')",
+            );
+          } catch {
+            // Caught: as far as this code knows, the transaction goes on.
+          }
+        }),
+      ).toThrow(/rolled the transaction back at its COMMIT/);
+      expect(store.audit.verify()).toMatchObject({ ok: true, count: 0 });
+      store.close();
+    }));
 });

@@ -2,7 +2,8 @@
 // the request to classify it nor reads and parses the same bytes a second time.
 import type { IncomingMessage } from 'node:http';
 
-export type Body = { parsed: unknown } | { empty: true } | { tooLarge: true } | { invalid: true };
+/** The body as parsed (`undefined` when there is none), or why it is refused. */
+export type Body = { parsed: unknown } | { tooLarge: true } | { invalid: true };
 
 /** Reads `req`'s body up to `maxBytes` (a body sent chunked, with no Content-Length, is bounded as it arrives). */
 export async function readJsonBody(req: IncomingMessage, maxBytes: number): Promise<Body> {
@@ -13,7 +14,7 @@ export async function readJsonBody(req: IncomingMessage, maxBytes: number): Prom
     if (size > maxBytes) return { tooLarge: true };
     chunks.push(chunk);
   }
-  if (size === 0) return { empty: true };
+  if (size === 0) return { parsed: undefined };
   try {
     return { parsed: JSON.parse(Buffer.concat(chunks, size).toString('utf8')) as unknown };
   } catch {

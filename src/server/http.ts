@@ -133,7 +133,7 @@ export async function serveHttp(opts: HttpOptions): Promise<{ url: string; close
       );
     }
     // An empty body is the SDK's to refuse; its stream is spent, so it reads nothing again.
-    await mcp(req as never, res, 'parsed' in body ? body.parsed : undefined);
+    await mcp(req as never, res, body.parsed);
   };
   const server = createServer((req, res) => void serve(req, res).catch((e: unknown) => log.error(`HTTP: ${(e as Error).message}`)));
   await new Promise<void>((resolve, reject) => {

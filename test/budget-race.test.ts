@@ -4,6 +4,10 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { resolveAgent } from '../src/core/agent.js';
+import type { Plan } from '../src/guard/types.js';
+import { parsePolicy } from '../src/policy/load.js';
+import { decideAndRecord } from '../src/registry/decide.js';
 import { Store } from '../src/store/store.js';
 import { freshPgDatabase, hasPostgres } from './helpers/pg.js';
 
@@ -60,4 +64,92 @@ ${['a1', 'a2', 'a3', 'a4'].map((a) => `  ${a}: { project: shop, tier: operator, 
       store.close();
     }
   });
+});
+
+describe.each([
+  { name: 'sqlite', skip: false, location: async () => join(mkdtempSync(join(tmpdir(), 'warden-race-')), 'warden.db') },
+  { name: 'postgres', skip: !hasPostgres, location: () => freshPgDatabase('race') },
+])('a check racing another process on the $name store', ({ skip, location }) => {
+  it.skipIf(skip)(
+    'sees what the other process reserved between its read of the budget and its write: refused, never overspent',
+    async () => {
+      const db = await location();
+      const policy = parsePolicy(
+        `version: 1
+projects: { shop: { budget_usd_month: 10 } }
+tiers: { operator: { tools: [reserve] } }
+agents: { a1: { project: shop, tier: operator, role_arn: "arn:aws:iam::123456789012:role/a1" } }
+`,
+        'policy.yaml',
+        ['reserve'],
+      );
+      const agent = resolveAgent(policy, 'a1');
+      const store = Store.open(db);
+      const other = Store.open(db);
+      try {
+        // The other process spends $7.00 of the $10.00 just after this check has read the budget with all of it left.
+        const read = store.ledger.facts.bind(store.ledger);
+        let raced = false;
+        store.ledger.facts = (project, baseCents) => {
+          const facts = read(project, baseCents);
+          if (!raced) other.ledger.reserve('elsewhere', 'shop', 'a2', 'reserve', 700);
+          raced = true;
+          return facts;
+        };
+        const plan: Plan = {
+          tool: 'reserve',
+          summary: 'reserve $5.00',
+          mutating: true,
+          operations: [],
+          resources: [],
+          tagsToSet: {},
+          costDeltaUsdMonth: 5,
+          riskFlags: [],
+          rollback: [],
+          params: {},
+        };
+        const req = {
+          agent: agent.id,
+          projectId: agent.projectId,
+          project: agent.project,
+          tierName: agent.tierName,
+          tier: agent.tier,
+          tool: 'reserve',
+        };
+        const gate = decideAndRecord(store, {
+          req,
+          plan,
+          agent,
+          requestedId: null,
+          roleArn: null,
+          dryRun: false,
+          mutating: true,
+          args: {},
+        });
+        expect(gate).toMatchObject({
+          kind: 'refused',
+          decision: { outcome: 'deny', rule: 'budget', reason: expect.stringMatching(/\$3\.00\/month left/) },
+        });
+        expect(raced).toBe(true);
+        expect(store.ledger.facts('shop', 1000)).toEqual({ capCents: 1000, committedCents: 0, reservedCents: 700 });
+        expect(store.audit.verify()).toMatchObject({ ok: true, count: 0 });
+        // With the budget as it is now, $3.00 still fits.
+        const fits = decideAndRecord(store, {
+          req,
+          plan: { ...plan, costDeltaUsdMonth: 3 },
+          agent,
+          requestedId: null,
+          roleArn: null,
+          dryRun: false,
+          mutating: true,
+          args: {},
+        });
+        expect(fits).toMatchObject({ kind: 'approved', row: { kind: 'approved' } });
+        expect(store.ledger.facts('shop', 1000)?.reservedCents).toBe(1000);
+      } finally {
+        store.close();
+        other.close();
+      }
+    },
+  );
 });

@@ -4,6 +4,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { AuditLog } from '../src/store/audit.js';
 import { STORE_TABLES } from '../src/store/copy.js';
 import { latestVersion } from '../src/store/migrations.js';
 import { latestPostgresVersion } from '../src/store/pg-migrations.js';
@@ -214,6 +215,47 @@ describe.each(backends)('the $name store', (b) => {
       expect(store.ledger.facts('p', 1000)).toBeNull();
       store.ledger.raiseCap('p', 500, null, 'prop_1', 'human:ann');
       expect(store.ledger.summary('p', 1000)).toMatchObject({ capCents: 1500, committedCents: 600, unpriced: ['arn:y'] });
+    }),
+  );
+
+  it.skipIf(skip)('approves with a reservation only while what is left of the cap covers it, and writes nothing when not', () =>
+    withStore((store) => {
+      const approval = { kind: 'approved' as const, agent: 'a', project: 'p', tool: 't' };
+      store.ledger.reserve('e1', 'p', 'a', 't', 600);
+      // $10.00 cap, $6.00 reserved: $4.01 does not fit, and neither the row nor the reservation is written.
+      expect(store.approveReserving(approval, { cents: 401, baseCents: 1000 })).toBeNull();
+      expect(store.audit.verify()).toMatchObject({ ok: true, count: 0 });
+      // Exactly what is left fits: the row, and the reservation under its id.
+      const row = store.approveReserving(approval, { cents: 400, baseCents: 1000 });
+      expect(row).toMatchObject({ seq: 1, kind: 'approved' });
+      expect(store.audit.verify()).toMatchObject({ ok: true, count: 1, head: row!.hash });
+      expect(store.ledger.summary('p', 1000).reservations).toContainEqual(expect.objectContaining({ eventId: row!.id, cents: 400 }));
+      expect(store.approveReserving(approval, { cents: 1, baseCents: 1000 })).toBeNull();
+      // What is held counts, and so does this month's raise of the cap.
+      store.ledger.settle('e1', 'p', 'a', { add: [{ arn: 'arn:x', description: 'x', hourlyUsd: 0.01, centsMonth: 600 }], remove: [] });
+      expect(store.approveReserving(approval, { cents: 1, baseCents: 1000 })).toBeNull();
+      store.ledger.raiseCap('p', 500, store.ledger.summary('p', 1000).month, 'prop_1', 'human:ann');
+      expect(store.approveReserving(approval, { cents: 500, baseCents: 1000 })).toMatchObject({ seq: 2 });
+      store.ledger.raiseCap('p', 100, null, 'prop_2', 'human:ann');
+      // A held resource with no price blocks it, however much is left.
+      store.ledger.adopt('p', { arn: 'arn:y', description: 'y', hourlyUsd: null, centsMonth: null }, null);
+      expect(store.approveReserving(approval, { cents: 1, baseCents: 1000 })).toBeNull();
+      expect(store.audit.verify()).toMatchObject({ ok: true, count: 2 });
+      expect(store.ledger.summary('p', 1000)).toMatchObject({ reservedCents: 900, committedCents: 600, capCents: 1600 });
+    }),
+  );
+
+  it.skipIf(skip)('keeps a checkpoint of the head every N appends, written with the row it names', () =>
+    withStore((store, location) => {
+      const db = b.name === 'sqlite' ? rawDb(store) : PostgresDb.connect(location);
+      try {
+        const audit = new AuditLog(db, undefined, 3);
+        const rows = Array.from({ length: 7 }, () => audit.append({ kind: 'requested', agent: 'a', project: 'p', tool: 't' }));
+        expect(audit.verify()).toEqual({ ok: true, count: 7, head: rows[6].hash, checkpoint: 6 });
+        expect(audit.verify({ full: true })).toMatchObject({ ok: true, count: 7, head: rows[6].hash });
+      } finally {
+        if (b.name === 'postgres') db.close();
+      }
     }),
   );
 

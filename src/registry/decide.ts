@@ -33,17 +33,39 @@ export interface GateInput {
 export function decideAndRecord(store: Store, g: GateInput): Gate {
   const hash = planHash(g.plan);
   const deltaCents = g.plan.costDeltaUsdMonth === null ? 0 : toCents(g.plan.costDeltaUsdMonth);
+  const baseCents = toCents(g.agent.project.budget_usd_month);
   const base = { agent: g.agent.id, project: g.agent.projectId, tool: g.req.tool, follows: g.requestedId, roleArn: g.roleArn };
+  const approval = (decision: Decision) => ({
+    ...base,
+    kind: 'approved' as const,
+    action: g.plan.operations.map((o) => o.action).join(' ') || null,
+    decision: { ...decision, plan_hash: hash },
+    request: g.mutating ? g.plan : g.args,
+  });
   if (!g.mutating && !g.dryRun) {
     // A read spends nothing and writes nothing here: an allowed read records its decision with its answer, a denied one
     // with its refusal (by the caller). Only an escalation, which creates a proposal, takes the transaction below.
     const decision = decide(g.req, g.plan, { budget: null });
     if (decision.outcome === 'allow') return { decision, planHash: hash, deltaCents: 0, kind: 'read' };
     if (decision.outcome === 'deny') return { decision, planHash: hash, deltaCents: 0, kind: 'refused' };
+  } else if (!g.dryRun && g.plan.mutating) {
+    // Decided first on the budget as one read sees it now, without the write lock: a refusal writes nothing, so it
+    // stands as of that read. An approval is written with its reservation only if, under the lock, the budget still
+    // covers it (one round trip on PostgreSQL, the lock never held across one); if it no longer does, or the call
+    // must be escalated, the check runs again below, under the lock.
+    const decision = decide(g.req, g.plan, { budget: store.ledger.facts(g.agent.projectId, baseCents) });
+    if (decision.outcome === 'deny') return { decision, planHash: hash, deltaCents, kind: 'refused' };
+    if (decision.outcome === 'allow') {
+      const row =
+        deltaCents > 0
+          ? store.approveReserving(approval(decision), { cents: deltaCents, baseCents })
+          : store.audit.append(approval(decision));
+      if (row) return { decision, planHash: hash, deltaCents, kind: 'approved', row };
+    }
   }
   return store.transaction((): Gate => {
     // Reads never spend: only a mutating plan needs the ledger's answer.
-    const budget = g.plan.mutating ? store.ledger.facts(g.agent.projectId, toCents(g.agent.project.budget_usd_month)) : null;
+    const budget = g.plan.mutating ? store.ledger.facts(g.agent.projectId, baseCents) : null;
     const decision = decide(g.req, g.plan, { budget });
     const common = { decision, planHash: hash, deltaCents };
     const decided = { ...decision, plan_hash: hash };
@@ -78,13 +100,7 @@ export function decideAndRecord(store: Store, g: GateInput): Gate {
       });
       return { ...common, kind: 'proposed', row, proposalId: proposal.id };
     }
-    const row = store.audit.append({
-      ...base,
-      kind: 'approved',
-      action: g.plan.operations.map((o) => o.action).join(' ') || null,
-      decision: decided,
-      request: g.mutating ? g.plan : g.args,
-    });
+    const row = store.audit.append(approval(decision));
     if (deltaCents > 0) store.ledger.reserve(row.id, g.agent.projectId, g.agent.id, g.req.tool, deltaCents);
     return { ...common, kind: 'approved', row };
   });

@@ -1,12 +1,12 @@
 // The append-only, hash-chained audit log: every change leaves its requested → decision → outcome rows here, every
 // read one row (what was asked, the decision, a digest of the answer).
 import { boundedJson, digestJson } from './bounded.js';
-import { chainHash } from './chain.js';
+import { chainHash, GENESIS_HASH } from './chain.js';
 import { immediate, isPostgres, stmt, type Db } from './db.js';
 import { canonicalJson } from '../util/canonical.js';
 import { orderedId } from '../util/ordered-id.js';
 
-export const GENESIS_HASH = '0'.repeat(64);
+export { GENESIS_HASH };
 
 export type EventKind =
   | 'requested'
@@ -159,7 +159,7 @@ export class AuditLog {
 
   /** Appends one event as one statement (its own transaction outside one), so concurrent writers keep one linear chain. */
   append(e: NewEvent): AuditRow {
-    // Its one statement is an INSERT: outside a transaction it takes the write lock and commits in one hop.
+    // One statement: outside a transaction it takes the write lock and commits by itself, in one round trip.
     if (this.pg) return this.appendPg(e);
     const fields = this.fields(e);
     const got = stmt(this.db, APPEND_SQL).get(...fields) as { seq: number; prev_hash: string; hash: string };
@@ -167,23 +167,29 @@ export class AuditLog {
   }
 
   /**
-   * On PostgreSQL, one round trip: the head is read and the row inserted by one statement, which hashes in SQL
-   * (sha256 of prev_hash, a newline and the body, whose seq is the only part not rendered here), under the write lock.
+   * On PostgreSQL, one round trip to warden_append (pg-migrations.ts), which takes the write lock, reads the head,
+   * inserts the row after it and hashes it in SQL: sha256 of prev_hash, a newline and the body, whose seq is the only
+   * part not rendered here. Outside a transaction the lock is held only while the server runs it.
    */
   private appendPg(e: NewEvent): AuditRow {
-    const fields = this.fields(e);
-    const rest = renderBody(fields);
+    return this.callPg('warden_append', this.fields(e), [])!;
+  }
+
+  /**
+   * The approved row and its reservation of `cents`, one round trip on PostgreSQL (warden_approve): written only if
+   * the project's budget still covers the reservation under the write lock; null, and nothing written, if not.
+   */
+  appendReservingPg(e: NewEvent, hold: { cents: number; baseCents: number; month: string }): AuditRow | null {
+    return this.callPg('warden_approve', this.fields(e), [hold.baseCents, hold.month, hold.cents]);
+  }
+
+  private callPg(fn: 'warden_append' | 'warden_approve', fields: Fields, extra: unknown[]): AuditRow | null {
+    const params = [...fields, renderBody(fields).slice(1), this.checkpointEvery, ...extra];
     const got = stmt(
       this.db,
-      `INSERT INTO audit_events (${COLUMNS.join(', ')}, prev_hash, hash)
-       SELECT h.seq + 1, ${COLUMNS.slice(1)
-         .map(() => '?')
-         .join(', ')}, h.hash, encode(sha256(convert_to(h.hash || chr(10) || '[' || (h.seq + 1) || ',' || ?, 'UTF8')), 'hex')
-       FROM (SELECT COALESCE((SELECT seq FROM audit_events ORDER BY seq DESC LIMIT 1), 0) AS seq,
-                    COALESCE((SELECT hash FROM audit_events ORDER BY seq DESC LIMIT 1), '${GENESIS_HASH}') AS hash) h
-       RETURNING seq, prev_hash, hash`,
-    ).get(...fields, rest.slice(1)) as { seq: number; prev_hash: string; hash: string };
-    return this.appended(fields, got);
+      `SELECT out_seq AS seq, out_prev AS prev_hash, out_hash AS hash FROM ${fn}(${params.map(() => '?').join(', ')})`,
+    ).get(...params) as { seq: number; prev_hash: string; hash: string } | undefined;
+    return got ? this.row(fields, got) : null;
   }
 
   /**
@@ -193,6 +199,10 @@ export class AuditLog {
   private appended(fields: Fields, got: { seq: number; prev_hash: string; hash: string }): AuditRow {
     if (got.seq % this.checkpointEvery === 0)
       stmt(this.db, 'INSERT INTO audit_checkpoints (seq, head, at) VALUES (?, ?, ?)').run(got.seq, got.hash, fields[1]);
+    return this.row(fields, got);
+  }
+
+  private row(fields: Fields, got: { seq: number; prev_hash: string; hash: string }): AuditRow {
     const [id, ts, kind, agent, project, tool, action, request, decision, result, role_arn, request_ids, follows] = fields;
     const { seq, prev_hash, hash } = got;
     return { seq, id, ts, kind, agent, project, tool, action, request, decision, result, role_arn, request_ids, follows, prev_hash, hash };

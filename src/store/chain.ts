@@ -2,6 +2,9 @@
 import { hash } from 'node:crypto';
 import type { SqliteDb } from './db.js';
 
+/** The prev_hash of the first row. */
+export const GENESIS_HASH = '0'.repeat(64);
+
 export function chainHash(prevHash: string, body: string): string {
   return hash('sha256', `${prevHash}\n${body}`);
 }

@@ -364,6 +364,13 @@ export const migrations: Migration[] = [
       `);
     },
   },
+  {
+    version: 13,
+    update() {
+      // PostgreSQL's store gained its write functions (pg-migrations.ts); the two schemas share one version number,
+      // so a store copied between them is at the same version. SQLite runs the same writes as statements: no change.
+    },
+  },
 ];
 
 /** The schema version this aws-warden writes. */

@@ -1,5 +1,14 @@
 // The PostgreSQL schema, versioned like the SQLite one (migrations.ts) and at the same version: a store copied from
 // one to the other holds the same tables, columns and constraints. Text compares bytewise (COLLATE "C"), as in SQLite.
+import { GENESIS_HASH } from './chain.js';
+
+/** The advisory lock every write transaction takes first: one writer at a time on the whole store, as in SQLite. */
+export const WRITE_LOCK = 7_302_761_108;
+
+/** An audit row's columns after its seq, as the write functions take them, then its body after the seq and the checkpoint interval. */
+const ROW_PARAMS = `p_id TEXT, p_ts TEXT, p_kind TEXT, p_agent TEXT, p_project TEXT, p_tool TEXT, p_action TEXT, p_request TEXT,
+  p_decision TEXT, p_result TEXT, p_role_arn TEXT, p_request_ids TEXT, p_follows TEXT, p_body TEXT, p_every BIGINT`;
+
 /** What migrating needs of the connection (postgres-db.ts's PostgresDb). */
 export interface PgConnection {
   query(text: string): { rows: unknown[] };
@@ -114,6 +123,64 @@ export const pgMigrations: PgMigration[] = [
         created_by ${T} NOT NULL, expires_at ${T}, revoked_at ${T}, revoked_by ${T}
       );
       CREATE INDEX agent_tokens_agent ON agent_tokens (agent);
+    `,
+  },
+  {
+    version: 13,
+    // The store's two hottest writes as functions, each one round trip that takes the write lock inside the server,
+    // so the lock is held for the statements alone, never across a round trip to a client. PL/pgSQL reads with a
+    // fresh snapshot at each statement, so what is read after the lock is what the last writer committed.
+    sql: `
+      -- One audit row after the head, hashed as the verifier re-hashes it: sha256(prev_hash, a newline, and the body
+      -- whose seq only is rendered here), and every p_every rows its head kept as a checkpoint.
+      CREATE FUNCTION warden_append(${ROW_PARAMS})
+      RETURNS TABLE (out_seq BIGINT, out_prev TEXT, out_hash TEXT) LANGUAGE plpgsql AS $$
+      DECLARE
+        v_seq BIGINT;
+        v_prev TEXT;
+        v_hash TEXT;
+      BEGIN
+        PERFORM pg_advisory_xact_lock(${WRITE_LOCK});
+        SELECT a.seq, a.hash INTO v_seq, v_prev FROM audit_events a ORDER BY a.seq DESC LIMIT 1;
+        v_seq := COALESCE(v_seq, 0) + 1;
+        v_prev := COALESCE(v_prev, '${GENESIS_HASH}');
+        v_hash := encode(sha256(convert_to(v_prev || chr(10) || '[' || v_seq || ',' || p_body, 'UTF8')), 'hex');
+        INSERT INTO audit_events (seq, id, ts, kind, agent, project, tool, action, request, decision, result, role_arn,
+                                  request_ids, follows, prev_hash, hash)
+        VALUES (v_seq, p_id, p_ts, p_kind, p_agent, p_project, p_tool, p_action, p_request, p_decision, p_result,
+                p_role_arn, p_request_ids, p_follows, v_prev, v_hash);
+        IF v_seq % p_every = 0 THEN
+          INSERT INTO audit_checkpoints (seq, head, at) VALUES (v_seq, v_hash, p_ts);
+        END IF;
+        RETURN QUERY SELECT v_seq, v_prev, v_hash;
+      END $$;
+
+      -- An approved row and its reservation of p_cents, provided the project's budget still covers them under the
+      -- lock (nothing held unpriced, and the cap with this month's adjustments less what is held and reserved is at
+      -- least p_cents); otherwise no row, and nothing is written.
+      CREATE FUNCTION warden_approve(${ROW_PARAMS}, p_base_cents BIGINT, p_month TEXT, p_cents BIGINT)
+      RETURNS TABLE (out_seq BIGINT, out_prev TEXT, out_hash TEXT) LANGUAGE plpgsql AS $$
+      DECLARE
+        v_held BIGINT;
+        v_unpriced BIGINT;
+        v_reserved BIGINT;
+        v_adjusted BIGINT;
+      BEGIN
+        PERFORM pg_advisory_xact_lock(${WRITE_LOCK});
+        SELECT COALESCE(SUM(r.cents_month), 0), COUNT(*) FILTER (WHERE r.cents_month IS NULL) INTO v_held, v_unpriced
+          FROM budget_resources r WHERE r.project = p_project AND r.released_at IS NULL;
+        SELECT COALESCE(SUM(v.cents_month), 0) INTO v_reserved
+          FROM budget_reservations v WHERE v.project = p_project AND v.state = 'reserved';
+        SELECT COALESCE(SUM(j.cents_month), 0) INTO v_adjusted
+          FROM budget_adjustments j WHERE j.project = p_project AND (j.month IS NULL OR j.month = p_month);
+        IF v_unpriced > 0 OR p_cents > p_base_cents + v_adjusted - v_held - v_reserved THEN
+          RETURN;
+        END IF;
+        RETURN QUERY SELECT * FROM warden_append(p_id, p_ts, p_kind, p_agent, p_project, p_tool, p_action, p_request,
+          p_decision, p_result, p_role_arn, p_request_ids, p_follows, p_body, p_every);
+        INSERT INTO budget_reservations (event_id, project, agent, tool, cents_month, state, created_at)
+        VALUES (p_id, p_project, p_agent, p_tool, p_cents, 'reserved', p_ts);
+      END $$;
     `,
   },
 ];

@@ -6,11 +6,8 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { PgRequest, PgResponse } from './pg-worker.js';
-import { latestPostgresVersion, migratePostgres, postgresVersion } from './pg-migrations.js';
+import { latestPostgresVersion, migratePostgres, postgresVersion, WRITE_LOCK } from './pg-migrations.js';
 import { shownLocation, type Db, type Statement } from './sql.js';
-
-/** The advisory lock every write transaction takes first: one writer at a time on the whole store, as in SQLite. */
-export const WRITE_LOCK = 7_302_761_108;
 
 /** What opens every write transaction: BEGIN, then the store's write lock. */
 const BEGIN = `BEGIN; SELECT pg_advisory_xact_lock(${WRITE_LOCK})`;

@@ -1,6 +1,7 @@
 // The store a server or wardenctl holds: one SQLite connection with its audit log, budget ledger and proposals.
 import { AgentTokens } from './agent-tokens.js';
-import { AuditLog } from './audit.js';
+import { AuditLog, type AuditRow, type NewEvent } from './audit.js';
+import { monthKey } from '../budget/month.js';
 import { BackupChecks } from './backup-checks.js';
 import { DesiredState } from './desired.js';
 import { Jobs } from './jobs.js';
@@ -129,6 +130,24 @@ export class Store {
   /** One BEGIN IMMEDIATE transaction: checks and the writes they justify land together or not at all. */
   transaction<T>(fn: () => T): T {
     return immediate(this.db, fn);
+  }
+
+  /**
+   * The approved row and its reservation of `hold.cents` against the project's budget (`hold.baseCents` is the
+   * policy's cap), in one write that holds the write lock: written only if, under that lock, nothing the project
+   * holds is unpriced and what is left of its cap covers the reservation; null, and nothing written, if not. The
+   * guard's check may then run again under the lock, with the budget as it is now. On PostgreSQL this is one round
+   * trip, the lock held only while the server runs it.
+   */
+  approveReserving(e: NewEvent, hold: { cents: number; baseCents: number }): AuditRow | null {
+    if (isPostgres(this.db)) return this.audit.appendReservingPg(e, { ...hold, month: monthKey(this.clock()) });
+    return immediate(this.db, () => {
+      const facts = this.ledger.facts(e.project, hold.baseCents);
+      if (!facts || hold.cents > facts.capCents - facts.committedCents - facts.reservedCents) return null;
+      const row = this.audit.append(e);
+      this.ledger.reserve(row.id, e.project, e.agent, e.tool, hold.cents);
+      return row;
+    });
   }
 
   /**

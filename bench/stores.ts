@@ -63,6 +63,8 @@ async function budgetRace(
         '500',
         String(startAt),
         '100',
+        '0',
+        '20',
       ]),
     ),
   );
@@ -106,7 +108,7 @@ export async function storesBench(out: (s: string) => void): Promise<void> {
     for (const k of kinds) {
       const r = await budgetRace(await k.location(), tmp());
       out(
-        `budget check+reserve on ${k.name}, 4 processes × 500 racing one $1,000 cap at $1.00 each: median ${ms(r.median)}  p99 ${ms(r.p99)}${k.name === 'PostgreSQL' ? ' (target p99 ≤ 10 ms)' : ''}; with the call's requested row before it (its own commit) median ${ms(r.call.median)}  p99 ${ms(r.call.p99)}; approved ${r.approved} (cap allows 1000); overspend $${(r.overspendCents / 100).toFixed(2)}`,
+        `budget check+reserve on ${k.name}, 4 processes × 500 racing one $1,000 cap at $1.00 each, after 20 warm-up calls each: median ${ms(r.median)}  p99 ${ms(r.p99)}${k.name === 'PostgreSQL' ? ' (target p99 ≤ 10 ms)' : ''}; with the call's requested row before it (its own commit) median ${ms(r.call.median)}  p99 ${ms(r.call.p99)}; approved ${r.approved} (cap allows 1000); overspend $${(r.overspendCents / 100).toFixed(2)}`,
       );
     }
   } finally {

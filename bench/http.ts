@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { packageRoot } from '../src/emulator/moto.js';
 import { Store } from '../src/store/store.js';
 import { ms, summarize } from './stats.js';
+import { leanWireBench } from './lean-wire.js';
 import { WARM_UP, wirePolicy } from './stdio.js';
 
 const CLI = join(packageRoot(), 'dist', 'src', 'cli', 'aws-warden.js');
@@ -70,6 +71,7 @@ export async function httpBench(
         `  get_status over HTTP (${era})   median ${ms(s.median)}  p99 ${ms(s.p99)} — stdio + ${ms(more)} (target ≤ 1 ms: ${more <= 1 ? 'met' : 'not met'})${floor}`,
       );
     }
+    await leanWireBench(out, { url, token, policy, db: join(dir, 'lean.db') });
   } finally {
     child.kill();
   }

@@ -8,21 +8,14 @@ import { readFileSync } from 'node:fs';
 import type { Plan } from '../src/guard/types.js';
 import { parsePolicy } from '../src/policy/load.js';
 import { resolveAgent } from '../src/core/agent.js';
-import { decideAndRecord } from '../src/registry/decide.js';
+import { decideAndRecord, guardRequest } from '../src/registry/decide.js';
 import { Store } from '../src/store/store.js';
 
 const [db, policyFile, agentId, count, startAt, centsEach = '300', pauseMs = '0', warmUp = '0'] = process.argv.slice(2);
 const policy = parsePolicy(readFileSync(policyFile, 'utf8'), policyFile, ['reserve']);
 const agent = resolveAgent(policy, agentId);
 const store = Store.open(db);
-const req = {
-  agent: agent.id,
-  projectId: agent.projectId,
-  project: agent.project,
-  tierName: agent.tierName,
-  tier: agent.tier,
-  tool: 'reserve',
-};
+const req = guardRequest(agent, 'reserve');
 const plan = (i: number): Plan => ({
   tool: 'reserve',
   summary: `reserve #${i}`,

@@ -5,11 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { resolveAgent } from '../src/core/agent.js';
-import type { Plan } from '../src/guard/types.js';
 import { parsePolicy } from '../src/policy/load.js';
-import { decideAndRecord } from '../src/registry/decide.js';
+import { decideAndRecord, guardRequest } from '../src/registry/decide.js';
 import { Store } from '../src/store/store.js';
 import { freshPgDatabase, hasPostgres } from './helpers/pg.js';
+import { emptyPlan } from './helpers/spawned.js';
 
 const WORKER = join(process.cwd(), 'dist', 'bench', 'reserve-worker.js');
 
@@ -96,36 +96,18 @@ agents: { a1: { project: shop, tier: operator, role_arn: "arn:aws:iam::123456789
           raced = true;
           return facts;
         };
-        const plan: Plan = {
-          tool: 'reserve',
-          summary: 'reserve $5.00',
-          mutating: true,
-          operations: [],
-          resources: [],
-          tagsToSet: {},
-          costDeltaUsdMonth: 5,
-          riskFlags: [],
-          rollback: [],
-          params: {},
-        };
-        const req = {
-          agent: agent.id,
-          projectId: agent.projectId,
-          project: agent.project,
-          tierName: agent.tierName,
-          tier: agent.tier,
-          tool: 'reserve',
-        };
-        const gate = decideAndRecord(store, {
-          req,
-          plan,
-          agent,
-          requestedId: null,
-          roleArn: null,
-          dryRun: false,
-          mutating: true,
-          args: {},
-        });
+        const reserve = (usd: number) =>
+          decideAndRecord(store, {
+            req: guardRequest(agent, 'reserve'),
+            plan: { ...emptyPlan(usd), tool: 'reserve', summary: `reserve $${usd}` },
+            agent,
+            requestedId: null,
+            roleArn: null,
+            dryRun: false,
+            mutating: true,
+            args: {},
+          });
+        const gate = reserve(5);
         expect(gate).toMatchObject({
           kind: 'refused',
           decision: { outcome: 'deny', rule: 'budget', reason: expect.stringMatching(/\$3\.00\/month left/) },
@@ -134,16 +116,7 @@ agents: { a1: { project: shop, tier: operator, role_arn: "arn:aws:iam::123456789
         expect(store.ledger.facts('shop', 1000)).toEqual({ capCents: 1000, committedCents: 0, reservedCents: 700 });
         expect(store.audit.verify()).toMatchObject({ ok: true, count: 0 });
         // With the budget as it is now, $3.00 still fits.
-        const fits = decideAndRecord(store, {
-          req,
-          plan: { ...plan, costDeltaUsdMonth: 3 },
-          agent,
-          requestedId: null,
-          roleArn: null,
-          dryRun: false,
-          mutating: true,
-          args: {},
-        });
+        const fits = reserve(3);
         expect(fits).toMatchObject({ kind: 'approved', row: { kind: 'approved' } });
         expect(store.ledger.facts('shop', 1000)?.reservedCents).toBe(1000);
       } finally {

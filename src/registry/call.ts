@@ -10,6 +10,7 @@ import type { Admission, Bucket } from '../store/rate-limits.js';
 import type { Store } from '../store/store.js';
 import type { ToolSpec } from '../tools/tool.js';
 import { reviewTrust, type Incident } from '../trust/tiers.js';
+import { guardRequest } from './decide.js';
 import { limitMessage } from './limits.js';
 import type { Outcome } from './outcome.js';
 
@@ -56,8 +57,7 @@ export class Call {
 
   /** What the guard is asked about: this tool, for the agent the change is for, in the tier in force. */
   get guardRequest(): GuardRequest {
-    const a = this.agent;
-    return { agent: a.id, projectId: a.projectId, project: a.project, tierName: a.tierName, tier: a.tier, tool: this.spec.name };
+    return guardRequest(this.agent, this.spec.name);
   }
 
   /** Takes each lock in turn; the first that cannot be had is the refusal, recorded and returned. */

@@ -18,6 +18,11 @@ export type Gate = { decision: Decision; planHash: string; deltaCents: number } 
   | { kind: 'read' }
 );
 
+/** What the guard is asked about: `tool`, for the agent the change is for, in the tier in force. */
+export function guardRequest(a: AgentContext, tool: string): GuardRequest {
+  return { agent: a.id, projectId: a.projectId, project: a.project, tierName: a.tierName, tier: a.tier, tool };
+}
+
 export interface GateInput {
   req: GuardRequest;
   plan: Plan;

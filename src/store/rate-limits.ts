@@ -27,13 +27,19 @@ export class RateLimits {
     private readonly clock: () => Date = () => new Date(),
   ) {}
 
-  /** Tokens in `b` for `agent` at `now`, without taking one. */
-  private level(agent: string, b: Bucket, now: number): number {
-    const row = stmt(this.db, 'SELECT tokens, at FROM rate_buckets WHERE agent = ? AND kind = ?').get(agent, b.kind) as
-      { tokens: number; at: string } | undefined;
-    if (!row) return b.capacity;
-    const elapsed = Math.max(0, now - Date.parse(row.at));
-    return Math.min(b.capacity, row.tokens + (elapsed * b.capacity) / b.periodMs);
+  /** Tokens in each of `buckets` for `agent` at `now`, without taking one: one read for them all. */
+  private levels(agent: string, buckets: readonly Bucket[], now: number): number[] {
+    if (buckets.length === 0) return [];
+    const rows = stmt(
+      this.db,
+      `SELECT kind, tokens, at FROM rate_buckets WHERE agent = ? AND kind IN (${buckets.map(() => '?').join(', ')})`,
+    ).all(agent, ...buckets.map((b) => b.kind)) as { kind: string; tokens: number; at: string }[];
+    return buckets.map((b) => {
+      const row = rows.find((r) => r.kind === b.kind);
+      if (!row) return b.capacity;
+      const elapsed = Math.max(0, now - Date.parse(row.at));
+      return Math.min(b.capacity, row.tokens + (elapsed * b.capacity) / b.periodMs);
+    });
   }
 
   /** Calls in flight for `agent`, after dropping those whose process is gone or that are older than SLOT_TTL_MS. */
@@ -54,7 +60,7 @@ export class RateLimits {
   admit(agent: string, tool: string, buckets: readonly Bucket[], maxInFlight: number): Admission {
     return immediate(this.db, (): Admission => {
       const now = this.clock().getTime();
-      const levels = buckets.map((b) => this.level(agent, b, now));
+      const levels = this.levels(agent, buckets, now);
       const empty = buckets.findIndex((_, i) => levels[i] < 1);
       if (empty >= 0) {
         const b = buckets[empty];
@@ -63,13 +69,13 @@ export class RateLimits {
       const inFlight = this.inFlight(agent, now);
       if (inFlight >= maxInFlight) return { ok: false, limit: 'concurrent_calls', capacity: maxInFlight, retryAfterMs: null, inFlight };
       const at = new Date(now).toISOString();
-      buckets.forEach((b, i) =>
+      // Every bucket's new level in one statement.
+      if (buckets.length > 0)
         stmt(
           this.db,
-          `INSERT INTO rate_buckets (agent, kind, tokens, at) VALUES (?, ?, ?, ?)
-           ON CONFLICT (agent, kind) DO UPDATE SET tokens = excluded.tokens, at = excluded.at`,
-        ).run(agent, b.kind, levels[i] - 1, at),
-      );
+          `INSERT INTO rate_buckets (agent, kind, tokens, at) VALUES ${buckets.map(() => '(?, ?, ?, ?)').join(', ')}
+         ON CONFLICT (agent, kind) DO UPDATE SET tokens = excluded.tokens, at = excluded.at`,
+        ).run(...buckets.flatMap((b, i) => [agent, b.kind, levels[i] - 1, at]));
       const slot = newHolder();
       stmt(this.db, 'INSERT INTO call_slots (id, agent, tool, started_at) VALUES (?, ?, ?, ?)').run(slot, agent, tool, at);
       return { ok: true, slot };
@@ -85,16 +91,14 @@ export class RateLimits {
   usage(agent: string, buckets: readonly Bucket[]): Usage {
     const now = this.clock().getTime();
     const rows = stmt(this.db, 'SELECT id, started_at FROM call_slots WHERE agent = ?').all(agent) as { id: string; started_at: string }[];
+    const levels = this.levels(agent, buckets, now);
     return {
-      buckets: buckets.map((b) => {
-        const level = this.level(agent, b, now);
-        return {
-          kind: b.kind,
-          capacity: b.capacity,
-          remaining: Math.floor(level),
-          fullInMs: Math.ceil(((b.capacity - level) * b.periodMs) / b.capacity),
-        };
-      }),
+      buckets: buckets.map((b, i) => ({
+        kind: b.kind,
+        capacity: b.capacity,
+        remaining: Math.floor(levels[i]),
+        fullInMs: Math.ceil(((b.capacity - levels[i]) * b.periodMs) / b.capacity),
+      })),
       inFlight: rows.filter((r) => !holderDead(r.id) && now - Date.parse(r.started_at) <= SLOT_TTL_MS).length,
     };
   }

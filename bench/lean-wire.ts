@@ -28,10 +28,18 @@ const CALL = {
 /** A served stdio process answering one JSON-RPC line at a time. */
 function stdioServer(policy: string, db: string) {
   const child = spawn(process.execPath, [CLI, 'serve', '--agent', 'wire-bot', '--policy', policy, '--db', db], {
-    stdio: ['pipe', 'pipe', 'ignore'],
+    stdio: ['pipe', 'pipe', 'pipe'],
   });
+  let stderr = '';
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (d: string) => (stderr = (stderr + d).slice(-2000)));
   let buf = '';
-  const waiting = new Map<number, (line: string) => void>();
+  const waiting = new Map<number, { resolve: (line: string) => void; reject: (e: Error) => void }>();
+  // A server that exits fails the call it owed, with what it said, rather than leaving the bench waiting forever.
+  child.on('exit', (code) => {
+    for (const w of waiting.values()) w.reject(new Error(`serve exited (${code}): ${stderr}`));
+    waiting.clear();
+  });
   child.stdout.setEncoding('utf8');
   child.stdout.on('data', (d: string) => {
     buf += d;
@@ -41,15 +49,16 @@ function stdioServer(policy: string, db: string) {
       // Only answers settle a call; a notification the server sends between them is not one.
       const answers = (JSON.parse(line) as { id?: number }).id;
       if (answers === undefined) continue;
-      waiting.get(answers)?.(line);
+      waiting.get(answers)?.resolve(line);
       waiting.delete(answers);
     }
   });
   let id = 0;
   return {
     call: () =>
-      new Promise<string>((resolve) => {
-        waiting.set(++id, resolve);
+      new Promise<string>((resolve, reject) => {
+        if (child.exitCode !== null) return reject(new Error(`serve exited (${child.exitCode}): ${stderr}`));
+        waiting.set(++id, { resolve, reject });
         child.stdin.write(`${JSON.stringify({ ...CALL, id })}\n`);
       }),
     close: () => child.kill(),
